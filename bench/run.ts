@@ -1,0 +1,235 @@
+/**
+ * The kernel benchmarks (`deno task bench`). Each prints one row of a table;
+ * every figure is measured in this run, on this machine. Durable figures use
+ * the SQLite store on a temporary file (WAL, synchronous=FULL).
+ *
+ * Pass names to run a subset: `deno task bench primitive spawn loop rss verify`.
+ */
+import { join } from "node:path";
+import {
+  type AgentImageInput,
+  Kernel,
+  MemoryFilesystem,
+  MemoryStore,
+  SqliteStore,
+  type Store,
+} from "../mod.ts";
+
+interface Row {
+  name: string;
+  value: string;
+  target: string;
+}
+
+const rows: Row[] = [];
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+}
+
+function us(ms: number): string {
+  return `${(ms * 1000).toFixed(1)} µs`;
+}
+
+async function tempStore(dir: string, name: string): Promise<SqliteStore> {
+  return await SqliteStore.open(join(dir, `${name}.db`));
+}
+
+function image(
+  id: string,
+  steps: AgentImageInput["model"],
+  extra: Partial<AgentImageInput> = {},
+): AgentImageInput {
+  return { id, name: id, version: "1", model: steps, tools: ["*"], ...extra };
+}
+
+/** obj.read through the primitive: capability check, journal, audit append, commit. */
+async function benchPrimitive(dir: string): Promise<void> {
+  for (
+    const [label, store] of [["memory store", new MemoryStore()], [
+      "sqlite, durable",
+      await tempStore(dir, "prim"),
+    ]] as [string, Store][]
+  ) {
+    await using kernel = await Kernel.create({ store, filesystem: new MemoryFilesystem() });
+    const p = await kernel.spawn({
+      image: image(`prim-${store.kind}`, {
+        provider: "scripted",
+        steps: [{ tool: "sleep", args: { ms: 3_600_000 } }],
+      }),
+      goal: "hold",
+    });
+    await kernel.wait(p.pid);
+    await kernel.invoke(
+      p.pid,
+      (s) => s.create({ name: "note", type: "note", payload: { text: "hello" } }),
+    );
+    const n = store.kind === "memory" ? 20_000 : 3_000;
+    for (let i = 0; i < 500; i++) await kernel.invoke(p.pid, (s) => s.read("note"));
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await kernel.invoke(p.pid, (s) => s.read("note"));
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    rows.push({
+      name: `primitive obj.read (${label}) p50 / p99`,
+      value: `${us(pct(times, 0.5))} / ${us(pct(times, 0.99))}`,
+      target: "—",
+    });
+  }
+}
+
+async function benchSpawn(dir: string): Promise<void> {
+  await using kernel = await Kernel.create({
+    store: await tempStore(dir, "spawn"),
+    filesystem: new MemoryFilesystem(),
+    autostart: false,
+  });
+  await kernel.registerImage(
+    image("spawnee", { provider: "scripted", steps: [{ tool: "exit", args: { result: null } }] }, {
+      capabilities: [{ resource: "fs:src/**", rights: ["read"] }],
+    }),
+  );
+  const times: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const t0 = performance.now();
+    await kernel.spawn({ image: "spawnee", goal: `g${i}` });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  rows.push({ name: "spawn (sqlite, durable) p50", value: us(pct(times, 0.5)), target: "—" });
+}
+
+/** 100 processes × 50 steps, each one scripted turn + one primitive tool call, durable. */
+async function benchLoop(dir: string): Promise<void> {
+  const steps = Array.from(
+    { length: 50 },
+    (
+      _,
+      i,
+    ) => (i === 49
+      ? { tool: "exit", args: { result: "done" } }
+      : { tool: "read_object", args: { ref: "seed" } }),
+  );
+  const img = image("looper", { provider: "scripted", steps }, {
+    memory: [{ name: "seed", type: "note", payload: { text: "x" } }],
+  });
+  {
+    await using kernel = await Kernel.create({
+      store: await tempStore(dir, "loop"),
+      filesystem: new MemoryFilesystem(),
+      autostart: false,
+    });
+    await kernel.registerImage(img);
+    const pids: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      pids.push((await kernel.spawn({ image: "looper", goal: `p${i}` })).pid);
+    }
+    const t0 = performance.now();
+    kernel._scheduler.start();
+    for (const pid of pids) {
+      const p = await kernel.wait(pid);
+      if (p.state !== "exited") throw new Error(`${pid} ended ${p.state}: ${p.reason}`);
+    }
+    const ms = performance.now() - t0;
+    rows.push({
+      name: "durable agent loop, 100 procs × 50 steps: steps/s",
+      value: `${Math.round(5000 / (ms / 1000))}`,
+      target: "≥ 5,000",
+    });
+  }
+  {
+    await using kernel = await Kernel.create({
+      store: await tempStore(dir, "loop1"),
+      filesystem: new MemoryFilesystem(),
+    });
+    await kernel.registerImage(img);
+    const times: number[] = [];
+    let last = 0;
+    const p = await kernel.spawn({ image: "looper", goal: "alone" });
+    using _ = kernel.subscribe((e) => {
+      if (e.type === "process" && e.pid === p.pid && e.from === "running") {
+        const now = performance.now();
+        if (last !== 0) times.push(now - last);
+        last = now;
+      }
+    });
+    await kernel.wait(p.pid);
+    times.sort((a, b) => a - b);
+    rows.push({
+      name: "durable step latency, one process, p50",
+      value: us(pct(times, 0.5)),
+      target: "—",
+    });
+  }
+}
+
+/** RSS with 10,000 processes waiting on a human approval. */
+async function benchRss(dir: string): Promise<void> {
+  const before = Deno.memoryUsage().rss;
+  await using kernel = await Kernel.create({
+    store: await tempStore(dir, "rss"),
+    filesystem: new MemoryFilesystem(),
+    concurrency: 64,
+  });
+  await kernel.registerImage(
+    image("asker", {
+      provider: "scripted",
+      steps: [{ tool: "write_text_file", args: { path: "out/x.txt", text: "x" } }],
+    }, {
+      capabilities: [{ resource: "fs:out/**", rights: ["write"], effect: "ask" }],
+    }),
+  );
+  const n = 10_000;
+  for (let i = 0; i < n; i++) await kernel.spawn({ image: "asker", goal: `ask ${i}` });
+  await kernel.idle();
+  const waiting = kernel.humanRequests({ state: "pending" }).length;
+  if (waiting !== n) throw new Error(`expected ${n} pending requests, saw ${waiting}`);
+  for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
+  const rss = Deno.memoryUsage().rss;
+  rows.push({
+    name: `RSS with ${n} processes waiting on a human`,
+    value: `${(rss / 2 ** 20).toFixed(0)} MiB (process total; ${
+      ((rss - before) / 2 ** 20).toFixed(0)
+    } MiB added)`,
+    target: "≤ 300 MiB",
+  });
+  const t0 = performance.now();
+  const v = await kernel.verifyAudit();
+  const ms = performance.now() - t0;
+  if (!v.ok) throw new Error(`audit chain broken: ${v.reason}`);
+  rows.push({
+    name: `audit verify (${v.count} records, read from SQLite)`,
+    value: `${Math.round(v.count / (ms / 1000)).toLocaleString("en")} records/s`,
+    target: "≥ 500,000",
+  });
+}
+
+const all: Record<string, (dir: string) => Promise<void>> = {
+  primitive: benchPrimitive,
+  spawn: benchSpawn,
+  loop: benchLoop,
+  rss: benchRss,
+};
+
+if (import.meta.main) {
+  const chosen = Deno.args.length > 0 ? Deno.args : Object.keys(all);
+  const dir = await Deno.makeTempDir({ prefix: "libos-bench-" });
+  try {
+    for (const name of chosen) {
+      const fn = all[name];
+      if (fn === undefined) {
+        throw new Error(`unknown benchmark '${name}' (known: ${Object.keys(all).join(", ")})`);
+      }
+      await fn(dir);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const w = Math.max(...rows.map((r) => r.name.length));
+  const v = Math.max(...rows.map((r) => r.value.length));
+  console.log(`${"benchmark".padEnd(w)}  ${"measured".padEnd(v)}  target`);
+  for (const r of rows) console.log(`${r.name.padEnd(w)}  ${r.value.padEnd(v)}  ${r.target}`);
+}

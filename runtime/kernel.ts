@@ -1,0 +1,1353 @@
+/**
+ * The kernel: the host process of Agent libOS. It owns every process, grant,
+ * object, human request, journal and the audit chain; it schedules processes
+ * and performs their effects only through the primitives of `syscalls.ts`.
+ *
+ * Live state is kept in memory; every change is written to the store as a
+ * batch (group-committed), and the kernel acts on a change only once its
+ * batch is durable where the change has an outside effect.
+ *
+ * @module
+ */
+import { AuditChain, verifyAudit } from "./audit_chain.ts";
+import type { AuditVerification } from "./audit_chain.ts";
+import { Batch } from "./batch.ts";
+import { delegate, issueGrant, validateGrantSpec } from "./capability.ts";
+import { canonicalJson, sha256Hex } from "./canonical_json.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { LibosError, libosError } from "./errors.ts";
+import { EventBus, type KernelEvent, type KernelListener } from "./events.ts";
+import type { FilesystemProvider } from "./fs_provider.ts";
+import { GrantTable } from "./grant_table.ts";
+import { ImageRegistry } from "./image_registry.ts";
+import { assertTransition, isTerminal } from "./lifecycle.ts";
+import { MemoryFilesystem } from "./memory_fs.ts";
+import { MemoryStore } from "./memory_store.ts";
+import type { ContextMessage, ModelProvider } from "./model_provider.ts";
+import { ObjectMemory, type ObjectQuotas } from "./object_memory.ts";
+import { defaultObjectTypes, ObjectTypeRegistry } from "./object_types.ts";
+import {
+  type AgentImage,
+  type AgentImageInput,
+  type GrantSpec,
+  GrantSpecSchema,
+} from "./schemas.ts";
+import { validateImage } from "./image_loader.ts";
+import { Scheduler } from "./scheduler.ts";
+import { ScriptedModel } from "./scripted_model.ts";
+import { runQuantum } from "./step_loop.ts";
+import { Syscalls } from "./syscalls.ts";
+import type { AuditQuery, JournalQuery, Store } from "./store.ts";
+import type {
+  AuditEntry,
+  AuditRecord,
+  Grant,
+  HumanRequest,
+  HumanState,
+  ImageRecord,
+  JournalEntry,
+  JournalKind,
+  ObjectRecord,
+  Pid,
+  ProcessRecord,
+  ProcessState,
+  WaitReason,
+} from "./types.ts";
+import { decodeAudit } from "./audit_chain.ts";
+import { resolvePath } from "./workspace_path.ts";
+import { primitiveToolNames } from "./primitive_tools.ts";
+
+/** Options of {@linkcode Kernel.create}. */
+export interface KernelOptions {
+  /** The durable store (default: a new in-memory store). */
+  store?: Store;
+  /** The workspace filesystem (default: an empty in-memory filesystem). */
+  filesystem?: FilesystemProvider;
+  /** The clock (default: the system clock; tests pass a FakeClock). */
+  clock?: Clock;
+  /** Model providers besides the built-in scripted one. */
+  models?: ModelProvider[];
+  /** How many processes run a quantum at once (default 64). */
+  concurrency?: number;
+  /** Object memory quotas (default: DEFAULT_OBJECT_QUOTAS). */
+  objectQuotas?: Partial<ObjectQuotas>;
+  /** The object type registry (default: defaultObjectTypes()). */
+  objectTypes?: ObjectTypeRegistry;
+  /** How long a human request stays open, in ms (default: no expiry). */
+  humanTtlMs?: number | null;
+  /** Whether to start scheduling at once (default true). */
+  autostart?: boolean;
+}
+
+/** Who performs an operation from outside the process tree. */
+export interface Actor {
+  /** e.g. `operator:admin`, `cli`, `human:alice`. */
+  actor: string;
+}
+
+/** What `spawn` takes. */
+export interface SpawnRequest {
+  /** A registered image id, or an inline image (validated, then registered). */
+  image: string | AgentImageInput;
+  goal: string;
+  /** Extra grants beyond the image's (within the spawner's authority). */
+  capabilities?: GrantSpec[];
+  /** Initial working directory (workspace-relative). */
+  cwd?: string;
+}
+
+/** What `fork` takes. */
+export interface ForkRequest {
+  goal: string;
+  /** Grants for the child: each must be covered by the parent's delegable grants. */
+  capabilities?: GrantSpec[];
+  /** Objects of the parent (refs) the child may read. */
+  objects?: string[];
+}
+
+/** Signals a process can receive. */
+export type Signal = "pause" | "resume" | "cancel" | "kill";
+
+/** A human's decision on a request. */
+export interface HumanDecision {
+  decision: "approve" | "deny" | "answer";
+  answer?: string;
+  scope?: "once" | "always";
+}
+
+/** Per-process state that lives only in memory. */
+interface _Live {
+  messages: ContextMessage[] | null;
+  /** Journal entries of the tool call in progress, by syscall number. */
+  replay: Map<number, JournalEntry>;
+  abort: AbortController | null;
+  /** The state as of the last durable transition (what waiters may observe). */
+  committed: ProcessState;
+}
+
+const OPERATOR_ROOT = "operator";
+
+/** The Agent libOS kernel. */
+export class Kernel implements AsyncDisposable {
+  readonly store: Store;
+  readonly fs: FilesystemProvider;
+  readonly clock: Clock;
+  readonly images: ImageRegistry = new ImageRegistry();
+  readonly objectTypes: ObjectTypeRegistry;
+  readonly objects: ObjectMemory;
+  readonly grants: GrantTable = new GrantTable();
+  readonly events: EventBus = new EventBus();
+  readonly humanTtlMs: number | null;
+  /** @internal */
+  readonly _procs = new Map<Pid, ProcessRecord>();
+  /** @internal */
+  readonly _live = new Map<Pid, _Live>();
+  /** @internal */
+  readonly _human = new Map<string, HumanRequest>();
+  /** @internal */
+  readonly _models = new Map<string, ModelProvider>();
+  /** @internal */
+  readonly _scheduler: Scheduler;
+  #journalHeads = new Map<Pid, number>();
+  #audit: AuditChain;
+  #counters: Record<string, number>;
+  #timers = new Map<string, Disposable>();
+  #closed = false;
+  #fatal: unknown = null;
+
+  private constructor(options: KernelOptions, store: Store, audit: AuditChain) {
+    this.store = store;
+    this.fs = options.filesystem ?? new MemoryFilesystem();
+    this.clock = options.clock ?? systemClock;
+    this.objectTypes = options.objectTypes ?? defaultObjectTypes();
+    this.objects = new ObjectMemory(options.objectQuotas ?? {});
+    this.humanTtlMs = options.humanTtlMs ?? null;
+    this.#audit = audit;
+    this.#counters = {};
+    for (const m of [new ScriptedModel(), ...(options.models ?? [])]) this._models.set(m.name, m);
+    this._scheduler = new Scheduler({
+      concurrency: options.concurrency ?? 64,
+      run: (pid) => runQuantum(this, pid),
+      onError: (pid, error) => this._panic(pid, error),
+    });
+  }
+
+  /** Boots a kernel: loads the store's state and resumes live processes. */
+  static async create(options: KernelOptions = {}): Promise<Kernel> {
+    const store = options.store ?? new MemoryStore();
+    const snap = await store.load();
+    const kernel = new Kernel(options, store, new AuditChain({ head: snap.auditHead }));
+    kernel.images.load(snap.images);
+    kernel.grants.load(snap.grants);
+    kernel.objects.load(snap.objects);
+    for (const r of snap.human) kernel._human.set(r.id, r);
+    for (const [pid, seq] of Object.entries(snap.journalHeads)) kernel.#journalHeads.set(pid, seq);
+    const counters = snap.meta["counters"];
+    if (counters !== null && typeof counters === "object") {
+      kernel.#counters = { ...(counters as Record<string, number>) };
+    }
+    for (const p of snap.processes) {
+      kernel._procs.set(p.pid, p);
+      kernel._live.set(p.pid, {
+        messages: null,
+        replay: new Map(),
+        abort: null,
+        committed: p.state,
+      });
+    }
+    await kernel.#recover();
+    if (options.autostart !== false) kernel._scheduler.start();
+    return kernel;
+  }
+
+  // ---------------------------------------------------------------- commit
+
+  /** @internal Commits a batch; a store failure stops the kernel. */
+  async _commit(batch: Batch): Promise<void> {
+    if (batch.empty) return;
+    const mutations = batch.mutations.splice(0);
+    const after = batch.afterCommit.splice(0);
+    if (mutations.length > 0) {
+      try {
+        await this.store.apply(mutations);
+      } catch (error) {
+        this._panic(null, error);
+        throw error;
+      }
+    }
+    for (const fn of after) fn();
+  }
+
+  /** @internal A kernel bug or a store failure: stop scheduling, keep state. */
+  _panic(pid: Pid | null, error: unknown): void {
+    if (this.#fatal === null) this.#fatal = error;
+    console.error(`libos: kernel fault${pid === null ? "" : ` while running ${pid}`}:`, error);
+    this._scheduler.stop();
+  }
+
+  /** @internal Next value of a persisted counter (`pid`, `grant`, `human`). */
+  _nextId(kind: string, prefix: string, batch: Batch): string {
+    const n = (this.#counters[kind] ?? 0) + 1;
+    this.#counters[kind] = n;
+    batch.add({ kind: "meta.put", key: "counters", value: { ...this.#counters } });
+    return `${prefix}${n}`;
+  }
+
+  /** @internal Appends an audit record to the batch. */
+  _audit(
+    batch: Batch,
+    entry:
+      & Omit<
+        AuditEntry,
+        "at" | "step" | "callId" | "detail" | "capabilityId" | "resource" | "decision" | "pid"
+      >
+      & Partial<AuditEntry>,
+  ): void {
+    const full: AuditEntry = {
+      at: this.clock.now(),
+      actor: entry.actor,
+      action: entry.action,
+      pid: entry.pid ?? null,
+      resource: entry.resource ?? null,
+      decision: entry.decision ?? null,
+      capabilityId: entry.capabilityId ?? null,
+      step: entry.step ?? null,
+      callId: entry.callId ?? null,
+      detail: entry.detail ?? {},
+    };
+    const stored = this.#audit.append(full);
+    batch.add({ kind: "audit.append", record: stored });
+    if (this.events.size > 0) {
+      batch.then(() =>
+        this.events.emit({
+          type: "audit",
+          seq: stored.seq,
+          action: full.action,
+          pid: full.pid,
+          decision: full.decision,
+        })
+      );
+    }
+  }
+
+  /** @internal Appends a journal entry to the batch. */
+  _journal(
+    batch: Batch,
+    pid: Pid,
+    kind: JournalKind,
+    data: Record<string, unknown>,
+    where: { turn?: number | null; callId?: string | null; sys?: number | null } = {},
+  ): JournalEntry {
+    const seq = (this.#journalHeads.get(pid) ?? 0) + 1;
+    this.#journalHeads.set(pid, seq);
+    const entry: JournalEntry = {
+      pid,
+      seq,
+      at: this.clock.now(),
+      kind,
+      turn: where.turn ?? null,
+      callId: where.callId ?? null,
+      sys: where.sys ?? null,
+      data,
+    };
+    batch.add({ kind: "journal.append", entry });
+    return entry;
+  }
+
+  /** @internal Writes the process record into the batch. */
+  _saveProcess(batch: Batch, p: ProcessRecord): void {
+    p.updatedAt = this.clock.now();
+    batch.add({ kind: "process.put", process: structuredClone(p) });
+  }
+
+  /** @internal Writes a grant into the batch. */
+  _saveGrant(batch: Batch, g: Grant): void {
+    this.grants.put(g);
+    batch.add({ kind: "grant.put", grant: { ...g, rights: [...g.rights] } });
+  }
+
+  /** @internal Writes a human request into the batch and announces it. */
+  _saveHuman(batch: Batch, r: HumanRequest): void {
+    this._human.set(r.id, r);
+    batch.add({ kind: "human.put", request: structuredClone(r) });
+    if (this.events.size > 0) {
+      const copy = structuredClone(r);
+      batch.then(() => this.events.emit({ type: "human", request: copy }));
+    }
+  }
+
+  // ------------------------------------------------------------- lifecycle
+
+  /** @internal The live record (throws ENOENT). */
+  _proc(pid: Pid): ProcessRecord {
+    const p = this._procs.get(pid);
+    if (p === undefined) {
+      throw libosError("ENOENT", `Cannot find process '${pid}': no such process`, { pid });
+    }
+    return p;
+  }
+
+  /** @internal In-memory state of a process. */
+  _liveOf(pid: Pid): _Live {
+    let live = this._live.get(pid);
+    if (live === undefined) {
+      live = {
+        messages: null,
+        replay: new Map(),
+        abort: null,
+        committed: this._procs.get(pid)?.state ?? "created",
+      };
+      this._live.set(pid, live);
+    }
+    return live;
+  }
+
+  /** @internal Moves a process to a new state inside a batch. */
+  _transition(
+    batch: Batch,
+    p: ProcessRecord,
+    to: ProcessState,
+    options: { reason?: string | null; wait?: WaitReason | null; actor?: string } = {},
+  ): void {
+    const from = p.state;
+    assertTransition(p.pid, from, to);
+    p.state = to;
+    p.wait = to === "waiting" ? options.wait ?? null : to === "suspended" ? p.wait : null;
+    if (options.reason !== undefined) p.reason = options.reason;
+    const now = this.clock.now();
+    if (to === "running" && p.startedAt === null) p.startedAt = now;
+    if (isTerminal(to)) {
+      p.endedAt = now;
+      p.cursor = null;
+    }
+    this._saveProcess(batch, p);
+    // "running" ⇄ "runnable" happen every quantum: they are in the process
+    // record, not worth a journal or audit entry each.
+    const routine = (from === "runnable" && to === "running") ||
+      (from === "running" && to === "runnable");
+    if (!routine) {
+      this._journal(batch, p.pid, "lifecycle", {
+        from,
+        to,
+        reason: p.reason,
+        wait: p.wait,
+      });
+      this._audit(batch, {
+        actor: options.actor ?? "kernel",
+        action: `process.${to}`,
+        pid: p.pid,
+        detail: { from, reason: options.reason ?? null, wait: p.wait },
+      });
+    }
+    const reason = p.reason;
+    batch.then(() => {
+      this._liveOf(p.pid).committed = to;
+      if (this.events.size > 0) {
+        this.events.emit({ type: "process", pid: p.pid, from, state: to, reason });
+      }
+      if (to === "runnable") this._scheduler.enqueue(p.pid);
+      if (isTerminal(to)) this.#onTerminal(p);
+    });
+  }
+
+  /** A parent waiting on this child wakes; timers are cleared. */
+  #onTerminal(p: ProcessRecord): void {
+    this.#clearTimer(p.pid);
+    if (p.parentPid === null) return;
+    const parent = this._procs.get(p.parentPid);
+    if (parent?.state === "waiting" && parent.wait?.kind === "child" && parent.wait.pid === p.pid) {
+      void this._wake(parent.pid, "child ended").catch((e) => this._panic(parent.pid, e));
+    }
+  }
+
+  /** @internal Wakes a waiting process so its pending call runs again. */
+  async _wake(pid: Pid, why: string): Promise<void> {
+    const p = this._procs.get(pid);
+    if (p === undefined || p.state !== "waiting") return;
+    const batch = new Batch();
+    this._transition(batch, p, "runnable", { reason: null, actor: `kernel:${why}` });
+    await this._commit(batch);
+  }
+
+  /** @internal Parks a running process on a wait reason (timers armed). */
+  _park(batch: Batch, p: ProcessRecord, wait: WaitReason): void {
+    this._transition(batch, p, "waiting", { wait, reason: null });
+    if (wait.kind === "timer") batch.then(() => this.#armTimer(p.pid, wait.until));
+  }
+
+  #armTimer(pid: Pid, until: number): void {
+    this.#clearTimer(pid);
+    this.#timers.set(
+      pid,
+      this.clock.setTimer(until, () => {
+        this.#timers.delete(pid);
+        void this._wake(pid, "timer").catch((e) => this._panic(pid, e));
+      }),
+    );
+  }
+
+  #clearTimer(pid: Pid): void {
+    const t = this.#timers.get(pid);
+    if (t !== undefined) {
+      this.#timers.delete(pid);
+      t[Symbol.dispose]();
+    }
+  }
+
+  /** Starts scheduling (for a kernel created with `autostart: false`). */
+  start(): void {
+    this._scheduler.start();
+  }
+
+  /** Registers an image (an operator action). */
+  async registerImage(
+    image: AgentImageInput,
+    options: Actor & { source?: string } = { actor: OPERATOR_ROOT },
+  ): Promise<ImageRecord> {
+    const parsed = { data: validateImage(image, { source: options.source ?? "inline image" }) };
+    for (const spec of parsed.data.capabilities) validateGrantSpec(spec, this.clock.now());
+    const before = this.images.has(parsed.data.id)
+      ? this.images.get(parsed.data.id, parsed.data.version)
+      : undefined;
+    const record = this.images.register(parsed.data, {
+      ...(options.source === undefined ? {} : { source: options.source }),
+      now: this.clock.now(),
+    });
+    if (before !== record) {
+      const batch = new Batch();
+      batch.add({ kind: "image.put", image: record });
+      this._audit(batch, {
+        actor: options.actor,
+        action: "image.register",
+        detail: { id: record.id, version: record.version, source: record.source },
+      });
+      await this._commit(batch);
+    }
+    return record;
+  }
+
+  #imageOf(p: ProcessRecord): AgentImage {
+    return this.images.get(p.imageId, p.imageVersion).image;
+  }
+
+  /** @internal The image a process runs. */
+  _image(p: ProcessRecord): AgentImage {
+    return this.#imageOf(p);
+  }
+
+  /**
+   * Spawns a process for an operator: the image's capabilities and the
+   * requested ones are granted as the operator issues them.
+   */
+  async spawn(
+    request: SpawnRequest,
+    options: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<ProcessRecord> {
+    const p = await this._spawn(request, { actor: options.actor, parent: null, forkOf: null });
+    return structuredClone(p);
+  }
+
+  /** @internal Spawns for the operator (parent null) or for a parent process. */
+  async _spawn(
+    request: SpawnRequest,
+    options: {
+      actor: string;
+      parent: ProcessRecord | null;
+      forkOf: ProcessRecord | null;
+      batch?: Batch;
+    },
+  ): Promise<ProcessRecord> {
+    if (typeof request.goal !== "string" || request.goal.length > 100_000) {
+      throw new TypeError("Cannot spawn: 'goal' must be a string of at most 100,000 characters");
+    }
+    const now = this.clock.now();
+    const specs = (request.capabilities ?? []).map((s, i) => {
+      const parsed = GrantSpecSchema.safeParse(s);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw libosError(
+          "EINVAL",
+          `Cannot spawn: capabilities[${i}].${issue?.path.join(".") ?? ""}: ${issue?.message}`,
+          { field: `capabilities[${i}]` },
+        );
+      }
+      return validateGrantSpec(parsed.data, now);
+    });
+    let imageRecord: ImageRecord;
+    if (typeof request.image === "string") {
+      imageRecord = this.images.get(request.image);
+    } else {
+      imageRecord = await this.registerImage(request.image, { actor: options.actor });
+    }
+    const image = imageRecord.image;
+    const parent = options.parent;
+    const cwd = resolvePath(parent?.cwd ?? "", request.cwd ?? parent?.cwd ?? "");
+    if (parent !== null) {
+      const limit = parent.budgets.children;
+      if (limit !== undefined && parent.usage.children >= limit) {
+        throw libosError(
+          "EBUDGET",
+          `Cannot spawn a child of ${parent.pid}: its children budget (${limit}) is spent`,
+          { pid: parent.pid },
+        );
+      }
+    }
+    const batch = options.batch ?? new Batch();
+    const pid = this._nextId("pid", "p_", batch);
+    // Grants first (they may throw EPERM): nothing is stored until all pass.
+    const grants: Grant[] = [];
+    const nextGrantId = () => this._nextId("grant", "g_", batch);
+    const dropped: GrantSpec[] = [];
+    if (parent === null) {
+      for (const spec of [...image.capabilities, ...specs]) {
+        grants.push(
+          issueGrant(spec, { subject: pid, issuedBy: options.actor, now, nextId: nextGrantId }),
+        );
+      }
+    } else {
+      // A child gets the image's grants the parent can delegate (the others
+      // are dropped and audited) and every grant asked for explicitly, or
+      // the spawn is refused.
+      const held = this.grants.of(parent.pid);
+      const issue = { subject: pid, issuedBy: `pid:${parent.pid}`, now, nextId: nextGrantId };
+      if (options.forkOf === null) {
+        for (const spec of image.capabilities) {
+          try {
+            grants.push(...delegate(held, spec, issue));
+          } catch (error) {
+            if (!(error instanceof LibosError && error.code === "EPERM")) throw error;
+            dropped.push(spec);
+          }
+        }
+      }
+      for (const spec of specs) grants.push(...delegate(held, spec, issue));
+    }
+    const src = options.forkOf;
+    const p: ProcessRecord = {
+      pid,
+      parentPid: parent?.pid ?? null,
+      lineage: parent === null ? [] : [...parent.lineage, parent.pid],
+      imageId: image.id,
+      imageVersion: image.version,
+      goal: request.goal,
+      forkedFrom: src?.pid ?? null,
+      state: "created",
+      wait: null,
+      suspendedFrom: null,
+      cwd: src?.cwd ?? cwd,
+      tools: src !== null ? [...src.tools] : _expandTools(image.tools),
+      budgets: { ...image.budgets },
+      usage: { steps: 0, toolCalls: 0, tokens: 0, children: 0 },
+      cursor: null,
+      result: null,
+      reason: null,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      endedAt: null,
+    };
+    this._procs.set(pid, p);
+    this._liveOf(pid);
+    if (parent !== null) {
+      parent.usage.children += 1;
+      this._saveProcess(batch, parent);
+    }
+    this._saveProcess(batch, p);
+    for (const g of grants) this._saveGrant(batch, g);
+    this._journal(batch, pid, "lifecycle", {
+      from: null,
+      to: "created",
+      goal: request.goal,
+      image: `${image.id}@${image.version}`,
+    });
+    this._audit(batch, {
+      actor: options.actor,
+      action: src === null ? "proc.spawn" : "proc.fork",
+      pid,
+      detail: {
+        parent: parent?.pid ?? null,
+        image: `${image.id}@${image.version}`,
+        grants: grants.map((g) => ({
+          id: g.id,
+          resource: g.resource,
+          rights: g.rights,
+          effect: g.effect,
+        })),
+        dropped: dropped.map((d) => ({ resource: d.resource, rights: d.rights })),
+      },
+    });
+    // Seed memory: the image's objects in the process namespace.
+    for (const seed of src === null ? image.memory : []) {
+      this._putObject(batch, {
+        namespace: `proc/${pid}`,
+        name: seed.name,
+        type: seed.type,
+        payload: seed.payload,
+        provenance: { pid, step: null },
+      });
+    }
+    this._transition(batch, p, "runnable", { actor: options.actor });
+    if (options.batch === undefined) await this._commit(batch);
+    return p;
+  }
+
+  /** @internal Creates or writes an object version into the batch. */
+  _putObject(
+    batch: Batch,
+    input: {
+      namespace: string;
+      name: string;
+      type: string;
+      payload: unknown;
+      provenance: { pid: Pid | null; step: number | null };
+      links?: { rel: string; oid: string }[];
+      oid?: string;
+    },
+  ): ObjectRecord {
+    const payload = this.objectTypes.validate(input.type, input.payload);
+    const text = JSON.stringify(payload);
+    const prev = input.oid !== undefined
+      ? this.objects.get(input.oid)
+      : this.objects.find(input.namespace, input.name);
+    const now = this.clock.now();
+    const record: ObjectRecord = {
+      oid: prev?.oid ?? input.oid ?? `o_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
+      namespace: input.namespace,
+      name: input.name,
+      type: input.type,
+      payload,
+      version: (prev?.version ?? 0) + 1,
+      links: input.links ?? prev?.links ?? [],
+      provenance: input.provenance,
+      size: new TextEncoder().encode(text ?? "null").length,
+      createdAt: prev?.createdAt ?? now,
+      updatedAt: now,
+    };
+    this.objects.checkQuota(record, prev);
+    this.objects.put(record);
+    batch.add({ kind: "object.put", object: record });
+    return record;
+  }
+
+  /** Forks a process for an operator. */
+  async fork(
+    pid: Pid,
+    request: ForkRequest,
+    options: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<ProcessRecord> {
+    const parent = this._proc(pid);
+    const child = await this._fork(parent, request, options.actor);
+    return structuredClone(child);
+  }
+
+  /** @internal Fork: same image, cwd and tools; named grants; objects shared read-only. */
+  async _fork(parent: ProcessRecord, request: ForkRequest, actor: string): Promise<ProcessRecord> {
+    if (isTerminal(parent.state)) {
+      throw libosError("ESTATE", `Cannot fork process ${parent.pid}: it is ${parent.state}`, {
+        pid: parent.pid,
+      });
+    }
+    const shared: ObjectRecord[] = [];
+    for (const ref of request.objects ?? []) {
+      const o = this.objects.get(ref) ?? this.objects.find(`proc/${parent.pid}`, ref) ??
+        _findQualified(this.objects, ref);
+      if (o === undefined || (o.namespace !== `proc/${parent.pid}`)) {
+        throw libosError(
+          "ENOENT",
+          `Cannot share object '${ref}' with a fork: ${parent.pid} has no such object in its namespace`,
+          { pid: parent.pid },
+        );
+      }
+      shared.push(o);
+    }
+    const caps: GrantSpec[] = [
+      ...(request.capabilities ?? []),
+    ];
+    const batch = new Batch();
+    const child = await this._spawn(
+      {
+        image: parent.imageId,
+        goal: request.goal,
+        capabilities: caps,
+      },
+      { actor, parent, forkOf: parent, batch },
+    );
+    // The parent's own namespace is implicit for the parent only: the child
+    // gets a read grant for exactly the objects named.
+    for (const o of shared) {
+      this._saveGrant(batch, {
+        id: this._nextId("grant", "g_", batch),
+        subject: child.pid,
+        resource: `obj:${o.namespace}/${o.name}`,
+        rights: ["read"],
+        effect: "allow",
+        uses: null,
+        expiresAt: null,
+        delegable: false,
+        parentId: null,
+        issuedBy: `pid:${parent.pid}`,
+        revoked: false,
+        createdAt: this.clock.now(),
+      });
+    }
+    await this._commit(batch);
+    return child;
+  }
+
+  /** Replaces a process's image; capabilities never grow. */
+  async exec(
+    pid: Pid,
+    image: string | AgentImageInput,
+    options: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<ProcessRecord> {
+    const p = this._proc(pid);
+    if (isTerminal(p.state)) {
+      throw libosError("ESTATE", `Cannot exec in process ${pid}: it is ${p.state}`, { pid });
+    }
+    const record = typeof image === "string"
+      ? this.images.get(image)
+      : await this.registerImage(image, options);
+    const batch = new Batch();
+    p.imageId = record.id;
+    p.imageVersion = record.version;
+    p.tools = _expandTools(record.image.tools);
+    p.cursor = null;
+    p.usage.steps = 0;
+    p.budgets = { ...record.image.budgets };
+    const live = this._liveOf(pid);
+    live.messages = null;
+    this._journal(batch, pid, "lifecycle", { exec: `${record.id}@${record.version}` });
+    this._saveProcess(batch, p);
+    this._audit(batch, {
+      actor: options.actor,
+      action: "proc.exec",
+      pid,
+      detail: { image: `${record.id}@${record.version}` },
+    });
+    await this._commit(batch);
+    return structuredClone(p);
+  }
+
+  /**
+   * Sends a signal. `pause` and `resume` apply to the whole subtree;
+   * `cancel` and `kill` end the process and every live descendant
+   * (`killed`, with the reason).
+   */
+  async signal(
+    pid: Pid,
+    signal: Signal,
+    options: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<ProcessRecord> {
+    const p = this._proc(pid);
+    if (!["pause", "resume", "cancel", "kill"].includes(signal)) {
+      throw new TypeError(
+        `Cannot signal ${pid}: unknown signal '${
+          String(signal)
+        }' (expected pause, resume, cancel or kill)`,
+      );
+    }
+    const batch = new Batch();
+    const subtree = [p, ...this.#descendants(pid)];
+    switch (signal) {
+      case "pause": {
+        if (p.state === "suspended" || isTerminal(p.state)) {
+          assertTransition(pid, p.state, "suspended");
+        }
+        for (const q of subtree) {
+          if (q.state === "suspended" || isTerminal(q.state)) continue;
+          q.suspendedFrom = q.state === "running" ? "runnable" : q.state;
+          this._transition(batch, q, "suspended", {
+            actor: options.actor,
+            reason: `paused by ${options.actor}`,
+          });
+          this._liveOf(q.pid).abort?.abort(libosError("ECANCELED", `process ${q.pid} was paused`));
+        }
+        break;
+      }
+      case "resume": {
+        if (p.state !== "suspended") {
+          throw libosError(
+            "ESTATE",
+            `Cannot resume process ${pid}: it is ${p.state}, not suspended`,
+            { pid },
+          );
+        }
+        for (const q of subtree) {
+          if (q.state !== "suspended") continue;
+          const back = q.suspendedFrom ?? "runnable";
+          q.suspendedFrom = null;
+          // A timer that fired while suspended, or a child that ended, wakes at once.
+          const target: ProcessState = back === "waiting" && this.#waitSatisfied(q)
+            ? "runnable"
+            : back;
+          this._transition(batch, q, target === "created" ? "runnable" : target, {
+            actor: options.actor,
+            reason: null,
+            wait: q.wait,
+          });
+          if (target === "waiting" && q.wait?.kind === "timer") {
+            const until = q.wait.until;
+            batch.then(() => this.#armTimer(q.pid, until));
+          }
+        }
+        break;
+      }
+      case "cancel":
+      case "kill": {
+        if (isTerminal(p.state)) assertTransition(pid, p.state, "killed");
+        const reason = signal === "kill"
+          ? `killed by ${options.actor}`
+          : `cancelled by ${options.actor}`;
+        for (const q of subtree.reverse()) {
+          if (isTerminal(q.state)) continue;
+          this._transition(batch, q, "killed", {
+            actor: options.actor,
+            reason: q === p ? reason : `${reason} (ancestor ${pid})`,
+          });
+          this._liveOf(q.pid).abort?.abort(
+            libosError(
+              "ECANCELED",
+              `process ${q.pid} was ${signal === "kill" ? "killed" : "cancelled"}`,
+            ),
+          );
+          this.#voidRequests(batch, q.pid, `process ${q.pid} ended`);
+        }
+        break;
+      }
+    }
+    await this._commit(batch);
+    return structuredClone(p);
+  }
+
+  #waitSatisfied(p: ProcessRecord): boolean {
+    const w = p.wait;
+    if (w === null) return true;
+    switch (w.kind) {
+      case "timer":
+        return this.clock.now() >= w.until;
+      case "child": {
+        const c = this._procs.get(w.pid);
+        return c === undefined || isTerminal(c.state);
+      }
+      case "human": {
+        const r = this._human.get(w.requestId);
+        return r === undefined || r.state !== "pending";
+      }
+      case "event":
+        return false;
+    }
+  }
+
+  #descendants(pid: Pid): ProcessRecord[] {
+    const out: ProcessRecord[] = [];
+    for (const q of this._procs.values()) if (q.lineage.includes(pid)) out.push(q);
+    return out;
+  }
+
+  #voidRequests(batch: Batch, pid: Pid, why: string): void {
+    for (const r of this._human.values()) {
+      if (r.pid === pid && r.state === "pending") {
+        r.state = "void";
+        r.decidedAt = this.clock.now();
+        r.answer = why;
+        this._saveHuman(batch, r);
+      }
+    }
+  }
+
+  /**
+   * Runs syscalls on behalf of a live process outside its step loop (the seam
+   * for program images and the sandbox's syscall proxy): every call goes
+   * through the same primitives, journal and audit; the batch commits before
+   * this resolves. A call that must wait parks the process and rejects with
+   * `EWAITING`.
+   */
+  async invoke<T>(pid: Pid, fn: (sys: Syscalls) => Promise<T>): Promise<T> {
+    const p = this._proc(pid);
+    if (isTerminal(p.state)) {
+      throw libosError("ESTATE", `Cannot run a syscall for process ${pid}: it is ${p.state}`, {
+        pid,
+      });
+    }
+    const batch = new Batch();
+    const callId = `x${this._nextInvocation()}`;
+    const sys = new Syscalls(this, p, {
+      batch,
+      callId,
+      turn: p.cursor?.turn ?? 0,
+      replay: new Map(),
+    });
+    try {
+      return await fn(sys);
+    } finally {
+      await this._commit(batch);
+    }
+  }
+
+  #invocations = 0;
+
+  /** @internal */
+  _nextInvocation(): number {
+    return ++this.#invocations;
+  }
+
+  // -------------------------------------------------------------- queries
+
+  /** A copy of a process descriptor. */
+  get(pid: Pid): ProcessRecord {
+    return structuredClone(this._proc(pid));
+  }
+
+  /** Processes, optionally filtered by state and parent. */
+  list(filter: { state?: ProcessState; parent?: Pid } = {}): ProcessRecord[] {
+    const out: ProcessRecord[] = [];
+    for (const p of this._procs.values()) {
+      if (filter.state !== undefined && p.state !== filter.state) continue;
+      if (filter.parent !== undefined && p.parentPid !== filter.parent) continue;
+      out.push(structuredClone(p));
+    }
+    return out;
+  }
+
+  /**
+   * Resolves when the process is terminal or waiting (or after `timeoutMs`
+   * of the kernel's clock, with its state then).
+   */
+  wait(
+    pid: Pid,
+    options: { until?: "settled" | "terminal"; signal?: AbortSignal } = {},
+  ): Promise<ProcessRecord> {
+    const p = this._proc(pid);
+    const done = (state: ProcessState) =>
+      isTerminal(state) || (options.until !== "terminal" && state === "waiting");
+    if (done(this._liveOf(pid).committed)) return Promise.resolve(structuredClone(p));
+    return new Promise((resolve, reject) => {
+      const sub = this.events.subscribe((e) => {
+        if (e.type === "process" && e.pid === pid && done(e.state)) {
+          cleanup();
+          resolve(structuredClone(p));
+        }
+      });
+      const onAbort = () => {
+        cleanup();
+        reject(options.signal?.reason);
+      };
+      const cleanup = () => {
+        sub[Symbol.dispose]();
+        options.signal?.removeEventListener("abort", onAbort);
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Resolves when no process is runnable or running. */
+  idle(): Promise<void> {
+    return this._scheduler.idle();
+  }
+
+  /** Capabilities a process holds (all of them, with their state). */
+  capabilities(pid: Pid): Grant[] {
+    this._proc(pid);
+    return this.grants.of(pid).map((g) => ({ ...g, rights: [...g.rights] }));
+  }
+
+  /** Grants a capability to a process as an operator. */
+  async grant(
+    pid: Pid,
+    spec: GrantSpec,
+    options: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<Grant> {
+    const p = this._proc(pid);
+    if (isTerminal(p.state)) {
+      throw libosError("ESTATE", `Cannot grant to process ${pid}: it is ${p.state}`, { pid });
+    }
+    const parsed = GrantSpecSchema.safeParse(spec);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw libosError(
+        "EINVAL",
+        `Cannot grant to ${pid}: ${issue?.path.join(".")}: ${issue?.message}`,
+      );
+    }
+    const valid = validateGrantSpec(parsed.data, this.clock.now());
+    const batch = new Batch();
+    const g = issueGrant(valid, {
+      subject: pid,
+      issuedBy: options.actor,
+      now: this.clock.now(),
+      nextId: () => this._nextId("grant", "g_", batch),
+    });
+    this._saveGrant(batch, g);
+    this._audit(batch, {
+      actor: options.actor,
+      action: "cap.grant",
+      pid,
+      resource: g.resource,
+      capabilityId: g.id,
+      detail: { rights: g.rights, effect: g.effect, uses: g.uses, expiresAt: g.expiresAt },
+    });
+    await this._commit(batch);
+    return { ...g };
+  }
+
+  /**
+   * Revokes a grant and every grant derived from it; pending approvals that
+   * relied on any of them are voided.
+   */
+  async revoke(grantId: string, options: Actor = { actor: OPERATOR_ROOT }): Promise<Grant[]> {
+    const root = this.grants.get(grantId);
+    if (root === undefined) {
+      throw libosError("ENOENT", `Cannot revoke grant '${grantId}': no such grant`);
+    }
+    const batch = new Batch();
+    const revoked: Grant[] = [];
+    for (const g of this.grants.lineageOf(grantId)) {
+      if (g.revoked) continue;
+      g.revoked = true;
+      this._saveGrant(batch, g);
+      revoked.push({ ...g });
+      this._audit(batch, {
+        actor: options.actor,
+        action: "cap.revoke",
+        pid: g.subject,
+        resource: g.resource,
+        capabilityId: g.id,
+        detail: { cause: g.id === grantId ? null : grantId },
+      });
+      for (const r of this._human.values()) {
+        if (r.state === "pending" && r.grantId === g.id) {
+          r.state = "void";
+          r.decidedAt = this.clock.now();
+          r.answer = `grant ${g.id} was revoked`;
+          this._saveHuman(batch, r);
+          const proc = this._procs.get(r.pid);
+          if (
+            proc?.state === "waiting" && proc.wait?.kind === "human" && proc.wait.requestId === r.id
+          ) {
+            this._transition(batch, proc, "runnable", { reason: null, actor: options.actor });
+          }
+        }
+      }
+    }
+    await this._commit(batch);
+    return revoked;
+  }
+
+  /** Human requests, optionally by state and pid. */
+  humanRequests(filter: { state?: HumanState; pid?: Pid } = {}): HumanRequest[] {
+    const out: HumanRequest[] = [];
+    for (const r of this._human.values()) {
+      if (filter.state !== undefined && r.state !== filter.state) continue;
+      if (filter.pid !== undefined && r.pid !== filter.pid) continue;
+      out.push(structuredClone(r));
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || _idNum(a.id) - _idNum(b.id));
+  }
+
+  /** One human request. */
+  humanRequest(id: string): HumanRequest {
+    const r = this._human.get(id);
+    if (r === undefined) {
+      throw libosError("ENOENT", `Cannot find human request '${id}': no such request`);
+    }
+    return structuredClone(r);
+  }
+
+  /**
+   * Answers a human request. The process wakes and its pending tool call runs
+   * again from its start; the approved action is the exact one it asked for.
+   * A second decision is refused (`ESTATE`).
+   */
+  async answer(
+    id: string,
+    decision: HumanDecision,
+    options: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<HumanRequest> {
+    const r = this._human.get(id);
+    if (r === undefined) {
+      throw libosError("ENOENT", `Cannot answer human request '${id}': no such request`);
+    }
+    if (!["approve", "deny", "answer"].includes(decision.decision)) {
+      throw new TypeError(`Cannot answer '${id}': decision must be approve, deny or answer`);
+    }
+    this.#expireIfDue(r);
+    if (r.state !== "pending") {
+      throw libosError("ESTATE", `Cannot answer human request '${id}': it is already ${r.state}`, {
+        id,
+      });
+    }
+    if (r.kind === "question" && decision.decision === "approve") {
+      throw new TypeError(
+        `Cannot approve question '${id}': answer it (decision "answer") or deny it`,
+      );
+    }
+    if (r.kind !== "question" && decision.decision === "answer") {
+      throw new TypeError(`Cannot answer ${r.kind} request '${id}' with text: approve or deny it`);
+    }
+    if (decision.decision === "answer" && typeof decision.answer !== "string") {
+      throw new TypeError(`Cannot answer '${id}': 'answer' must be a string`);
+    }
+    const batch = new Batch();
+    const now = this.clock.now();
+    r.state = decision.decision === "approve"
+      ? "approved"
+      : decision.decision === "deny"
+      ? "denied"
+      : "answered";
+    r.decidedAt = now;
+    r.decidedBy = options.actor;
+    r.answer = decision.answer ?? null;
+    r.scope = decision.scope ?? "once";
+    if (
+      r.state === "approved" && (r.kind === "permission" || r.scope === "always") &&
+      r.resource !== null
+    ) {
+      // A permission grant (or an "always" approval) becomes a capability.
+      this._saveGrant(batch, {
+        id: this._nextId("grant", "g_", batch),
+        subject: r.pid,
+        resource: r.resource,
+        rights: [...r.rights],
+        effect: "allow",
+        uses: r.scope === "always" ? null : 1,
+        expiresAt: null,
+        delegable: false,
+        parentId: null,
+        issuedBy: `human:${r.id}`,
+        revoked: false,
+        createdAt: now,
+      });
+    }
+    this._saveHuman(batch, r);
+    this._journal(batch, r.pid, "human", {
+      requestId: r.id,
+      decision: r.state,
+      by: options.actor,
+      scope: r.scope,
+    });
+    this._audit(batch, {
+      actor: options.actor,
+      action: `human.${r.state}`,
+      pid: r.pid,
+      resource: r.resource,
+      capabilityId: r.grantId,
+      callId: r.callId,
+      detail: { request: r.id, kind: r.kind, scope: r.scope, actionHash: r.actionHash },
+    });
+    const p = this._procs.get(r.pid);
+    if (p?.state === "waiting" && p.wait?.kind === "human" && p.wait.requestId === r.id) {
+      this._transition(batch, p, "runnable", { reason: null, actor: options.actor });
+    }
+    await this._commit(batch);
+    return structuredClone(r);
+  }
+
+  #expireIfDue(r: HumanRequest): void {
+    if (r.state === "pending" && r.expiresAt !== null && this.clock.now() >= r.expiresAt) {
+      r.state = "expired";
+      r.decidedAt = this.clock.now();
+    }
+  }
+
+  /** @internal Arms the expiry of a pending request. */
+  _armExpiry(r: HumanRequest): void {
+    if (r.expiresAt === null) return;
+    const key = `human:${r.id}`;
+    this.#timers.set(
+      key,
+      this.clock.setTimer(r.expiresAt, () => {
+        this.#timers.delete(key);
+        void this.#expire(r.id).catch((e) => this._panic(r.pid, e));
+      }),
+    );
+  }
+
+  async #expire(id: string): Promise<void> {
+    const r = this._human.get(id);
+    if (r === undefined || r.state !== "pending") return;
+    const batch = new Batch();
+    r.state = "expired";
+    r.decidedAt = this.clock.now();
+    this._saveHuman(batch, r);
+    this._audit(batch, {
+      actor: "kernel",
+      action: "human.expired",
+      pid: r.pid,
+      detail: { request: r.id },
+    });
+    const p = this._procs.get(r.pid);
+    if (p?.state === "waiting" && p.wait?.kind === "human" && p.wait.requestId === r.id) {
+      this._transition(batch, p, "runnable", { reason: null });
+    }
+    await this._commit(batch);
+  }
+
+  /** A process's journal. */
+  journal(pid: Pid, query: JournalQuery = {}): Promise<JournalEntry[]> {
+    this._proc(pid);
+    return this.store.readJournal(pid, query);
+  }
+
+  /** Audit records, decoded. */
+  async audit(query: AuditQuery = {}): Promise<AuditRecord[]> {
+    return (await this.store.readAudit(query)).map(decodeAudit);
+  }
+
+  /** The head of the audit chain (seq and hash of the last record). */
+  get auditHead(): { seq: number; hash: string } | null {
+    const h = this.#audit.head;
+    return h === null ? null : { seq: h.seq, hash: h.hash };
+  }
+
+  /** Verifies the whole audit chain against the kernel's head. */
+  async verifyAudit(): Promise<AuditVerification> {
+    const store = this.store;
+    const head = this.auditHead;
+    async function* pages() {
+      let after = 0;
+      for (;;) {
+        const page = await store.readAudit({ afterSeq: after, limit: 10_000 });
+        if (page.length === 0) return;
+        yield* page;
+        after = page[page.length - 1]!.seq;
+      }
+    }
+    return await verifyAudit(pages(), head === null ? {} : { expectedHead: head });
+  }
+
+  /** Objects of a namespace. */
+  listObjects(namespace: string): ObjectRecord[] {
+    return this.objects.list(namespace).map((o) => structuredClone(o));
+  }
+
+  /** One object by oid. */
+  object(oid: string): ObjectRecord {
+    const o = this.objects.get(oid);
+    if (o === undefined) throw libosError("ENOENT", `Cannot find object '${oid}': no such object`);
+    return structuredClone(o);
+  }
+
+  /** Subscribes to kernel events. */
+  subscribe(listener: KernelListener): Disposable {
+    return this.events.subscribe(listener);
+  }
+
+  /** The fault that stopped the kernel, if one did. */
+  get fault(): unknown {
+    return this.#fatal;
+  }
+
+  // ------------------------------------------------------------ recovery
+
+  async #recover(): Promise<void> {
+    const batch = new Batch();
+    for (const p of this._procs.values()) {
+      if (p.state === "running") {
+        // Interrupted mid-quantum: its pending tool call re-runs from the
+        // journal (completed syscalls answer from it).
+        this._transition(batch, p, "runnable", { reason: null, actor: "kernel:recovery" });
+      } else if (p.state === "runnable" || p.state === "created") {
+        if (p.state === "created") {
+          this._transition(batch, p, "runnable", { actor: "kernel:recovery" });
+        } else batch.then(() => this._scheduler.enqueue(p.pid));
+      } else if (p.state === "waiting" && p.wait !== null) {
+        if (this.#waitSatisfied(p)) {
+          this._transition(batch, p, "runnable", { reason: null, actor: "kernel:recovery" });
+        } else if (p.wait.kind === "timer") {
+          const until = p.wait.until;
+          batch.then(() => this.#armTimer(p.pid, until));
+        }
+      }
+    }
+    for (const r of this._human.values()) if (r.state === "pending") this._armExpiry(r);
+    await this._commit(batch);
+  }
+
+  // ------------------------------------------------------------- shutdown
+
+  /** Stops scheduling, waits for running quanta, closes the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this._scheduler.stop();
+    for (const t of this.#timers.values()) t[Symbol.dispose]();
+    this.#timers.clear();
+    await this.store.close();
+  }
+
+  /** Same as close(). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Expands the tool table: `*` patterns over the primitive tool names. */
+function _expandTools(names: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const n of names) {
+    if (n.includes("*")) {
+      const re = new RegExp(`^${n.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
+      for (const t of primitiveToolNames()) if (re.test(t)) out.add(t);
+    } else out.add(n);
+  }
+  return [...out];
+}
+
+function _findQualified(objects: ObjectMemory, ref: string): ObjectRecord | undefined {
+  const i = ref.lastIndexOf("/");
+  if (i <= 0) return undefined;
+  return objects.find(ref.slice(0, i), ref.slice(i + 1));
+}
+
+function _idNum(id: string): number {
+  const n = Number(id.slice(id.indexOf("_") + 1));
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** The hash of an exact action, for binding approvals. */
+export function actionHash(action: Record<string, unknown>): string {
+  return sha256Hex(canonicalJson(action));
+}
+
+export { LibosError };
+export type { KernelEvent };

@@ -1,0 +1,95 @@
+/**
+ * The kernel of Agent libOS: processes, capabilities, object memory, the human
+ * queue, the journal, the audit chain, the scheduler, the primitives and the
+ * substrate providers.
+ *
+ * @example
+ * ```ts
+ * import { Kernel, MemoryFilesystem } from "./mod.ts";
+ * await using kernel = await Kernel.create({ filesystem: new MemoryFilesystem() });
+ * const p = await kernel.spawn({
+ *   image: {
+ *     id: "hello", name: "Hello", version: "1",
+ *     model: { provider: "scripted", steps: [{ tool: "exit", args: { result: "hi" } }] },
+ *     tools: ["exit"],
+ *   },
+ *   goal: "say hi",
+ * });
+ * const done = await kernel.wait(p.pid);
+ * console.log(done.state, done.result); // exited hi
+ * ```
+ *
+ * @module
+ */
+export {
+  actionHash,
+  type Actor,
+  type ForkRequest,
+  type HumanDecision,
+  Kernel,
+  type KernelOptions,
+  type Signal,
+  type SpawnRequest,
+} from "./kernel.ts";
+export {
+  type ErrorCode,
+  type ErrorData,
+  hasCode,
+  LibosError,
+  libosError,
+  toErrorData,
+} from "./errors.ts";
+export type { KernelEvent, KernelListener } from "./events.ts";
+export {
+  type AgentImage,
+  type AgentImageInput,
+  AgentImageSchema,
+  type Budgets,
+  type Effect,
+  type GrantSpec,
+  GrantSpecSchema,
+  type ModelSpec,
+  RIGHTS_BY_KIND,
+} from "./schemas.ts";
+export type {
+  AuditEntry,
+  AuditRecord,
+  Decision,
+  Grant,
+  HumanRequest,
+  ImageRecord,
+  JournalEntry,
+  ObjectRecord,
+  Pid,
+  ProcessRecord,
+  ProcessState,
+  StoredAudit,
+  ToolResult,
+  WaitReason,
+} from "./types.ts";
+export type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
+export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
+export { MemoryStore } from "./memory_store.ts";
+export { runStoreContract } from "./store_contract.ts";
+export { loadImageFile, parseImage, validateImage } from "./image_loader.ts";
+export { ImageRegistry } from "./image_registry.ts";
+export { type AuditVerification, verifyAudit } from "./audit_chain.ts";
+export { decide, delegate, matchPattern, parseResource, validateGrantSpec } from "./capability.ts";
+export type { DirEntry, FileStat, FilesystemProvider } from "./fs_provider.ts";
+export { LocalFilesystem } from "./local_fs.ts";
+export { MemoryFilesystem } from "./memory_fs.ts";
+export { type Clock, FakeClock, systemClock } from "./clock.ts";
+export type {
+  ContextMessage,
+  ModelProvider,
+  ModelRequest,
+  ModelResponse,
+  ModelUsage,
+  ToolSpec,
+} from "./model_provider.ts";
+export { ScriptedModel } from "./scripted_model.ts";
+export { defaultObjectTypes, ObjectTypeRegistry } from "./object_types.ts";
+export { escapePreview } from "./preview.ts";
+export { primitiveToolNames, primitiveToolSpec } from "./primitive_tools.ts";
+export { isTerminal } from "./lifecycle.ts";
+export { defineTool, type Tool, type ToolDefinition, type ToolSys, z } from "./tool_sdk.ts";

@@ -1,0 +1,279 @@
+/**
+ * One quantum of an LLM process: materialize its context, make one model call
+ * (the `model.complete` primitive), dispatch the returned tool calls in order,
+ * append their results. A call that must wait (a human, a child, a timer)
+ * parks the process; when it wakes, the same call runs again from its start
+ * and its completed syscalls answer from the journal.
+ *
+ * @module
+ */
+import { Batch } from "./batch.ts";
+import { decide } from "./capability.ts";
+import { hasCode, libosError, toErrorData } from "./errors.ts";
+import type { Kernel } from "./kernel.ts";
+import type { ContextMessage, ModelResponse, ToolSpec } from "./model_provider.ts";
+import { primitiveTool, primitiveToolSpec } from "./primitive_tools.ts";
+import { Syscalls } from "./syscalls.ts";
+import type { JournalEntry, Pid, ProcessRecord, ToolCall, ToolResult } from "./types.ts";
+
+const WAITING = Symbol("waiting");
+
+/** Runs one quantum of a runnable process. */
+export async function runQuantum(k: Kernel, pid: Pid): Promise<void> {
+  const p = k._procs.get(pid);
+  if (p === undefined || p.state !== "runnable") return;
+  const live = k._liveOf(pid);
+  const batch = new Batch();
+  k._transition(batch, p, "running");
+  const abort = new AbortController();
+  live.abort = abort;
+  try {
+    if (live.messages === null) await _materialize(k, p, live);
+    const over = _budgetExceeded(k, p);
+    if (over !== null) return _fail(k, batch, p, over);
+    if (p.cursor === null || p.cursor.next >= p.cursor.calls.length) {
+      const limit = p.budgets.steps;
+      if (limit !== undefined && p.usage.steps >= limit) {
+        return _fail(k, batch, p, `budget: steps (${limit}) spent`);
+      }
+      const response = await _modelTurn(k, p, live.messages!, abort.signal, batch);
+      if (!_running(p)) return;
+      if (response === null) return;
+      if (response.stop === "exhausted") {
+        return _fail(k, batch, p, response.text ?? "the script ran out");
+      }
+      if (response.stop !== "tool_calls" && response.calls.length === 0) {
+        // A final answer from a real model ends the process with it.
+        p.result = { text: response.text };
+        k._transition(batch, p, "exited", { reason: response.stop });
+        return;
+      }
+      const tokens = p.budgets.tokens;
+      if (tokens !== undefined && p.usage.tokens > tokens) {
+        return _fail(k, batch, p, `budget: tokens (${tokens}) spent`);
+      }
+    }
+    const cursor = p.cursor!;
+    while (cursor.next < cursor.calls.length && _running(p)) {
+      const limit = p.budgets.toolCalls;
+      if (limit !== undefined && p.usage.toolCalls >= limit) {
+        return _fail(k, batch, p, `budget: tool calls (${limit}) spent`);
+      }
+      const call = cursor.calls[cursor.next]!;
+      const result = await _dispatch(k, p, live.replay, call, cursor.turn, batch);
+      if (result === WAITING) return;
+      k._journal(batch, pid, "tool.end", { name: call.name, result }, {
+        turn: cursor.turn,
+        callId: call.id,
+      });
+      live.messages!.push({ role: "tool", callId: call.id, name: call.name, result });
+      live.replay.clear();
+      cursor.next += 1;
+      p.usage.toolCalls += 1;
+    }
+    if (_running(p)) {
+      k._transition(batch, p, "runnable");
+    } else {
+      k._saveProcess(batch, p);
+    }
+  } catch (error) {
+    if (_running(p)) {
+      _fail(k, batch, p, `kernel error: ${toErrorData(error).message}`);
+    } else throw error;
+  } finally {
+    live.abort = null;
+    await k._commit(batch);
+  }
+}
+
+/** Whether a process is still running (a signal may have changed it mid-quantum). */
+function _running(p: ProcessRecord): boolean {
+  return p.state === "running";
+}
+
+function _fail(k: Kernel, batch: Batch, p: ProcessRecord, reason: string): void {
+  k._transition(batch, p, "failed", { reason });
+}
+
+function _budgetExceeded(k: Kernel, p: ProcessRecord): string | null {
+  const wall = p.budgets.wallTimeMs;
+  if (wall !== undefined && p.startedAt !== null && k.clock.now() - p.startedAt > wall) {
+    return `budget: wall time (${wall} ms) spent`;
+  }
+  return null;
+}
+
+/** The tools the model sees: exactly its process's table. */
+function _toolSpecs(p: ProcessRecord): ToolSpec[] {
+  const out: ToolSpec[] = [];
+  for (const name of p.tools) {
+    const spec = primitiveToolSpec(name);
+    if (spec !== undefined) out.push(spec);
+  }
+  return out;
+}
+
+/** The `model.complete` primitive: capability, call, journal, usage. */
+async function _modelTurn(
+  k: Kernel,
+  p: ProcessRecord,
+  messages: ContextMessage[],
+  signal: AbortSignal,
+  batch: Batch,
+): Promise<ModelResponse | null> {
+  const image = k._image(p);
+  const provider = k._models.get(image.model.provider);
+  const turn = p.cursor === null ? 0 : p.cursor.turn + 1;
+  if (provider === undefined) {
+    _fail(k, batch, p, `no model provider '${image.model.provider}' is configured`);
+    return null;
+  }
+  if (image.model.provider !== "scripted") {
+    // A real model costs money and sends the context away: it needs a grant.
+    const name = "name" in image.model ? image.model.name ?? "" : "";
+    const resource = `model:${image.model.provider}/${name}`;
+    const { decision, grant } = decide(k.grants.of(p.pid), resource, "call", k.clock.now());
+    k._audit(batch, {
+      actor: `pid:${p.pid}`,
+      action: "model.complete",
+      pid: p.pid,
+      resource,
+      decision: decision === "ask" ? "deny" : decision,
+      capabilityId: grant?.id ?? null,
+      step: p.usage.steps,
+    });
+    if (decision !== "allow") {
+      _fail(
+        k,
+        batch,
+        p,
+        `Cannot call model '${resource}': process ${p.pid} holds no model call capability for it`,
+      );
+      return null;
+    }
+  }
+  let response: ModelResponse;
+  try {
+    response = await provider.complete({
+      pid: p.pid,
+      model: image.model,
+      forked: p.forkedFrom !== null,
+      system: image.systemPrompt,
+      messages,
+      tools: _toolSpecs(p),
+      turn,
+      signal,
+    });
+  } catch (error) {
+    if (!_running(p)) return null;
+    _fail(k, batch, p, `model call failed: ${toErrorData(error).message}`);
+    return null;
+  }
+  const calls: ToolCall[] = response.calls.map((c, i) => ({
+    id: `c${turn}.${i}`,
+    name: c.name,
+    args: c.args,
+  }));
+  k._journal(batch, p.pid, "model.response", {
+    text: response.text,
+    calls,
+    usage: response.usage,
+    stop: response.stop,
+  }, { turn });
+  messages.push({ role: "assistant", text: response.text, calls });
+  p.cursor = { turn, calls, next: 0 };
+  p.usage.steps += 1;
+  p.usage.tokens += response.usage.inputTokens + response.usage.outputTokens;
+  k._saveProcess(batch, p);
+  return response;
+}
+
+/** Runs one tool call; model-facing errors become failed results. */
+async function _dispatch(
+  k: Kernel,
+  p: ProcessRecord,
+  replay: Map<number, JournalEntry>,
+  call: ToolCall,
+  turn: number,
+  batch: Batch,
+): Promise<ToolResult | typeof WAITING> {
+  const tool = p.tools.includes(call.name) ? primitiveTool(call.name) : undefined;
+  if (tool === undefined) {
+    return {
+      ok: false,
+      error: {
+        code: "ENOENT",
+        message: `Cannot call tool '${call.name}': it is not in process ${p.pid}'s tool table (${
+          p.tools.join(", ")
+        })`,
+      },
+    };
+  }
+  const parsed = tool.input.safeParse(call.args ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) =>
+      `${i.path.join(".") || "(arguments)"}: ${i.message}`
+    );
+    return {
+      ok: false,
+      error: { code: "EINVAL", message: `Cannot call tool '${call.name}': ${issues.join("; ")}` },
+    };
+  }
+  if (replay.size === 0) {
+    k._journal(batch, p.pid, "tool.start", { name: call.name, args: call.args ?? null }, {
+      turn,
+      callId: call.id,
+    });
+  }
+  const sys = new Syscalls(k, p, { batch, callId: call.id, turn, replay });
+  try {
+    const value = await tool.run(sys, parsed.data as never);
+    return { ok: true, value: value ?? null };
+  } catch (error) {
+    if (hasCode(error, "EWAITING")) return WAITING;
+    return { ok: false, error: toErrorData(error) };
+  }
+}
+
+/** Rebuilds a process's context (and the pending call's replay) from its journal. */
+async function _materialize(
+  k: Kernel,
+  p: ProcessRecord,
+  live: { messages: ContextMessage[] | null; replay: Map<number, JournalEntry> },
+): Promise<void> {
+  const messages: ContextMessage[] = [{ role: "user", text: p.goal }];
+  live.replay.clear();
+  const pending = p.cursor !== null && p.cursor.next < p.cursor.calls.length
+    ? p.cursor.calls[p.cursor.next]!.id
+    : null;
+  if (p.cursor !== null) {
+    for (const e of await k.store.readJournal(p.pid)) {
+      if (e.kind === "lifecycle" && typeof e.data["exec"] === "string") {
+        messages.length = 1;
+      } else if (e.kind === "model.response") {
+        messages.push({
+          role: "assistant",
+          text: (e.data["text"] as string | null) ?? null,
+          calls: e.data["calls"] as ToolCall[],
+        });
+      } else if (e.kind === "tool.end" && e.callId !== null) {
+        messages.push({
+          role: "tool",
+          callId: e.callId,
+          name: e.data["name"] as string,
+          result: e.data["result"] as ToolResult,
+        });
+      } else if (
+        pending !== null && e.callId === pending && e.sys !== null &&
+        (e.kind === "syscall" || e.kind === "syscall.intent")
+      ) {
+        const prev = live.replay.get(e.sys);
+        if (prev === undefined || prev.kind !== "syscall") live.replay.set(e.sys, e);
+      } else if (pending !== null && e.callId === pending && e.kind === "tool.start") {
+        // A new attempt of the pending call starts over its replay.
+      }
+    }
+  }
+  live.messages = messages;
+  if (messages.length === 0) throw libosError("EINTERNAL", `process ${p.pid} has no context`);
+}

@@ -1,0 +1,240 @@
+/**
+ * The kernel's records: what the store persists and what the kernel keeps in
+ * memory. Absent values are `null` (not `undefined`) so that a record survives
+ * a round trip through JSON and SQL unchanged.
+ *
+ * @module
+ */
+import type { AgentImage, Budgets, Effect } from "./schemas.ts";
+import type { ErrorData } from "./errors.ts";
+
+/** A process id, `p_<n>`. */
+export type Pid = string;
+
+/** The lifecycle states of DESIGN §2. */
+export type ProcessState =
+  | "created"
+  | "runnable"
+  | "running"
+  | "waiting"
+  | "suspended"
+  | "exited"
+  | "failed"
+  | "killed";
+
+/** What a waiting process waits for. */
+export type WaitReason =
+  | { kind: "human"; requestId: string }
+  | { kind: "child"; pid: Pid }
+  | { kind: "timer"; until: number }
+  | { kind: "event"; name: string };
+
+/** One tool call of a model turn. */
+export interface ToolCall {
+  /** Unique within the process: `c<turn>.<index>`. */
+  id: string;
+  name: string;
+  args: unknown;
+}
+
+/** The model turn a process is working through. */
+export interface TurnCursor {
+  turn: number;
+  calls: ToolCall[];
+  /** Index of the next call to dispatch. */
+  next: number;
+}
+
+/** What a process has used of its budgets. */
+export interface Usage {
+  steps: number;
+  toolCalls: number;
+  tokens: number;
+  children: number;
+}
+
+/** A process descriptor (DESIGN §2). */
+export interface ProcessRecord {
+  pid: Pid;
+  parentPid: Pid | null;
+  /** Ancestors, root first, parent last. */
+  lineage: Pid[];
+  imageId: string;
+  /** The version of the image in the image registry. */
+  imageVersion: string;
+  goal: string;
+  /** The parent a fork was made from (a scripted model then follows its `forked` script). */
+  forkedFrom: Pid | null;
+  state: ProcessState;
+  wait: WaitReason | null;
+  /** The state a suspended process returns to on resume. */
+  suspendedFrom: ProcessState | null;
+  /** Workspace-relative working directory, "" for the workspace root. */
+  cwd: string;
+  /** The tool table: names the model may call. */
+  tools: string[];
+  budgets: Budgets;
+  usage: Usage;
+  cursor: TurnCursor | null;
+  result: unknown;
+  /** Why a process ended (or failed). */
+  reason: string | null;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+
+/** A capability grant (DESIGN §3). */
+export interface Grant {
+  id: string;
+  /** The pid holding the grant. */
+  subject: Pid;
+  resource: string;
+  rights: string[];
+  effect: Effect;
+  /** Uses left; null is unlimited. */
+  uses: number | null;
+  /** Epoch milliseconds; null never expires. */
+  expiresAt: number | null;
+  delegable: boolean;
+  parentId: string | null;
+  /** Who issued it: `operator:<name>`, `image:<id>`, `pid:<pid>`, `human:<request>`. */
+  issuedBy: string;
+  revoked: boolean;
+  createdAt: number;
+}
+
+/** A typed relation from one object to another. */
+export interface ObjectLink {
+  rel: string;
+  oid: string;
+}
+
+/** Who made a version of an object. */
+export interface Provenance {
+  pid: Pid | null;
+  step: number | null;
+}
+
+/** One version of a typed object (DESIGN §2, object memory). */
+export interface ObjectRecord {
+  oid: string;
+  namespace: string;
+  name: string;
+  type: string;
+  payload: unknown;
+  version: number;
+  links: ObjectLink[];
+  provenance: Provenance;
+  /** Bytes of the payload's JSON encoding. */
+  size: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Kinds of journal entries. */
+export type JournalKind =
+  | "lifecycle"
+  | "model.response"
+  | "tool.start"
+  | "tool.end"
+  | "syscall.intent"
+  | "syscall"
+  | "human";
+
+/** One journal entry of a process. */
+export interface JournalEntry {
+  pid: Pid;
+  /** Per-process sequence number, from 1. */
+  seq: number;
+  at: number;
+  kind: JournalKind;
+  /** The model turn the entry belongs to, when it belongs to one. */
+  turn: number | null;
+  /** The tool call it belongs to, when it belongs to one. */
+  callId: string | null;
+  /** The syscall number within the tool call, for syscall entries. */
+  sys: number | null;
+  data: Record<string, unknown>;
+}
+
+/** The decision a capability check reached. */
+export type Decision = "allow" | "deny" | "ask";
+
+/** One audit record, before it is chained. */
+export interface AuditEntry {
+  at: number;
+  /** `operator:<name>`, `pid:<pid>`, `kernel`, `human:<name>`. */
+  actor: string;
+  action: string;
+  pid: Pid | null;
+  resource: string | null;
+  decision: Decision | null;
+  capabilityId: string | null;
+  step: number | null;
+  callId: string | null;
+  detail: Record<string, unknown>;
+}
+
+/** An audit record as chained: the entry plus its place and hashes. */
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** An audit record as stored: the canonical body text and its hash. */
+export interface StoredAudit {
+  seq: number;
+  /** The canonical encoding of the record without `hash`. */
+  body: string;
+  hash: string;
+}
+
+/** Kinds of human requests. */
+export type HumanKind = "approval" | "question" | "permission";
+
+/** States of a human request. */
+export type HumanState = "pending" | "approved" | "denied" | "answered" | "expired" | "void";
+
+/** A durable request to a human (DESIGN §2, human queue). */
+export interface HumanRequest {
+  id: string;
+  pid: Pid;
+  kind: HumanKind;
+  state: HumanState;
+  /** Hash of the exact action an approval is bound to. */
+  actionHash: string | null;
+  /** Escaped, human-readable description of the action or question. */
+  preview: string;
+  /** For permission requests: the resource and rights asked for. */
+  resource: string | null;
+  rights: string[];
+  /** The tool call and syscall that raised it. */
+  callId: string | null;
+  sys: number | null;
+  /** The grant whose `ask` effect raised it. */
+  grantId: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  decidedAt: number | null;
+  decidedBy: string | null;
+  answer: string | null;
+  scope: "once" | "always" | null;
+  /** Whether the action it approved has run. */
+  consumed: boolean;
+}
+
+/** A registered image. */
+export interface ImageRecord {
+  id: string;
+  version: string;
+  /** The file it was loaded from, if any. */
+  source: string | null;
+  image: AgentImage;
+  registeredAt: number;
+}
+
+/** A tool call's outcome as the model sees it. */
+export type ToolResult = { ok: true; value: unknown } | { ok: false; error: ErrorData };
