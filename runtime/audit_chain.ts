@@ -150,11 +150,14 @@ export type AuditVerification =
  * `expectedHead`, that the log reaches that head with that hash. It stops at
  * the first break and reports its place.
  *
+ * An async source may yield records one by one or in pages (arrays, as
+ * `Store.readAudit` returns them), which saves a promise per record.
+ *
  * Nested values (`detail`) are checked to be whitespace-free JSON; their key
  * order is covered by the hash but not re-checked.
  */
 export async function verifyAudit(
-  source: AsyncIterable<StoredAudit> | Iterable<StoredAudit>,
+  source: AsyncIterable<StoredAudit | readonly StoredAudit[]> | Iterable<StoredAudit>,
   options: VerifyAuditOptions = {},
 ): Promise<AuditVerification> {
   const { expectedHead, after } = options;
@@ -186,9 +189,16 @@ export async function verifyAudit(
       if (failure !== null) return failure;
     }
   } else {
-    for await (const stored of source) {
-      const failure = check(stored);
-      if (failure !== null) return failure;
+    for await (const item of source) {
+      if (_isPage(item)) {
+        for (const stored of item) {
+          const failure = check(stored);
+          if (failure !== null) return failure;
+        }
+      } else {
+        const failure = check(item);
+        if (failure !== null) return failure;
+      }
     }
   }
   const count = last - first + 1;
@@ -202,6 +212,10 @@ export async function verifyAudit(
     };
   }
   return { ok: true, count, head: last === 0 ? null : { seq: last, hash: prevHash } };
+}
+
+function _isPage(item: StoredAudit | readonly StoredAudit[]): item is readonly StoredAudit[] {
+  return Array.isArray(item);
 }
 
 // ---------------------------------------------------------------------------

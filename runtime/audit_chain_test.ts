@@ -154,15 +154,25 @@ Deno.test("verifyAudit() accepts an empty log", async () => {
   });
 });
 
-Deno.test("verifyAudit() reads an async iterable, such as pages from the store", async () => {
+Deno.test("verifyAudit() reads an async iterable of records or of pages of records", async () => {
   const records = chainOf(50);
   async function* pages() {
     for (let i = 0; i < records.length; i += 16) yield* records.slice(i, i + 16);
   }
+  async function* wholePages() {
+    for (let i = 0; i < records.length; i += 16) yield records.slice(i, i + 16);
+  }
   assert.equal((await verifyAudit(pages())).ok, true);
+  assert.deepEqual(await verifyAudit(wholePages()), {
+    ok: true,
+    count: 50,
+    head: { seq: 50, hash: records[49]!.hash },
+  });
   records[20] = { ...records[20]!, hash: GENESIS_HASH };
   const result = await verifyAudit(pages());
   assert.equal(result.ok ? 0 : result.seq, 21);
+  const paged = await verifyAudit(wholePages());
+  assert.equal(paged.ok ? 0 : paged.seq, 21);
 });
 
 Deno.test("verifyAudit() accepts strings that need escapes in the body", async () => {

@@ -5,10 +5,16 @@
  * @module
  */
 import type { Mutation } from "./store.ts";
+import type { Pid, ProcessRecord } from "./types.ts";
 
 /** Mutations collected for one commit. */
 export class Batch {
   readonly mutations: Mutation[] = [];
+  /**
+   * Processes whose record changed: written once, as they are when the batch
+   * commits (a step changes its record several times).
+   */
+  readonly processes: Map<Pid, ProcessRecord> = new Map();
   /** Callbacks to run once the batch is durable (events, wake-ups). */
   readonly afterCommit: (() => void)[] = [];
 
@@ -22,16 +28,9 @@ export class Batch {
     this.afterCommit.push(fn);
   }
 
-  /** Moves everything out of `other` into this batch. */
-  absorb(other: Batch): void {
-    this.mutations.push(...other.mutations);
-    this.afterCommit.push(...other.afterCommit);
-    other.mutations.length = 0;
-    other.afterCommit.length = 0;
-  }
-
   /** True when there is nothing to commit. */
   get empty(): boolean {
-    return this.mutations.length === 0 && this.afterCommit.length === 0;
+    return this.mutations.length === 0 && this.afterCommit.length === 0 &&
+      this.processes.size === 0;
   }
 }

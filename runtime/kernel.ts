@@ -206,6 +206,8 @@ export class Kernel implements AsyncDisposable {
   async _commit(batch: Batch): Promise<void> {
     if (batch.empty) return;
     const mutations = batch.mutations.splice(0);
+    for (const p of batch.processes.values()) mutations.push({ kind: "process.put", process: p });
+    batch.processes.clear();
     const after = batch.afterCommit.splice(0);
     if (mutations.length > 0) {
       try {
@@ -297,19 +299,19 @@ export class Kernel implements AsyncDisposable {
   /** @internal Writes the process record into the batch. */
   _saveProcess(batch: Batch, p: ProcessRecord): void {
     p.updatedAt = this.clock.now();
-    batch.add({ kind: "process.put", process: structuredClone(p) });
+    batch.processes.set(p.pid, p);
   }
 
   /** @internal Writes a grant into the batch. */
   _saveGrant(batch: Batch, g: Grant): void {
     this.grants.put(g);
-    batch.add({ kind: "grant.put", grant: { ...g, rights: [...g.rights] } });
+    batch.add({ kind: "grant.put", grant: g });
   }
 
   /** @internal Writes a human request into the batch and announces it. */
   _saveHuman(batch: Batch, r: HumanRequest): void {
     this._human.set(r.id, r);
-    batch.add({ kind: "human.put", request: structuredClone(r) });
+    batch.add({ kind: "human.put", request: r });
     if (this.events.size > 0) {
       const copy = structuredClone(r);
       batch.then(() => this.events.emit({ type: "human", request: copy }));

@@ -43,12 +43,14 @@ export class ScriptedModel implements ModelProvider {
         stop: "exhausted",
       });
     }
-    const results = _resultsByTurn(request.messages);
     const raw = "tool" in step ? [step] : step.calls ?? [];
-    const calls = raw.map((c) => ({
-      name: c.tool,
-      args: _resolveRefs(c.args, results, request.turn),
-    }));
+    // Earlier results are gathered only for a step that refers to them.
+    let results: ToolResult[][] | null = null;
+    const calls = raw.map((c) => {
+      if (!_hasRef(c.args)) return { name: c.tool, args: c.args };
+      results ??= _resultsByTurn(request.messages);
+      return { name: c.tool, args: _resolveRefs(c.args, results, request.turn) };
+    });
     const text = "text" in step ? step.text ?? null : null;
     // A text-only step is a turn with nothing to dispatch: the script goes on.
     return Promise.resolve({ text, calls, usage, stop: "tool_calls" });
@@ -65,6 +67,13 @@ function _resultsByTurn(messages: readonly ContextMessage[]): ToolResult[][] {
     turns.push(m.calls.map((c) => byCall.get(c.id) ?? { ok: true, value: null }));
   }
   return turns;
+}
+
+function _hasRef(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(_hasRef);
+  if (value === null || typeof value !== "object") return false;
+  if ("$ref" in value) return true;
+  return Object.values(value).some(_hasRef);
 }
 
 function _resolveRefs(value: unknown, turns: ToolResult[][], turn: number): unknown {

@@ -219,12 +219,8 @@ async function _dispatch(
       error: { code: "EINVAL", message: `Cannot call tool '${call.name}': ${issues.join("; ")}` },
     };
   }
-  if (replay.size === 0) {
-    k._journal(batch, p.pid, "tool.start", { name: call.name, args: call.args ?? null }, {
-      turn,
-      callId: call.id,
-    });
-  }
+  // A primitive tool is one syscall: its call is known from the model
+  // response in the journal, and its syscall entry records what ran.
   const sys = new Syscalls(k, p, { batch, callId: call.id, turn, replay });
   try {
     const value = await tool.run(sys, parsed.data as never);
@@ -269,8 +265,6 @@ async function _materialize(
       ) {
         const prev = live.replay.get(e.sys);
         if (prev === undefined || prev.kind !== "syscall") live.replay.set(e.sys, e);
-      } else if (pending !== null && e.callId === pending && e.kind === "tool.start") {
-        // A new attempt of the pending call starts over its replay.
       }
     }
   }

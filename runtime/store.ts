@@ -3,7 +3,9 @@
  * memory and writes every change as a batch of mutations; a batch is durable
  * when `apply` resolves. Implementations group the batches that arrive
  * together into one transaction (group commit), in arrival order, so a batch
- * that is durable implies every earlier batch is too.
+ * that is durable implies every earlier batch is too. `apply` takes its
+ * snapshot of the records synchronously, before it returns its promise, so
+ * callers may go on changing the objects they passed.
  *
  * @module
  */
