@@ -159,7 +159,6 @@ function printRequest(r: HumanRequest): void {
 /** Reads "approve ID", "deny ID", "answer ID text" lines from stdin. */
 function readAnswers(kernel: Kernel): AbortController {
   const abort = new AbortController();
-  if (!Deno.stdin.isTerminal()) return abort;
   (async () => {
     const decoder = new TextDecoder();
     let buffer = "";

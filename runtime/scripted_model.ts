@@ -26,22 +26,28 @@ export class ScriptedModel implements ModelProvider {
   readonly name = "scripted";
 
   complete(request: ModelRequest): Promise<ModelResponse> {
+    try {
+      return Promise.resolve(this.#turn(request));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #turn(request: ModelRequest): ModelResponse {
     const spec = request.model;
     if (spec.provider !== "scripted" || !("steps" in spec)) {
-      return Promise.reject(
-        libosError("EINVAL", `Cannot run model '${spec.provider}': not a scripted model`),
-      );
+      throw libosError("EINVAL", `Cannot run model '${spec.provider}': not a scripted model`);
     }
     const script = request.forked && spec.forked !== undefined ? spec.forked : spec.steps;
     const step: ScriptedStep | undefined = script[request.turn];
     const usage = { inputTokens: 0, outputTokens: 0 };
     if (step === undefined) {
-      return Promise.resolve({
+      return {
         text: `script ran out after ${script.length} steps`,
         calls: [],
         usage,
         stop: "exhausted",
-      });
+      };
     }
     const raw = "tool" in step ? [step] : step.calls ?? [];
     // Earlier results are gathered only for a step that refers to them.
@@ -53,7 +59,7 @@ export class ScriptedModel implements ModelProvider {
     });
     const text = "text" in step ? step.text ?? null : null;
     // A text-only step is a turn with nothing to dispatch: the script goes on.
-    return Promise.resolve({ text, calls, usage, stop: "tool_calls" });
+    return { text, calls, usage, stop: "tool_calls" };
   }
 }
 

@@ -255,9 +255,7 @@ export class Syscalls {
         "EPERM",
         `Cannot ${right} '${resource}': process ${this.pid} ${
           grant === null
-            ? `holds no ${
-              resource.slice(0, resource.indexOf(":") + 1 || undefined)
-            } ${right} capability for it`
+            ? `holds no ${resource.split(":", 1)[0]} ${right} capability for it`
             : `holds grant ${grant.id} that denies it`
         }`,
         { pid: this.pid, resource, right },
