@@ -16,7 +16,9 @@ export type KernelEvent =
     reason: string | null;
   }
   | { type: "human"; request: HumanRequest }
-  | { type: "audit"; seq: number; action: string; pid: Pid | null; decision: string | null };
+  | { type: "audit"; seq: number; action: string; pid: Pid | null; decision: string | null }
+  /** A streamed piece of a model turn (the journal records the final response). */
+  | { type: "model.delta"; pid: Pid; turn: number; text: string };
 
 /** A listener of kernel events. */
 export type KernelListener = (event: KernelEvent) => void;

@@ -154,6 +154,7 @@ export class Kernel implements AsyncDisposable {
   #timers = new Map<string, Disposable>();
   #closed = false;
   #fatal: unknown = null;
+  #meta: Record<string, unknown> = {};
 
   private constructor(options: KernelOptions, store: Store, audit: AuditChain) {
     this.store = store;
@@ -182,6 +183,7 @@ export class Kernel implements AsyncDisposable {
     kernel.objects.load(snap.objects);
     for (const r of snap.human) kernel._human.set(r.id, r);
     for (const [pid, seq] of Object.entries(snap.journalHeads)) kernel.#journalHeads.set(pid, seq);
+    kernel.#meta = { ...snap.meta };
     const counters = snap.meta["counters"];
     if (counters !== null && typeof counters === "object") {
       kernel.#counters = { ...(counters as Record<string, number>) };
@@ -434,6 +436,31 @@ export class Kernel implements AsyncDisposable {
       this.#timers.delete(pid);
       t[Symbol.dispose]();
     }
+  }
+
+  /**
+   * A durable setting kept with the kernel's state (e.g. the control plane's
+   * hashed tokens); undefined when unset.
+   */
+  getMeta(key: string): unknown {
+    const v = this.#meta[key];
+    return v === undefined ? undefined : structuredClone(v);
+  }
+
+  /** Stores a durable setting; resolves when it is committed. */
+  async putMeta(
+    key: string,
+    value: unknown,
+    options: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<void> {
+    if (key === "counters" || key.length === 0 || key.length > 200) {
+      throw new TypeError(`Cannot set meta '${key}': reserved or malformed key`);
+    }
+    const batch = new Batch();
+    this.#meta[key] = structuredClone(value);
+    batch.add({ kind: "meta.put", key, value });
+    this._audit(batch, { actor: options.actor, action: "meta.put", detail: { key } });
+    await this._commit(batch);
   }
 
   /** Starts scheduling (for a kernel created with `autostart: false`). */

@@ -33,7 +33,10 @@ export interface ModelRequest {
   tools: readonly ToolSpec[];
   /** The turn number, from 0. */
   turn: number;
+  /** Aborted when the process is paused, cancelled or killed. */
   signal: AbortSignal;
+  /** Receives streamed text as it arrives (sent to the event stream). */
+  onDelta?: (text: string) => void;
 }
 
 /** Token counts of one model turn. */

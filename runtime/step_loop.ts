@@ -163,6 +163,9 @@ async function _modelTurn(
       tools: _toolSpecs(p),
       turn,
       signal,
+      onDelta: (text) => {
+        if (k.events.size > 0) k.events.emit({ type: "model.delta", pid: p.pid, turn, text });
+      },
     });
   } catch (error) {
     if (!_running(p)) return null;
