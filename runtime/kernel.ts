@@ -36,11 +36,23 @@ import { validateImage } from "./image_loader.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ScriptedModel } from "./scripted_model.ts";
 import { runQuantum } from "./step_loop.ts";
+import {
+  type CheckpointDiff,
+  createCheckpoint,
+  diffCheckpoints,
+  exportCheckpoint,
+  forkCheckpoint,
+  importBundle,
+  readCheckpoint,
+  restoreCheckpoint,
+} from "./checkpoints.ts";
 import { Syscalls } from "./syscalls.ts";
 import type { AuditQuery, JournalQuery, Store } from "./store.ts";
 import type {
   AuditEntry,
   AuditRecord,
+  CheckpointInfo,
+  CheckpointRecord,
   Grant,
   HumanRequest,
   HumanState,
@@ -958,6 +970,113 @@ export class Kernel implements AsyncDisposable {
   /** @internal */
   _nextInvocation(): number {
     return ++this.#invocations;
+  }
+
+  // ---------------------------------------------------------- checkpoints
+
+  /**
+   * Takes a checkpoint of a process (with `subtree`, of it and its live
+   * descendants). Operator authority; processes use the `checkpoint` tool.
+   */
+  createCheckpoint(
+    pid: Pid,
+    options: { reason?: string; subtree?: boolean } = {},
+    actor: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<CheckpointInfo> {
+    return createCheckpoint(this, pid, { ...options, actor: actor.actor });
+  }
+
+  /** Checkpoints that include a process, oldest first. */
+  listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
+    this._proc(pid);
+    return this.store.listCheckpoints(pid);
+  }
+
+  /** One checkpoint with its content (hash-checked). */
+  getCheckpoint(id: string): Promise<CheckpointRecord> {
+    return readCheckpoint(this, id);
+  }
+
+  /** What changed from one checkpoint to another. */
+  diffCheckpoints(from: string, to: string): Promise<CheckpointDiff> {
+    return diffCheckpoints(this, from, to);
+  }
+
+  /** Rolls a checkpoint's processes back in place (never the audit log). */
+  restoreCheckpoint(id: string, actor: Actor = { actor: OPERATOR_ROOT }): Promise<ProcessRecord> {
+    return restoreCheckpoint(this, id, actor.actor);
+  }
+
+  /** A new process (or subtree) from a checkpoint, capabilities attenuated. */
+  forkCheckpoint(
+    id: string,
+    options: { capabilities?: GrantSpec[] } = {},
+    actor: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<{ pids: Record<Pid, Pid> }> {
+    return forkCheckpoint(this, id, { ...options, actor: actor.actor });
+  }
+
+  /** A checkpoint as a self-contained, hash-verified bundle. */
+  exportCheckpoint(id: string, actor: Actor = { actor: OPERATOR_ROOT }): Promise<Uint8Array> {
+    return exportCheckpoint(this, id, actor.actor);
+  }
+
+  /** Imports a bundle from another kernel; its processes resume here. */
+  importBundle(
+    bytes: Uint8Array,
+    actor: Actor = { actor: OPERATOR_ROOT },
+  ): Promise<{ pids: Record<Pid, Pid> }> {
+    return importBundle(this, bytes, actor.actor);
+  }
+
+  /** @internal Live descendants and dead ones alike. */
+  _descendants(pid: Pid): ProcessRecord[] {
+    return this.#descendants(pid);
+  }
+
+  /** @internal The last journal seq of a process. */
+  _journalHead(pid: Pid): number {
+    return this.#journalHeads.get(pid) ?? 0;
+  }
+
+  /** @internal Voids a pending human request. */
+  _voidRequest(batch: Batch, id: string, why: string): void {
+    const r = this._human.get(id);
+    if (r === undefined || r.state !== "pending") return;
+    r.state = "void";
+    r.decidedAt = this.clock.now();
+    r.answer = why;
+    this._saveHuman(batch, r);
+  }
+
+  /** @internal Forgets a process's in-memory context (it is rebuilt from the journal). */
+  _resetLive(pid: Pid): void {
+    const live = this._liveOf(pid);
+    live.messages = null;
+    live.replay.clear();
+  }
+
+  /** @internal Registers a process record made outside spawn (import, fork from checkpoint). */
+  _adopt(p: ProcessRecord): void {
+    this._procs.set(p.pid, p);
+    this._live.set(p.pid, { messages: null, replay: new Map(), abort: null, committed: p.state });
+  }
+
+  /** @internal After a restore set a record directly: schedule, wake or arm it. */
+  _settleRestored(batch: Batch, p: ProcessRecord): void {
+    if (p.state === "waiting" && this.#waitSatisfied(p)) {
+      p.state = "runnable";
+      p.wait = null;
+    }
+    const state = p.state;
+    batch.then(() => {
+      this._liveOf(p.pid).committed = state;
+      if (this.events.size > 0) {
+        this.events.emit({ type: "process", pid: p.pid, from: null, state, reason: "restored" });
+      }
+      if (state === "runnable") this._scheduler.enqueue(p.pid);
+      if (state === "waiting" && p.wait?.kind === "timer") this.#armTimer(p.pid, p.wait.until);
+    });
   }
 
   // -------------------------------------------------------------- queries

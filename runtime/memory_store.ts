@@ -8,6 +8,8 @@
 import { libosError } from "./errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
 import type {
+  CheckpointInfo,
+  CheckpointRecord,
   Grant,
   HumanRequest,
   ImageRecord,
@@ -47,6 +49,7 @@ export class MemoryStore implements Store {
   #human = new Map<string, HumanRequest>();
   #images = new Map<string, ImageRecord>();
   #meta = new Map<string, unknown>();
+  #checkpoints = new Map<string, CheckpointRecord>();
 
   /**
    * Applies a batch atomically, now (so batches land in call order); the
@@ -125,6 +128,21 @@ export class MemoryStore implements Store {
     return this.#read(() => this.#objects.get(oid)?.versions ?? []);
   }
 
+  /** Reads one checkpoint, or null. */
+  readCheckpoint(id: string): Promise<CheckpointRecord | null> {
+    return this.#read(() => this.#checkpoints.get(id) ?? null);
+  }
+
+  /** Checkpoints that include a process, oldest first. */
+  listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
+    return this.#read(() =>
+      [...this.#checkpoints.values()]
+        .filter((c) => c.pids.includes(pid))
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
+        .map(({ content: _content, ...info }) => info)
+    );
+  }
+
   /** Releases the store. Idempotent. */
   close(): Promise<void> {
     this.#state = "closed";
@@ -171,6 +189,15 @@ export class MemoryStore implements Store {
       case "image.put":
         _put(this.#images, _key(m.image.id, m.kind, "id"), m.image, undo);
         return;
+      case "checkpoint.put": {
+        const id = _key(m.checkpoint.id, m.kind, "id");
+        _key(m.checkpoint.pid, m.kind, "pid");
+        if (this.#checkpoints.has(id)) {
+          throw libosError("EEXIST", `Cannot put checkpoint '${id}': it exists already`);
+        }
+        _put(this.#checkpoints, id, m.checkpoint, undo);
+        return;
+      }
       case "meta.put":
         if (m.value === undefined) {
           throw libosError("EINVAL", `Cannot apply '${m.kind}': the value has no JSON encoding`);

@@ -15,6 +15,8 @@ import { clearImmediate, setImmediate } from "node:timers";
 import { LibosError, libosError } from "./errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
 import type {
+  CheckpointInfo,
+  CheckpointRecord,
   Grant,
   HumanRequest,
   ImageRecord,
@@ -127,6 +129,23 @@ const _MIGRATIONS: readonly _Migration[] = [
         value TEXT NOT NULL)`,
     ],
   },
+  {
+    version: 2,
+    description: "checkpoints",
+    statements: [
+      `CREATE TABLE checkpoints (
+        id TEXT PRIMARY KEY,
+        pid TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        info TEXT NOT NULL,
+        body TEXT NOT NULL)`,
+      // One row per member, so a subtree checkpoint is found from any member.
+      `CREATE TABLE checkpoint_members (
+        id TEXT NOT NULL,
+        pid TEXT NOT NULL,
+        PRIMARY KEY (pid, id))`,
+    ],
+  },
 ];
 
 /** The schema version this code writes. */
@@ -156,7 +175,16 @@ type _Op =
   }
   | { kind: "human.put"; id: string; pid: string; state: string; body: string }
   | { kind: "image.put"; id: string; body: string }
-  | { kind: "meta.put"; key: string; value: string };
+  | { kind: "meta.put"; key: string; value: string }
+  | {
+    kind: "checkpoint.put";
+    id: string;
+    pid: string;
+    pids: string[];
+    createdAt: number;
+    info: string;
+    body: string;
+  };
 
 /** A batch waiting for the next group commit. */
 interface _Pending {
@@ -308,6 +336,19 @@ export class SqliteStore implements Store {
   /** Reads every version of an object (deleted or not), oldest first. */
   readObjectVersions(oid: string): Promise<ObjectRecord[]> {
     return this.#read(() => _bodies<ObjectRecord>(this.#s.readObjectVersions.all(oid)));
+  }
+
+  /** Reads one checkpoint, or null. */
+  readCheckpoint(id: string): Promise<CheckpointRecord | null> {
+    return this.#read(() => {
+      const row = this.#s.readCheckpoint.get(id);
+      return row === undefined ? null : JSON.parse(String(row.body)) as CheckpointRecord;
+    });
+  }
+
+  /** Checkpoints that include a process, oldest first. */
+  listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
+    return this.#read(() => _bodies<CheckpointInfo>(this.#s.listCheckpoints.all(pid)));
   }
 
   /** Reads the connection's settings back from SQLite. */
@@ -463,6 +504,14 @@ export class SqliteStore implements Store {
       case "meta.put":
         s.putMeta.run(op.key, op.value);
         return;
+      case "checkpoint.put":
+        _insert(
+          s.insertCheckpoint,
+          [op.id, op.pid, op.createdAt, op.info, op.body],
+          () => `Cannot put checkpoint '${op.id}': it exists already`,
+        );
+        for (const pid of op.pids) s.insertCheckpointMember.run(op.id, pid);
+        return;
       default:
         op satisfies never;
     }
@@ -563,6 +612,15 @@ function _prepare(db: DatabaseSync) {
        WHERE pid = ? AND action = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
     readObjectVersions: p("SELECT body FROM object_versions WHERE oid = ? ORDER BY version"),
+    insertCheckpoint: p(
+      "INSERT INTO checkpoints (id, pid, created_at, info, body) VALUES (?, ?, ?, ?, ?)",
+    ),
+    insertCheckpointMember: p("INSERT INTO checkpoint_members (id, pid) VALUES (?, ?)"),
+    readCheckpoint: p("SELECT body FROM checkpoints WHERE id = ?"),
+    listCheckpoints: p(
+      `SELECT c.info AS body FROM checkpoint_members m JOIN checkpoints c ON c.id = m.id
+       WHERE m.pid = ? ORDER BY c.created_at, c.id`,
+    ),
   };
 }
 
@@ -678,6 +736,19 @@ function _encode(m: Mutation): _Op {
     }
     case "meta.put":
       return { kind: m.kind, key: _key(m.key, m.kind, "key"), value: _json(m.value, m.kind) };
+    case "checkpoint.put": {
+      const c = m.checkpoint;
+      const { content: _content, ...info } = c;
+      return {
+        kind: m.kind,
+        id: _key(c.id, m.kind, "id"),
+        pid: _key(c.pid, m.kind, "pid"),
+        pids: c.pids.map((pid) => _key(pid, m.kind, "pids")),
+        createdAt: _seq(c.createdAt, m.kind, "createdAt"),
+        info: _json(info, m.kind),
+        body: _json(c, m.kind),
+      };
+    }
     default: {
       const kind = (m as { kind?: unknown }).kind;
       throw libosError("EINVAL", `Cannot apply mutation '${String(kind)}': unknown kind`);

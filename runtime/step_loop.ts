@@ -9,7 +9,8 @@
  */
 import { Batch } from "./batch.ts";
 import { decide } from "./capability.ts";
-import { hasCode, libosError, toErrorData } from "./errors.ts";
+import { effectiveJournal } from "./checkpoints.ts";
+import { hasCode, toErrorData } from "./errors.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ContextMessage, ModelResponse, ToolSpec } from "./model_provider.ts";
 import { primitiveTool, primitiveToolSpec } from "./primitive_tools.ts";
@@ -234,22 +235,29 @@ async function _dispatch(
   }
 }
 
-/** Rebuilds a process's context (and the pending call's replay) from its journal. */
+/**
+ * Rebuilds a process's context (and the pending call's replay) from its
+ * journal as it stands after any checkpoint restores.
+ */
 async function _materialize(
   k: Kernel,
   p: ProcessRecord,
   live: { messages: ContextMessage[] | null; replay: Map<number, JournalEntry> },
 ): Promise<void> {
   const messages: ContextMessage[] = [{ role: "user", text: p.goal }];
-  live.replay.clear();
+  const replay = live.replay;
+  replay.clear();
   const pending = p.cursor !== null && p.cursor.next < p.cursor.calls.length
     ? p.cursor.calls[p.cursor.next]!.id
     : null;
   if (p.cursor !== null) {
-    for (const e of await k.store.readJournal(p.pid)) {
+    for (const e of effectiveJournal(await k.store.readJournal(p.pid))) {
       if (e.kind === "lifecycle" && typeof e.data["exec"] === "string") {
         messages.length = 1;
+        replay.clear();
       } else if (e.kind === "model.response") {
+        // Replay entries belong to the pending call of the latest turn only.
+        replay.clear();
         messages.push({
           role: "assistant",
           text: (e.data["text"] as string | null) ?? null,
@@ -266,11 +274,10 @@ async function _materialize(
         pending !== null && e.callId === pending && e.sys !== null &&
         (e.kind === "syscall" || e.kind === "syscall.intent")
       ) {
-        const prev = live.replay.get(e.sys);
-        if (prev === undefined || prev.kind !== "syscall") live.replay.set(e.sys, e);
+        const prev = replay.get(e.sys);
+        if (prev === undefined || prev.kind !== "syscall") replay.set(e.sys, e);
       }
     }
   }
   live.messages = messages;
-  if (messages.length === 0) throw libosError("EINTERNAL", `process ${p.pid} has no context`);
 }

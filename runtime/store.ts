@@ -10,6 +10,8 @@
  * @module
  */
 import type {
+  CheckpointInfo,
+  CheckpointRecord,
   Grant,
   HumanRequest,
   ImageRecord,
@@ -31,7 +33,9 @@ export type Mutation =
   | { kind: "audit.append"; record: StoredAudit }
   | { kind: "human.put"; request: HumanRequest }
   | { kind: "image.put"; image: ImageRecord }
-  | { kind: "meta.put"; key: string; value: unknown };
+  | { kind: "meta.put"; key: string; value: unknown }
+  /** Stores a checkpoint (checkpoints are immutable: an existing id is EEXIST). */
+  | { kind: "checkpoint.put"; checkpoint: CheckpointRecord };
 
 /** Everything the kernel loads at boot. */
 export interface StoreSnapshot {
@@ -80,6 +84,10 @@ export interface Store extends AsyncDisposable {
   readAudit(query?: AuditQuery): Promise<StoredAudit[]>;
   /** Reads every version of an object, oldest first. */
   readObjectVersions(oid: string): Promise<ObjectRecord[]>;
+  /** Reads one checkpoint, or null. */
+  readCheckpoint(id: string): Promise<CheckpointRecord | null>;
+  /** Checkpoints that include a process (as root or member), oldest first. */
+  listCheckpoints(pid: Pid): Promise<CheckpointInfo[]>;
   /** Waits for pending batches, then releases the store. Idempotent. */
   close(): Promise<void>;
 }

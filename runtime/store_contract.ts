@@ -347,6 +347,44 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
     );
     assert.equal((await store.readJournal("p_7")).length, rounds);
   });
+
+  test("checkpoints are immutable, found from every member, listed oldest first, read back exactly", async (store) => {
+    const info = (id: string, pid: string, pids: string[], createdAt: number) => ({
+      id,
+      pid,
+      pids,
+      reason: id === "ck_1" ? "before the risky part" : null,
+      createdAt,
+      createdBy: "operator",
+      journalSeq: 3,
+      hash: "0".repeat(64),
+    });
+    const first = {
+      ...info("ck_1", "p_1", ["p_1", "p_2"], T0),
+      content: {
+        processes: [{
+          process: processRecord("p_1"),
+          journalSeq: 3,
+          grants: [grant("g_1", "p_1")],
+          objects: [objectRecord("o_1", 2, { text: "x" })],
+          human: [humanRequest("h_1", "p_1")],
+        }],
+      },
+    };
+    const second = { ...info("ck_2", "p_2", ["p_2"], T0 + 1), content: { processes: [] } };
+    await store.apply([{ kind: "checkpoint.put", checkpoint: first }, {
+      kind: "checkpoint.put",
+      checkpoint: second,
+    }]);
+    assert.deepEqual(await store.readCheckpoint("ck_1"), first);
+    assert.equal(await store.readCheckpoint("ck_9"), null);
+    assert.deepEqual((await store.listCheckpoints("p_2")).map((c) => c.id), ["ck_1", "ck_2"]);
+    assert.deepEqual(await store.listCheckpoints("p_1"), [info("ck_1", "p_1", ["p_1", "p_2"], T0)]);
+    await assert.rejects(
+      store.apply([{ kind: "checkpoint.put", checkpoint: second }]),
+      (e) => hasCode(e, "EEXIST"),
+    );
+  });
 }
 
 // ---------------------------------------------------------------------------

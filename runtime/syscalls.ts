@@ -34,6 +34,7 @@ import type {
 import { fsResource, resolvePath } from "./workspace_path.ts";
 import type { DirEntry, FileStat } from "./fs_provider.ts";
 import { validateGrantSpec } from "./capability.ts";
+import { createCheckpoint } from "./checkpoints.ts";
 
 /** A syscall's authorization: the grant that allowed it, the approval used. */
 interface _Authz {
@@ -269,8 +270,7 @@ export class Syscalls {
       args: _jsonSafe(exact.args) ?? null,
       content: exact.content ?? null,
     }));
-    const requestId = exact.intent?.["requestId"];
-    const r = typeof requestId === "string" ? k._human.get(requestId) : undefined;
+    const r = this.#knownRequest(exact.intent);
     if (r !== undefined && r.actionHash === hash) {
       switch (r.state) {
         case "approved":
@@ -325,6 +325,16 @@ export class Syscalls {
     this.#park(action, exact.args, { kind: "human", requestId: request.id }, {
       requestId: request.id,
     });
+  }
+
+  /**
+   * The request an earlier attempt of this syscall raised — this process's
+   * own (a journal copied by an import or a fork names requests of another).
+   */
+  #knownRequest(intent: Record<string, unknown> | null): HumanRequest | undefined {
+    const id = intent?.["requestId"];
+    const r = typeof id === "string" ? this.#k._human.get(id) : undefined;
+    return r?.pid === this.pid ? r : undefined;
   }
 
   /** A process owns its namespace: no grant is needed there. */
@@ -886,8 +896,7 @@ export class Syscalls {
         preview: question,
         intent,
       });
-      const known = intent?.["requestId"];
-      const r = typeof known === "string" ? this.#k._human.get(known) : undefined;
+      const r = this.#knownRequest(intent);
       if (r !== undefined) {
         switch (r.state) {
           case "answered":
@@ -976,8 +985,7 @@ export class Syscalls {
         preview: reason,
         intent,
       });
-      const known = intent?.["requestId"];
-      const r = typeof known === "string" ? this.#k._human.get(known) : undefined;
+      const r = this.#knownRequest(intent);
       if (r !== undefined) {
         switch (r.state) {
           case "approved": {
@@ -1161,6 +1169,37 @@ export class Syscalls {
       this.#k._saveProcess(this.#batch, this.#p);
       this.#audit("proc.chdir", { detail: { cwd: next } });
       return Promise.resolve({ cwd: next });
+    });
+  }
+
+  // --------------------------------------------------------- checkpoint
+
+  /**
+   * Checkpoints the calling process (with `subtree`, its descendants too).
+   * Answers `{checkpoint, restored: false}`; after that checkpoint is
+   * restored, the same call answers `{checkpoint, restored: true}`.
+   */
+  checkpoint(
+    reason?: string,
+    options: { subtree?: boolean } = {},
+  ): Promise<{ checkpoint: string; restored: boolean }> {
+    const args = { reason: reason ?? null, subtree: options.subtree === true };
+    const argsHash = sha256Hex(canonicalJson(args));
+    return this.#syscall("checkpoint.create", args, { idempotent: false }, async (intent) => {
+      const authz = this.#authorize("checkpoint.create", "checkpoint", "create", {
+        args,
+        preview: `checkpoint ${this.pid}${reason ? `: ${reason}` : ""}`,
+        intent,
+      });
+      const info = await createCheckpoint(this.#k, this.pid, {
+        reason: reason ?? null,
+        subtree: options.subtree === true,
+        actor: `pid:${this.pid}`,
+        batch: this.#batch,
+        call: { callId: this.#callId, sys: this.#n, argsHash },
+      });
+      this.#allowed("checkpoint.create", "checkpoint", authz, { checkpoint: info.id });
+      return { checkpoint: info.id, restored: false };
     });
   }
 

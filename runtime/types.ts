@@ -238,3 +238,36 @@ export interface ImageRecord {
 
 /** A tool call's outcome as the model sees it. */
 export type ToolResult = { ok: true; value: unknown } | { ok: false; error: ErrorData };
+
+/** One process's state inside a checkpoint. */
+export interface CheckpointedProcess {
+  process: ProcessRecord;
+  /** The process's journal head when the checkpoint was taken. */
+  journalSeq: number;
+  grants: Grant[];
+  /** The latest version of every object in the process's namespace. */
+  objects: ObjectRecord[];
+  /** Human requests pending at the time. */
+  human: HumanRequest[];
+}
+
+/** A checkpoint without its content (what lists show). */
+export interface CheckpointInfo {
+  id: string;
+  /** The process checkpointed (the root, for a subtree). */
+  pid: Pid;
+  /** Every process in it: the root, then its descendants. */
+  pids: Pid[];
+  reason: string | null;
+  createdAt: number;
+  createdBy: string;
+  /** The root's journal head when it was taken. */
+  journalSeq: number;
+  /** sha-256 of the canonical encoding of `content`. */
+  hash: string;
+}
+
+/** A consistent snapshot of a process or a subtree (DESIGN §2, Checkpoint). */
+export interface CheckpointRecord extends CheckpointInfo {
+  content: { processes: CheckpointedProcess[] };
+}
