@@ -126,6 +126,7 @@ export const ProcessSchema = z.object({
     calls: z.array(z.object({ id: z.string(), name: z.string(), args: z.unknown() })),
     next: z.number(),
   }).nullable(),
+  recoveries: z.number().openapi({ description: "kernel crashes this process was resumed after" }),
   result: z.unknown(),
   reason: z.string().nullable(),
   createdAt: z.number(),

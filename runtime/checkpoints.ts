@@ -206,12 +206,15 @@ export async function restoreCheckpoint(
       }
     }
     const snap = m.process;
+    const back = snap.state === "running" || snap.state === "created" ? "runnable" : snap.state;
+    // A process paused for the restore stays paused: it resumes into the past.
+    const paused = from === "suspended";
     Object.assign(live, structuredClone(snap), {
-      state: snap.state === "running" ? "runnable" : snap.state,
+      state: paused ? "suspended" : back,
+      suspendedFrom: paused ? back : null,
       updatedAt: now,
       endedAt: null,
     });
-    if (live.state === "created") live.state = "runnable";
     k._resetLive(live.pid);
     k._journal(batch, live.pid, "lifecycle", {
       restore: id,

@@ -135,6 +135,8 @@ interface _Live {
   abort: AbortController | null;
   /** The state as of the last durable transition (what waiters may observe). */
   committed: ProcessState;
+  /** Resumed after a crash: its first quantum is a recovery attempt. */
+  probation: boolean;
 }
 
 const OPERATOR_ROOT = "operator";
@@ -200,15 +202,7 @@ export class Kernel implements AsyncDisposable {
     if (counters !== null && typeof counters === "object") {
       kernel.#counters = { ...(counters as Record<string, number>) };
     }
-    for (const p of snap.processes) {
-      kernel._procs.set(p.pid, p);
-      kernel._live.set(p.pid, {
-        messages: null,
-        replay: new Map(),
-        abort: null,
-        committed: p.state,
-      });
-    }
+    for (const p of snap.processes) kernel._adopt(p);
     await kernel.#recover();
     if (options.autostart !== false) kernel._scheduler.start();
     return kernel;
@@ -352,6 +346,7 @@ export class Kernel implements AsyncDisposable {
         replay: new Map(),
         abort: null,
         committed: this._procs.get(pid)?.state ?? "created",
+        probation: false,
       };
       this._live.set(pid, live);
     }
@@ -620,6 +615,7 @@ export class Kernel implements AsyncDisposable {
       budgets: { ...image.budgets },
       usage: { steps: 0, toolCalls: 0, tokens: 0, children: 0 },
       cursor: null,
+      recoveries: 0,
       result: null,
       reason: null,
       createdAt: now,
@@ -1049,6 +1045,21 @@ export class Kernel implements AsyncDisposable {
     this._saveHuman(batch, r);
   }
 
+  #probation: Promise<void> = Promise.resolve();
+
+  /** @internal Runs recovery attempts one at a time, so a crash is attributable. */
+  async _probation<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = this.#probation;
+    let release!: () => void;
+    this.#probation = new Promise<void>((r) => release = r);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
   /** @internal Forgets a process's in-memory context (it is rebuilt from the journal). */
   _resetLive(pid: Pid): void {
     const live = this._liveOf(pid);
@@ -1059,7 +1070,13 @@ export class Kernel implements AsyncDisposable {
   /** @internal Registers a process record made outside spawn (import, fork from checkpoint). */
   _adopt(p: ProcessRecord): void {
     this._procs.set(p.pid, p);
-    this._live.set(p.pid, { messages: null, replay: new Map(), abort: null, committed: p.state });
+    this._live.set(p.pid, {
+      messages: null,
+      replay: new Map(),
+      abort: null,
+      committed: p.state,
+      probation: false,
+    });
   }
 
   /** @internal After a restore set a record directly: schedule, wake or arm it. */
@@ -1108,7 +1125,11 @@ export class Kernel implements AsyncDisposable {
     const p = this._proc(pid);
     const done = (state: ProcessState) =>
       isTerminal(state) || (options.until !== "terminal" && state === "waiting");
-    if (done(this._liveOf(pid).committed)) return Promise.resolve(structuredClone(p));
+    // Settled only when the durable state says so and nothing has moved it
+    // on in memory since (a timer that just fired is still committing).
+    if (done(this._liveOf(pid).committed) && done(p.state)) {
+      return Promise.resolve(structuredClone(p));
+    }
     return new Promise((resolve, reject) => {
       const sub = this.events.subscribe((e) => {
         if (e.type === "process" && e.pid === pid && done(e.state)) {
@@ -1429,7 +1450,15 @@ export class Kernel implements AsyncDisposable {
 
   async #recover(): Promise<void> {
     const batch = new Batch();
+    // After a crash (no clean shutdown recorded), every process resumed in
+    // the middle of its work is on probation: see runQuantum.
+    const crashed = this.#meta["shutdown"] !== "clean" && this._procs.size > 0;
+    this.#meta["shutdown"] = "running";
+    batch.add({ kind: "meta.put", key: "shutdown", value: "running" });
     for (const p of this._procs.values()) {
+      if (crashed && (p.state === "running" || p.state === "runnable")) {
+        this._liveOf(p.pid).probation = true;
+      }
       if (p.state === "running") {
         // Interrupted mid-quantum: its pending tool call re-runs from the
         // journal (completed syscalls answer from it).
@@ -1460,6 +1489,13 @@ export class Kernel implements AsyncDisposable {
     await this._scheduler.stop();
     for (const t of this.#timers.values()) t[Symbol.dispose]();
     this.#timers.clear();
+    if (this.#fatal === null) {
+      try {
+        await this.store.apply([{ kind: "meta.put", key: "shutdown", value: "clean" }]);
+      } catch {
+        // A store that cannot write any more: the next boot treats it as a crash.
+      }
+    }
     await this.store.close();
   }
 

@@ -119,6 +119,11 @@ export class OpenAIProvider implements ModelProvider {
         { ...this.#retry, maxRetries: options.maxRetries ?? this.#retry.maxRetries ?? 2 },
       );
     } catch (error) {
+      if (request.signal.aborted) {
+        throw libosError("ECANCELED", `Cannot call model '${target}': the call was cancelled`, {
+          resource: `model:${target}`,
+        });
+      }
       throw modelCallError(target, error, {
         sdk: OpenAI,
         secrets: [endpoint?.apiKey ?? undefined],
@@ -160,6 +165,8 @@ async function _chatTurn(call: _Call, signal: AbortSignal): Promise<ModelRespons
   );
   const acc = new _ChunkAccumulator(request.onDelta);
   for await (const chunk of stream) acc.add(chunk);
+  // The SDK ends an aborted stream quietly: a cut-off reply must not pass for a whole one.
+  signal.throwIfAborted();
   return acc.response();
 }
 
@@ -329,6 +336,7 @@ async function _responsesTurn(call: _Call, signal: AbortSignal): Promise<ModelRe
         throw libosError("EUNKNOWN", `the stream reported an error: ${event.message}`);
     }
   }
+  signal.throwIfAborted();
   if (final === null) {
     throw libosError("EUNKNOWN", "the stream ended without a final response");
   }

@@ -189,6 +189,12 @@ const TOOLS: readonly PrimitiveTool[] = [
   ),
   tool("now", "The current time", z.strictObject({}), (s) => s.now()),
   tool(
+    "checkpoint",
+    "Checkpoint yourself (with subtree, your descendants too); after a restore this call answers restored: true",
+    z.strictObject({ reason: z.string().max(1000).optional(), subtree: z.boolean().optional() }),
+    (s, a) => s.checkpoint(a.reason, { subtree: a.subtree === true }),
+  ),
+  tool(
     "sleep",
     "Sleep for some milliseconds",
     z.strictObject({ ms: z.number().int().min(0).max(604_800_000) }),

@@ -19,11 +19,48 @@ import type { JournalEntry, Pid, ProcessRecord, ToolCall, ToolResult } from "./t
 
 const WAITING = Symbol("waiting");
 
-/** Runs one quantum of a runnable process. */
+/** Recovery attempts a process gets before it is quarantined. */
+export const MAX_RECOVERIES = 3;
+
+/**
+ * Runs one quantum of a runnable process. The first quantum after a crash is
+ * a recovery attempt: counted durably before it starts, one at a time, and
+ * reset once it completes, so a process that brings the kernel down on every
+ * resume is quarantined after MAX_RECOVERIES attempts.
+ */
 export async function runQuantum(k: Kernel, pid: Pid): Promise<void> {
   const p = k._procs.get(pid);
   if (p === undefined || p.state !== "runnable") return;
   const live = k._liveOf(pid);
+  if (live.probation) {
+    live.probation = false;
+    return await k._probation(async () => {
+      const batch = new Batch();
+      if (p.recoveries >= MAX_RECOVERIES) {
+        k._transition(batch, p, "failed", {
+          reason:
+            `quarantined: the kernel went down during each of its last ${MAX_RECOVERIES} resumes`,
+        });
+        await k._commit(batch);
+        return;
+      }
+      p.recoveries += 1;
+      k._saveProcess(batch, p);
+      await k._commit(batch);
+      await _quantum(k, p, live);
+    });
+  }
+  await _quantum(k, p, live);
+}
+
+async function _quantum(
+  k: Kernel,
+  p: ProcessRecord,
+  live: ReturnType<Kernel["_liveOf"]>,
+): Promise<void> {
+  if (p.state !== "runnable") return;
+  const pid = p.pid;
+  if (p.recoveries > 0) p.recoveries = 0;
   const batch = new Batch();
   k._transition(batch, p, "running");
   const abort = new AbortController();

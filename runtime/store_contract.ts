@@ -426,6 +426,7 @@ export function processRecord(pid: string): ProcessRecord {
     budgets: {},
     usage: { steps: 0, toolCalls: 0, tokens: 0, children: 0 },
     cursor: null,
+    recoveries: 0,
     result: null,
     reason: null,
     createdAt: T0,

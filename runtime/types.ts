@@ -76,6 +76,12 @@ export interface ProcessRecord {
   budgets: Budgets;
   usage: Usage;
   cursor: TurnCursor | null;
+  /**
+   * Resumes after a kernel crash that did not get through a step: a process
+   * that brings the kernel down on every resume is quarantined (failed)
+   * after MAX_RECOVERIES of them.
+   */
+  recoveries: number;
   result: unknown;
   /** Why a process ended (or failed). */
   reason: string | null;

@@ -1,0 +1,47 @@
+/**
+ * What every handler of the control plane reaches through `c.var`: the kernel
+ * and the control plane's own parts (`ctx`), and who is calling (`principal`,
+ * set by the authorization middleware).
+ *
+ * @module
+ */
+import type { Kernel } from "../runtime/mod.ts";
+import type { EventHub } from "./event_hub.ts";
+import type { Principal, TokenStore } from "./token_store.ts";
+
+/** Limits and settings of a control plane; every field documents its default. */
+export interface ApiLimits {
+  /** Largest request body in bytes (default 1 MiB). */
+  bodyLimit: number;
+  /** Default long-poll of `GET /v1/processes/:pid/wait` in ms (default 30,000). */
+  defaultWaitMs: number;
+  /** Longest long-poll in ms (default 300,000). */
+  maxWaitMs: number;
+  /** Interval of the event stream's heartbeat comment in ms (default 15,000). */
+  heartbeatMs: number;
+  /** Most open event streams at once (default 256); more are answered 503. */
+  maxEventStreams: number;
+}
+
+/** The control plane's parts, shared by every request. */
+export interface ApiContext {
+  kernel: Kernel;
+  tokens: TokenStore;
+  events: EventHub;
+  limits: ApiLimits;
+  /** Aborted when the control plane closes: long polls answer at once. */
+  closing: AbortSignal;
+}
+
+/** The Hono environment of the control plane. */
+export interface ApiEnv {
+  Variables: {
+    ctx: ApiContext;
+    principal: Principal;
+  };
+}
+
+/** The audit actor of a principal: `token:<name>`. */
+export function actorOf(principal: Principal): { actor: string } {
+  return { actor: `token:${principal.name}` };
+}

@@ -1,0 +1,157 @@
+/**
+ * The control plane's event log: every kernel event of the kinds the API
+ * streams (process state changes, human requests, audit appends) gets an id
+ * and is kept in a bounded ring, so that a client reconnecting with
+ * `Last-Event-ID` receives what it missed. Each event is encoded once, as the
+ * server-sent-event frame every client receives.
+ *
+ * Ids are `<boot>-<n>`: `boot` names this hub's lifetime, so an id from an
+ * earlier server (or one older than the ring) is recognised as a gap, and the
+ * client is told to reload instead of silently missing events.
+ *
+ * @module
+ */
+import type { Kernel, KernelEvent } from "../runtime/mod.ts";
+
+/** The event types the API streams. */
+export const EVENT_TYPES = ["process", "human", "audit"] as const;
+
+/** One of {@linkcode EVENT_TYPES}. */
+export type EventType = typeof EVENT_TYPES[number];
+
+/** One numbered event. */
+export interface HubEvent {
+  /** Position in this hub's log, from 1. */
+  n: number;
+  type: EventType;
+  /** The process the event is about, if any. */
+  pid: string | null;
+  /** The complete SSE frame (`id`, `event`, `data`, blank line). */
+  frame: string;
+}
+
+/** Options of {@linkcode EventHub}. */
+export interface EventHubOptions {
+  /** How many events are kept for resuming (default 10,000). */
+  capacity?: number;
+}
+
+/** What a reconnecting client is owed. */
+export type Replay =
+  | { kind: "events"; events: HubEvent[] }
+  /** The id is from another boot or older than the ring: the client must reload. */
+  | { kind: "gap" };
+
+/** Numbers, encodes and fans out kernel events. */
+export class EventHub implements Disposable {
+  /** Names this hub's lifetime in event ids. */
+  readonly boot: string = crypto.randomUUID().slice(0, 8);
+  readonly #capacity: number;
+  readonly #ring: HubEvent[] = [];
+  readonly #listeners = new Set<(e: HubEvent) => void>();
+  readonly #closers = new Set<() => void>();
+  readonly #sub: Disposable;
+  #n = 0;
+  #closed = false;
+
+  constructor(kernel: Kernel, options: EventHubOptions = {}) {
+    this.#capacity = options.capacity ?? 10_000;
+    if (!Number.isInteger(this.#capacity) || this.#capacity < 1) {
+      throw new RangeError("Cannot create an event hub: capacity must be a positive integer");
+    }
+    this.#sub = kernel.subscribe((e) => this.#onKernelEvent(e));
+  }
+
+  /** The id of the newest event (`<boot>-0` before any). */
+  get lastId(): string {
+    return `${this.boot}-${this.#n}`;
+  }
+
+  /** Whether {@linkcode close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #onKernelEvent(e: KernelEvent): void {
+    let type: EventType;
+    let pid: string | null;
+    let data: unknown;
+    switch (e.type) {
+      case "process":
+        type = "process";
+        pid = e.pid;
+        data = { pid: e.pid, from: e.from, state: e.state, reason: e.reason };
+        break;
+      case "human":
+        type = "human";
+        pid = e.request.pid;
+        data = e.request;
+        break;
+      case "audit":
+        type = "audit";
+        pid = e.pid;
+        data = { seq: e.seq, action: e.action, pid: e.pid, decision: e.decision };
+        break;
+      default:
+        return;
+    }
+    const n = ++this.#n;
+    const event: HubEvent = {
+      n,
+      type,
+      pid,
+      frame: `id: ${this.boot}-${n}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`,
+    };
+    this.#ring.push(event);
+    if (this.#ring.length > this.#capacity) this.#ring.shift();
+    for (const l of this.#listeners) l(event);
+  }
+
+  /** What a client that last saw `lastEventId` missed. */
+  since(lastEventId: string): Replay {
+    const m = /^([0-9a-f]{8})-(\d{1,15})$/.exec(lastEventId.trim());
+    if (m === null || m[1] !== this.boot) return { kind: "gap" };
+    const seen = Number(m[2]);
+    if (seen > this.#n) return { kind: "gap" };
+    const oldest = this.#ring[0]?.n ?? this.#n + 1;
+    if (seen < oldest - 1) return { kind: "gap" };
+    return { kind: "events", events: this.#ring.filter((e) => e.n > seen) };
+  }
+
+  /**
+   * Listens to new events; `onClose` runs when the hub closes. Dispose the
+   * result to stop listening.
+   */
+  listen(listener: (e: HubEvent) => void, onClose: () => void): Disposable {
+    if (this.#closed) throw new TypeError("Cannot listen: the event hub is closed");
+    this.#listeners.add(listener);
+    this.#closers.add(onClose);
+    return {
+      [Symbol.dispose]: () => {
+        this.#listeners.delete(listener);
+        this.#closers.delete(onClose);
+      },
+    };
+  }
+
+  /** Number of live listeners (open streams). */
+  get listeners(): number {
+    return this.#listeners.size;
+  }
+
+  /** Stops listening to the kernel and ends every open stream. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sub[Symbol.dispose]();
+    const closers = [...this.#closers];
+    this.#listeners.clear();
+    this.#closers.clear();
+    for (const c of closers) c();
+  }
+
+  /** Same as close(). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

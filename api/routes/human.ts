@@ -1,0 +1,70 @@
+/**
+ * The human queue: pending requests with their escaped previews, and the one
+ * decision each takes (approve, deny or answer; scope once or always). The
+ * decision is the kernel's: single use (a second one is 409), bound to the
+ * exact action hash, audited with the deciding token's identity; the process
+ * wakes and re-dispatches the same action without a new model call.
+ *
+ * @module
+ */
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { actorOf, type ApiEnv } from "../context.ts";
+import { apiRoute, jsonBody, jsonResponse } from "../route_def.ts";
+import { DecisionBodySchema, HumanListQuery, HumanRequestSchema, IdParams } from "../schemas.ts";
+
+const tag = ["human queue"];
+
+const list = apiRoute("viewer", {
+  method: "get",
+  path: "/v1/human",
+  tags: tag,
+  summary: "Human requests, oldest first, optionally by state and pid",
+  request: { query: HumanListQuery },
+  responses: {
+    200: jsonResponse(z.object({ requests: z.array(HumanRequestSchema) }), "The requests"),
+  },
+}, [400]);
+
+const get = apiRoute("viewer", {
+  method: "get",
+  path: "/v1/human/{id}",
+  tags: tag,
+  summary: "One human request",
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(HumanRequestSchema, "The request") },
+}, [400, 404]);
+
+const decide = apiRoute("operator", {
+  method: "post",
+  path: "/v1/human/{id}",
+  tags: tag,
+  summary: "Decide a pending request: approve or deny (approval, permission), answer or deny " +
+    "(question); once (default) or always",
+  request: { params: IdParams, body: jsonBody(DecisionBodySchema) },
+  responses: { 200: jsonResponse(HumanRequestSchema, "The request as decided") },
+}, [400, 404, 409, 413]);
+
+/** Registers the human-queue routes. */
+export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {
+  app.openapi(list, (c) => {
+    const q = c.req.valid("query");
+    const requests = c.var.ctx.kernel.humanRequests({
+      ...(q.state === undefined ? {} : { state: q.state }),
+      ...(q.pid === undefined ? {} : { pid: q.pid }),
+    });
+    return c.json({ requests }, 200);
+  });
+
+  app.openapi(get, (c) => c.json(c.var.ctx.kernel.humanRequest(c.req.valid("param").id), 200));
+
+  app.openapi(decide, async (c) => {
+    const { id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const r = await c.var.ctx.kernel.answer(id, {
+      decision: body.decision,
+      ...(body.answer === undefined ? {} : { answer: body.answer }),
+      ...(body.scope === undefined ? {} : { scope: body.scope }),
+    }, actorOf(c.var.principal));
+    return c.json(r, 200);
+  });
+}

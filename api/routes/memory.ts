@@ -1,0 +1,74 @@
+/**
+ * A process's memory as the operator reads it: its objects and its journal.
+ *
+ * @module
+ */
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ApiEnv } from "../context.ts";
+import { apiRoute, jsonResponse } from "../route_def.ts";
+import {
+  JournalEntrySchema,
+  JournalQuerySchema,
+  ObjectSchema,
+  ObjectsQuery,
+  OidParams,
+  PidParams,
+} from "../schemas.ts";
+
+const tag = ["memory"];
+
+const objects = apiRoute("viewer", {
+  method: "get",
+  path: "/v1/processes/{pid}/objects",
+  tags: tag,
+  summary: "Objects of a namespace (default: the process's own, proc/<pid>)",
+  request: { params: PidParams, query: ObjectsQuery },
+  responses: {
+    200: jsonResponse(
+      z.object({ namespace: z.string(), objects: z.array(ObjectSchema) }),
+      "The newest version of each object",
+    ),
+  },
+}, [400, 404]);
+
+const object = apiRoute("viewer", {
+  method: "get",
+  path: "/v1/objects/{oid}",
+  tags: tag,
+  summary: "One object by oid (its newest version)",
+  request: { params: OidParams },
+  responses: { 200: jsonResponse(ObjectSchema, "The object") },
+}, [400, 404]);
+
+const journal = apiRoute("viewer", {
+  method: "get",
+  path: "/v1/processes/{pid}/journal",
+  tags: tag,
+  summary: "A process's journal, in order, after a sequence number",
+  request: { params: PidParams, query: JournalQuerySchema },
+  responses: {
+    200: jsonResponse(z.object({ entries: z.array(JournalEntrySchema) }), "Journal entries"),
+  },
+}, [400, 404]);
+
+/** Registers the object and journal routes. */
+export function memoryRoutes(app: OpenAPIHono<ApiEnv>): void {
+  app.openapi(objects, (c) => {
+    const { pid } = c.req.valid("param");
+    const { kernel } = c.var.ctx;
+    kernel.get(pid);
+    const namespace = c.req.valid("query").namespace ?? `proc/${pid}`;
+    return c.json({ namespace, objects: kernel.listObjects(namespace) }, 200);
+  });
+
+  app.openapi(object, (c) => c.json(c.var.ctx.kernel.object(c.req.valid("param").oid), 200));
+
+  app.openapi(journal, async (c) => {
+    const q = c.req.valid("query");
+    const entries = await c.var.ctx.kernel.journal(c.req.valid("param").pid, {
+      ...(q.after === undefined ? {} : { afterSeq: q.after }),
+      limit: q.limit ?? 200,
+    });
+    return c.json({ entries }, 200);
+  });
+}

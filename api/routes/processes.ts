@@ -1,0 +1,169 @@
+/**
+ * Processes: spawn, list, read, long-poll, signal, fork.
+ *
+ * @module
+ */
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ApiEnv } from "../context.ts";
+import { actorOf } from "../context.ts";
+import { apiRoute, jsonBody, jsonResponse } from "../route_def.ts";
+import {
+  ForkBodySchema,
+  PidParams,
+  ProcessListQuery,
+  ProcessSchema,
+  SignalBodySchema,
+  SpawnBodySchema,
+  WaitQuery,
+} from "../schemas.ts";
+
+const tag = ["processes"];
+
+const spawn = apiRoute("operator", {
+  method: "post",
+  path: "/v1/processes",
+  tags: tag,
+  summary: "Spawn a process from a registered image id or an inline image",
+  request: { body: jsonBody(SpawnBodySchema) },
+  responses: {
+    201: jsonResponse(
+      z.object({ pid: z.string(), process: ProcessSchema }),
+      "The process, runnable",
+    ),
+  },
+}, [400, 404, 409, 413, 422]);
+
+const list = apiRoute("viewer", {
+  method: "get",
+  path: "/v1/processes",
+  tags: tag,
+  summary: "List processes, optionally by state and parent",
+  request: { query: ProcessListQuery },
+  responses: {
+    200: jsonResponse(z.object({ processes: z.array(ProcessSchema) }), "Processes by pid"),
+  },
+}, [400]);
+
+const get = apiRoute("viewer", {
+  method: "get",
+  path: "/v1/processes/{pid}",
+  tags: tag,
+  summary: "One process descriptor",
+  request: { params: PidParams },
+  responses: { 200: jsonResponse(ProcessSchema, "The process") },
+}, [400, 404]);
+
+const wait = apiRoute("viewer", {
+  method: "get",
+  path: "/v1/processes/{pid}/wait",
+  tags: tag,
+  summary: "Long-poll until the process is terminal or waiting (or the timeout passes)",
+  request: { params: PidParams, query: WaitQuery },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        process: ProcessSchema,
+        timedOut: z.boolean().openapi({ description: "true when the state is not yet settled" }),
+      }),
+      "The process as of when it settled or the timeout passed",
+    ),
+  },
+}, [400, 404]);
+
+const signal = apiRoute("operator", {
+  method: "post",
+  path: "/v1/processes/{pid}/signal",
+  tags: tag,
+  summary: "Pause, resume, cancel or kill a process (and its subtree)",
+  request: { params: PidParams, body: jsonBody(SignalBodySchema) },
+  responses: { 200: jsonResponse(ProcessSchema, "The process after the signal") },
+}, [400, 404, 409, 413]);
+
+const fork = apiRoute("operator", {
+  method: "post",
+  path: "/v1/processes/{pid}/fork",
+  tags: tag,
+  summary: "Fork a process: same image, cwd and tools; only the named grants (a subset)",
+  request: { params: PidParams, body: jsonBody(ForkBodySchema) },
+  responses: {
+    201: jsonResponse(z.object({ pid: z.string(), process: ProcessSchema }), "The child"),
+  },
+}, [400, 403, 404, 409, 413, 422]);
+
+/** Registers the process routes. */
+export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
+  app.openapi(spawn, async (c) => {
+    const body = c.req.valid("json");
+    const { kernel } = c.var.ctx;
+    const p = await kernel.spawn({
+      image: body.image,
+      goal: body.goal,
+      ...(body.capabilities === undefined ? {} : { capabilities: body.capabilities }),
+      ...(body.cwd === undefined ? {} : { cwd: body.cwd }),
+    }, actorOf(c.var.principal));
+    return c.json({ pid: p.pid, process: p }, 201);
+  });
+
+  app.openapi(list, (c) => {
+    const q = c.req.valid("query");
+    const processes = c.var.ctx.kernel.list({
+      ...(q.state === undefined ? {} : { state: q.state }),
+      ...(q.parent === undefined ? {} : { parent: q.parent }),
+    }).sort((a, b) => _pidNum(a.pid) - _pidNum(b.pid));
+    return c.json({ processes }, 200);
+  });
+
+  app.openapi(get, (c) => c.json(c.var.ctx.kernel.get(c.req.valid("param").pid), 200));
+
+  app.openapi(wait, async (c) => {
+    const { pid } = c.req.valid("param");
+    const q = c.req.valid("query");
+    const { kernel, limits, closing } = c.var.ctx;
+    kernel.get(pid); // 404 before waiting
+    const ms = Math.min(q.timeoutMs ?? limits.defaultWaitMs, limits.maxWaitMs);
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), ms);
+    const onAbort = () => stop.abort();
+    closing.addEventListener("abort", onAbort, { once: true });
+    c.req.raw.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const process = await kernel.wait(pid, {
+        until: q.until ?? "settled",
+        signal: stop.signal,
+      });
+      return c.json({ process, timedOut: false }, 200);
+    } catch (error) {
+      if (!stop.signal.aborted) throw error;
+      return c.json({ process: kernel.get(pid), timedOut: true }, 200);
+    } finally {
+      clearTimeout(timer);
+      closing.removeEventListener("abort", onAbort);
+      c.req.raw.signal.removeEventListener("abort", onAbort);
+    }
+  });
+
+  app.openapi(signal, async (c) => {
+    const { pid } = c.req.valid("param");
+    const { signal } = c.req.valid("json");
+    const p = await c.var.ctx.kernel.signal(pid, signal, actorOf(c.var.principal));
+    return c.json(p, 200);
+  });
+
+  app.openapi(fork, async (c) => {
+    const { pid } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const { kernel } = c.var.ctx;
+    const parent = kernel.get(pid);
+    const child = await kernel.fork(pid, {
+      goal: body.goal ?? parent.goal,
+      capabilities: body.capabilities,
+      ...(body.objects === undefined ? {} : { objects: body.objects }),
+    }, actorOf(c.var.principal));
+    return c.json({ pid: child.pid, process: child }, 201);
+  });
+}
+
+function _pidNum(pid: string): number {
+  const n = Number(pid.slice(pid.indexOf("_") + 1));
+  return Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER;
+}
