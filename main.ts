@@ -3,8 +3,11 @@
  *
  * ```
  * libos start [--image F] [--goal G] [--data DIR] [--workspace DIR] [--once]
+ *             [--port 8787] [--host 127.0.0.1]
  * libos verify [--data DIR]          verify the audit chain of a data directory
  * libos image check F…               validate image files
+ * libos ps | show PID | spawn --image F --goal G | approve ID | deny ID
+ *       | audit verify | token create --role R      (over the API of a running kernel)
  * ```
  *
  * @module
@@ -13,6 +16,16 @@ import { parseArgs } from "node:util";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
+  ApiClient,
+  ApiClientError,
+  ControlPlane,
+  resolveAdminToken,
+  type Role,
+  ROLES,
+  serveControlPlane,
+} from "./api/mod.ts";
+import {
+  escapePreview,
   type HumanRequest,
   isTerminal,
   Kernel,
@@ -27,12 +40,28 @@ const USAGE = `libos — Agent libOS for Deno
 
 Usage:
   libos start [--image F] [--goal G] [--data DIR] [--workspace DIR] [--once]
-      Boot the kernel on DIR (default .libos), spawn the image's process if
-      given, and report what happens. Pending human requests are answered on
-      standard input: "approve h_1", "deny h_1", "answer h_1 <text>".
-      --once exits when that process ends (status 0 if it exited, else 1).
+              [--port 8787] [--host 127.0.0.1]
+      Boot the kernel on DIR (default .libos), serve the HTTP API and the web
+      console on host:port (--port 0 picks a free port), spawn the image's
+      process if given, and report what happens. Pending human requests are
+      answered on standard input: "approve h_1", "deny h_1", "answer h_1 <text>",
+      or in the console. --once exits when that process ends (status 0 if it
+      exited, else 1). The admin token is LIBOS_ADMIN_TOKEN, else DIR/admin.token
+      (generated at the first start, mode 0600, and printed once).
   libos verify [--data DIR]      Verify the audit chain of a data directory.
   libos image check F...         Validate image files (file:line:column on error).
+
+  Over the API of a running kernel (--url, default LIBOS_URL or
+  http://127.0.0.1:8787; --token, default LIBOS_TOKEN, LIBOS_ADMIN_TOKEN or
+  DIR/admin.token with --data DIR):
+  libos ps                       List processes.
+  libos show PID                 A process: state, grants, pending requests, journal tail.
+  libos spawn --image F --goal G Spawn from an image file F (or a registered image id F).
+  libos approve ID [--always]    Approve a pending human request (once, or always).
+  libos deny ID                  Deny a pending human request.
+  libos audit verify             Verify the kernel's audit chain.
+  libos token create --role R [--name N]
+                                 Mint a token (R: viewer, operator, admin); printed once.
   libos help                     This text.
 `;
 
@@ -45,6 +74,14 @@ async function main(argv: string[]): Promise<number> {
       return await verify(rest);
     case "image":
       return await image(rest);
+    case "ps":
+    case "show":
+    case "spawn":
+    case "approve":
+    case "deny":
+    case "audit":
+    case "token":
+      return await remote(command, rest);
     case "help":
     case "--help":
     case "-h":
@@ -71,15 +108,51 @@ async function start(args: string[]): Promise<number> {
       data: { type: "string", default: ".libos" },
       workspace: { type: "string", default: "." },
       once: { type: "boolean", default: false },
+      port: { type: "string", default: "8787" },
+      host: { type: "string", default: "127.0.0.1" },
     },
     strict: true,
   });
+  const port = Number(values.port);
+  if (!/^\d{1,5}$/.test(values.port) || port > 65535) {
+    console.error(`libos: --port must be a number from 0 to 65535, got '${values.port}'`);
+    return 2;
+  }
   const data = resolve(values.data);
   const workspace = resolve(values.workspace);
+  const admin = await resolveAdminToken({
+    dataDir: data,
+    env: Deno.env.get("LIBOS_ADMIN_TOKEN"),
+  });
   const kernel = await openKernel(data, workspace);
   console.log(
     `libos: kernel up — data ${data}, workspace ${workspace}, store ${kernel.store.kind}`,
   );
+  const plane = await ControlPlane.create(kernel, { adminToken: admin.token });
+  let server;
+  try {
+    server = serveControlPlane(plane, { port, hostname: values.host });
+  } catch (error) {
+    plane.close();
+    await kernel.close();
+    const why = error instanceof Deno.errors.AddrInUse
+      ? "the address is in use (choose another --port, or 0 for a free one)"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    console.error(`libos: cannot serve the API on ${values.host}:${port}: ${why}`);
+    return 1;
+  }
+  console.log(`libos: API on ${server.url} (console ${server.url}/, docs ${server.url}/docs)`);
+  if (admin.source === "generated") {
+    console.log(
+      `libos: admin token (shown once; kept in ${admin.path}, mode 0600):\n  ${admin.token}`,
+    );
+  } else {
+    console.log(
+      `libos: admin token from ${admin.source === "env" ? "LIBOS_ADMIN_TOKEN" : admin.path}`,
+    );
+  }
   console.log(
     "libos: tools in this build run in the kernel (primitive tools); the sandbox for tool files is not built yet",
   );
@@ -142,6 +215,7 @@ async function start(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGINT", sigint);
   Deno.removeSignalListener("SIGTERM", sigterm);
   stdin.abort();
+  await server.shutdown();
   await kernel.close();
   console.log("libos: state committed; bye");
   return code;
@@ -244,6 +318,167 @@ async function image(args: string[]): Promise<number> {
     }
   }
   return bad === 0 ? 0 : 1;
+}
+
+/** The verbs that talk to a running kernel over its API. */
+async function remote(command: string, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      url: { type: "string" },
+      token: { type: "string" },
+      data: { type: "string", default: ".libos" },
+      image: { type: "string" },
+      goal: { type: "string" },
+      role: { type: "string" },
+      name: { type: "string" },
+      always: { type: "boolean", default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const usage = (text: string) => {
+    console.error(`usage: ${text}`);
+    return 2;
+  };
+  const token = values.token ?? Deno.env.get("LIBOS_TOKEN") ??
+    Deno.env.get("LIBOS_ADMIN_TOKEN") ??
+    await _readToken(join(resolve(values.data), "admin.token"));
+  if (token === null || token === "") {
+    console.error(
+      "libos: no token: pass --token, set LIBOS_TOKEN, or run where --data DIR holds admin.token",
+    );
+    return 2;
+  }
+  const client = new ApiClient({
+    url: values.url ?? Deno.env.get("LIBOS_URL") ?? "http://127.0.0.1:8787",
+    token,
+  });
+  const shown = (text: string, max = 200) => escapePreview(text, { max });
+  try {
+    switch (command) {
+      case "ps": {
+        const rows = (await client.processes()).map((p) => [
+          p.pid,
+          p.parentPid ?? "-",
+          p.state,
+          `${p.imageId}@${p.imageVersion}`,
+          shown(p.goal.replaceAll("\n", " "), 60),
+        ]);
+        _table([["PID", "PARENT", "STATE", "IMAGE", "GOAL"], ...rows]);
+        return 0;
+      }
+      case "show": {
+        const [pid] = positionals;
+        if (pid === undefined) return usage("libos show PID");
+        const p = await client.process(pid);
+        const [grants, requests, journal] = await Promise.all([
+          client.capabilities(pid),
+          client.humanRequests({ state: "pending" }),
+          client.journal(pid, { limit: 1000 }),
+        ]);
+        console.log(`${p.pid}  ${p.state}${p.reason === null ? "" : ` (${shown(p.reason)})`}`);
+        console.log(`  image    ${p.imageId}@${p.imageVersion}`);
+        console.log(`  parent   ${p.parentPid ?? "-"}    cwd /${p.cwd}`);
+        console.log(`  goal     ${shown(p.goal)}`);
+        console.log(
+          `  usage    steps ${p.usage.steps}, tool calls ${p.usage.toolCalls}, tokens ${p.usage.tokens}, children ${p.usage.children}`,
+        );
+        if (isTerminal(p.state)) {
+          console.log(`  result   ${shown(JSON.stringify(p.result) ?? "null")}`);
+        }
+        console.log("  grants");
+        for (const g of grants) {
+          const status = g.revoked ? "revoked" : g.uses === 0 ? "spent" : "live";
+          console.log(
+            `    ${g.id} ${g.effect} ${shown(g.resource)} [${g.rights.join(",")}] ${status}`,
+          );
+        }
+        for (const r of requests.filter((x) => x.pid === pid)) printRequest(r);
+        console.log("  journal (last 20)");
+        for (const e of journal.slice(-20)) {
+          console.log(`    #${e.seq} ${e.kind} ${shown(JSON.stringify(e.data), 120)}`);
+        }
+        return 0;
+      }
+      case "spawn": {
+        if (values.image === undefined) return usage("libos spawn --image F --goal G");
+        const isFile = await Deno.stat(values.image).then((s) => s.isFile, () => false);
+        const img = isFile ? await loadImageFile(values.image) : null;
+        const { pid } = await client.spawn({
+          image: img ?? values.image,
+          goal: values.goal ?? img?.description ?? img?.name ?? "",
+        });
+        console.log(`spawned ${pid}`);
+        return 0;
+      }
+      case "approve":
+      case "deny": {
+        const [id] = positionals;
+        if (id === undefined) return usage(`libos ${command} ID`);
+        const r = await client.decide(
+          id,
+          command === "approve"
+            ? { decision: "approve", scope: values.always ? "always" : "once" }
+            : { decision: "deny" },
+        );
+        console.log(`${r.id} ${r.state} (${r.kind} from ${r.pid})`);
+        return 0;
+      }
+      case "audit": {
+        if (positionals[0] !== "verify") return usage("libos audit verify");
+        const v = await client.verifyAudit();
+        if (v.ok) {
+          console.log(`audit chain ok: ${v.count} records verified`);
+          return 0;
+        }
+        console.log(`audit chain BROKEN at record ${v.seq}: ${v.reason} (${v.count} records read)`);
+        return 1;
+      }
+      case "token": {
+        const role = values.role;
+        if (positionals[0] !== "create" || role === undefined) {
+          return usage("libos token create --role viewer|operator|admin [--name N]");
+        }
+        if (!(ROLES as readonly string[]).includes(role)) {
+          return usage(`--role must be one of ${ROLES.join(", ")}, got '${role}'`);
+        }
+        const created = await client.createToken({
+          role: role as Role,
+          ...(values.name === undefined ? {} : { name: values.name }),
+        });
+        console.log(
+          `token ${created.info.id} '${created.info.name}' (${created.info.role}), shown once:`,
+        );
+        console.log(created.token);
+        return 0;
+      }
+      default:
+        return usage(`libos ${command}: unknown verb`);
+    }
+  } catch (error) {
+    if (error instanceof ApiClientError) {
+      console.error(`libos: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function _readToken(path: string): Promise<string | null> {
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+function _table(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  for (const r of rows) {
+    console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  }
 }
 
 if (import.meta.main) {

@@ -14,7 +14,7 @@ import { consoleRoutes } from "./console/routes.ts";
 import type { ApiContext, ApiEnv, ApiLimits } from "./context.ts";
 import { EventHub } from "./event_hub.ts";
 import { errorResponse, onError, zodIssues } from "./http_errors.ts";
-import { ACCESS_EXTENSION, type Access, type RouteInfo } from "./route_def.ts";
+import { type Access, ACCESS_EXTENSION, type RouteInfo } from "./route_def.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { capabilityRoutes } from "./routes/capabilities.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
@@ -56,7 +56,12 @@ export class ControlPlane implements AsyncDisposable {
   readonly events: EventHub;
   readonly #closing = new AbortController();
 
-  private constructor(kernel: Kernel, tokens: TokenStore, events: EventHub, app: OpenAPIHono<ApiEnv>) {
+  private constructor(
+    kernel: Kernel,
+    tokens: TokenStore,
+    events: EventHub,
+    app: OpenAPIHono<ApiEnv>,
+  ) {
     this.kernel = kernel;
     this.tokens = tokens;
     this.events = events;

@@ -17,16 +17,22 @@ import {
   type HumanRequest,
   type ImageRecord,
   type JournalEntry,
+  type Kernel,
   type ObjectRecord,
   type ProcessRecord,
 } from "../runtime/mod.ts";
-import { BudgetsSchema } from "../runtime/schemas.ts";
+
+/** Process budgets (the kernel's schema, taken from the image schema it belongs to). */
+const BudgetsSchema = KernelImageSchema.shape.budgets.unwrap();
+
+// The kernel's schemas may be built before `@hono/zod-openapi` extends zod, so
+// they are named with zod's own `.meta({id})`, which the generator reads too.
 
 /** A grant as requested (the kernel's schema, named for the OpenAPI document). */
-export const GrantSpecSchema = KernelGrantSpecSchema.openapi("GrantSpec");
+export const GrantSpecSchema = KernelGrantSpecSchema.meta({ id: "GrantSpec" });
 
 /** An agent image (the kernel's schema, named for the OpenAPI document). */
-export const AgentImageSchema = KernelImageSchema.openapi("AgentImage");
+export const AgentImageSchema = KernelImageSchema.meta({ id: "AgentImage" });
 
 /** The roles a bearer token carries, weakest first. */
 export const RoleSchema = z.enum(["viewer", "operator", "admin"]).openapi("Role");
@@ -264,6 +270,18 @@ export const TokenInfoSchema = z.object({
   revoked: z.boolean(),
 }).openapi("TokenInfo");
 
+/** A checkpoint's description (its content stays in the store and the bundle). */
+export const CheckpointInfoSchema = z.object({
+  id: z.string(),
+  pid: z.string().openapi({ description: "the process checkpointed (the root, for a subtree)" }),
+  pids: z.array(z.string()),
+  reason: z.string().nullable(),
+  createdAt: z.number(),
+  createdBy: z.string(),
+  journalSeq: z.number(),
+  hash: z.string(),
+}).openapi("CheckpointInfo");
+
 // --------------------------------------------------------------- requests
 
 /** `POST /v1/processes`. */
@@ -299,9 +317,20 @@ export const DecisionBodySchema = z.strictObject({
 /** `POST /v1/tokens`. */
 export const TokenCreateBodySchema = z.strictObject({
   role: RoleSchema,
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "a lower-case name of letters, digits, . _ -")
+  name: z.string().regex(
+    /^[a-z0-9][a-z0-9._-]{0,63}$/,
+    "a lower-case name of letters, digits, . _ -",
+  )
     .optional().openapi({ description: "default: <role>-<id>" }),
 }).openapi("TokenCreateRequest");
+
+/** `POST /v1/processes/:pid/checkpoints`. */
+export const CheckpointBodySchema = z.strictObject({
+  reason: z.string().max(4000).optional(),
+  subtree: z.boolean().optional().openapi({
+    description: "include every live descendant (default false)",
+  }),
+}).openapi("CheckpointRequest");
 
 /** `GET /v1/processes`. */
 export const ProcessListQuery = z.object({
@@ -368,5 +397,8 @@ export type _SchemasAgree = [
   _Assert<_Same<z.infer<typeof ObjectSchema>, ObjectRecord>>,
   _Assert<_Same<z.infer<typeof JournalEntrySchema>, JournalEntry>>,
   _Assert<_Same<z.infer<typeof AuditRecordSchema>, AuditRecord>>,
+  _Assert<
+    _Same<z.infer<typeof CheckpointInfoSchema>, Awaited<ReturnType<Kernel["createCheckpoint"]>>>
+  >,
   _Assert<ImageRecord extends z.infer<typeof ImageRecordSchema> ? true : false>,
 ];

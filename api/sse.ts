@@ -46,7 +46,9 @@ export function eventStream(hub: EventHub, options: EventStreamOptions = {}): Re
       const send = (text: string, live = true) => {
         if (!open) return;
         if (live && (controller.desiredSize ?? 0) < -maxQueued) {
-          end(`event: overflow\ndata: {"reason":"the client read too slowly; resume with Last-Event-ID"}\n\n`);
+          end(
+            `event: overflow\ndata: {"reason":"the client read too slowly; resume with Last-Event-ID"}\n\n`,
+          );
           return;
         }
         controller.enqueue(encoder.encode(text));

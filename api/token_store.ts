@@ -93,7 +93,9 @@ export class TokenStore {
     if (secret.length < MIN_TOKEN_LENGTH || secret.length > 512) return null;
     const presented = _digest(secret);
     let found: Principal | null = null;
-    if (timingSafeEqual(presented, this.#admin)) found = { id: "admin", name: "admin", role: "admin" };
+    if (timingSafeEqual(presented, this.#admin)) {
+      found = { id: "admin", name: "admin", role: "admin" };
+    }
     for (const t of this.#tokens) {
       const match = timingSafeEqual(presented, Buffer.from(t.hash, "hex"));
       if (match && !t.revoked && found === null) found = { id: t.id, name: t.name, role: t.role };

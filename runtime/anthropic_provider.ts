@@ -3,7 +3,7 @@
  * Messages API with `tool_use` / `tool_result` blocks, streamed by default.
  *
  * An image selects it with
- * `"model": {"provider": "anthropic", "name": "claude-sonnet-4-5", "options": {…}}`
+ * `"model": {"provider": "anthropic", "name": "claude-sonnet-4-6", "options": {…}}`
  * (options: {@linkcode ModelOptions}; `maxTokens` defaults to 4096 since the
  * API requires it). The context is a stable prefix: the system prompt and
  * every earlier message serialize to the same bytes on every turn, and two

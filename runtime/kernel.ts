@@ -1451,13 +1451,19 @@ export class Kernel implements AsyncDisposable {
   async #recover(): Promise<void> {
     const batch = new Batch();
     // After a crash (no clean shutdown recorded), every process resumed in
-    // the middle of its work is on probation: see runQuantum.
+    // the middle of its work counts a recovery: see runQuantum.
     const crashed = this.#meta["shutdown"] !== "clean" && this._procs.size > 0;
     this.#meta["shutdown"] = "running";
     batch.add({ kind: "meta.put", key: "shutdown", value: "running" });
     for (const p of this._procs.values()) {
       if (crashed && (p.state === "running" || p.state === "runnable")) {
-        this._liveOf(p.pid).probation = true;
+        // A first resume is counted for all at once (one commit, no
+        // serialisation); a process resumed before and not through a step
+        // since is a suspect: counted and run one at a time.
+        if (p.recoveries === 0) {
+          p.recoveries = 1;
+          this._saveProcess(batch, p);
+        } else this._liveOf(p.pid).probation = true;
       }
       if (p.state === "running") {
         // Interrupted mid-quantum: its pending tool call re-runs from the

@@ -23,10 +23,12 @@ const WAITING = Symbol("waiting");
 export const MAX_RECOVERIES = 3;
 
 /**
- * Runs one quantum of a runnable process. The first quantum after a crash is
- * a recovery attempt: counted durably before it starts, one at a time, and
- * reset once it completes, so a process that brings the kernel down on every
- * resume is quarantined after MAX_RECOVERIES attempts.
+ * Runs one quantum of a runnable process. A completed quantum resets the
+ * process's recovery count. A suspect (resumed after a crash before, and not
+ * through a step since) runs its first quantum alone, its attempt counted
+ * durably before it starts, so a process that brings the kernel down on every
+ * resume is quarantined after MAX_RECOVERIES attempts and the others are not
+ * blamed.
  */
 export async function runQuantum(k: Kernel, pid: Pid): Promise<void> {
   const p = k._procs.get(pid);

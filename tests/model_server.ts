@@ -85,15 +85,14 @@ export function startModelServer(replies: Reply[]): ModelServer {
           controller.close();
           return;
         }
-        const end = () => {
+        // Open until the client goes away (the body is cancelled) or the server closes.
+        closing.signal.addEventListener("abort", () => {
           try {
             controller.close();
           } catch {
-            // already closed
+            // already closed or cancelled
           }
-        };
-        req.signal.addEventListener("abort", end, { once: true });
-        closing.signal.addEventListener("abort", end, { once: true });
+        }, { once: true });
       },
     });
     return new Response(stream, {

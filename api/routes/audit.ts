@@ -31,7 +31,9 @@ const verify = apiRoute("viewer", {
   path: "/v1/audit/verify",
   tags: ["audit"],
   summary: "Verify the whole audit chain (every hash and link, up to the kernel's head)",
-  responses: { 200: jsonResponse(AuditVerificationSchema, "The outcome; ok false names the break") },
+  responses: {
+    200: jsonResponse(AuditVerificationSchema, "The outcome; ok false names the break"),
+  },
 });
 
 /** Registers the audit routes. */

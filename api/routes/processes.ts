@@ -126,6 +126,7 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
     const onAbort = () => stop.abort();
     closing.addEventListener("abort", onAbort, { once: true });
     c.req.raw.signal.addEventListener("abort", onAbort, { once: true });
+    if (closing.aborted || c.req.raw.signal.aborted) stop.abort();
     try {
       const process = await kernel.wait(pid, {
         until: q.until ?? "settled",

@@ -1,0 +1,180 @@
+/**
+ * A small client of the control plane, for the CLI verbs (`libos ps`, `show`,
+ * `spawn`, `approve`, `deny`, `audit verify`, `token create`). Its errors say
+ * what went wrong in the operator's terms: the kernel is not reachable, the
+ * token is missing or refused, or the kernel's own error message.
+ *
+ * @module
+ */
+import type {
+  AgentImageInput,
+  AuditVerification,
+  Grant,
+  HumanRequest,
+  JournalEntry,
+  ProcessRecord,
+} from "../runtime/mod.ts";
+import type { Role, TokenInfo } from "./token_store.ts";
+
+/** Options of {@linkcode ApiClient}. */
+export interface ApiClientOptions {
+  /** Base URL, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  /** Bearer token. */
+  token: string;
+  /** Deadline of each request in ms (default 30,000; a wait adds its own timeout). */
+  timeoutMs?: number;
+}
+
+/** Why a call failed. */
+export type ApiClientErrorKind = "unreachable" | "unauthorized" | "forbidden" | "http";
+
+/** A failed call, with a message fit to print. */
+export class ApiClientError extends Error {
+  /** What kind of failure. */
+  readonly kind: ApiClientErrorKind;
+  /** The HTTP status, when there was an answer. */
+  readonly status: number | null;
+  /** The API's error code, when it gave one. */
+  readonly code: string | null;
+
+  constructor(
+    kind: ApiClientErrorKind,
+    message: string,
+    fields: { status?: number; code?: string; cause?: unknown } = {},
+  ) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = "ApiClientError";
+    this.kind = kind;
+    this.status = fields.status ?? null;
+    this.code = fields.code ?? null;
+  }
+}
+
+/** The control plane, over HTTP. */
+export class ApiClient {
+  readonly url: string;
+  readonly #token: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: ApiClientOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** Processes, by pid. */
+  async processes(): Promise<ProcessRecord[]> {
+    return (await this.#call<{ processes: ProcessRecord[] }>("GET", "/v1/processes")).processes;
+  }
+
+  /** One process. */
+  process(pid: string): Promise<ProcessRecord> {
+    return this.#call("GET", `/v1/processes/${encodeURIComponent(pid)}`);
+  }
+
+  /** A process's grants. */
+  async capabilities(pid: string): Promise<Grant[]> {
+    return (await this.#call<{ capabilities: Grant[] }>(
+      "GET",
+      `/v1/processes/${encodeURIComponent(pid)}/capabilities`,
+    )).capabilities;
+  }
+
+  /** A process's journal. */
+  async journal(pid: string, options: { limit?: number } = {}): Promise<JournalEntry[]> {
+    return (await this.#call<{ entries: JournalEntry[] }>(
+      "GET",
+      `/v1/processes/${encodeURIComponent(pid)}/journal?limit=${options.limit ?? 200}`,
+    )).entries;
+  }
+
+  /** Spawns a process from an image id or an inline image. */
+  spawn(request: { image: string | AgentImageInput; goal: string }): Promise<{
+    pid: string;
+    process: ProcessRecord;
+  }> {
+    return this.#call("POST", "/v1/processes", request);
+  }
+
+  /** Human requests, optionally only pending ones. */
+  async humanRequests(options: { state?: string } = {}): Promise<HumanRequest[]> {
+    const q = options.state === undefined ? "" : `?state=${encodeURIComponent(options.state)}`;
+    return (await this.#call<{ requests: HumanRequest[] }>("GET", `/v1/human${q}`)).requests;
+  }
+
+  /** Decides a human request. */
+  decide(
+    id: string,
+    decision: {
+      decision: "approve" | "deny" | "answer";
+      answer?: string;
+      scope?: "once" | "always";
+    },
+  ): Promise<HumanRequest> {
+    return this.#call("POST", `/v1/human/${encodeURIComponent(id)}`, decision);
+  }
+
+  /** Verifies the audit chain. */
+  verifyAudit(): Promise<AuditVerification> {
+    return this.#call("GET", "/v1/audit/verify");
+  }
+
+  /** Mints a token (admin). */
+  createToken(request: { role: Role; name?: string }): Promise<{ token: string; info: TokenInfo }> {
+    return this.#call("POST", "/v1/tokens", request);
+  }
+
+  /** Who the token is. */
+  whoami(): Promise<{ id: string; name: string; role: Role }> {
+    return this.#call("GET", "/v1/whoami");
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const target = `${this.url}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(target, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (error) {
+      const why = error instanceof DOMException && error.name === "TimeoutError"
+        ? `no answer within ${this.#timeoutMs} ms`
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      throw new ApiClientError(
+        "unreachable",
+        `Cannot reach the kernel at ${this.url}: ${why}. Is 'libos start' running there? ` +
+          "(set --url or LIBOS_URL)",
+        { cause: error },
+      );
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text === "" ? null : JSON.parse(text);
+    } catch {
+      json = null;
+    }
+    if (res.ok) return json as T;
+    const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
+    const message = err?.message ?? `HTTP ${res.status} ${res.statusText}`;
+    const fields = { status: res.status, ...(err?.code === undefined ? {} : { code: err.code }) };
+    if (res.status === 401) {
+      throw new ApiClientError(
+        "unauthorized",
+        `The kernel at ${this.url} refused the token: ${message} (set --token or LIBOS_TOKEN)`,
+        fields,
+      );
+    }
+    if (res.status === 403) throw new ApiClientError("forbidden", message, fields);
+    throw new ApiClientError("http", message, fields);
+  }
+}

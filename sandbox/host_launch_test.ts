@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { bubblewrapArgs, denoArgs, type HostPaths, hostPaths, planLaunch } from "./host_launch.ts";
+import { resolveLimits } from "./limits.ts";
+
+const PATHS: HostPaths = {
+  deno: "/usr/local/bin/deno",
+  denoDir: "/root/.cache/deno",
+  zodDir: "/root/.cache/deno/npm/registry.npmjs.org/zod",
+  zodVersion: "4.6.7",
+  hostFiles: ["/w/sandbox/host_main.ts", "/w/sandbox/frame.ts", "/w/sandbox/protocol.ts"],
+  hostMain: "/w/sandbox/host_main.ts",
+};
+
+/** The `[source, destination]` of every bind in a bwrap command line. */
+function binds(args: string[]): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--ro-bind" || args[i] === "--bind") out.push([args[i]!, args[i + 1]!, args[i + 2]!]);
+  }
+  return out;
+}
+
+Deno.test("bubblewrap shows a host only the Deno binary, libraries, zod and its own files, read-only", () => {
+  const args = bubblewrapArgs(PATHS, ["/lib", "/usr/lib"]);
+  assert.deepEqual(binds(args), [
+    ["--ro-bind", "/lib", "/lib"],
+    ["--ro-bind", "/usr/lib", "/usr/lib"],
+    ["--ro-bind", "/usr/local/bin/deno", "/usr/local/bin/deno"],
+    ["--ro-bind", "/w/sandbox/host_main.ts", "/w/sandbox/host_main.ts"],
+    ["--ro-bind", "/w/sandbox/frame.ts", "/w/sandbox/frame.ts"],
+    ["--ro-bind", "/w/sandbox/protocol.ts", "/w/sandbox/protocol.ts"],
+    ["--ro-bind", "/root/.cache/deno/npm/registry.npmjs.org/zod", "/deno/npm/registry.npmjs.org/zod"],
+  ]);
+  for (const flag of ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]) {
+    assert.ok(args.includes(flag), flag);
+  }
+  assert.ok(!args.includes("--share-net"));
+  assert.ok(!args.includes("--proc"), "no /proc, host or private");
+});
+
+Deno.test("a host runs with no --allow flag, no remote modules, a heap limit and no eval", () => {
+  const args = denoArgs({ importMap: "data:,{}", hostMain: "/w/host_main.ts", limits: resolveLimits({ heapMb: 99 }) });
+  assert.deepEqual(args.filter((a) => a.startsWith("--allow") || a === "-A"), []);
+  for (const flag of ["--no-prompt", "--no-remote", "--cached-only", "--no-config"]) assert.ok(args.includes(flag), flag);
+  assert.ok(args.includes("--v8-flags=--max-old-space-size=99,--disallow-code-generation-from-strings"));
+});
+
+Deno.test("the host paths point at this checkout's host files and the cached zod", async () => {
+  const paths = hostPaths();
+  for (const file of [...paths.hostFiles, paths.deno, paths.zodDir]) await Deno.stat(file);
+  assert.match(paths.zodVersion, /^\d+\.\d+\.\d+/);
+});
+
+Deno.test("without bubblewrap the plan says plainly that imports are not confined by the OS", async () => {
+  const plan = await planLaunch({ limits: resolveLimits(), bubblewrap: "off" });
+  assert.equal(plan.confinement.kind, "permissions-only");
+  assert.match(plan.confinement.notice, /not confined/);
+  assert.equal(plan.command, Deno.execPath());
+});

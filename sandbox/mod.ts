@@ -1,0 +1,62 @@
+/**
+ * The sandbox of Agent libOS (DESIGN §4): tools run in permission-less
+ * workers inside isolate hosts (`deno run` subprocesses with no `--allow-*`
+ * flag, under bubblewrap where it works), reach the world only through the
+ * syscall proxy, and are killed by the kernel when they pass a deadline, a
+ * memory limit or a message limit.
+ *
+ * @example
+ * ```ts ignore
+ * import { IsolateToolRunner, ToolFolder } from "./mod.ts";
+ * import { builtinToolsDir } from "../tools/mod.ts";
+ *
+ * await using runner = await IsolateToolRunner.create();
+ * console.log(runner.confinement.notice);
+ * const folder = new ToolFolder(runner, [builtinToolsDir]);
+ * const { tools, broken } = await folder.scan();
+ * const tool = folder.get("count_lines")!;
+ * const result = await runner.run({
+ *   pid: "p_1",
+ *   tool: { path: tool.path, hash: tool.hash },
+ *   args: { path: "README.md" },
+ *   deadlineMs: 5000,
+ *   syscall: async (name, args) => ({ name, args }),
+ * });
+ * ```
+ *
+ * @module
+ */
+export {
+  IsolateToolRunner,
+  type IsolateToolRunnerOptions,
+  type ToolDescription,
+  toolHash,
+  type ToolRunner,
+  type ToolRunRequest,
+  type ToolRunResult,
+} from "./tool_runner.ts";
+export {
+  type BrokenTool,
+  type ToolDescriber,
+  type ToolEntry,
+  ToolFolder,
+  type ToolFolderScan,
+} from "./tool_folder.ts";
+export { DEFAULT_LIMITS, resolveLimits, type SandboxLimits } from "./limits.ts";
+export type { SandboxAuditRecord } from "./isolate_host.ts";
+export type { BubblewrapMode, Confinement } from "./host_launch.ts";
+export type { HostPoolStats } from "./host_pool.ts";
+export {
+  CALL_ENDING_CODES,
+  SYSCALLS,
+  type SyscallArgs,
+  type SyscallName,
+} from "./protocol.ts";
+export { checkSyscallArgs, SYSCALL_ARGS, type SyscallArgsOf } from "./syscall_args.ts";
+export {
+  DIRECT_ACCESS,
+  PERMISSION_KINDS,
+  type PermissionKind,
+  type WorkerPermissions,
+  workerPermissions,
+} from "./worker_permissions.ts";
