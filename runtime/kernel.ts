@@ -1455,7 +1455,10 @@ export class Kernel implements AsyncDisposable {
     const crashed = this.#meta["shutdown"] !== "clean" && this._procs.size > 0;
     this.#meta["shutdown"] = "running";
     batch.add({ kind: "meta.put", key: "shutdown", value: "running" });
-    for (const p of this._procs.values()) {
+    // Suspects with the fewest attempts go first: an innocent process blamed
+    // for a crash it did not cause goes to the back of the line.
+    const order = [...this._procs.values()].sort((a, b) => a.recoveries - b.recoveries);
+    for (const p of order) {
       if (crashed && (p.state === "running" || p.state === "runnable")) {
         // A first resume is counted for all at once (one commit, no
         // serialisation); a process resumed before and not through a step

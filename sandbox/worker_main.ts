@@ -32,7 +32,15 @@ interface _Scope {
 }
 
 const _scope = globalThis as unknown as _Scope;
-const _post = _scope.postMessage.bind(_scope);
+const _postRaw = _scope.postMessage.bind(_scope);
+
+/** Posts to the host; an error message is cut to what the protocol accepts. */
+function _post(message: WorkerMessage): void {
+  if ("error" in message && message.ok === false) {
+    message.error.message = _clip(message.error.message, _MAX_MESSAGE);
+  }
+  _postRaw(message);
+}
 const _MAX_LOG_LINE = 4096;
 const _MAX_MESSAGE = 4096;
 
@@ -91,6 +99,7 @@ interface _Call {
 
 let _tool: Tool | null = null;
 let _code: ToolCode | null = null;
+let _url = "";
 let _loadError: WireError | null = null;
 let _loading: Promise<void> | null = null;
 const _calls = new Map<number, _Call>();
@@ -98,20 +107,24 @@ const _calls = new Map<number, _Call>();
 function _describeError(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   // The module's URL is the whole source; name the tool by its hash instead.
-  return _clip(text.replace(/data:application\/typescript,[^\s"')]*/g, `tool:${_code?.hash}`), _MAX_MESSAGE);
+  return _clip(_url === "" ? text : text.split(_url).join(`tool:${_code?.hash}`), _MAX_MESSAGE);
 }
 
 async function _load(code: ToolCode): Promise<void> {
   _code = code;
   try {
-    const mod = await import(`data:application/typescript,${encodeURIComponent(code.source)}`);
+    _url = `data:application/typescript,${encodeURIComponent(code.source)}`;
+    const mod = await import(_url);
     const tool = (mod as { default?: unknown }).default as Tool | undefined;
     if (typeof tool !== "object" || tool === null || tool.kind !== "libos.tool") {
       throw new TypeError("its default export is not made by defineTool");
     }
     _tool = tool;
   } catch (error) {
-    _loadError = { code: "EINVAL", message: `Cannot load tool: ${_describeError(error)}` };
+    _loadError = {
+      code: "EINVAL",
+      message: `Cannot load tool: ${_describeError(error)}`,
+    };
   }
 }
 

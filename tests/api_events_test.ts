@@ -109,7 +109,13 @@ Deno.test("closing the control plane ends open streams with a shutdown event and
   const p = await t.call("/v1/processes", {
     body: { image: scripted([call("sleep", { ms: 60_000 }), call("exit", {})]), goal: "g" },
   });
+  const listeners = t.kernel.events.size;
   const polling = t.call(`/v1/processes/${p.json.pid}/wait?until=terminal&timeoutMs=300000`);
+  // The poll is in flight once the kernel has its waiter.
+  for (let i = 0; i < 100 && t.kernel.events.size === listeners; i++) {
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  assert.equal(t.kernel.events.size, listeners + 1, "the poll waits in the kernel");
   t.plane.close();
   const rest = await s.until((f) => f.event === "shutdown");
   assert.equal(rest.at(-1)?.event, "shutdown");
@@ -117,6 +123,8 @@ Deno.test("closing the control plane ends open streams with a shutdown event and
   const answer = await polling;
   assert.equal(answer.json.timedOut, true);
   assert.equal(answer.json.process.state, "waiting");
+  const late = await t.call(`/v1/processes/${p.json.pid}/wait?until=terminal&timeoutMs=300000`);
+  assert.equal(late.json.timedOut, true, "a poll after close answers at once");
 });
 
 Deno.test("wait long-polls until the process waits or ends; with until=terminal it times out while the process waits", async () => {

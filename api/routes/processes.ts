@@ -128,6 +128,8 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
     c.req.raw.signal.addEventListener("abort", onAbort, { once: true });
     if (closing.aborted || c.req.raw.signal.aborted) stop.abort();
     try {
+      // Kernel.wait listens for a later abort only: an aborted poll answers here.
+      if (stop.signal.aborted) return c.json({ process: kernel.get(pid), timedOut: true }, 200);
       const process = await kernel.wait(pid, {
         until: q.until ?? "settled",
         signal: stop.signal,

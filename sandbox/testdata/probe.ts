@@ -34,7 +34,7 @@ export default defineTool({
       readFile: await attempt(() => Deno.readTextFile(file)),
       env: await attempt(() => Deno.env.get("HOME")),
       fetch: await attempt(() => fetch("http://127.0.0.1:9/")),
-      run: await attempt(() => new Deno.Command("true").output()),
+      run: await attempt(() => new Deno.Command("/bin/sh", { args: ["-c", "true"] }).output()),
       eval: await attempt(() => eval("1 + 1")),
       newFunction: await attempt(() => new Function("return 1")()),
       broadcastChannel: typeof g["BroadcastChannel"],

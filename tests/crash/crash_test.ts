@@ -19,7 +19,7 @@ async function inTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 
 Deno.test(`kill -9 at ${KILLS} random points: nothing acknowledged lost, no effect twice, results as uninterrupted`, async () => {
   const result = await inTemp((dir) =>
-    runCrashCampaign(dir, { kills: KILLS, seed: 20261125, procs: 6, rounds: 40, sleepMs: 15 })
+    runCrashCampaign(dir, { kills: KILLS, seed: 20261125, procs: 6, rounds: 300, sleepMs: 25 })
   );
   assert.deepEqual(result.problems, []);
   assert.ok(result.kills >= KILLS, `only ${result.kills} kills interrupted work`);

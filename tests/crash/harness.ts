@@ -136,8 +136,8 @@ export async function runCrashCampaign(
     `${sleepMs}`,
   ];
   const rand = _rng(options.seed);
-  const min = options.minDelayMs ?? 5;
-  const max = options.maxDelayMs ?? 120;
+  const min = options.minDelayMs ?? 20;
+  const max = options.maxDelayMs ?? 400;
   const spawns: string[] = [];
   const approvals: string[] = [];
   let kills = 0;
