@@ -341,8 +341,7 @@ async function remote(command: string, args: string[]): Promise<number> {
     console.error(`usage: ${text}`);
     return 2;
   };
-  const token = values.token ?? Deno.env.get("LIBOS_TOKEN") ??
-    Deno.env.get("LIBOS_ADMIN_TOKEN") ??
+  const token = values.token ?? _env("LIBOS_TOKEN") ?? _env("LIBOS_ADMIN_TOKEN") ??
     await _readToken(join(resolve(values.data), "admin.token"));
   if (token === null || token === "") {
     console.error(
@@ -351,7 +350,7 @@ async function remote(command: string, args: string[]): Promise<number> {
     return 2;
   }
   const client = new ApiClient({
-    url: values.url ?? Deno.env.get("LIBOS_URL") ?? "http://127.0.0.1:8787",
+    url: values.url ?? _env("LIBOS_URL") ?? "http://127.0.0.1:8787",
     token,
   });
   const shown = (text: string, max = 200) => escapePreview(text, { max });
@@ -463,6 +462,12 @@ async function remote(command: string, args: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/** An environment variable; unset when empty. */
+function _env(name: string): string | undefined {
+  const v = Deno.env.get(name);
+  return v === undefined || v === "" ? undefined : v;
 }
 
 async function _readToken(path: string): Promise<string | null> {

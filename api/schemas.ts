@@ -131,6 +131,7 @@ export const ProcessSchema = z.object({
     turn: z.number(),
     calls: z.array(z.object({ id: z.string(), name: z.string(), args: z.unknown() })),
     next: z.number(),
+    invalid: z.number(),
   }).nullable(),
   recoveries: z.number().openapi({ description: "kernel crashes this process was resumed after" }),
   result: z.unknown(),

@@ -93,3 +93,17 @@ export { escapePreview } from "./preview.ts";
 export { primitiveToolNames, primitiveToolSpec } from "./primitive_tools.ts";
 export { isTerminal } from "./lifecycle.ts";
 export { defineTool, type Tool, type ToolDefinition, type ToolSys, z } from "./tool_sdk.ts";
+export { OpenAIProvider, type OpenAIProviderOptions } from "./openai_provider.ts";
+export { AnthropicProvider, type AnthropicProviderOptions } from "./anthropic_provider.ts";
+export {
+  modelKeysPresent,
+  providersFromEnv,
+  type ProvidersFromEnvOptions,
+} from "./model_providers.ts";
+export { type EnvReader, type ModelOptions, ModelOptionsSchema } from "./model_options.ts";
+export type { RetryOptions } from "./model_retry.ts";
+export { costOf, type Price, priceOf, PRICES } from "./cost.ts";
+export { estimateTokens, fitContext } from "./context_policy.ts";
+export { isMalformedArgs, MALFORMED_KEY } from "./tool_call_args.ts";
+export type { CheckpointDiff } from "./checkpoints.ts";
+export type { CheckpointInfo, CheckpointRecord } from "./types.ts";

@@ -52,6 +52,11 @@ export const BudgetsSchema = z.strictObject({
   tokens: z.number().int().positive().optional(),
   wallTimeMs: z.number().int().positive().optional(),
   children: z.number().int().nonnegative().optional(),
+  /** Model cost of this process, in US dollars. */
+  costUsd: z.number().positive().optional(),
+  /** Tokens and cost of this process and all its descendants together. */
+  subtreeTokens: z.number().int().positive().optional(),
+  subtreeCostUsd: z.number().positive().optional(),
 });
 /** Process budgets. */
 export type Budgets = z.infer<typeof BudgetsSchema>;

@@ -14,6 +14,11 @@ import { hasCode, toErrorData } from "./errors.ts";
 import type { Kernel } from "./kernel.ts";
 import type { ContextMessage, ModelResponse, ToolSpec } from "./model_provider.ts";
 import { primitiveTool, primitiveToolSpec } from "./primitive_tools.ts";
+import { type ElidedResult, estimateTokens, fitContext, messageTokens } from "./context_policy.ts";
+import { costOf, type Price, priceOf, toMicroUsd } from "./cost.ts";
+import { type BudgetScope, checkModelCall } from "./model_budget.ts";
+import { parseModelOptions } from "./model_options.ts";
+import { isMalformedArgs, malformedCallResult } from "./tool_call_args.ts";
 import { Syscalls } from "./syscalls.ts";
 import type { JournalEntry, Pid, ProcessRecord, ToolCall, ToolResult } from "./types.ts";
 
@@ -102,6 +107,7 @@ async function _quantum(
       const call = cursor.calls[cursor.next]!;
       const result = await _dispatch(k, p, live.replay, call, cursor.turn, batch);
       if (result === WAITING) return;
+      if (_refusedBeforeSyscall(result)) cursor.invalid += 1;
       k._journal(batch, pid, "tool.end", { name: call.name, result }, {
         turn: cursor.turn,
         callId: call.id,
@@ -110,6 +116,19 @@ async function _quantum(
       live.replay.clear();
       cursor.next += 1;
       p.usage.toolCalls += 1;
+    }
+    if (_running(p) && cursor.next >= cursor.calls.length && cursor.calls.length > 0) {
+      // One repair turn: a turn whose every call was malformed is answered
+      // with the errors; a second such turn in a row ends the process.
+      p.usage.invalidTurns = cursor.invalid === cursor.calls.length ? p.usage.invalidTurns + 1 : 0;
+      if (p.usage.invalidTurns >= 2) {
+        return _fail(
+          k,
+          batch,
+          p,
+          `model: tool calls malformed on two turns in a row (turn ${cursor.turn})`,
+        );
+      }
     }
     if (_running(p)) {
       k._transition(batch, p, "runnable");
@@ -124,6 +143,12 @@ async function _quantum(
     live.abort = null;
     await k._commit(batch);
   }
+}
+
+/** A tool result refused by dispatch itself (unknown tool, malformed or invalid arguments). */
+function _refusedBeforeSyscall(result: ToolResult): boolean {
+  return !result.ok && (result.error.code === "ENOENT" || result.error.code === "EINVAL") &&
+    result.error.message.startsWith("Cannot call tool ");
 }
 
 /** Whether a process is still running (a signal may have changed it mid-quantum). */
@@ -192,6 +217,58 @@ async function _modelTurn(
       return null;
     }
   }
+  const tools = _toolSpecs(p);
+  let sent: ContextMessage[] = messages;
+  let price: Price | null = null;
+  if (image.model.provider !== "scripted") {
+    const model = image.model as {
+      provider: string;
+      name: string;
+      options?: Record<string, unknown>;
+    };
+    const target = `${model.provider}/${model.name}`;
+    let options;
+    try {
+      options = parseModelOptions(target, model.options ?? {});
+    } catch (error) {
+      _fail(k, batch, p, toErrorData(error).message);
+      return null;
+    }
+    if (options.contextTokens !== undefined) {
+      const fit = fitContext(messages, {
+        budget: options.contextTokens,
+        system: image.systemPrompt,
+        tools,
+      });
+      if (!fit.fits) {
+        _fail(
+          k,
+          batch,
+          p,
+          `context: the prompt needs ~${fit.tokens} tokens even with old results moved out, more than model.options.contextTokens (${options.contextTokens})`,
+        );
+        return null;
+      }
+      _keepElided(k, batch, p, fit.elided);
+      sent = fit.messages;
+    }
+    price = priceOf(model.provider, model.name, options.price);
+    const reason = checkModelCall({
+      inputTokens: estimateTokens(image.systemPrompt) + sent.reduce((n, m) =>
+        n + messageTokens(m), 0) +
+        tools.reduce(
+          (n, t) => n + estimateTokens(t.name + t.description + JSON.stringify(t.inputSchema)),
+          0,
+        ),
+      maxOutputTokens: options.maxTokens ?? 4096,
+      price,
+      target,
+    }, _budgetScopes(k, p));
+    if (reason !== null) {
+      _fail(k, batch, p, reason);
+      return null;
+    }
+  }
   let response: ModelResponse;
   try {
     response = await provider.complete({
@@ -199,8 +276,8 @@ async function _modelTurn(
       model: image.model,
       forked: p.forkedFrom !== null,
       system: image.systemPrompt,
-      messages,
-      tools: _toolSpecs(p),
+      messages: sent,
+      tools,
       turn,
       signal,
       onDelta: (text) => {
@@ -217,18 +294,78 @@ async function _modelTurn(
     name: c.name,
     args: c.args,
   }));
+  const tokens = response.usage.inputTokens + response.usage.outputTokens;
+  const cost = price === null ? 0 : toMicroUsd(costOf(response.usage, price));
   k._journal(batch, p.pid, "model.response", {
     text: response.text,
     calls,
     usage: response.usage,
+    costMicroUsd: cost,
     stop: response.stop,
   }, { turn });
   messages.push({ role: "assistant", text: response.text, calls });
-  p.cursor = { turn, calls, next: 0 };
+  p.cursor = { turn, calls, next: 0, invalid: 0 };
   p.usage.steps += 1;
-  p.usage.tokens += response.usage.inputTokens + response.usage.outputTokens;
+  p.usage.tokens += tokens;
+  p.usage.costMicroUsd += cost;
+  // Subtree totals: this process and every ancestor.
+  for (const q of [p, ...p.lineage.map((a) => k._procs.get(a))]) {
+    if (q === undefined) continue;
+    q.usage.subtreeTokens += tokens;
+    q.usage.subtreeCostMicroUsd += cost;
+    if (q !== p) k._saveProcess(batch, q);
+  }
   k._saveProcess(batch, p);
   return response;
+}
+
+/** The budgets that govern a model call: the process's own, and each subtree above it. */
+function _budgetScopes(k: Kernel, p: ProcessRecord): BudgetScope[] {
+  const scopes: BudgetScope[] = [{
+    label: `process ${p.pid}`,
+    limits: {
+      ...(p.budgets.tokens === undefined ? {} : { tokens: p.budgets.tokens }),
+      ...(p.budgets.costUsd === undefined ? {} : { costUsd: p.budgets.costUsd }),
+    },
+    used: { tokens: p.usage.tokens, costUsd: p.usage.costMicroUsd / 1e6 },
+  }];
+  for (const q of [p, ...p.lineage.map((a) => k._procs.get(a))]) {
+    if (q === undefined) continue;
+    const { subtreeTokens, subtreeCostUsd } = q.budgets;
+    if (subtreeTokens === undefined && subtreeCostUsd === undefined) continue;
+    scopes.push({
+      label: `the subtree of ${q.pid}`,
+      limits: {
+        ...(subtreeTokens === undefined ? {} : { tokens: subtreeTokens }),
+        ...(subtreeCostUsd === undefined ? {} : { costUsd: subtreeCostUsd }),
+      },
+      used: { tokens: q.usage.subtreeTokens, costUsd: q.usage.subtreeCostMicroUsd / 1e6 },
+    });
+  }
+  return scopes;
+}
+
+/** Results the context policy moved out of the prompt are kept as objects. */
+function _keepElided(
+  k: Kernel,
+  batch: Batch,
+  p: ProcessRecord,
+  elided: readonly ElidedResult[],
+): void {
+  const ns = `proc/${p.pid}`;
+  for (const e of elided) {
+    if (k.objects.find(ns, e.name) !== undefined) continue;
+    const r = e.result;
+    k._putObject(batch, {
+      namespace: ns,
+      name: e.name,
+      type: "tool_result",
+      payload: r.ok
+        ? { tool: e.tool, ok: true, value: r.value ?? null }
+        : { tool: e.tool, ok: false, error: r.error },
+      provenance: { pid: p.pid, step: p.usage.steps },
+    });
+  }
 }
 
 /** Runs one tool call; model-facing errors become failed results. */
@@ -252,6 +389,7 @@ async function _dispatch(
       },
     };
   }
+  if (isMalformedArgs(call.args)) return malformedCallResult(call.name, call.args);
   const parsed = tool.input.safeParse(call.args ?? {});
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) =>

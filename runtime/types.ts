@@ -43,6 +43,8 @@ export interface TurnCursor {
   calls: ToolCall[];
   /** Index of the next call to dispatch. */
   next: number;
+  /** Calls of this turn refused before any syscall (unknown tool, bad arguments). */
+  invalid: number;
 }
 
 /** What a process has used of its budgets. */
@@ -51,6 +53,13 @@ export interface Usage {
   toolCalls: number;
   tokens: number;
   children: number;
+  /** Model cost in whole micro-dollars. */
+  costMicroUsd: number;
+  /** Tokens and cost of this process and all its descendants. */
+  subtreeTokens: number;
+  subtreeCostMicroUsd: number;
+  /** Model turns in a row whose every tool call was malformed. */
+  invalidTurns: number;
 }
 
 /** A process descriptor (DESIGN §2). */

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { IsolateHost, type SandboxAuditRecord } from "./isolate_host.ts";
-import type { LaunchPlan } from "./host_launch.ts";
 import { resolveLimits } from "./limits.ts";
 import { toolHash } from "./tool_runner.ts";
-
-const FAKE_HOST = fileURLToPath(new URL("./testdata/fake_host.ts", import.meta.url));
+import { fakeHostPlan } from "./testdata/fake_host_plan.ts";
 const NO_PERMISSIONS = {
   env: false,
   ffi: false,
@@ -18,20 +15,10 @@ const NO_PERMISSIONS = {
 } as const;
 const SOURCE = "export default 1;";
 
-function fakePlan(scenario: string): LaunchPlan {
-  return {
-    command: Deno.execPath(),
-    args: ["run", "--no-config", "--no-lock", "--quiet", FAKE_HOST, scenario],
-    env: { NO_COLOR: "1" },
-    cwd: "/",
-    confinement: { kind: "permissions-only", notice: "" },
-  };
-}
-
 async function startFake(scenario: string, audit: SandboxAuditRecord[]): Promise<IsolateHost> {
   const limits = resolveLimits({ messageBytes: 1 << 20 });
   const host = await IsolateHost.start({
-    plan: fakePlan(scenario),
+    plan: fakeHostPlan(scenario),
     limits,
     audit: (r) => audit.push(r),
   });
