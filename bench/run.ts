@@ -207,11 +207,120 @@ async function benchRss(dir: string): Promise<void> {
   });
 }
 
+/** Checkpoint create / restore of a process with 100 objects; export + import round trip. */
+async function benchCheckpoint(dir: string): Promise<void> {
+  await using kernel = await Kernel.create({
+    store: await tempStore(dir, "ck"),
+    filesystem: new MemoryFilesystem(),
+  });
+  await using other = await Kernel.create({
+    store: await tempStore(dir, "ck2"),
+    filesystem: new MemoryFilesystem(),
+  });
+  const p = await kernel.spawn({
+    image: image("ck", {
+      provider: "scripted",
+      steps: [{ tool: "sleep", args: { ms: 3_600_000 } }],
+    }),
+    goal: "hold",
+  });
+  await kernel.wait(p.pid);
+  await kernel.invoke(p.pid, async (s) => {
+    for (let i = 0; i < 100; i++) {
+      await s.create({ name: `o${i}`, type: "note", payload: { text: `object ${i} `.repeat(20) } });
+    }
+  });
+  const create: number[] = [];
+  const restore: number[] = [];
+  const trip: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    let t0 = performance.now();
+    const ck = await kernel.createCheckpoint(p.pid, { reason: `bench ${i}` });
+    create.push(performance.now() - t0);
+    await kernel.invoke(p.pid, (s) => s.writeObject(`o${i % 100}`, { text: "changed" }));
+    t0 = performance.now();
+    await kernel.restoreCheckpoint(ck.id);
+    restore.push(performance.now() - t0);
+    if (i < 15) {
+      t0 = performance.now();
+      const bytes = await kernel.exportCheckpoint(ck.id);
+      const { pids } = await other.importBundle(bytes);
+      trip.push(performance.now() - t0);
+      await other.signal(pids[p.pid]!, "kill");
+    }
+  }
+  for (const a of [create, restore, trip]) a.sort((x, y) => x - y);
+  rows.push({
+    name: "checkpoint create, 100 objects (sqlite, durable) p50",
+    value: us(pct(create, 0.5)),
+    target: "≤ 10 ms",
+  });
+  rows.push({
+    name: "checkpoint restore, 100 objects (sqlite, durable) p50",
+    value: us(pct(restore, 0.5)),
+    target: "≤ 20 ms",
+  });
+  rows.push({
+    name: "export + import round trip, 100 objects, p50",
+    value: us(pct(trip, 0.5)),
+    target: "—",
+  });
+}
+
+/** Time from boot to every one of 1,000 live processes resumed, after a kill -9. */
+async function benchRecovery(dir: string): Promise<void> {
+  const data = join(dir, "recovery");
+  await Deno.mkdir(data, { recursive: true });
+  const worker = new URL("./recovery_worker.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", worker, data, "1000"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!out.includes("READY")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`recovery worker ended early: ${out}`);
+    out += value;
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel();
+  const t0 = performance.now();
+  const store = await SqliteStore.open(join(data, "kernel.db"));
+  const resumed = new Set<string>();
+  const all = Promise.withResolvers<void>();
+  const kernel = await Kernel.create({
+    store,
+    filesystem: new MemoryFilesystem(),
+    autostart: false,
+  });
+  const total = kernel.list().filter((p) => p.state === "runnable" || p.state === "running").length;
+  using _ = kernel.subscribe((e) => {
+    if (e.type === "process" && e.from === "running") {
+      resumed.add(e.pid);
+      if (resumed.size === total) all.resolve();
+    }
+  });
+  kernel.start();
+  await all.promise;
+  const ms = performance.now() - t0;
+  await kernel.close();
+  rows.push({
+    name: `recovery after kill -9: ${total} live processes all resumed`,
+    value: `${ms.toFixed(0)} ms`,
+    target: "≤ 3 s",
+  });
+}
+
 const all: Record<string, (dir: string) => Promise<void>> = {
   primitive: benchPrimitive,
   spawn: benchSpawn,
   loop: benchLoop,
   rss: benchRss,
+  checkpoint: benchCheckpoint,
+  recovery: benchRecovery,
 };
 
 if (import.meta.main) {

@@ -128,19 +128,24 @@ const noSyscall = () => Promise.resolve(null);
     name: "syscall round trip (clock.now, from a tool)",
     p50: us(p50),
     p99: us(pct(micros, 0.99)),
-    baseline: `raw postMessage ${us(pct(raw, 0.5))} p50 / ${
-      us(pct(raw, 0.99))
-    } p99 (${(p50 / pct(raw, 0.5)).toFixed(1)}×)`,
+    baseline: `raw postMessage ${us(pct(raw, 0.5))} p50 / ${us(pct(raw, 0.99))} p99 (${
+      (p50 / pct(raw, 0.5)).toFixed(1)
+    }×)`,
     target: "p50 ≤ 250 µs and ≤ 5× raw",
   });
 }
 
 // 2. Warm tool calls.
-for (const [label, file, syscall] of [
-  ["warm tool call (noop, 0 syscalls)", "noop.ts", noSyscall],
-  ["warm tool call (count_lines, 1 syscall)", "../../tools/count_lines.ts", () =>
-    Promise.resolve("a\nb\n")],
-] as const) {
+for (
+  const [label, file, syscall] of [
+    ["warm tool call (noop, 0 syscalls)", "noop.ts", noSyscall],
+    [
+      "warm tool call (count_lines, 1 syscall)",
+      "../../tools/count_lines.ts",
+      () => Promise.resolve("a\nb\n"),
+    ],
+  ] as const
+) {
   const times: number[] = [];
   for (let i = 0; i < 320; i++) {
     const t = performance.now();
@@ -155,7 +160,13 @@ for (const [label, file, syscall] of [
     if (i >= 20) times.push(performance.now() - t);
   }
   const s = sorted(times);
-  rows.push({ name: label, p50: ms(pct(s, 0.5)), p99: ms(pct(s, 0.99)), baseline: "", target: "p50 ≤ 3 ms" });
+  rows.push({
+    name: label,
+    p50: ms(pct(s, 0.5)),
+    p99: ms(pct(s, 0.99)),
+    baseline: "",
+    target: "p50 ≤ 3 ms",
+  });
 }
 
 // 3. Cold calls: a tool never seen (a fresh isolate), and a new process's first call.
@@ -245,7 +256,9 @@ export default defineTool({ name: "cold", description: "A tool never seen before
   });
 }
 
-console.log(`\nsandbox benchmarks — confinement: ${runner.confinement.kind}, Deno ${Deno.version.deno}\n`);
+console.log(
+  `\nsandbox benchmarks — confinement: ${runner.confinement.kind}, Deno ${Deno.version.deno}\n`,
+);
 const widths = [52, 12, 12, 58];
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" │ ");
 console.log(line(["benchmark", "p50", "p99", "baseline (same run)", "target"]));
