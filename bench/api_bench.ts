@@ -54,7 +54,10 @@ const approver: AgentImageInput = {
 };
 
 async function boot(): Promise<{ kernel: Kernel; plane: ControlPlane }> {
-  const kernel = await Kernel.create({ store: new MemoryStore(), filesystem: new MemoryFilesystem() });
+  const kernel = await Kernel.create({
+    store: new MemoryStore(),
+    filesystem: new MemoryFilesystem(),
+  });
   const plane = await ControlPlane.create(kernel, { adminToken: TOKEN, maxEventStreams: 1024 });
   return { kernel, plane };
 }
@@ -64,7 +67,9 @@ async function serveMode(): Promise<void> {
   const { kernel, plane } = await boot();
   await kernel.registerImage(sleeper);
   let pid = "";
-  for (let i = 0; i < 100; i++) pid = (await kernel.spawn({ image: sleeper.id, goal: `g${i}` })).pid;
+  for (let i = 0; i < 100; i++) {
+    pid = (await kernel.spawn({ image: sleeper.id, goal: `g${i}` })).pid;
+  }
   await kernel.wait(pid);
   const server = serveControlPlane(plane, { port: 0 });
   console.log(JSON.stringify({ url: server.url, pid }));
