@@ -126,6 +126,12 @@ export const ProcessSchema = z.object({
     toolCalls: z.number(),
     tokens: z.number(),
     children: z.number(),
+    costMicroUsd: z.number().openapi({ description: "model cost in whole micro-dollars" }),
+    subtreeTokens: z.number(),
+    subtreeCostMicroUsd: z.number(),
+    invalidTurns: z.number().openapi({
+      description: "model turns in a row whose every tool call was malformed",
+    }),
   }),
   cursor: z.object({
     turn: z.number(),

@@ -13,8 +13,9 @@ try {
     kills,
     seed,
     procs: 8,
-    rounds: Math.max(40, Math.ceil(kills * 0.8)),
-    sleepMs: 15,
+    // Enough work that the kills (20-400 ms after each boot) land in it.
+    rounds: Math.max(40, kills),
+    sleepMs: 250,
     log: (line) => {
       if (/^boot \d*00:/.test(line)) console.log(line);
     },
