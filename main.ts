@@ -125,6 +125,13 @@ async function start(args: string[]): Promise<number> {
     env: Deno.env.get("LIBOS_ADMIN_TOKEN"),
   });
   const kernel = await openKernel(data, workspace);
+  // Listen for signals before saying "up": a signal from then on shuts down cleanly.
+  const stop = Promise.withResolvers<string>();
+  const onSignal = (name: string) => () => stop.resolve(name);
+  const sigint = onSignal("SIGINT");
+  const sigterm = onSignal("SIGTERM");
+  Deno.addSignalListener("SIGINT", sigint);
+  Deno.addSignalListener("SIGTERM", sigterm);
   console.log(
     `libos: kernel up — data ${data}, workspace ${workspace}, store ${kernel.store.kind}`,
   );
@@ -133,6 +140,8 @@ async function start(args: string[]): Promise<number> {
   try {
     server = serveControlPlane(plane, { port, hostname: values.host });
   } catch (error) {
+    Deno.removeSignalListener("SIGINT", sigint);
+    Deno.removeSignalListener("SIGTERM", sigterm);
     plane.close();
     await kernel.close();
     const why = error instanceof Deno.errors.AddrInUse
@@ -195,12 +204,6 @@ async function start(args: string[]): Promise<number> {
     console.log(`libos: spawned ${p.pid} from ${img.id}@${img.version}`);
   }
 
-  const stop = Promise.withResolvers<string>();
-  const onSignal = (name: string) => () => stop.resolve(name);
-  const sigint = onSignal("SIGINT");
-  const sigterm = onSignal("SIGTERM");
-  Deno.addSignalListener("SIGINT", sigint);
-  Deno.addSignalListener("SIGTERM", sigterm);
   const stdin = readAnswers(kernel);
 
   let code = 0;

@@ -40,6 +40,8 @@ export const BINARY_KEY = "$b";
 const _encoder = new TextEncoder();
 const _decoder = new TextDecoder();
 const _MAX_WALK_DEPTH = 64;
+/** Texts up to this length are encoded straight into the frame. */
+const _SMALL = 1 << 16;
 
 type _Path = (string | number)[];
 
@@ -56,9 +58,31 @@ export function encodeFrame(message: Record<string, unknown>, maxBytes: number):
     copy[BINARY_KEY] = paths;
     body = copy;
   }
-  const json = _encoder.encode(JSON.stringify(body));
-  let size = 4 + json.length;
-  for (const b of bins) size += 4 + b.length;
+  const text = JSON.stringify(body);
+  let binBytes = 0;
+  for (const b of bins) binBytes += 4 + b.length;
+  // UTF-8 takes at least one byte per UTF-16 unit: a long text is refused before encoding.
+  if (8 + text.length + binBytes > maxBytes) {
+    const size = 8 + text.length + binBytes;
+    throw new FrameError(
+      "oversize",
+      `a ${size}-byte message exceeds the ${maxBytes}-byte limit`,
+      size,
+    );
+  }
+  let out: Uint8Array;
+  let written: number;
+  if (text.length <= _SMALL) {
+    // One allocation: UTF-8 takes at most 3 bytes per UTF-16 unit.
+    out = new Uint8Array(8 + text.length * 3 + binBytes);
+    written = _encoder.encodeInto(text, out.subarray(8)).written;
+  } else {
+    const json = _encoder.encode(text);
+    written = json.length;
+    out = new Uint8Array(8 + written + binBytes);
+    out.set(json, 8);
+  }
+  const size = 4 + written + binBytes;
   if (size + 4 > maxBytes) {
     throw new FrameError(
       "oversize",
@@ -66,18 +90,16 @@ export function encodeFrame(message: Record<string, unknown>, maxBytes: number):
       size + 4,
     );
   }
-  const out = new Uint8Array(4 + size);
   const view = new DataView(out.buffer);
   view.setUint32(0, size);
-  view.setUint32(4, json.length);
-  out.set(json, 8);
-  let at = 8 + json.length;
+  view.setUint32(4, written);
+  let at = 8 + written;
   for (const b of bins) {
     view.setUint32(at, b.length);
     out.set(b, at + 4);
     at += 4 + b.length;
   }
-  return out;
+  return out.subarray(0, at);
 }
 
 function _hasBinary(value: unknown, depth: number): boolean {

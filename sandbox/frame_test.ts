@@ -57,7 +57,10 @@ Deno.test("an oversized frame is refused from its size field, before its body is
     },
   }, { highWaterMark: 0 });
   const reader = new FrameReader(stream, { maxBytes: 1 << 20 });
-  await assert.rejects(reader.next(), (e: unknown) => e instanceof FrameError && e.fault === "oversize");
+  await assert.rejects(
+    reader.next(),
+    (e: unknown) => e instanceof FrameError && e.fault === "oversize",
+  );
   assert.equal(pulled, 1);
   await reader.cancel();
 });

@@ -201,8 +201,7 @@ const _BWRAP_NOTICE =
   "own code; tool code runs in permission-less workers and reaches the world only " +
   "through the syscall proxy.";
 
-const _BARE_NOTICE =
-  "bubblewrap (bwrap) is not available: isolate hosts run as plain `deno run` " +
+const _BARE_NOTICE = "bubblewrap (bwrap) is not available: isolate hosts run as plain `deno run` " +
   "subprocesses with no --allow-* flag. Tool code runs in permission-less workers as " +
   "data: modules, where Deno refuses file imports, but the hosts are not confined by a " +
   "mount or network namespace, so file reads through imports are not confined at the " +

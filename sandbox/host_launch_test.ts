@@ -15,7 +15,9 @@ const PATHS: HostPaths = {
 function binds(args: string[]): string[][] {
   const out: string[][] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--ro-bind" || args[i] === "--bind") out.push([args[i]!, args[i + 1]!, args[i + 2]!]);
+    if (args[i] === "--ro-bind" || args[i] === "--bind") {
+      out.push([args[i]!, args[i + 1]!, args[i + 2]!]);
+    }
   }
   return out;
 }
@@ -29,7 +31,11 @@ Deno.test("bubblewrap shows a host only the Deno binary, libraries, zod and its 
     ["--ro-bind", "/w/sandbox/host_main.ts", "/w/sandbox/host_main.ts"],
     ["--ro-bind", "/w/sandbox/frame.ts", "/w/sandbox/frame.ts"],
     ["--ro-bind", "/w/sandbox/protocol.ts", "/w/sandbox/protocol.ts"],
-    ["--ro-bind", "/root/.cache/deno/npm/registry.npmjs.org/zod", "/deno/npm/registry.npmjs.org/zod"],
+    [
+      "--ro-bind",
+      "/root/.cache/deno/npm/registry.npmjs.org/zod",
+      "/deno/npm/registry.npmjs.org/zod",
+    ],
   ]);
   for (const flag of ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]) {
     assert.ok(args.includes(flag), flag);
@@ -39,10 +45,18 @@ Deno.test("bubblewrap shows a host only the Deno binary, libraries, zod and its 
 });
 
 Deno.test("a host runs with no --allow flag, no remote modules, a heap limit and no eval", () => {
-  const args = denoArgs({ importMap: "data:,{}", hostMain: "/w/host_main.ts", limits: resolveLimits({ heapMb: 99 }) });
+  const args = denoArgs({
+    importMap: "data:,{}",
+    hostMain: "/w/host_main.ts",
+    limits: resolveLimits({ heapMb: 99 }),
+  });
   assert.deepEqual(args.filter((a) => a.startsWith("--allow") || a === "-A"), []);
-  for (const flag of ["--no-prompt", "--no-remote", "--cached-only", "--no-config"]) assert.ok(args.includes(flag), flag);
-  assert.ok(args.includes("--v8-flags=--max-old-space-size=99,--disallow-code-generation-from-strings"));
+  for (const flag of ["--no-prompt", "--no-remote", "--cached-only", "--no-config"]) {
+    assert.ok(args.includes(flag), flag);
+  }
+  assert.ok(
+    args.includes("--v8-flags=--max-old-space-size=99,--disallow-code-generation-from-strings"),
+  );
 });
 
 Deno.test("the host paths point at this checkout's host files and the cached zod", async () => {

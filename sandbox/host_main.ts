@@ -51,7 +51,8 @@ function _send(message: HostMessage): void {
       id: message.id,
       error: {
         code: "ELIMIT",
-        message: `Cannot send the '${message.type}' message of call ${message.id}: ${error.message}`,
+        message:
+          `Cannot send the '${message.type}' message of call ${message.id}: ${error.message}`,
       },
     }, _maxFrame);
   }
@@ -153,6 +154,8 @@ class _ToolWorker {
         _callWorkers.delete(message.id);
         this.lastUsed = performance.now();
         _send({ ...message, pid: _pid! });
+        // A new spare starts once the call is answered, so that it does not slow the call down.
+        if (_spare === null) setTimeout(_refillSpare, 0);
         return;
       default: {
         const never: never = message;
@@ -209,7 +212,6 @@ function _workerFor(tool: ToolCode, permissions: WirePermissions): _ToolWorker {
   w.load(tool);
   _workers.set(tool.hash, w);
   _sparePermissions = permissions;
-  setTimeout(_refillSpare, 0);
   return w;
 }
 
@@ -233,7 +235,9 @@ function _evictIdle(): void {
 function _dispatch(message: KernelMessage): void {
   switch (message.type) {
     case "bind":
-      if (_pid !== null) throw new TypeError(`Cannot bind host to ${message.pid}: bound to ${_pid}`);
+      if (_pid !== null) {
+        throw new TypeError(`Cannot bind host to ${message.pid}: bound to ${_pid}`);
+      }
       _pid = message.pid;
       return;
     case "run":
@@ -243,10 +247,12 @@ function _dispatch(message: KernelMessage): void {
       const w = _workerFor(message.tool, permissions);
       w.calls.add(message.id);
       _callWorkers.set(message.id, w);
-      w.post(message.type === "run" ? { type: "run", id: message.id, args: message.args } : {
-        type: "describe",
-        id: message.id,
-      });
+      w.post(
+        message.type === "run" ? { type: "run", id: message.id, args: message.args } : {
+          type: "describe",
+          id: message.id,
+        },
+      );
       return;
     }
     case "result": {

@@ -22,7 +22,7 @@ export function processTreeRss(pid: number): number | null {
         const statm = Deno.readTextFileSync(`/proc/${p}/statm`);
         total += Number(statm.split(" ")[1] ?? 0) * _PAGE;
         const children = Deno.readTextFileSync(`/proc/${p}/task/${p}/children`).trim();
-        if (children !== "") for (const c of children.split(" ")) stack.push(Number(c));
+        if (children !== "") { for (const c of children.split(" ")) stack.push(Number(c)); }
       } catch (error) {
         // A process that exited between two reads has no memory left.
         if (!(error instanceof Deno.errors.NotFound)) throw error;

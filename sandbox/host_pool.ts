@@ -67,7 +67,9 @@ export class HostPool implements AsyncDisposable {
     this.#max = options.maxHosts ?? 4;
     this.#callsPerHost = options.callsPerHost ?? 500;
     if (this.#max < 1 || this.#warmTarget < 0) {
-      throw new RangeError(`Cannot make a host pool of ${this.#max} hosts, ${this.#warmTarget} warm`);
+      throw new RangeError(
+        `Cannot make a host pool of ${this.#max} hosts, ${this.#warmTarget} warm`,
+      );
     }
   }
 
@@ -94,7 +96,9 @@ export class HostPool implements AsyncDisposable {
   /** Lends a host serving `pid`: its own idle one, a warm one, a new one, or (at the limit) the next free. */
   async acquire(pid: string): Promise<HostLease> {
     for (;;) {
-      if (this.#closed) throw libosError("ECANCELED", `Cannot run a tool for ${pid}: the sandbox is closed`);
+      if (this.#closed) {
+        throw libosError("ECANCELED", `Cannot run a tool for ${pid}: the sandbox is closed`);
+      }
       const own = this.#takeIdle(pid);
       if (own !== null) return this.#lend(own);
       const warm = this.#takeWarm();

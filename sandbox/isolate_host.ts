@@ -230,7 +230,10 @@ export class IsolateHost implements AsyncDisposable {
   }
 
   /** Loads a tool and returns what it says about itself. Never rejects. */
-  describe(tool: ToolCode, options: { label: string; deadlineMs: number }): Promise<HostDescribeResult> {
+  describe(
+    tool: ToolCode,
+    options: { label: string; deadlineMs: number },
+  ): Promise<HostDescribeResult> {
     return this.#start("describe", options.label, options.deadlineMs, null, (id) => ({
       type: "describe",
       id,
@@ -463,7 +466,8 @@ export class IsolateHost implements AsyncDisposable {
           ok: false,
           error: {
             code: "ELIMIT",
-            message: `Cannot return from tool '${call.label}': its ${this.#frameSize}-byte output exceeds the ${this.#limits.outputBytes}-byte limit`,
+            message:
+              `Cannot return from tool '${call.label}': its ${this.#frameSize}-byte output exceeds the ${this.#limits.outputBytes}-byte limit`,
           },
           syscalls,
         }
@@ -553,7 +557,12 @@ export class IsolateHost implements AsyncDisposable {
       this.#audit({
         action: "sandbox.kill",
         pid: this.#pid,
-        detail: { reason: error.message, code: error.code, host: this.#child.pid, ...(call ? { call: call.label } : {}) },
+        detail: {
+          reason: error.message,
+          code: error.code,
+          host: this.#child.pid,
+          ...(call ? { call: call.label } : {}),
+        },
       });
     }
     if (call !== undefined) this.#settle(call, { ok: false, error, syscalls: call.nextSeq - 1 });
@@ -574,11 +583,14 @@ export class IsolateHost implements AsyncDisposable {
         oom
           ? {
             code: "ENOMEM",
-            message: `Cannot finish the tool call: its isolate ran out of memory (heap limit ${this.#limits.heapMb} MiB); its host died`,
+            message:
+              `Cannot finish the tool call: its isolate ran out of memory (heap limit ${this.#limits.heapMb} MiB); its host died`,
           }
           : {
             code: "ETOOL",
-            message: clipMessage(`Cannot finish the tool call: its isolate host exited${this.#stderrLine()}`),
+            message: clipMessage(
+              `Cannot finish the tool call: its isolate host exited${this.#stderrLine()}`,
+            ),
           },
       );
     }
@@ -599,7 +611,9 @@ export class IsolateHost implements AsyncDisposable {
           code: "ENOMEM",
           message: `Cannot finish the tool call: its isolate host used ${
             Math.round(rss / 1048576)
-          } MiB, past the ${Math.round(this.#limits.hostMemoryBytes / 1048576)} MiB limit; the host was killed`,
+          } MiB, past the ${
+            Math.round(this.#limits.hostMemoryBytes / 1048576)
+          } MiB limit; the host was killed`,
         });
       }
     }, this.#limits.memoryPollMs);
@@ -615,7 +629,10 @@ function _errorData(error: unknown): ErrorData {
   if (typeof error === "object" && error !== null && "code" in error && "message" in error) {
     const code = String((error as { code: unknown }).code);
     if (_KNOWN_CODES.has(code)) {
-      return { code: code as ErrorCode, message: clipMessage(String((error as { message: unknown }).message)) };
+      return {
+        code: code as ErrorCode,
+        message: clipMessage(String((error as { message: unknown }).message)),
+      };
     }
   }
   if (error instanceof TypeError || error instanceof RangeError) {

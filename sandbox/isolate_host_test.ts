@@ -59,7 +59,8 @@ Deno.test("forged and malformed host messages are refused, audited, and end the 
     proto: "EINVAL 'syscall' message.args has a '__proto__' key",
     unknown_syscall: "EINVAL 'syscall' message.name 'fs.format' is not a syscall",
     unknown_type: 'EINVAL message type "escalate" is unknown',
-    oversize: "ELIMIT a frame from the host: a 1073741828-byte frame exceeds the 1048576-byte limit",
+    oversize:
+      "ELIMIT a frame from the host: a 1073741828-byte frame exceeds the 1048576-byte limit",
     bad_json: "EINVAL a frame from the host: the frame's JSON does not parse",
   };
   const seen: Record<string, string> = {};

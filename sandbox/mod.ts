@@ -6,22 +6,25 @@
  * memory limit or a message limit.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { IsolateToolRunner, ToolFolder } from "./mod.ts";
  * import { builtinToolsDir } from "../tools/mod.ts";
  *
  * await using runner = await IsolateToolRunner.create();
- * console.log(runner.confinement.notice);
+ * console.log(runner.confinement.notice); // the kernel prints this at start
  * const folder = new ToolFolder(runner, [builtinToolsDir]);
- * const { tools, broken } = await folder.scan();
+ * const { broken } = await folder.scan(); // each tool described inside an isolate
+ * console.log(broken); // []
  * const tool = folder.get("count_lines")!;
  * const result = await runner.run({
  *   pid: "p_1",
  *   tool: { path: tool.path, hash: tool.hash },
- *   args: { path: "README.md" },
+ *   args: { path: "notes.txt" },
  *   deadlineMs: 5000,
- *   syscall: async (name, args) => ({ name, args }),
+ *   // The kernel serves each syscall through its primitives; here, a stand-in.
+ *   syscall: (name, args) => Promise.resolve(name === "fs.readText" ? "one\ntwo\n" : args),
  * });
+ * console.log(result); // { ok: true, value: { lines: 2 }, syscalls: 1, hash: "sha256:…" }
  * ```
  *
  * @module
@@ -46,12 +49,7 @@ export { DEFAULT_LIMITS, resolveLimits, type SandboxLimits } from "./limits.ts";
 export type { SandboxAuditRecord } from "./isolate_host.ts";
 export type { BubblewrapMode, Confinement } from "./host_launch.ts";
 export type { HostPoolStats } from "./host_pool.ts";
-export {
-  CALL_ENDING_CODES,
-  SYSCALLS,
-  type SyscallArgs,
-  type SyscallName,
-} from "./protocol.ts";
+export { CALL_ENDING_CODES, type SyscallArgs, type SyscallName, SYSCALLS } from "./protocol.ts";
 export { checkSyscallArgs, SYSCALL_ARGS, type SyscallArgsOf } from "./syscall_args.ts";
 export {
   DIRECT_ACCESS,

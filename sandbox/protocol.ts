@@ -289,7 +289,10 @@ function _error(o: Record<string, unknown>, what: string): WireError {
   return { code, message: _string(e, "message", `${what}.error`, MAX_ERROR_MESSAGE) };
 }
 
-function _syscall(o: Record<string, unknown>, what: string): { name: SyscallName; args: SyscallArgs } {
+function _syscall(
+  o: Record<string, unknown>,
+  what: string,
+): { name: SyscallName; args: SyscallArgs } {
   const name = _string(o, "name", what, 64);
   if (!Object.hasOwn(SYSCALLS, name)) _refuse(`${what}.name '${name}' is not a syscall`);
   const args = _record(o["args"], `${what}.args`);

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { parseHostMessage, parseKernelMessage, parseWorkerMessage, SYSCALLS } from "./protocol.ts";
 
-const SYSCALL = { type: "syscall", pid: "p_1", id: 1, seq: 1, name: "fs.readText", args: { path: "a" } };
+const SYSCALL = {
+  type: "syscall",
+  pid: "p_1",
+  id: 1,
+  seq: 1,
+  name: "fs.readText",
+  args: { path: "a" },
+};
 
 function reason(raw: unknown): string {
   const parsed = parseHostMessage(raw);
@@ -10,7 +17,14 @@ function reason(raw: unknown): string {
 
 Deno.test("a well-formed host message is accepted as typed data", () => {
   assert.deepEqual(parseHostMessage(SYSCALL), { ok: true, message: SYSCALL });
-  const done = { type: "done", pid: "p_1", id: 2, syscalls: 3, ok: false, error: { code: "EPERM", message: "no" } };
+  const done = {
+    type: "done",
+    pid: "p_1",
+    id: 2,
+    syscalls: 3,
+    ok: false,
+    error: { code: "EPERM", message: "no" },
+  };
   assert.deepEqual(parseHostMessage(done), { ok: true, message: done });
 });
 
@@ -34,12 +48,26 @@ Deno.test("forged and malformed host messages are refused with a reason", () => 
     protoArgs: reason({ ...SYSCALL, args: proto }),
     tooDeep: reason({ ...SYSCALL, name: "obj.write", args: { ref: "r", payload: deep } }),
     classInstance: reason({ ...SYSCALL, args: { path: new Date() } }),
-    badCode: reason({ type: "done", pid: "p_1", id: 1, syscalls: 0, ok: false, error: { code: "nope", message: "" } }),
-    okWithError: reason({ type: "done", pid: "p_1", id: 1, syscalls: 0, ok: true, error: { code: "EPERM", message: "" } }),
+    badCode: reason({
+      type: "done",
+      pid: "p_1",
+      id: 1,
+      syscalls: 0,
+      ok: false,
+      error: { code: "nope", message: "" },
+    }),
+    okWithError: reason({
+      type: "done",
+      pid: "p_1",
+      id: 1,
+      syscalls: 0,
+      ok: true,
+      error: { code: "EPERM", message: "" },
+    }),
   };
   assert.deepEqual(refused, {
     array: "message is not an object",
-    noType: 'message type undefined is unknown',
+    noType: "message type undefined is unknown",
     unknownType: 'message type "grant" is unknown',
     missingArgs: "'syscall' message lacks field 'args'",
     extraField: "'syscall' message has an unexpected field 'capability'",
@@ -63,10 +91,22 @@ Deno.test("a kernel message may not grant a worker any direct permission", () =>
     id: 1,
     tool: { hash: `sha256:${"0".repeat(64)}`, source: "" },
     args: {},
-    permissions: { env: false, ffi: false, import: false, net: false, read: false, run: false, sys: false, write: false },
+    permissions: {
+      env: false,
+      ffi: false,
+      import: false,
+      net: false,
+      read: false,
+      run: false,
+      sys: false,
+      write: false,
+    },
   };
   assert.equal(parseKernelMessage(run).ok, true);
-  const escalated = parseKernelMessage({ ...run, permissions: { ...run.permissions, read: ["/"] } });
+  const escalated = parseKernelMessage({
+    ...run,
+    permissions: { ...run.permissions, read: ["/"] },
+  });
   assert.deepEqual(escalated, { ok: false, reason: "'run' message.permissions.read is not false" });
 });
 
@@ -81,5 +121,7 @@ Deno.test("a worker message cannot carry a pid: the host stamps it", () => {
 
 Deno.test("the syscall table names every ToolSys method once, dotted", () => {
   assert.equal(Object.keys(SYSCALLS).length, 27);
-  for (const name of Object.keys(SYSCALLS)) assert.match(name, /^(fs|obj|human|proc|clock)\.[a-zA-Z]+$/);
+  for (const name of Object.keys(SYSCALLS)) {
+    assert.match(name, /^(fs|obj|human|proc|clock)\.[a-zA-Z]+$/);
+  }
 });

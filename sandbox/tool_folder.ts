@@ -69,11 +69,17 @@ export class ToolFolder {
         names.sort();
         for (const name of names) files.push(join(dir, name));
       } catch (error) {
-        broken.push({ file: dir, reason: `Cannot list tool folder: ${toErrorData(error).message}` });
+        broken.push({
+          file: dir,
+          reason: `Cannot list tool folder: ${toErrorData(error).message}`,
+        });
       }
     }
     const previous = this.#byPath;
-    const next = new Map<string, { hash: string; entry: ToolEntry | null; broken: string | null }>();
+    const next = new Map<
+      string,
+      { hash: string; entry: ToolEntry | null; broken: string | null }
+    >();
     const described: string[] = [];
     for (const file of files) {
       let hash: string;

@@ -18,7 +18,9 @@ export default defineTool({
 async function withDir(files: Record<string, string>, body: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir();
   try {
-    for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(dir, name), text);
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(join(dir, name), text);
+    }
     await body(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -31,7 +33,9 @@ Deno.test("scanning the built-in folder learns each tool's name and schemas in a
   const scan = await folder.scan();
   assert.deepEqual(scan.broken, []);
   assert.deepEqual(scan.tools.map((t) => t.name), ["count_lines", "parse_log"]);
-  assert.deepEqual(scan.tools.map((t) => t.path.slice(builtinToolsDir.length + 1)), [...BUILTIN_TOOL_FILES]);
+  assert.deepEqual(scan.tools.map((t) => t.path.slice(builtinToolsDir.length + 1)), [
+    ...BUILTIN_TOOL_FILES,
+  ]);
   for (const t of scan.tools) {
     assert.equal(t.hash, toolHash(await Deno.readTextFile(t.path)));
     assert.equal(t.description.inputSchema["type"], "object");
@@ -55,7 +59,9 @@ Deno.test("a broken tool file is reported with its file and reason and skipped; 
     const folder = new ToolFolder(runner, [dir]);
     const scan = await folder.scan();
     assert.deepEqual(scan.tools.map((t) => t.name), ["good"]);
-    const reasons = Object.fromEntries(scan.broken.map((b) => [b.file.slice(dir.length + 1), b.reason]));
+    const reasons = Object.fromEntries(
+      scan.broken.map((b) => [b.file.slice(dir.length + 1), b.reason]),
+    );
     assert.deepEqual(Object.keys(reasons), [
       "b_syntax.ts",
       "c_no_default.ts",

@@ -21,7 +21,12 @@
  */
 import { createHash } from "node:crypto";
 import { type ErrorData, type Grant, libosError, toErrorData } from "../runtime/mod.ts";
-import { type BubblewrapMode, type Confinement, type LaunchPlan, planLaunch } from "./host_launch.ts";
+import {
+  type BubblewrapMode,
+  type Confinement,
+  type LaunchPlan,
+  planLaunch,
+} from "./host_launch.ts";
 import { HostPool, type HostPoolStats } from "./host_pool.ts";
 import { IsolateHost, type SandboxAuditRecord } from "./isolate_host.ts";
 import { resolveLimits, type SandboxLimits } from "./limits.ts";
@@ -150,7 +155,10 @@ export class IsolateToolRunner implements ToolRunner {
         label = req.tool.path;
       } else {
         if (toolHash(req.tool.source) !== req.tool.hash) {
-          throw libosError("EINVAL", `Cannot run tool ${req.tool.hash}: its source has another hash`);
+          throw libosError(
+            "EINVAL",
+            `Cannot run tool ${req.tool.hash}: its source has another hash`,
+          );
         }
         code = { hash: req.tool.hash, source: req.tool.source };
         label = req.tool.hash;
@@ -234,14 +242,18 @@ export class IsolateToolRunner implements ToolRunner {
     try {
       source = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch {
-      throw libosError("EINVAL", `Cannot load tool '${path}': it is not UTF-8 text`, { file: path });
+      throw libosError("EINVAL", `Cannot load tool '${path}': it is not UTF-8 text`, {
+        file: path,
+      });
     }
     return { source, hash: toolHash(source) };
   }
 }
 
 /** Converts computed permissions to the wire form, which allows no direct access at all. */
-function _wire(permissions: Record<(typeof PERMISSION_KINDS)[number], false | string[]>): WirePermissions {
+function _wire(
+  permissions: Record<(typeof PERMISSION_KINDS)[number], false | string[]>,
+): WirePermissions {
   for (const kind of PERMISSION_KINDS) {
     if (permissions[kind] !== false) {
       throw libosError(

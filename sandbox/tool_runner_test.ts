@@ -134,7 +134,10 @@ Deno.test("a syscall error reaches the tool as data with its code, and a tool ma
   const result = await runner.run(
     request(builtin("count_lines.ts"), { path: "secret.txt" }, {
       answer: () => {
-        throw libosError("EPERM", "Cannot read 'secret.txt': process p_1 holds no fs read capability for it");
+        throw libosError(
+          "EPERM",
+          "Cannot read 'secret.txt': process p_1 holds no fs read capability for it",
+        );
       },
     }),
   );
@@ -176,7 +179,10 @@ Deno.test("input and output are checked against the tool's zod schemas inside th
     [badInput, badOutput, thrown, badArgs].map((r) => r.ok ? "ok" : r.error.code),
     ["EINVAL", "ETOOL", "ETOOL", "EINVAL"],
   );
-  assert.match(!badInput.ok ? badInput.error.message : "", /Cannot call tool 'count_lines': path: /);
+  assert.match(
+    !badInput.ok ? badInput.error.message : "",
+    /Cannot call tool 'count_lines': path: /,
+  );
   assert.match(!thrown.ok ? thrown.error.message : "", /something broke/);
 });
 
@@ -222,27 +228,38 @@ Deno.test("a busy loop ends in ETIMEDOUT within the deadline + 1 s by killing it
   assert.equal(kill?.detail.code, "ETIMEDOUT");
   assert.ok(await gone(kill!.detail.host!), "the runaway host is dead");
   // The kernel carries on: the next call gets a fresh host.
-  const next = await runner.run(request(builtin("count_lines.ts"), { path: "a" }, { answer: () => "x" }));
+  const next = await runner.run(
+    request(builtin("count_lines.ts"), { path: "a" }, { answer: () => "x" }),
+  );
   assert.equal(next.ok, true);
 });
 
 Deno.test("a memory bomb ends in ENOMEM, on the V8 heap or in array buffers", async () => {
   await using runner = await create();
-  const heap = await runner.run(request(fixture("memory_bomb.ts"), { kind: "heap" }, { deadlineMs: 20_000 }));
+  const heap = await runner.run(
+    request(fixture("memory_bomb.ts"), { kind: "heap" }, { deadlineMs: 20_000 }),
+  );
   const buffers = await runner.run(
     request(fixture("memory_bomb.ts"), { kind: "buffers" }, { deadlineMs: 20_000 }),
   );
   assert.deepEqual([heap, buffers].map((r) => !r.ok && r.error.code), ["ENOMEM", "ENOMEM"]);
-  assert.equal((await runner.run(request(builtin("count_lines.ts"), { path: "a" }, { answer: () => "" }))).ok, true);
+  assert.equal(
+    (await runner.run(request(builtin("count_lines.ts"), { path: "a" }, { answer: () => "" }))).ok,
+    true,
+  );
 });
 
 Deno.test("a syscall flood ends in ELIMIT, one at a time or all at once", async () => {
   await using runner = await create();
   const calls: Call[] = [];
-  const serial = await runner.run(request(fixture("syscall_flood.ts"), { parallel: false }, { calls }));
+  const serial = await runner.run(
+    request(fixture("syscall_flood.ts"), { parallel: false }, { calls }),
+  );
   // Syscalls that are never answered pile up in flight.
   const parallel = await runner.run(
-    request(fixture("syscall_flood.ts"), { parallel: true }, { answer: () => new Promise(() => {}) }),
+    request(fixture("syscall_flood.ts"), { parallel: true }, {
+      answer: () => new Promise(() => {}),
+    }),
   );
   assert.deepEqual([serial, parallel].map((r) => !r.ok && r.error.code), ["ELIMIT", "ELIMIT"]);
   assert.match(!serial.ok ? serial.error.message : "", /more than 300 syscalls/);
@@ -298,7 +315,10 @@ export default defineTool({
   const base = request("", { n: 21 });
   const ran = await runner.run({ ...base, tool: { source, hash } });
   assert.deepEqual(ran, { ok: true, value: { n: 42 }, syscalls: 0, hash });
-  const forged = await runner.run({ ...base, tool: { source: source.replace("* 2", "* 3"), hash } });
+  const forged = await runner.run({
+    ...base,
+    tool: { source: source.replace("* 2", "* 3"), hash },
+  });
   assert.equal(!forged.ok && forged.error.code, "EINVAL");
 });
 
@@ -316,7 +336,12 @@ export default defineTool({ name: "answer", description: "Answers", input: z.obj
     await Deno.writeTextFile(file, version(2));
     const second = await runner.run(request(file, {}));
     assert.deepEqual(first, { ok: true, value: { n: 1 }, syscalls: 0, hash: toolHash(version(1)) });
-    assert.deepEqual(second, { ok: true, value: { n: 2 }, syscalls: 0, hash: toolHash(version(2)) });
+    assert.deepEqual(second, {
+      ok: true,
+      value: { n: 2 },
+      syscalls: 0,
+      hash: toolHash(version(2)),
+    });
     const missing = await runner.run(request(`${dir}/gone.ts`, {}));
     assert.equal(!missing.ok && missing.error.code, "ENOENT");
   } finally {

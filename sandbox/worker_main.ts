@@ -255,7 +255,10 @@ async function _runTool(
   if (!input.success) {
     return {
       ok: false,
-      error: { code: "EINVAL", message: `Cannot call tool '${tool.name}': ${_issues(input.error)}` },
+      error: {
+        code: "EINVAL",
+        message: `Cannot call tool '${tool.name}': ${_issues(input.error)}`,
+      },
     };
   }
   let value: unknown;

@@ -8,7 +8,15 @@ import {
 } from "./worker_permissions.ts";
 
 function grant(resource: string, rights: string[], extra: Partial<GrantView> = {}): GrantView {
-  return { resource, rights, effect: "allow", revoked: false, expiresAt: null, uses: null, ...extra };
+  return {
+    resource,
+    rights,
+    effect: "allow",
+    revoked: false,
+    expiresAt: null,
+    uses: null,
+    ...extra,
+  };
 }
 
 const EVERYTHING: GrantView[] = [
@@ -61,7 +69,7 @@ Deno.test("with direct access allowed, the result is a subset of the live allow 
   const held = new Set(grants.map((g) => g.resource.slice(g.resource.indexOf(":") + 1)));
   for (const kind of PERMISSION_KINDS) {
     const value = got[kind];
-    if (value !== false) for (const r of value) assert.ok(held.has(r), `${kind}: ${r}`);
+    if (value !== false) { for (const r of value) assert.ok(held.has(r), `${kind}: ${r}`); }
   }
 });
 

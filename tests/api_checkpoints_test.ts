@@ -65,7 +65,8 @@ Deno.test("a checkpoint is taken by an operator, listed, exported as a bundle an
   // A corrupted bundle is refused and imports nothing.
   const before = b.kernel.list().length;
   const broken = bundle.slice();
-  broken[Math.floor(broken.length / 2)] ^= 0xff;
+  const middle = Math.floor(broken.length / 2);
+  broken[middle] = broken[middle]! ^ 0xff;
   const refused = await b.plane.request("/v1/checkpoints/import", {
     method: "POST",
     headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/octet-stream" },

@@ -8,7 +8,7 @@ import { type Answer, bootPlane, type TestPlane } from "./api_helpers.ts";
 import { call, scripted } from "./helpers.ts";
 
 /** Everything a request could have changed. */
-async function snapshot(t: TestPlane): Promise<string> {
+function snapshot(t: TestPlane): string {
   return JSON.stringify({
     processes: t.kernel.list(),
     human: t.kernel.humanRequests(),
@@ -37,7 +37,7 @@ Deno.test("rejected requests answer 400/401/403/404/409/413 with a code and a me
   const pid = parked.json.pid;
   await t.call(`/v1/processes/${pid}/wait`);
   const viewer = await t.tokenFor("viewer");
-  const before = await snapshot(t);
+  const before = snapshot(t);
 
   const image = scripted([call("exit", {})]);
   // 413: over the body limit (and nothing is spawned from it).
@@ -118,7 +118,7 @@ Deno.test("rejected requests answer 400/401/403/404/409/413 with a code and a me
     "ESTATE",
   );
 
-  assert.equal(await snapshot(t), before);
+  assert.equal(snapshot(t), before);
 });
 
 Deno.test("illegal transitions are 409 after legal ones succeed: pause, pause again, resume, kill, kill again", async () => {

@@ -127,3 +127,26 @@ Deno.test("audit verify detects a record edited in the database", async () => {
     assert.equal(v.ok, false);
   });
 });
+
+Deno.test("audit verify against a head recorded elsewhere detects a truncated tail", async () => {
+  await withDirs(async (data, workspace) => {
+    const clock = new FakeClock(0);
+    let head: { seq: number; hash: string };
+    {
+      await using kernel = await boot(data, workspace, clock);
+      const p = await kernel.spawn({ image: scripted([call("now"), call("exit", { result: null })]), goal: "g" });
+      await kernel.wait(p.pid);
+      head = kernel.auditHead!;
+    }
+    const db = new DatabaseSync(join(data, "kernel.db"));
+    try {
+      db.prepare("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)").run();
+    } finally {
+      db.close();
+    }
+    await using kernel = await boot(data, workspace, clock);
+    const v = await kernel.verifyAudit({ expectedHead: head });
+    assert.equal(v.ok, false);
+    assert.match(v.ok ? "" : v.reason, /\d/);
+  });
+});
