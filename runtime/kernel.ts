@@ -36,6 +36,7 @@ import { validateImage } from "./image_loader.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ScriptedModel } from "./scripted_model.ts";
 import { runQuantum } from "./step_loop.ts";
+import type { ToolHost } from "./tool_host.ts";
 import {
   type CheckpointDiff,
   createCheckpoint,
@@ -89,6 +90,10 @@ export interface KernelOptions {
   humanTtlMs?: number | null;
   /** Whether to start scheduling at once (default true). */
   autostart?: boolean;
+  /** Tools that run in the sandbox (tools folders, JIT tools); default none. */
+  toolHost?: ToolHost;
+  /** Deadline of one hosted tool call in ms (default 30,000). */
+  toolDeadlineMs?: number;
 }
 
 /** Who performs an operation from outside the process tree. */
@@ -152,6 +157,10 @@ export class Kernel implements AsyncDisposable {
   readonly grants: GrantTable = new GrantTable();
   readonly events: EventBus = new EventBus();
   readonly humanTtlMs: number | null;
+  /** The sandbox's tools, when the kernel has a sandbox. */
+  readonly toolHost: ToolHost | null;
+  /** Deadline of one hosted tool call, in ms. */
+  readonly toolDeadlineMs: number;
   /** @internal */
   readonly _procs = new Map<Pid, ProcessRecord>();
   /** @internal */
@@ -177,6 +186,8 @@ export class Kernel implements AsyncDisposable {
     this.objectTypes = options.objectTypes ?? defaultObjectTypes();
     this.objects = new ObjectMemory(options.objectQuotas ?? {});
     this.humanTtlMs = options.humanTtlMs ?? null;
+    this.toolHost = options.toolHost ?? null;
+    this.toolDeadlineMs = options.toolDeadlineMs ?? 30_000;
     this.#audit = audit;
     this.#counters = {};
     for (const m of [new ScriptedModel(), ...(options.models ?? [])]) this._models.set(m.name, m);
@@ -611,7 +622,7 @@ export class Kernel implements AsyncDisposable {
       wait: null,
       suspendedFrom: null,
       cwd: src?.cwd ?? cwd,
-      tools: src !== null ? [...src.tools] : _expandTools(image.tools),
+      tools: src !== null ? [...src.tools] : this._expandTools(image.tools),
       budgets: { ...image.budgets },
       usage: {
         steps: 0,
@@ -675,6 +686,22 @@ export class Kernel implements AsyncDisposable {
     this._transition(batch, p, "runnable", { actor: options.actor });
     if (options.batch === undefined) await this._commit(batch);
     return p;
+  }
+
+  /**
+   * @internal Expands an image's tool table: `*` patterns over the primitive
+   * tools and the tool host's tools.
+   */
+  _expandTools(names: readonly string[]): string[] {
+    const known = [...primitiveToolNames(), ...(this.toolHost?.names() ?? [])];
+    const out = new Set<string>();
+    for (const n of names) {
+      if (n.includes("*")) {
+        const re = new RegExp(`^${n.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
+        for (const t of known) if (re.test(t)) out.add(t);
+      } else out.add(n);
+    }
+    return [...out];
   }
 
   /** @internal Creates or writes an object version into the batch. */
@@ -796,7 +823,7 @@ export class Kernel implements AsyncDisposable {
     const batch = new Batch();
     p.imageId = record.id;
     p.imageVersion = record.version;
-    p.tools = _expandTools(record.image.tools);
+    p.tools = this._expandTools(record.image.tools);
     p.cursor = null;
     p.usage.steps = 0;
     p.budgets = { ...record.image.budgets };
@@ -1421,7 +1448,9 @@ export class Kernel implements AsyncDisposable {
    * Verifies the whole audit chain against `expectedHead` (default: the
    * kernel's head).
    */
-  async verifyAudit(options: { expectedHead?: { seq: number; hash: string } } = {}): Promise<AuditVerification> {
+  async verifyAudit(
+    options: { expectedHead?: { seq: number; hash: string } } = {},
+  ): Promise<AuditVerification> {
     const store = this.store;
     // The kernel's own head comes from the same database; a head recorded
     // elsewhere (printed at shutdown, kept by an operator) also catches a
@@ -1527,18 +1556,6 @@ export class Kernel implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/** Expands the tool table: `*` patterns over the primitive tool names. */
-function _expandTools(names: readonly string[]): string[] {
-  const out = new Set<string>();
-  for (const n of names) {
-    if (n.includes("*")) {
-      const re = new RegExp(`^${n.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
-      for (const t of primitiveToolNames()) if (re.test(t)) out.add(t);
-    } else out.add(n);
-  }
-  return [...out];
 }
 
 function _findQualified(objects: ObjectMemory, ref: string): ObjectRecord | undefined {

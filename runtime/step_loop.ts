@@ -20,6 +20,8 @@ import { type BudgetScope, checkModelCall } from "./model_budget.ts";
 import { parseModelOptions } from "./model_options.ts";
 import { isMalformedArgs, malformedCallResult } from "./tool_call_args.ts";
 import { Syscalls } from "./syscalls.ts";
+import { dispatchSyscall } from "./syscall_table.ts";
+import type { HostedTool } from "./tool_host.ts";
 import type { JournalEntry, Pid, ProcessRecord, ToolCall, ToolResult } from "./types.ts";
 
 const WAITING = Symbol("waiting");
@@ -169,11 +171,18 @@ function _budgetExceeded(k: Kernel, p: ProcessRecord): string | null {
 }
 
 /** The tools the model sees: exactly its process's table. */
-function _toolSpecs(p: ProcessRecord): ToolSpec[] {
+function _toolSpecs(k: Kernel, p: ProcessRecord): ToolSpec[] {
   const out: ToolSpec[] = [];
   for (const name of p.tools) {
     const spec = primitiveToolSpec(name);
-    if (spec !== undefined) out.push(spec);
+    if (spec !== undefined) {
+      out.push(spec);
+      continue;
+    }
+    const hosted = k.toolHost?.tool(name);
+    if (hosted !== undefined) {
+      out.push({ name, description: hosted.description, inputSchema: hosted.inputSchema });
+    }
   }
   return out;
 }
@@ -217,7 +226,7 @@ async function _modelTurn(
       return null;
     }
   }
-  const tools = _toolSpecs(p);
+  const tools = _toolSpecs(k, p);
   let sent: ContextMessage[] = messages;
   let price: Price | null = null;
   if (image.model.provider !== "scripted") {
@@ -377,8 +386,10 @@ async function _dispatch(
   turn: number,
   batch: Batch,
 ): Promise<ToolResult | typeof WAITING> {
-  const tool = p.tools.includes(call.name) ? primitiveTool(call.name) : undefined;
-  if (tool === undefined) {
+  const listed = p.tools.includes(call.name);
+  const tool = listed ? primitiveTool(call.name) : undefined;
+  const hosted = listed && tool === undefined ? k.toolHost?.tool(call.name) : undefined;
+  if (tool === undefined && hosted === undefined) {
     return {
       ok: false,
       error: {
@@ -390,7 +401,11 @@ async function _dispatch(
     };
   }
   if (isMalformedArgs(call.args)) return malformedCallResult(call.name, call.args);
-  const parsed = tool.input.safeParse(call.args ?? {});
+  const sys = new Syscalls(k, p, { batch, callId: call.id, turn, replay });
+  if (hosted !== undefined) {
+    return await _runHosted(k, p, sys, hosted, call, turn, batch, replay.size === 0);
+  }
+  const parsed = tool!.input.safeParse(call.args ?? {});
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) =>
       `${i.path.join(".") || "(arguments)"}: ${i.message}`
@@ -402,14 +417,62 @@ async function _dispatch(
   }
   // A primitive tool is one syscall: its call is known from the model
   // response in the journal, and its syscall entry records what ran.
-  const sys = new Syscalls(k, p, { batch, callId: call.id, turn, replay });
   try {
-    const value = await tool.run(sys, parsed.data as never);
+    const value = await tool!.run(sys, parsed.data as never);
     return { ok: true, value: value ?? null };
   } catch (error) {
     if (hasCode(error, "EWAITING")) return WAITING;
     return { ok: false, error: toErrorData(error) };
   }
+}
+
+/**
+ * Runs a sandboxed tool: its syscalls come back through the syscall table to
+ * the primitives; a syscall that must wait ends the run, and the call runs
+ * again from its start when the process wakes.
+ */
+async function _runHosted(
+  k: Kernel,
+  p: ProcessRecord,
+  sys: Syscalls,
+  hosted: HostedTool,
+  call: ToolCall,
+  turn: number,
+  batch: Batch,
+  first: boolean,
+): Promise<ToolResult | typeof WAITING> {
+  if (first) {
+    k._journal(batch, p.pid, "tool.start", {
+      name: call.name,
+      args: call.args ?? null,
+      hash: hosted.hash,
+    }, { turn, callId: call.id });
+  }
+  let waiting = false;
+  const result = await k.toolHost!.run({
+    pid: p.pid,
+    tool: { path: hosted.path, hash: hosted.hash },
+    args: call.args ?? {},
+    deadlineMs: k.toolDeadlineMs,
+    grants: k.grants.of(p.pid),
+    syscall: async (name, args) => {
+      try {
+        return await dispatchSyscall(sys, name, args);
+      } catch (error) {
+        if (hasCode(error, "EWAITING")) waiting = true;
+        throw error;
+      }
+    },
+  });
+  if (waiting) return WAITING;
+  if (result.hash !== null && result.hash !== hosted.hash) {
+    k._journal(batch, p.pid, "tool.start", {
+      name: call.name,
+      hash: result.hash,
+      note: "the file changed; this content ran",
+    }, { turn, callId: call.id });
+  }
+  return result.ok ? { ok: true, value: result.value ?? null } : { ok: false, error: result.error };
 }
 
 /**

@@ -1,0 +1,52 @@
+/**
+ * The kernel's seam to the sandbox: a `ToolHost` offers tools that are not
+ * kernel code (tools folders, JIT tools) and runs them in isolation. The
+ * kernel gives each run a `syscall` callback that serves the tool's syscalls
+ * through the same primitives as the primitive tools (capability, journal,
+ * audit). `sandbox/` implements it; tests may fake it.
+ *
+ * @module
+ */
+import type { ErrorData } from "./errors.ts";
+import type { Grant, Pid } from "./types.ts";
+
+/** A tool the host offers. */
+export interface HostedTool {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments. */
+  inputSchema: Record<string, unknown>;
+  /** The file it is loaded from. */
+  path: string;
+  /** The content hash of that file as last validated. */
+  hash: string;
+}
+
+/** One run of a hosted tool. */
+export interface HostedToolRun {
+  pid: Pid;
+  tool: { path: string; hash: string };
+  args: unknown;
+  deadlineMs: number;
+  /** The process's grants (the worker's permissions are computed from them). */
+  grants: readonly Grant[];
+  /** Serves one syscall through the kernel's primitives. */
+  syscall(name: string, args: Record<string, unknown>): Promise<unknown>;
+  /** Receives the tool's log lines. */
+  log?(line: string): void;
+}
+
+/** How a hosted run ended, and which content hash ran. */
+export type HostedToolResult =
+  | { ok: true; value: unknown; hash: string }
+  | { ok: false; error: ErrorData; hash: string | null };
+
+/** Tools that run outside the kernel's realm. */
+export interface ToolHost {
+  /** The tool with this name, if the host offers it. */
+  tool(name: string): HostedTool | undefined;
+  /** Every tool name it offers. */
+  names(): string[];
+  /** Runs a tool call. */
+  run(run: HostedToolRun): Promise<HostedToolResult>;
+}
