@@ -13,8 +13,12 @@ try {
     kills,
     seed,
     procs: 8,
-    // Enough work that the kills (20-400 ms after each boot) land in it.
-    rounds: Math.max(40, kills),
+    // Kills land 100-800 ms after each boot, in enough work to hold them all.
+    // (A storm of kills that never lets a boot finish its recovery steps is
+    // indistinguishable from a poison pill: the processes would be quarantined.)
+    minDelayMs: 100,
+    maxDelayMs: 800,
+    rounds: Math.max(40, kills * 2),
     sleepMs: 250,
     log: (line) => {
       if (/^boot \d*00:/.test(line)) console.log(line);
