@@ -64,6 +64,8 @@ export class TokenStore {
   readonly #kernel: Kernel;
   readonly #admin: Buffer;
   #tokens: _Stored[];
+  /** Decoded hashes by token id (a token's hash never changes). */
+  readonly #digests = new Map<string, Buffer>();
   #next: number;
 
   private constructor(kernel: Kernel, adminHash: Buffer, tokens: _Stored[]) {
@@ -97,7 +99,12 @@ export class TokenStore {
       found = { id: "admin", name: "admin", role: "admin" };
     }
     for (const t of this.#tokens) {
-      const match = timingSafeEqual(presented, Buffer.from(t.hash, "hex"));
+      let digest = this.#digests.get(t.id);
+      if (digest === undefined) {
+        digest = Buffer.from(t.hash, "hex");
+        this.#digests.set(t.id, digest);
+      }
+      const match = timingSafeEqual(presented, digest);
       if (match && !t.revoked && found === null) found = { id: t.id, name: t.name, role: t.role };
     }
     return found;

@@ -412,9 +412,12 @@ export class Kernel implements AsyncDisposable {
     });
   }
 
-  /** A parent waiting on this child wakes; timers are cleared. */
+  /** A parent waiting on this child wakes; timers are cleared; the sandbox lets go. */
   #onTerminal(p: ProcessRecord): void {
     this.#clearTimer(p.pid);
+    void this.toolHost?.release?.(p.pid).catch((e) =>
+      console.error(`libos: releasing ${p.pid}'s sandbox:`, e)
+    );
     if (p.parentPid === null) return;
     const parent = this._procs.get(p.parentPid);
     if (parent?.state === "waiting" && parent.wait?.kind === "child" && parent.wait.pid === p.pid) {

@@ -455,6 +455,20 @@ async function _runHosted(
     args: call.args ?? {},
     deadlineMs: k.toolDeadlineMs,
     grants: k.grants.of(p.pid),
+    audit: (action, detail) =>
+      k._audit(batch, {
+        actor: "kernel:sandbox",
+        action,
+        pid: p.pid,
+        callId: call.id,
+        step: p.usage.steps,
+        detail,
+      }),
+    log: (line) =>
+      k._journal(batch, p.pid, "tool.log", { line: line.slice(0, 4000) }, {
+        turn,
+        callId: call.id,
+      }),
     syscall: async (name, args) => {
       try {
         return await dispatchSyscall(sys, name, args);

@@ -34,6 +34,8 @@ export interface HostedToolRun {
   syscall(name: string, args: Record<string, unknown>): Promise<unknown>;
   /** Receives the tool's log lines. */
   log?(line: string): void;
+  /** Writes a kernel audit record about this run (a refused message, a killed host). */
+  audit(action: string, detail: Record<string, unknown>): void;
 }
 
 /** How a hosted run ended, and which content hash ran. */
@@ -49,4 +51,6 @@ export interface ToolHost {
   names(): string[];
   /** Runs a tool call. */
   run(run: HostedToolRun): Promise<HostedToolResult>;
+  /** The process has ended: whatever the host keeps for it can go. */
+  release?(pid: Pid): Promise<void>;
 }

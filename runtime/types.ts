@@ -156,6 +156,7 @@ export type JournalKind =
   | "tool.end"
   | "syscall.intent"
   | "syscall"
+  | "tool.log"
   | "human";
 
 /** One journal entry of a process. */

@@ -5,7 +5,8 @@
  * works — the `bwrap` wrapper: every namespace unshared (so no network), and a
  * read-only view of only the Deno binary, the system libraries, the zod
  * package in the module cache and the host's own three files. No workspace,
- * no /home, no /etc, no host /proc.
+ * no /home, no /etc, no host /proc (only a procfs of the sandbox's own pid
+ * namespace).
  *
  * Tool code never needs a file: the kernel hands the host each tool's source,
  * and the worker imports it as a `data:` module; the SDK (`libos/tool`) and
@@ -129,6 +130,8 @@ export function denoArgs(
     String(limits.messageBytes),
     "--max-workers",
     String(limits.workersPerHost),
+    "--memory-poll",
+    String(limits.memoryPollMs),
   ];
 }
 
@@ -157,7 +160,9 @@ export function bubblewrapArgs(paths: HostPaths, systemDirs: string[]): string[]
   for (const dir of systemDirs) args.push("--ro-bind", dir, dir);
   args.push("--ro-bind", paths.deno, paths.deno);
   for (const file of paths.hostFiles) args.push("--ro-bind", file, file);
-  args.push("--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", _SANDBOX_DENO_DIR);
+  // A fresh procfs of the sandbox's own pid namespace (it shows only the host's
+  // processes): the host reads its resident memory from it for the kernel.
+  args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", _SANDBOX_DENO_DIR);
   const zodInside = _SANDBOX_DENO_DIR + paths.zodDir.slice(paths.denoDir.length);
   args.push("--ro-bind", paths.zodDir, zodInside, "--chdir", "/tmp");
   return args;

@@ -41,7 +41,9 @@ Deno.test("bubblewrap shows a host only the Deno binary, libraries, zod and its 
     assert.ok(args.includes(flag), flag);
   }
   assert.ok(!args.includes("--share-net"));
-  assert.ok(!args.includes("--proc"), "no /proc, host or private");
+  // Only a procfs of the sandbox's own pid namespace, never a bind of the host's /proc.
+  assert.equal(args[args.indexOf("--proc") + 1], "/proc");
+  assert.ok(!binds(args).some(([, source]) => source === "/proc" || source === "/"));
 });
 
 Deno.test("a host runs with no --allow flag, no remote modules, a heap limit and no eval", () => {

@@ -28,6 +28,7 @@ import {
 
 const _maxFrame = _flag("--max-frame", 16 << 20);
 const _maxWorkers = _flag("--max-workers", 16);
+const _memoryPollMs = _flag("--memory-poll", 50);
 const _workerUrl = import.meta.resolve("libos/sandbox-worker");
 
 function _flag(name: string, fallback: number): number {
@@ -189,10 +190,29 @@ class _ToolWorker {
 let _pid: string | null = null;
 const _workers = new Map<string, _ToolWorker>();
 const _callWorkers = new Map<number, _ToolWorker>();
+let _memoryTimer: ReturnType<typeof setInterval> | null = null;
 let _spare: _ToolWorker | null = null;
 let _sparePermissions: WirePermissions | null = null;
 
-/** The worker for `tool`: the running one, else the spare (a fresh spare starts behind it). */
+/**
+ * While calls run, the host reports its resident memory (every worker's
+ * included: they are threads of this process); the kernel decides. The
+ * kernel cannot read another process's /proc without --allow-all.
+ */
+function _watchMemory(): void {
+  if (_callWorkers.size > 0 && _memoryTimer === null) {
+    _memoryTimer = setInterval(() => {
+      if (_callWorkers.size === 0) {
+        clearInterval(_memoryTimer!);
+        _memoryTimer = null;
+        return;
+      }
+      _send({ type: "memory", rss: Deno.memoryUsage().rss });
+    }, _memoryPollMs);
+  }
+}
+
+/** The worker for `tool`: the running one, else the spare (a new spare starts once the call is answered). */
 function _workerFor(tool: ToolCode, permissions: WirePermissions): _ToolWorker {
   const key = JSON.stringify(permissions);
   const running = _workers.get(tool.hash);
@@ -247,6 +267,7 @@ function _dispatch(message: KernelMessage): void {
       const w = _workerFor(message.tool, permissions);
       w.calls.add(message.id);
       _callWorkers.set(message.id, w);
+      _watchMemory();
       w.post(
         message.type === "run" ? { type: "run", id: message.id, args: message.args } : {
           type: "describe",
@@ -270,6 +291,7 @@ function _dispatch(message: KernelMessage): void {
       // The tool might catch what ended its call and go on: its worker goes.
       if (w.hash !== null && _workers.get(w.hash) === w) _workers.delete(w.hash);
       w.terminate();
+      if (_spare === null) setTimeout(_refillSpare, 0);
       return;
     }
     default: {

@@ -14,7 +14,6 @@
  */
 import { type ErrorCode, type ErrorData, libosError } from "../runtime/mod.ts";
 import { encodeFrame, FrameError, FrameReader } from "./frame.ts";
-import { processTreeRss } from "./host_memory.ts";
 import type { LaunchPlan } from "./host_launch.ts";
 import type { SandboxLimits } from "./limits.ts";
 import {
@@ -129,7 +128,6 @@ export class IsolateHost implements AsyncDisposable {
   #nextId = 1;
   #served = 0;
   #stderr = "";
-  #poll: ReturnType<typeof setInterval> | null = null;
   #ready: PromiseWithResolvers<void> = Promise.withResolvers();
   #death: ErrorData | null = null;
   #frameSize = 0;
@@ -283,7 +281,6 @@ export class IsolateHost implements AsyncDisposable {
       settle: resolve,
     };
     this.#calls.set(id, entry);
-    this.#watchMemory();
     this.#send(message(id));
     return promise;
   }
@@ -293,7 +290,6 @@ export class IsolateHost implements AsyncDisposable {
     this.#calls.delete(call.id);
     clearTimeout(call.timer);
     this.#served += 1;
-    if (this.#calls.size === 0) this.#unwatchMemory();
     call.settle(result);
   }
 
@@ -361,6 +357,18 @@ export class IsolateHost implements AsyncDisposable {
         if (call.logs <= this.#limits.logLinesPerCall) call.log?.(message.line);
         return;
       }
+      case "memory":
+        if (message.rss > this.#limits.hostMemoryBytes && this.#calls.size > 0) {
+          this.#kill({
+            code: "ENOMEM",
+            message: `Cannot finish the tool call: its isolate host used ${
+              Math.round(message.rss / 1048576)
+            } MiB, past the ${
+              Math.round(this.#limits.hostMemoryBytes / 1048576)
+            } MiB limit; the host was killed`,
+          });
+        }
+        return;
       case "fault": {
         if (message.pid !== null && message.pid !== this.#pid) {
           this.#refuse(`a 'fault' for process ${message.pid}`);
@@ -546,7 +554,6 @@ export class IsolateHost implements AsyncDisposable {
     const wasReady = this.#state === "ready";
     this.#state = "dead";
     this.#death = error;
-    this.#unwatchMemory();
     try {
       this.#child.kill("SIGKILL");
     } catch {
@@ -600,28 +607,6 @@ export class IsolateHost implements AsyncDisposable {
     const lines = this.#stderr.trim().split("\n").filter((l) => l.trim() !== "");
     const last = lines.at(-1);
     return last === undefined ? "" : ` (${last.slice(0, 300)})`;
-  }
-
-  #watchMemory(): void {
-    if (this.#poll !== null) return;
-    this.#poll = setInterval(() => {
-      const rss = processTreeRss(this.#child.pid);
-      if (rss !== null && rss > this.#limits.hostMemoryBytes) {
-        this.#kill({
-          code: "ENOMEM",
-          message: `Cannot finish the tool call: its isolate host used ${
-            Math.round(rss / 1048576)
-          } MiB, past the ${
-            Math.round(this.#limits.hostMemoryBytes / 1048576)
-          } MiB limit; the host was killed`,
-        });
-      }
-    }, this.#limits.memoryPollMs);
-  }
-
-  #unwatchMemory(): void {
-    if (this.#poll !== null) clearInterval(this.#poll);
-    this.#poll = null;
   }
 }
 

@@ -118,3 +118,13 @@ Deno.test("a call past its deadline fails with ETIMEDOUT and kills the host", as
   assert.equal(host.state, "dead");
   assert.deepEqual(audit.map((r) => [r.action, r.detail.code]), [["sandbox.kill", "ETIMEDOUT"]]);
 });
+
+Deno.test("a host that reports memory past its limit during a call is killed with ENOMEM", async () => {
+  const audit: SandboxAuditRecord[] = [];
+  await using host = await startFake("memory_hog", audit);
+  const result = await host.run(call([]));
+  assert.equal(!result.ok && result.error.code, "ENOMEM");
+  assert.match(!result.ok ? result.error.message : "", /past the 1024 MiB limit/);
+  await host.exited;
+  assert.deepEqual(audit.map((r) => [r.action, r.detail.code]), [["sandbox.kill", "ENOMEM"]]);
+});

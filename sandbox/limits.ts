@@ -28,7 +28,7 @@ export interface SandboxLimits {
   workersPerHost: number;
   /** Largest tool source, in bytes. Default 1 MiB. */
   sourceBytes: number;
-  /** How often a busy host's memory is sampled, in ms. Default 50. */
+  /** How often a busy host reports its memory, in ms. Default 50. */
   memoryPollMs: number;
   /** Time a host has to start and say it is ready, in ms. Default 15 000. */
   startMs: number;

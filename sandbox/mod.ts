@@ -58,3 +58,4 @@ export {
   type WorkerPermissions,
   workerPermissions,
 } from "./worker_permissions.ts";
+export { SandboxTools, type SandboxToolsOptions } from "./sandbox_tools.ts";

@@ -141,7 +141,9 @@ export type HostMessage =
   /** A line the tool logged during call `id`. */
   | { type: "log"; pid: string; id: number; line: string }
   /** The host refused something (a malformed worker message, an oversized frame). */
-  | { type: "fault"; pid: string | null; id: number | null; error: WireError };
+  | { type: "fault"; pid: string | null; id: number | null; error: WireError }
+  /** The host's resident memory in bytes, sent while calls run (0 where it cannot tell). */
+  | { type: "memory"; rss: number };
 
 /** A syscall's arguments: an object keyed by the names in {@linkcode SYSCALLS}. */
 export type SyscallArgs = Record<string, unknown>;
@@ -376,6 +378,9 @@ function _hostMessage(raw: unknown): HostMessage {
         id: _int(o, "id", what, 1),
         line: _string(o, "line", what, MAX_LOG_LINE),
       };
+    case "memory":
+      _keys(o, ["type", "rss"], what);
+      return { type, rss: _int(o, "rss", what) };
     case "fault": {
       _keys(o, ["type", "pid", "id", "error"], what);
       const pid = o["pid"] === null ? null : _pid(o, what);

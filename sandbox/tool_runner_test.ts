@@ -53,15 +53,13 @@ function request(
   };
 }
 
-/** Whether an OS process is gone (absent, or a zombie waiting to be reaped). */
+/** Whether an OS process is gone (absent, or a zombie waiting to be reaped), asking `ps`. */
 async function gone(osPid: number): Promise<boolean> {
   for (let i = 0; i < 40; i++) {
-    try {
-      const stat = await Deno.readTextFile(`/proc/${osPid}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return true;
-    } catch {
-      return true;
-    }
+    const out = await new Deno.Command("ps", { args: ["-o", "stat=", "-p", String(osPid)] })
+      .output();
+    const stat = new TextDecoder().decode(out.stdout).trim();
+    if (stat === "" || stat.startsWith("Z")) return true;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return false;

@@ -91,6 +91,9 @@ for (;;) {
         error: { code: "EWAITING", message: "let me wait" },
       });
       break;
+    case "memory_hog":
+      send({ type: "memory", rss: 2 ** 40 });
+      break;
     case "exit":
       Deno.exit(3);
   }

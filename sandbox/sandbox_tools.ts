@@ -1,0 +1,149 @@
+/**
+ * The kernel's tool host on the sandbox: the tools of one or more folders
+ * (built-ins first), described inside isolates, run on a warm pool of
+ * isolate hosts. A tool file that changed is described again before its next
+ * call, and the call runs the new content (its hash is journaled).
+ *
+ * @module
+ */
+import type { HostedTool, HostedToolResult, HostedToolRun, Pid, ToolHost } from "../runtime/mod.ts";
+import { builtinToolsDir } from "../tools/mod.ts";
+import type { SandboxAuditRecord } from "./isolate_host.ts";
+import type { SandboxLimits } from "./limits.ts";
+import { type BrokenTool, type ToolEntry, ToolFolder } from "./tool_folder.ts";
+import { IsolateToolRunner, toolHash } from "./tool_runner.ts";
+import type { BubblewrapMode, Confinement } from "./host_launch.ts";
+
+/** Options of {@linkcode SandboxTools.create}. */
+export interface SandboxToolsOptions {
+  /** User tool folders, after the built-in one. Default: none. */
+  dirs?: readonly string[];
+  /** Include the built-in tools folder (default true). */
+  builtins?: boolean;
+  limits?: Partial<SandboxLimits>;
+  bubblewrap?: BubblewrapMode;
+  /** Warm hosts (default 1). */
+  warm?: number;
+}
+
+/** A {@linkcode ToolHost} on isolate hosts. */
+export class SandboxTools implements ToolHost, AsyncDisposable {
+  readonly runner: IsolateToolRunner;
+  readonly folder: ToolFolder;
+  /** Files that are not usable tools, as of the last scan. */
+  broken: BrokenTool[] = [];
+  readonly #sinks = new Map<Pid, (action: string, detail: Record<string, unknown>) => void>();
+
+  private constructor(runner: IsolateToolRunner, folder: ToolFolder) {
+    this.runner = runner;
+    this.folder = folder;
+  }
+
+  /** Starts the runner and scans the folders (a broken file is reported, not fatal). */
+  static async create(options: SandboxToolsOptions = {}): Promise<SandboxTools> {
+    let self: SandboxTools | null = null;
+    const runner = await IsolateToolRunner.create({
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.bubblewrap === undefined ? {} : { bubblewrap: options.bubblewrap }),
+      warm: options.warm ?? 1,
+      audit: (r: SandboxAuditRecord) => {
+        if (self !== null) self.#route(r);
+      },
+    });
+    const dirs = [
+      ...(options.builtins === false ? [] : [builtinToolsDir]),
+      ...(options.dirs ?? []),
+    ];
+    self = new SandboxTools(runner, new ToolFolder(runner, dirs));
+    self.broken = (await self.folder.scan()).broken;
+    return self;
+  }
+
+  /** What confines the tools, with the notice to print at start. */
+  get confinement(): Confinement {
+    return this.runner.confinement;
+  }
+
+  tool(name: string): HostedTool | undefined {
+    const e = this.folder.get(name);
+    return e === undefined ? undefined : _hosted(e);
+  }
+
+  names(): string[] {
+    return this.folder.list().map((e) => e.name);
+  }
+
+  async run(run: HostedToolRun): Promise<HostedToolResult> {
+    const entry = await this.#current(run.tool.path);
+    if (entry === null) {
+      return {
+        ok: false,
+        error: {
+          code: "EINVAL",
+          message: `Cannot run tool '${run.tool.path}': the file changed and no longer loads (${
+            this.broken.find((b) => b.file === run.tool.path)?.reason ??
+              "see the tool folder report"
+          })`,
+        },
+        hash: null,
+      };
+    }
+    this.#sinks.set(run.pid, run.audit);
+    try {
+      const result = await this.runner.run({
+        pid: run.pid,
+        tool: { path: entry.path, hash: entry.hash },
+        args: run.args,
+        deadlineMs: run.deadlineMs,
+        grants: run.grants,
+        syscall: (name, args) => run.syscall(name, args),
+        ...(run.log === undefined ? {} : { log: run.log }),
+      });
+      return result.ok
+        ? { ok: true, value: result.value, hash: result.hash }
+        : { ok: false, error: result.error, hash: result.hash };
+    } finally {
+      this.#sinks.delete(run.pid);
+    }
+  }
+
+  async release(pid: Pid): Promise<void> {
+    await this.runner.release(pid);
+  }
+
+  /** The entry for a file as it is now: re-described when its content changed. */
+  async #current(path: string): Promise<ToolEntry | null> {
+    const known = this.folder.list().find((e) => e.path === path);
+    let hash: string | null = null;
+    try {
+      hash = toolHash(await Deno.readTextFile(path));
+    } catch {
+      hash = null;
+    }
+    if (known !== undefined && known.hash === hash) return known;
+    this.broken = (await this.folder.scan()).broken;
+    return this.folder.list().find((e) => e.path === path) ?? null;
+  }
+
+  #route(r: SandboxAuditRecord): void {
+    const sink = r.pid === null ? undefined : this.#sinks.get(r.pid);
+    if (sink !== undefined) sink(r.action, { ...r.detail });
+    else {console.warn(
+        `libos: sandbox ${r.action} (${r.pid ?? "unbound host"}): ${r.detail.reason}`,
+      );}
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.runner[Symbol.asyncDispose]();
+  }
+}
+
+function _hosted(e: ToolEntry): HostedTool {
+  return {
+    name: e.name,
+    description: e.description.description,
+    inputSchema: e.description.inputSchema,
+    path: e.path,
+    hash: e.hash,
+  };
+}
