@@ -33,14 +33,17 @@ import {
   loadImageFile,
   LocalFilesystem,
   type ProcessRecord,
+  providersFromEnv,
   SqliteStore,
+  type ToolHost,
 } from "./mod.ts";
+import { SandboxTools } from "./sandbox/mod.ts";
 
 const USAGE = `libos — Agent libOS for Deno
 
 Usage:
   libos start [--image F] [--goal G] [--data DIR] [--workspace DIR] [--once]
-              [--port 8787] [--host 127.0.0.1]
+              [--port 8787] [--host 127.0.0.1] [--tools DIR]... [--no-sandbox]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
@@ -62,6 +65,11 @@ Usage:
   libos audit verify             Verify the kernel's audit chain.
   libos token create --role R [--name N]
                                  Mint a token (R: viewer, operator, admin); printed once.
+  libos checkpoint PID [--reason R] [--subtree]   Checkpoint a process.
+  libos checkpoints PID          List a process's checkpoints.
+  libos restore CHECKPOINT       Roll its processes back in place (admin).
+  libos export CHECKPOINT --out FILE   Write its bundle (admin).
+  libos import FILE              Import a bundle; its processes resume here (admin).
   libos help                     This text.
 `;
 
@@ -81,6 +89,11 @@ async function main(argv: string[]): Promise<number> {
     case "deny":
     case "audit":
     case "token":
+    case "checkpoint":
+    case "checkpoints":
+    case "restore":
+    case "export":
+    case "import":
       return await remote(command, rest);
     case "help":
     case "--help":
@@ -93,10 +106,20 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function openKernel(data: string, workspace: string, autostart = true): Promise<Kernel> {
+async function openKernel(
+  data: string,
+  workspace: string,
+  options: { autostart?: boolean; toolHost?: ToolHost } = {},
+): Promise<Kernel> {
   await mkdir(data, { recursive: true });
   const store = await SqliteStore.open(join(data, "kernel.db"));
-  return await Kernel.create({ store, filesystem: new LocalFilesystem(workspace), autostart });
+  return await Kernel.create({
+    store,
+    filesystem: new LocalFilesystem(workspace),
+    autostart: options.autostart ?? true,
+    models: providersFromEnv(Deno.env),
+    ...(options.toolHost === undefined ? {} : { toolHost: options.toolHost }),
+  });
 }
 
 async function start(args: string[]): Promise<number> {
@@ -110,6 +133,8 @@ async function start(args: string[]): Promise<number> {
       once: { type: "boolean", default: false },
       port: { type: "string", default: "8787" },
       host: { type: "string", default: "127.0.0.1" },
+      tools: { type: "string", multiple: true, default: [] },
+      "no-sandbox": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -124,7 +149,17 @@ async function start(args: string[]): Promise<number> {
     dataDir: data,
     env: Deno.env.get("LIBOS_ADMIN_TOKEN"),
   });
-  const kernel = await openKernel(data, workspace);
+  // Tools-folder tools run in the sandbox: isolate hosts under bubblewrap.
+  let sandbox: SandboxTools | null = null;
+  if (!values["no-sandbox"]) {
+    sandbox = await SandboxTools.create({ dirs: values.tools.map((d) => resolve(d)) });
+    console.log(`libos: sandbox — ${sandbox.confinement.notice}`);
+    console.log(`libos: tools ${sandbox.names().join(", ") || "(none)"}`);
+    for (const b of sandbox.broken) console.log(`libos: skipped tool ${b.file}: ${b.reason}`);
+  } else {
+    console.log("libos: --no-sandbox: only the primitive tools are available");
+  }
+  const kernel = await openKernel(data, workspace, sandbox === null ? {} : { toolHost: sandbox });
   // Listen for signals before saying "up": a signal from then on shuts down cleanly.
   const stop = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stop.resolve(name);
@@ -144,6 +179,7 @@ async function start(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGTERM", sigterm);
     plane.close();
     await kernel.close();
+    await sandbox?.[Symbol.asyncDispose]();
     const why = error instanceof Deno.errors.AddrInUse
       ? "the address is in use (choose another --port, or 0 for a free one)"
       : error instanceof Error
@@ -162,9 +198,6 @@ async function start(args: string[]): Promise<number> {
       `libos: admin token from ${admin.source === "env" ? "LIBOS_ADMIN_TOKEN" : admin.path}`,
     );
   }
-  console.log(
-    "libos: tools in this build run in the kernel (primitive tools); the sandbox for tool files is not built yet",
-  );
   const live = kernel.list().filter((p) => !isTerminal(p.state));
   if (live.length > 0) {
     console.log(
@@ -220,6 +253,7 @@ async function start(args: string[]): Promise<number> {
   stdin.abort();
   await server.shutdown();
   await kernel.close();
+  await sandbox?.[Symbol.asyncDispose]();
   console.log("libos: state committed; bye");
   return code;
 }
@@ -286,7 +320,7 @@ async function verify(args: string[]): Promise<number> {
     options: { data: { type: "string", default: ".libos" } },
     strict: true,
   });
-  const kernel = await openKernel(resolve(values.data), resolve("."), false);
+  const kernel = await openKernel(resolve(values.data), resolve("."), { autostart: false });
   try {
     const t0 = performance.now();
     const v = await kernel.verifyAudit();
@@ -336,6 +370,9 @@ async function remote(command: string, args: string[]): Promise<number> {
       role: { type: "string" },
       name: { type: "string" },
       always: { type: "boolean", default: false },
+      reason: { type: "string" },
+      subtree: { type: "boolean", default: false },
+      out: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -453,6 +490,55 @@ async function remote(command: string, args: string[]): Promise<number> {
           `token ${created.info.id} '${created.info.name}' (${created.info.role}), shown once:`,
         );
         console.log(created.token);
+        return 0;
+      }
+      case "checkpoint": {
+        const [pid] = positionals;
+        if (pid === undefined) return usage("libos checkpoint PID [--reason R] [--subtree]");
+        const ck = await client.checkpoint(pid, {
+          ...(values.reason === undefined ? {} : { reason: values.reason }),
+          subtree: values.subtree,
+        });
+        console.log(
+          `${ck.id} of ${ck.pids.join(", ")} (journal #${ck.journalSeq}, ${ck.hash.slice(0, 16)}…)`,
+        );
+        return 0;
+      }
+      case "checkpoints": {
+        const [pid] = positionals;
+        if (pid === undefined) return usage("libos checkpoints PID");
+        const rows = (await client.checkpoints(pid)).map((c) => [
+          c.id,
+          c.pids.join(","),
+          new Date(c.createdAt).toISOString(),
+          c.createdBy,
+          shown(c.reason ?? "", 50),
+        ]);
+        _table([["ID", "PIDS", "CREATED", "BY", "REASON"], ...rows]);
+        return 0;
+      }
+      case "restore": {
+        const [id] = positionals;
+        if (id === undefined) return usage("libos restore CHECKPOINT");
+        const p = await client.restore(id);
+        console.log(`${p.pid} restored from ${id}: ${p.state}`);
+        return 0;
+      }
+      case "export": {
+        const [id] = positionals;
+        if (id === undefined || values.out === undefined) {
+          return usage("libos export CHECKPOINT --out FILE");
+        }
+        const bytes = await client.exportBundle(id);
+        await Deno.writeFile(values.out, bytes);
+        console.log(`${id}: ${bytes.length} bytes to ${values.out}`);
+        return 0;
+      }
+      case "import": {
+        const [file] = positionals;
+        if (file === undefined) return usage("libos import FILE");
+        const { pids } = await client.importBundle(await Deno.readFile(file));
+        for (const [from, to] of Object.entries(pids)) console.log(`${from} → ${to}`);
         return 0;
       }
       default:

@@ -9,6 +9,7 @@
 import type {
   AgentImageInput,
   AuditVerification,
+  CheckpointInfo,
   Grant,
   HumanRequest,
   JournalEntry,
@@ -125,22 +126,67 @@ export class ApiClient {
     return this.#call("POST", "/v1/tokens", request);
   }
 
+  /** Takes a checkpoint of a process (or its subtree). */
+  checkpoint(
+    pid: string,
+    options: { reason?: string; subtree?: boolean } = {},
+  ): Promise<CheckpointInfo> {
+    return this.#call("POST", `/v1/processes/${encodeURIComponent(pid)}/checkpoints`, options);
+  }
+
+  /** Checkpoints that include a process. */
+  async checkpoints(pid: string): Promise<CheckpointInfo[]> {
+    return (await this.#call<{ checkpoints: CheckpointInfo[] }>(
+      "GET",
+      `/v1/processes/${encodeURIComponent(pid)}/checkpoints`,
+    )).checkpoints;
+  }
+
+  /** Rolls a checkpoint's processes back (admin). */
+  restore(id: string): Promise<ProcessRecord> {
+    return this.#call("POST", `/v1/checkpoints/${encodeURIComponent(id)}/restore`);
+  }
+
+  /** A checkpoint's bundle bytes (admin). */
+  async exportBundle(id: string): Promise<Uint8Array> {
+    const res = await this.#send("GET", `/v1/checkpoints/${encodeURIComponent(id)}/bundle`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** Imports a bundle; its processes resume on this kernel (admin). */
+  async importBundle(bytes: Uint8Array): Promise<{ pids: Record<string, string> }> {
+    const res = await this.#send("POST", "/v1/checkpoints/import", bytes);
+    return await res.json();
+  }
+
   /** Who the token is. */
   whoami(): Promise<{ id: string; name: string; role: Role }> {
     return this.#call("GET", "/v1/whoami");
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.#send(method, path, body);
+    const text = await res.text();
+    return (text === "" ? null : JSON.parse(text)) as T;
+  }
+
+  /** Sends a request (JSON, or bytes as octet-stream); throws ApiClientError unless 2xx. */
+  async #send(method: string, path: string, body?: unknown): Promise<Response> {
     const target = `${this.url}${path}`;
+    const bytes = body instanceof Uint8Array;
     let res: Response;
     try {
       res = await fetch(target, {
         method,
         headers: {
           authorization: `Bearer ${this.#token}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(body === undefined
+            ? {}
+            : { "content-type": bytes ? "application/octet-stream" : "application/json" }),
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined
+          ? {}
+          : { body: bytes ? body as Uint8Array<ArrayBuffer> : JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {
@@ -156,6 +202,7 @@ export class ApiClient {
         { cause: error },
       );
     }
+    if (res.ok) return res;
     const text = await res.text();
     let json: unknown = null;
     try {
@@ -163,7 +210,6 @@ export class ApiClient {
     } catch {
       json = null;
     }
-    if (res.ok) return json as T;
     const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
     const message = err?.message ?? `HTTP ${res.status} ${res.statusText}`;
     const fields = { status: res.status, ...(err?.code === undefined ? {} : { code: err.code }) };

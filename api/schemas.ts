@@ -215,6 +215,7 @@ export const JournalEntrySchema = z.object({
     "tool.start",
     "tool.end",
     "syscall.intent",
+    "tool.log",
     "syscall",
     "human",
   ]),

@@ -1162,6 +1162,7 @@ export class Kernel implements AsyncDisposable {
     options: { until?: "settled" | "terminal"; signal?: AbortSignal } = {},
   ): Promise<ProcessRecord> {
     const p = this._proc(pid);
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     const done = (state: ProcessState) =>
       isTerminal(state) || (options.until !== "terminal" && state === "waiting");
     // Settled only when the durable state says so and nothing has moved it

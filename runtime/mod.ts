@@ -45,6 +45,7 @@ export {
   type AgentImageInput,
   AgentImageSchema,
   type Budgets,
+  BudgetsSchema,
   type Effect,
   type GrantSpec,
   GrantSpecSchema,

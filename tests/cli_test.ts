@@ -36,6 +36,8 @@ Deno.test("libos start --once runs an image to its end and exits 0; a restart fi
       "d",
       "--workspace",
       ".",
+      "--port",
+      "0",
     ], dir).output();
     const text = new TextDecoder().decode(out.stdout);
     assert.equal(out.code, 0, text + new TextDecoder().decode(out.stderr));
@@ -48,7 +50,10 @@ Deno.test("libos start --once runs an image to its end and exits 0; a restart fi
 
 Deno.test("libos start shuts down cleanly on SIGTERM", async () => {
   await withTemp(async (dir) => {
-    const child = libos(["start", "--data", "d", "--workspace", "."], dir).spawn();
+    const child = libos(
+      ["start", "--data", "d", "--workspace", ".", "--port", "0", "--no-sandbox"],
+      dir,
+    ).spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let seen = "";
     for (let i = 0; i < 50 && !seen.includes("kernel up"); i++) {
