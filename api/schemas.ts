@@ -120,6 +120,16 @@ export const ProcessSchema = z.object({
   suspendedFrom: ProcessStateSchema.nullable(),
   cwd: z.string(),
   tools: z.array(z.string()),
+  jitTools: z.array(z.object({
+    name: z.string(),
+    hash: z.string(),
+    source: z.string(),
+    description: z.string(),
+    inputSchema: z.record(z.string(), z.unknown()),
+    proposedBy: z.string(),
+    step: z.number(),
+    registered: z.boolean(),
+  })),
   budgets: BudgetsSchema,
   usage: z.object({
     steps: z.number(),

@@ -24,7 +24,6 @@ import type {
   CheckpointedProcess,
   CheckpointInfo,
   CheckpointRecord,
-  Grant,
   ImageRecord,
   JournalEntry,
   ObjectRecord,

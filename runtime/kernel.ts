@@ -626,6 +626,8 @@ export class Kernel implements AsyncDisposable {
       suspendedFrom: null,
       cwd: src?.cwd ?? cwd,
       tools: src !== null ? [...src.tools] : this._expandTools(image.tools),
+      // A fork keeps its parent's registered JIT tools (same tool table).
+      jitTools: src !== null ? src.jitTools.filter((t) => t.registered).map((t) => ({ ...t })) : [],
       budgets: { ...image.budgets },
       usage: {
         steps: 0,
@@ -827,6 +829,7 @@ export class Kernel implements AsyncDisposable {
     p.imageId = record.id;
     p.imageVersion = record.version;
     p.tools = this._expandTools(record.image.tools);
+    p.jitTools = [];
     p.cursor = null;
     p.usage.steps = 0;
     p.budgets = { ...record.image.budgets };

@@ -107,7 +107,13 @@ export { costOf, type Price, priceOf, PRICES } from "./cost.ts";
 export { estimateTokens, fitContext } from "./context_policy.ts";
 export { isMalformedArgs, MALFORMED_KEY } from "./tool_call_args.ts";
 export type { CheckpointDiff } from "./checkpoints.ts";
-export type { CheckpointInfo, CheckpointRecord } from "./types.ts";
-export type { HostedTool, HostedToolResult, HostedToolRun, ToolHost } from "./tool_host.ts";
+export type { CheckpointInfo, CheckpointRecord, JitTool } from "./types.ts";
+export type {
+  HostedTool,
+  HostedToolResult,
+  HostedToolRun,
+  JitProposalOutcome,
+  ToolHost,
+} from "./tool_host.ts";
 export { dispatchSyscall, syscallNames } from "./syscall_table.ts";
 export type { Syscalls } from "./syscalls.ts";

@@ -189,6 +189,21 @@ const TOOLS: readonly PrimitiveTool[] = [
   ),
   tool("now", "The current time", z.strictObject({}), (s) => s.now()),
   tool(
+    "propose_tool",
+    "Propose a tool you wrote (TypeScript, defineTool from 'libos/tool'); it is checked, type-checked and its tests run in an isolate; answers {candidate, accepted, report?}",
+    z.strictObject({
+      source: z.string().min(1).max(65_536),
+      tests: z.array(z.unknown()).max(20).optional(),
+    }),
+    (s, a) => s.proposeTool(a.source, a.tests ?? []),
+  ),
+  tool(
+    "register_tool",
+    "Add an accepted proposal to your tool table by its candidate hash",
+    z.strictObject({ candidate: z.string().regex(/^sha256:[0-9a-f]{64}$/) }),
+    (s, a) => s.registerTool(a.candidate),
+  ),
+  tool(
     "checkpoint",
     "Checkpoint yourself (with subtree, your descendants too); after a restore this call answers restored: true",
     z.strictObject({ reason: z.string().max(1000).optional(), subtree: z.boolean().optional() }),

@@ -179,7 +179,8 @@ function _toolSpecs(k: Kernel, p: ProcessRecord): ToolSpec[] {
       out.push(spec);
       continue;
     }
-    const hosted = k.toolHost?.tool(name);
+    const jit = p.jitTools.find((t) => t.registered && t.name === name);
+    const hosted = jit ?? k.toolHost?.tool(name);
     if (hosted !== undefined) {
       out.push({ name, description: hosted.description, inputSchema: hosted.inputSchema });
     }
@@ -388,7 +389,20 @@ async function _dispatch(
 ): Promise<ToolResult | typeof WAITING> {
   const listed = p.tools.includes(call.name);
   const tool = listed ? primitiveTool(call.name) : undefined;
-  const hosted = listed && tool === undefined ? k.toolHost?.tool(call.name) : undefined;
+  const jit = listed && tool === undefined
+    ? p.jitTools.find((t) => t.registered && t.name === call.name)
+    : undefined;
+  const hosted: HostedTool | undefined = jit !== undefined
+    ? {
+      name: jit.name,
+      description: jit.description,
+      inputSchema: jit.inputSchema,
+      path: `jit:${jit.hash}`,
+      hash: jit.hash,
+    }
+    : listed && tool === undefined
+    ? k.toolHost?.tool(call.name)
+    : undefined;
   if (tool === undefined && hosted === undefined) {
     return {
       ok: false,
@@ -403,7 +417,17 @@ async function _dispatch(
   if (isMalformedArgs(call.args)) return malformedCallResult(call.name, call.args);
   const sys = new Syscalls(k, p, { batch, callId: call.id, turn, replay });
   if (hosted !== undefined) {
-    return await _runHosted(k, p, sys, hosted, call, turn, batch, replay.size === 0);
+    if (k.toolHost === null) {
+      return {
+        ok: false,
+        error: {
+          code: "EINVAL",
+          message: `Cannot call tool '${call.name}': this kernel has no sandbox to run it in`,
+        },
+      };
+    }
+    const what = { tool: hosted, source: jit?.source ?? null };
+    return await _runHosted(k, p, sys, what, call, turn, batch, replay.size === 0);
   }
   const parsed = tool!.input.safeParse(call.args ?? {});
   if (!parsed.success) {
@@ -435,12 +459,13 @@ async function _runHosted(
   k: Kernel,
   p: ProcessRecord,
   sys: Syscalls,
-  hosted: HostedTool,
+  what: { tool: HostedTool; source: string | null },
   call: ToolCall,
   turn: number,
   batch: Batch,
   first: boolean,
 ): Promise<ToolResult | typeof WAITING> {
+  const hosted = what.tool;
   if (first) {
     k._journal(batch, p.pid, "tool.start", {
       name: call.name,
@@ -451,7 +476,9 @@ async function _runHosted(
   let waiting = false;
   const result = await k.toolHost!.run({
     pid: p.pid,
-    tool: { path: hosted.path, hash: hosted.hash },
+    tool: what.source === null
+      ? { path: hosted.path, hash: hosted.hash }
+      : { source: what.source, hash: hosted.hash },
     args: call.args ?? {},
     deadlineMs: k.toolDeadlineMs,
     grants: k.grants.of(p.pid),

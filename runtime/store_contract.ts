@@ -424,6 +424,7 @@ export function processRecord(pid: string): ProcessRecord {
     suspendedFrom: null,
     cwd: "",
     tools: ["read_text_file", "exit"],
+    jitTools: [],
     budgets: {},
     usage: {
       steps: 0,

@@ -35,6 +35,7 @@ import { fsResource, resolvePath } from "./workspace_path.ts";
 import type { DirEntry, FileStat } from "./fs_provider.ts";
 import { validateGrantSpec } from "./capability.ts";
 import { createCheckpoint } from "./checkpoints.ts";
+import { primitiveTool } from "./primitive_tools.ts";
 
 /** A syscall's authorization: the grant that allowed it, the approval used. */
 interface _Authz {
@@ -1169,6 +1170,92 @@ export class Syscalls {
       this.#k._saveProcess(this.#batch, this.#p);
       this.#audit("proc.chdir", { detail: { cwd: next } });
       return Promise.resolve({ cwd: next });
+    });
+  }
+
+  // ---------------------------------------------------------- JIT tools
+
+  /**
+   * Checks a tool the agent wrote: static check, type-check, its tests in an
+   * isolate against a mock `sys`. Answers `{candidate, accepted, …}`; the
+   * report of a refused proposal comes back to the model. The proposal is
+   * journaled, so a replay never re-runs its tests.
+   */
+  proposeTool(source: string, tests: unknown[] = []): Promise<Record<string, unknown>> {
+    const args = { source, tests };
+    return this.#syscall("tool.propose", args, { idempotent: true }, async () => {
+      const host = this.#k.toolHost;
+      if (host?.propose === undefined) {
+        throw libosError(
+          "EINVAL",
+          "Cannot propose a tool: this kernel has no sandbox to test it in",
+        );
+      }
+      const r = await host.propose(this.pid, { source, tests });
+      this.#audit("tool.propose", {
+        detail: {
+          candidate: r.candidate,
+          accepted: r.ok,
+          ...(r.ok ? { name: r.name } : { stage: r.stage }),
+        },
+      });
+      if (!r.ok) {
+        return { candidate: r.candidate, accepted: false, stage: r.stage, report: r.report };
+      }
+      const known = this.#p.jitTools.find((t) => t.hash === r.candidate);
+      if (known === undefined) {
+        this.#p.jitTools.push({
+          name: r.name,
+          hash: r.candidate,
+          source,
+          description: r.description,
+          inputSchema: r.inputSchema,
+          proposedBy: this.pid,
+          step: this.#p.usage.steps,
+          registered: false,
+        });
+        this.#k._saveProcess(this.#batch, this.#p);
+      }
+      return { candidate: r.candidate, accepted: true, name: r.name, tests: r.tests };
+    });
+  }
+
+  /** Puts an accepted proposal into this process's tool table (needs `tool` register). */
+  registerTool(candidate: string): Promise<{ name: string; candidate: string }> {
+    return this.#syscall("tool.register", { candidate }, { idempotent: true }, (intent) => {
+      const authz = this.#authorize("tool.register", "tool", "register", {
+        args: { candidate },
+        preview: `register tool ${candidate}`,
+        intent,
+      });
+      const t = this.#p.jitTools.find((x) => x.hash === candidate);
+      if (t === undefined) {
+        throw libosError(
+          "ENOENT",
+          `Cannot register tool '${candidate}': process ${this.pid} has no accepted proposal with that hash`,
+          { pid: this.pid },
+        );
+      }
+      const taken = primitiveTool(t.name) !== undefined ||
+        this.#k.toolHost?.tool(t.name) !== undefined ||
+        this.#p.jitTools.some((x) => x.registered && x.name === t.name && x.hash !== t.hash);
+      if (taken) {
+        throw libosError(
+          "EEXIST",
+          `Cannot register tool '${t.name}': the name is taken in process ${this.pid}'s tool table`,
+          { pid: this.pid },
+        );
+      }
+      t.registered = true;
+      if (!this.#p.tools.includes(t.name)) this.#p.tools.push(t.name);
+      this.#k._saveProcess(this.#batch, this.#p);
+      this.#allowed("tool.register", "tool", authz, {
+        name: t.name,
+        candidate,
+        proposedBy: t.proposedBy,
+        step: t.step,
+      });
+      return Promise.resolve({ name: t.name, candidate });
     });
   }
 

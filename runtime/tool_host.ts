@@ -25,7 +25,8 @@ export interface HostedTool {
 /** One run of a hosted tool. */
 export interface HostedToolRun {
   pid: Pid;
-  tool: { path: string; hash: string };
+  /** A tool file, or a JIT tool's source (its hash is checked again). */
+  tool: { path: string; hash: string } | { source: string; hash: string };
   args: unknown;
   deadlineMs: number;
   /** The process's grants (the worker's permissions are computed from them). */
@@ -51,6 +52,24 @@ export interface ToolHost {
   names(): string[];
   /** Runs a tool call. */
   run(run: HostedToolRun): Promise<HostedToolResult>;
+  /**
+   * Checks a JIT tool proposal (static check, type-check, its tests in an
+   * isolate against a mock `sys`); absent when the host cannot.
+   */
+  propose?(pid: Pid, input: { source: string; tests?: unknown[] }): Promise<JitProposalOutcome>;
   /** The process has ended: whatever the host keeps for it can go. */
   release?(pid: Pid): Promise<void>;
 }
+
+/** The outcome of a JIT tool proposal. */
+export type JitProposalOutcome =
+  | {
+    ok: true;
+    /** `sha256:<hex>` of the source. */
+    candidate: string;
+    name: string;
+    description: string;
+    inputSchema: Record<string, unknown>;
+    tests: { name: string; ok: boolean; output?: unknown; error?: ErrorData }[];
+  }
+  | { ok: false; candidate: string; stage: string; report: string };

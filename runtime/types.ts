@@ -62,6 +62,21 @@ export interface Usage {
   invalidTurns: number;
 }
 
+/** A tool an agent wrote at run time (DESIGN §2, JIT tool), content-addressed. */
+export interface JitTool {
+  name: string;
+  /** `sha256:<hex>` of the source: the candidate `propose_tool` answered. */
+  hash: string;
+  source: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  /** Lineage: who proposed it and in which step. */
+  proposedBy: Pid;
+  step: number;
+  /** In the tool table (`register_tool` done), or only accepted. */
+  registered: boolean;
+}
+
 /** A process descriptor (DESIGN §2). */
 export interface ProcessRecord {
   pid: Pid;
@@ -82,6 +97,8 @@ export interface ProcessRecord {
   cwd: string;
   /** The tool table: names the model may call. */
   tools: string[];
+  /** JIT tools this process proposed (accepted) or registered, with their sources. */
+  jitTools: JitTool[];
   budgets: Budgets;
   usage: Usage;
   cursor: TurnCursor | null;

@@ -59,3 +59,26 @@ export {
   workerPermissions,
 } from "./worker_permissions.ts";
 export { SandboxTools, type SandboxToolsOptions } from "./sandbox_tools.ts";
+export {
+  JIT_MAX_TESTS,
+  JIT_MOCK_ERROR_CODES,
+  JIT_REPORT_BYTES,
+  type JitProposal,
+  type JitProposalInput,
+  JitProposalInputSchema,
+  type JitStage,
+  type JitTest,
+  type JitTestResult,
+  JitTestSchema,
+  type JitToolRunner,
+  proposeTool,
+  type ProposeToolOptions,
+} from "./jit.ts";
+export {
+  JIT_FORBIDDEN_NAMES,
+  JIT_IMPORT_ALLOWLIST,
+  staticCheck,
+  type StaticCheckResult,
+  type StaticProblem,
+} from "./jit_static_check.ts";
+export { JIT_TOOL_FILE, typecheck, type TypecheckResult } from "./jit_typecheck.ts";

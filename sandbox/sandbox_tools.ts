@@ -6,7 +6,15 @@
  *
  * @module
  */
-import type { HostedTool, HostedToolResult, HostedToolRun, Pid, ToolHost } from "../runtime/mod.ts";
+import type {
+  HostedTool,
+  HostedToolResult,
+  HostedToolRun,
+  JitProposalOutcome,
+  Pid,
+  ToolHost,
+} from "../runtime/mod.ts";
+import { type JitProposalInput, proposeTool } from "./jit.ts";
 import { builtinToolsDir } from "../tools/mod.ts";
 import type { SandboxAuditRecord } from "./isolate_host.ts";
 import type { SandboxLimits } from "./limits.ts";
@@ -74,6 +82,9 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
   }
 
   async run(run: HostedToolRun): Promise<HostedToolResult> {
+    if ("source" in run.tool) {
+      return await this.#run(run, { source: run.tool.source, hash: run.tool.hash });
+    }
     const entry = await this.#current(run.tool.path);
     if (entry === null) {
       return {
@@ -81,18 +92,25 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
         error: {
           code: "EINVAL",
           message: `Cannot run tool '${run.tool.path}': the file changed and no longer loads (${
-            this.broken.find((b) => b.file === run.tool.path)?.reason ??
+            this.broken.find((b) => "path" in run.tool && b.file === run.tool.path)?.reason ??
               "see the tool folder report"
           })`,
         },
         hash: null,
       };
     }
+    return await this.#run(run, { path: entry.path, hash: entry.hash });
+  }
+
+  async #run(
+    run: HostedToolRun,
+    tool: { path: string; hash: string } | { source: string; hash: string },
+  ): Promise<HostedToolResult> {
     this.#sinks.set(run.pid, run.audit);
     try {
       const result = await this.runner.run({
         pid: run.pid,
-        tool: { path: entry.path, hash: entry.hash },
+        tool,
         args: run.args,
         deadlineMs: run.deadlineMs,
         grants: run.grants,
@@ -107,8 +125,25 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
     }
   }
 
+  async propose(
+    pid: Pid,
+    input: { source: string; tests?: unknown[] },
+  ): Promise<JitProposalOutcome> {
+    const r = await proposeTool(this.runner, input as JitProposalInput, { pid: `@jit:${pid}` });
+    if (!r.ok) return { ok: false, candidate: r.candidate, stage: r.stage, report: r.report };
+    return {
+      ok: true,
+      candidate: r.candidate,
+      name: r.name,
+      description: r.description.description,
+      inputSchema: r.description.inputSchema,
+      tests: r.tests.map((t) => ({ ...t })),
+    };
+  }
+
   async release(pid: Pid): Promise<void> {
     await this.runner.release(pid);
+    await this.runner.release(`@jit:${pid}`);
   }
 
   /** The entry for a file as it is now: re-described when its content changed. */

@@ -134,7 +134,10 @@ Deno.test("audit verify against a head recorded elsewhere detects a truncated ta
     let head: { seq: number; hash: string };
     {
       await using kernel = await boot(data, workspace, clock);
-      const p = await kernel.spawn({ image: scripted([call("now"), call("exit", { result: null })]), goal: "g" });
+      const p = await kernel.spawn({
+        image: scripted([call("now"), call("exit", { result: null })]),
+        goal: "g",
+      });
       await kernel.wait(p.pid);
       head = kernel.auditHead!;
     }

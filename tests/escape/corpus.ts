@@ -1,0 +1,412 @@
+/**
+ * Runs the escape corpus: every fixture tool of `tools/` through a real
+ * kernel (LocalFilesystem on the world's workspace) and the real sandbox,
+ * in a few scripted processes, and reads each attempt's outcome back from
+ * the kernel's journal and audit log — never from what the fixture claims
+ * alone.
+ *
+ * Processes, in three phases (so that no more hosts run at once than the
+ * pool keeps, and no idle host is evicted between an `arm` and a `report`):
+ * 1. `main` (fs:** read/write/list/delete, café/** denied) and `nogrant`
+ *    (no grant at all), side by side;
+ * 2. `peerA` and `peerB`, side by side, trying to talk to each other;
+ * 3. `race`, reading through symlinks the test swaps meanwhile.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import {
+  type AuditRecord,
+  FakeClock,
+  type GrantSpec,
+  Kernel,
+  LocalFilesystem,
+  type ProcessRecord,
+  type ToolResult,
+} from "../../mod.ts";
+import { SandboxTools, type SandboxToolsOptions } from "../../sandbox/mod.ts";
+import type { World } from "./world.ts";
+
+/** The folder of fixture tools. */
+export const FIXTURES_DIR: string = fileURLToPath(new URL("./tools", import.meta.url));
+
+/** Deadline of every tool call, in ms. */
+export const DEADLINE_MS = 2000;
+
+/** Iterations of each symlink race. */
+export const RACE_ITERATIONS = 200;
+
+/** Small limits, so that bombs end fast. */
+export const LIMITS: NonNullable<SandboxToolsOptions["limits"]> = {
+  heapMb: 64,
+  hostMemoryBytes: 384 << 20,
+  messageBytes: 1 << 20,
+  outputBytes: 64 << 10,
+  syscallsPerCall: 300,
+  syscallsInFlight: 32,
+  workersPerHost: 4,
+};
+
+/** How an attempt ended, as the kernel's records show it. */
+export type Outcome =
+  /** The isolate refused it (a permission, a missing global, a module rule); the kernel never saw it. */
+  | "blocked-in-isolate"
+  /** A kernel primitive failed its syscall (and the fixture got nothing). */
+  | "denied-by-kernel"
+  /** The kernel killed its host: a deadline, a memory limit or a syscall limit. */
+  | "killed"
+  /** The kernel refused a message from its host (forged, malformed, oversized) and killed the host. */
+  | "refused"
+  /** The call failed by a limit without its host being killed. */
+  | "failed-by-limit"
+  /** The fixture did what it tried. */
+  | "ESCAPED";
+
+/** One tool call of a fixture, as the kernel recorded it. */
+export interface CallRecord {
+  pid: string;
+  name: string;
+  callId: string;
+  result: ToolResult;
+  /** Syscalls of the call that the kernel failed. */
+  failedSyscalls: number;
+  /** Audit records of the call. */
+  audits: AuditRecord[];
+}
+
+/** What the corpus left behind. */
+export interface CorpusRun {
+  confinement: "bubblewrap" | "permissions-only";
+  /** Every call, in order, by process. */
+  calls: CallRecord[];
+  processes: ProcessRecord[];
+  /** Tool files the scan refused, by tool file name (without `.ts`), with the reason. */
+  broken: Record<string, string>;
+  /** Every journal entry and audit record of every process, as JSON. */
+  records: string;
+  /** Swaps each swapper made while its race ran. */
+  swaps: { file: number; folder: number };
+  /** Wall time of each phase, ms. */
+  timings: Record<string, number>;
+}
+
+type _Step = { tool: string; args: Record<string, unknown> };
+
+/** The main process's script: fixture names, `name:phase` for timers. */
+export const MAIN_SCRIPT: readonly string[] = [
+  // direct Deno APIs
+  "deno_read_text_file",
+  "deno_read_file_sync",
+  "deno_open_file",
+  "deno_stat_outside",
+  "deno_read_dir",
+  "deno_real_path",
+  "node_fs_read",
+  "fetch_file_url",
+  "deno_write_outside",
+  "deno_remove_outside",
+  "deno_make_temp_file",
+  "deno_symlink_make",
+  "deno_chmod_outside",
+  "deno_env_get",
+  "deno_env_to_object",
+  "deno_env_set",
+  "node_process_env",
+  "deno_command_output",
+  "deno_command_spawn",
+  "node_child_process",
+  "deno_kill_kernel",
+  "deno_dlopen",
+  "node_process_dlopen",
+  "sys_hostname",
+  "sys_network_interfaces",
+  "sys_memory_info",
+  "deno_permissions_request",
+  "timer_sys_after_result:arm",
+  // the network
+  "deno_connect_tcp",
+  "deno_connect_tls",
+  "deno_listen_tcp",
+  "deno_serve_http",
+  "deno_resolve_dns",
+  "fetch_loopback",
+  "fetch_localhost_name",
+  "websocket_loopback",
+  "node_net_connect",
+  "timer_sys_after_result:report",
+  // imports
+  "import_text_outside",
+  "import_json_outside",
+  "import_module_outside",
+  "import_relative_outside",
+  "import_static_in_data_module",
+  "import_static_in_blob_module",
+  "import_remote_https",
+  "import_remote_loopback",
+  "import_npm_uncached",
+  "import_npm_cache_file",
+  "import_jsr",
+  // /proc and /dev
+  "proc_self_environ_read",
+  "proc_self_environ_import",
+  "proc_kernel_environ_import",
+  "proc_kernel_cmdline_read",
+  "dev_zero_open",
+  // code from strings
+  "eval_string",
+  "function_constructor",
+  "async_function_constructor",
+  "set_timeout_string",
+  "webassembly_compile",
+  "core_eval_context",
+  "data_url_import_code",
+  // workers and exits
+  "worker_global",
+  "shared_worker_global",
+  "worker_threads_spawn",
+  "deno_exit",
+  "node_process_exit",
+  // sys.fs through the kernel
+  "fs_dotdot",
+  "fs_dotdot_nested",
+  "fs_absolute",
+  "fs_proc_absolute",
+  "fs_nul_byte",
+  "fs_backslash",
+  "fs_bidi_override",
+  "fs_nfd_vault",
+  "fs_symlink_file_out",
+  "fs_symlink_dir_out",
+  "fs_symlink_relative_out",
+  "fs_symlink_chain",
+  "fs_symlink_proc",
+  "fs_symlink_dev",
+  "fs_symlink_vault",
+  "fs_write_through_symlink",
+  "fs_write_through_dir_symlink",
+  "fs_delete_through_symlink",
+  "fs_list_symlink_dir",
+  "obj_from_file_symlink",
+  "obj_to_file_symlink",
+  "proc_chdir_escape",
+  "proc_chdir_symlink",
+  // forged and oversized messages
+  "forge_repeat_seq",
+  "forge_proto_args",
+  "forge_other_call",
+  "forge_unknown_type",
+  "forge_unknown_syscall",
+  "forge_done_other_call",
+  "forge_stdout_garbage",
+  "forge_stdout_other_pid",
+  "forge_stdout_done",
+  "oversize_output",
+  "oversize_frame",
+  "oversize_syscall_args",
+  "syscall_flood_serial",
+  "syscall_flood_parallel",
+  // timers left behind
+  "timer_forge_after_result:arm",
+  "timer_forge_after_result:report",
+  "timer_spin_after_result:arm",
+  "deno_env_get",
+  "timer_spin_after_result:report",
+  // bombs
+  "cpu_busy_loop",
+  "cpu_microtask_loop",
+  "memory_heap_bomb",
+  "memory_buffer_bomb",
+  "memory_wasm_bomb",
+  "worker_close",
+];
+
+/** The no-grant process's script. */
+export const NOGRANT_SCRIPT: readonly string[] = [
+  "fs_read_no_grant",
+  "fs_write_no_grant",
+  "fs_fullwidth_dots",
+  "fs_two_dot_leader",
+  "fs_zero_width_dotdot",
+  "fs_percent_encoded",
+  "obj_other_namespace",
+  "proc_spawn_escalate",
+  "proc_signal_other",
+];
+
+/** Each peer's script. */
+export const PEER_SCRIPT: readonly string[] = [
+  "xproc_broadcast_channel",
+  "xproc_caches_global",
+  "xproc_caches_recovered",
+];
+
+/** The race process's script. */
+export const RACE_SCRIPT: readonly string[] = ["symlink_race_file", "symlink_race_dir"];
+
+const _MAIN_GRANTS: GrantSpec[] = [
+  { resource: "fs:**", rights: ["read", "write", "list", "delete"] },
+  { resource: "fs:café/**", rights: ["read", "write", "list", "delete"], effect: "deny" },
+];
+
+function _steps(script: readonly string[], args: (name: string) => Record<string, unknown>) {
+  const steps: _Step[] = script.map((entry) => {
+    const [tool, phase] = entry.split(":") as [string, string | undefined];
+    return { tool, args: { ...args(tool), ...(phase === undefined ? {} : { phase }) } };
+  });
+  return [...steps, { tool: "exit", args: { result: null } }];
+}
+
+function _image(id: string, steps: _Step[], capabilities: GrantSpec[]) {
+  return {
+    id,
+    name: id,
+    version: "1",
+    model: { provider: "scripted" as const, steps },
+    tools: [...new Set([...steps.map((s) => s.tool)])],
+    capabilities,
+  };
+}
+
+/** Boots a kernel on the world with the real sandbox and runs every script. */
+export async function runCorpus(
+  world: World,
+  options: { bubblewrap: "auto" | "off" },
+): Promise<CorpusRun> {
+  const timings: Record<string, number> = {};
+  let t0 = performance.now();
+  await using tools = await SandboxTools.create({
+    dirs: [FIXTURES_DIR, world.gen],
+    builtins: false,
+    limits: LIMITS,
+    bubblewrap: options.bubblewrap,
+  });
+  timings["scan"] = performance.now() - t0;
+  const broken: Record<string, string> = {};
+  for (const b of tools.broken) {
+    broken[b.file.slice(b.file.lastIndexOf("/") + 1).replace(/\.ts$/, "")] = b.reason;
+  }
+  await using kernel = await Kernel.create({
+    filesystem: new LocalFilesystem(world.ws),
+    clock: new FakeClock(Date.UTC(2026, 0, 1)),
+    toolHost: tools,
+    toolDeadlineMs: DEADLINE_MS,
+  });
+  const ctx = world.context;
+  const until = (pid: string) => kernel.wait(pid, { until: "terminal" });
+
+  t0 = performance.now();
+  const main = await kernel.spawn({
+    image: _image("escape-main", _steps(MAIN_SCRIPT, () => ctx), _MAIN_GRANTS),
+    goal: "escape",
+  });
+  const nogrant = await kernel.spawn({
+    image: _image("escape-nogrant", _steps(NOGRANT_SCRIPT, () => ({ otherPid: main.pid })), []),
+    goal: "escape without a grant",
+  });
+  await Promise.all([until(main.pid), until(nogrant.pid)]);
+  timings["main"] = performance.now() - t0;
+
+  t0 = performance.now();
+  const nonces = [`A-${crypto.randomUUID()}`, `B-${crypto.randomUUID()}`] as const;
+  const peers = [];
+  for (const [me, peer] of [[0, 1], [1, 0]] as const) {
+    peers.push(
+      await kernel.spawn({
+        image: _image(
+          `escape-peer-${me}`,
+          _steps(PEER_SCRIPT, () => ({ nonce: nonces[me], peerNonce: nonces[peer] })),
+          [],
+        ),
+        goal: "talk to the other process",
+      }),
+    );
+  }
+  await Promise.all(peers.map((p) => until(p.pid)));
+  timings["peers"] = performance.now() - t0;
+
+  t0 = performance.now();
+  const fileSwapper = world.swapFileLink();
+  const folderSwapper = world.swapFolder();
+  let race;
+  try {
+    race = await kernel.spawn({
+      image: _image(
+        "escape-race",
+        _steps(RACE_SCRIPT, (tool) => ({
+          path: tool === "symlink_race_file" ? "race/link" : "race/d/secret.txt",
+          insideText: world.insideText,
+          iterations: RACE_ITERATIONS,
+        })),
+        [{ resource: "fs:race/**", rights: ["read"] }],
+      ),
+      goal: "race a symlink swap",
+    });
+    await until(race.pid);
+  } finally {
+    await fileSwapper.stop();
+    await folderSwapper.stop();
+  }
+  timings["race"] = performance.now() - t0;
+
+  const pids = [main.pid, nogrant.pid, ...peers.map((p) => p.pid), race.pid];
+  const calls: CallRecord[] = [];
+  const texts: string[] = [];
+  const processes: ProcessRecord[] = [];
+  for (const pid of pids) {
+    const journal = await kernel.journal(pid);
+    const audits = await kernel.audit({ pid, limit: 1_000_000 });
+    texts.push(JSON.stringify(journal), JSON.stringify(audits));
+    processes.push(kernel.get(pid));
+    for (const e of journal) {
+      if (e.kind !== "tool.end" || e.callId === null) continue;
+      const callId = e.callId;
+      calls.push({
+        pid,
+        name: e.data["name"] as string,
+        callId,
+        result: e.data["result"] as ToolResult,
+        failedSyscalls: journal.filter((s) =>
+          s.kind === "syscall" && s.callId === callId && s.data["ok"] === false
+        ).length,
+        audits: audits.filter((a) => a.callId === callId),
+      });
+    }
+  }
+  return {
+    confinement: tools.confinement.kind,
+    calls,
+    processes,
+    broken,
+    records: texts.join("\n"),
+    swaps: { file: fileSwapper.swaps, folder: folderSwapper.swaps },
+    timings,
+  };
+}
+
+/** The outcome of one call, read from the kernel's records. */
+export function outcomeOf(call: CallRecord): Outcome | `unexpected: ${string}` {
+  const actions = call.audits.map((a) => a.action);
+  if (actions.includes("sandbox.refuse")) return "refused";
+  if (actions.includes("sandbox.kill")) return "killed";
+  const r = call.result;
+  if (r.ok) {
+    const value = r.value as { escaped?: unknown } | null;
+    if (value?.escaped === true) return "ESCAPED";
+    if (value?.escaped !== false) return `unexpected: ${JSON.stringify(r.value).slice(0, 200)}`;
+    return call.failedSyscalls > 0 ? "denied-by-kernel" : "blocked-in-isolate";
+  }
+  if (r.error.code === "ELIMIT") return "failed-by-limit";
+  return `unexpected: ${r.error.code}: ${r.error.message.slice(0, 200)}`;
+}
+
+/** The last call of each fixture (a timer's `report`), by name. */
+export function lastCalls(calls: readonly CallRecord[]): Map<string, CallRecord> {
+  const out = new Map<string, CallRecord>();
+  for (const c of calls) out.set(c.name, c);
+  return out;
+}
+
+/** A call's audit records, as `action:decision` (`-` for none). */
+export function auditSummary(call: CallRecord): string[] {
+  return call.audits.map((a) => `${a.action}:${a.decision ?? "-"}`);
+}

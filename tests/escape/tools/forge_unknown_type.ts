@@ -1,0 +1,23 @@
+import { defineTool, z } from "libos/tool";
+
+/** Posts a message of a type the protocol does not have. */
+export default defineTool({
+  name: "forge_unknown_type",
+  description: "Posts a message of a type the protocol does not have.",
+  input: z.object({}),
+  output: z.object({ escaped: z.boolean(), observed: z.string() }),
+  async run(_input, sys) {
+    const scope = globalThis as unknown as {
+      postMessage(message: unknown): void;
+      addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+    };
+    let id = 0;
+    scope.addEventListener("message", (event) => {
+      id = (event.data as { id: number }).id;
+    });
+    await sys.clock.now();
+    scope.postMessage({ type: "exec", id, argv: ["/bin/sh"] });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return { escaped: true, observed: "the forged message went unnoticed" };
+  },
+});

@@ -1,0 +1,24 @@
+import { defineTool, z } from "libos/tool";
+
+/** What a refused syscall looked like from inside: its code and message. */
+function seen(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return `${typeof code === "string" ? code : "no code"}: ${String(error).slice(0, 300)}`;
+}
+
+/** Reads ../outside/secret.txt through sys.fs: a path that climbs out of the workspace. */
+export default defineTool({
+  name: "fs_dotdot",
+  description:
+    "Reads ../outside/secret.txt through sys.fs: a path that climbs out of the workspace.",
+  input: z.object({}),
+  output: z.object({ escaped: z.boolean(), observed: z.string() }),
+  async run(_input, sys) {
+    try {
+      const text = await sys.fs.readText("../outside/secret.txt");
+      return { escaped: true, observed: `read: ${String(text).slice(0, 200)}` };
+    } catch (error) {
+      return { escaped: false, observed: seen(error) };
+    }
+  },
+});

@@ -1,0 +1,24 @@
+import { defineTool, z } from "libos/tool";
+
+/** What a refused syscall looked like from inside: its code and message. */
+function seen(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return `${typeof code === "string" ? code : "no code"}: ${String(error).slice(0, 300)}`;
+}
+
+/** Reads /proc/self/environ through sys.fs (of the kernel: the proxy runs in the kernel). */
+export default defineTool({
+  name: "fs_proc_absolute",
+  description:
+    "Reads /proc/self/environ through sys.fs (of the kernel: the proxy runs in the kernel).",
+  input: z.object({}),
+  output: z.object({ escaped: z.boolean(), observed: z.string() }),
+  async run(_input, sys) {
+    try {
+      const text = await sys.fs.readText("/proc/self/environ");
+      return { escaped: true, observed: `read: ${String(text).slice(0, 200)}` };
+    } catch (error) {
+      return { escaped: false, observed: seen(error) };
+    }
+  },
+});

@@ -1,0 +1,31 @@
+import { defineTool, z } from "libos/tool";
+
+/** Reads a file under a folder 200 times through sys.fs while the test swaps the folder between a real one inside the workspace and a symlink to the outside folder. */
+export default defineTool({
+  name: "symlink_race_dir",
+  description: "Reads through sys.fs in a loop while a symlink is swapped",
+  input: z.object({
+    path: z.string(),
+    insideText: z.string(),
+    iterations: z.number().int().positive().max(1000),
+  }),
+  output: z.object({ escaped: z.boolean(), observed: z.string() }),
+  async run({ path, insideText, iterations }, sys) {
+    const counts: Record<string, number> = { inside: 0, outside: 0 };
+    let sample = "";
+    for (let i = 0; i < iterations; i++) {
+      try {
+        const text = await sys.fs.readText(path);
+        if (text === insideText) counts["inside"]! += 1;
+        else {
+          counts["outside"]! += 1;
+          sample = text.slice(0, 100);
+        }
+      } catch (error) {
+        const code = String((error as { code?: unknown }).code);
+        counts[code] = (counts[code] ?? 0) + 1;
+      }
+    }
+    return { escaped: counts["outside"]! > 0, observed: JSON.stringify({ ...counts, sample }) };
+  },
+});
