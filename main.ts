@@ -32,8 +32,10 @@ import {
   LibosError,
   loadImageFile,
   LocalFilesystem,
+  NetProvider,
   type ProcessRecord,
   providersFromEnv,
+  ShellProvider,
   SqliteStore,
   type ToolHost,
 } from "./mod.ts";
@@ -118,6 +120,8 @@ async function openKernel(
     filesystem: new LocalFilesystem(workspace),
     autostart: options.autostart ?? true,
     models: providersFromEnv(Deno.env),
+    net: new NetProvider(),
+    shell: new ShellProvider({ workspace }),
     ...(options.toolHost === undefined ? {} : { toolHost: options.toolHost }),
   });
 }

@@ -37,6 +37,8 @@ import { Scheduler } from "./scheduler.ts";
 import { ScriptedModel } from "./scripted_model.ts";
 import { runQuantum } from "./step_loop.ts";
 import type { ToolHost } from "./tool_host.ts";
+import type { NetProvider } from "./net_provider.ts";
+import type { ShellProvider } from "./shell_provider.ts";
 import {
   type CheckpointDiff,
   createCheckpoint,
@@ -94,6 +96,10 @@ export interface KernelOptions {
   toolHost?: ToolHost;
   /** Deadline of one hosted tool call in ms (default 30,000). */
   toolDeadlineMs?: number;
+  /** The network substrate for `net.fetch` (default none: fetch is refused). */
+  net?: NetProvider;
+  /** The shell substrate for `shell.run` (default none: run_shell is refused). */
+  shell?: ShellProvider;
 }
 
 /** Who performs an operation from outside the process tree. */
@@ -161,6 +167,10 @@ export class Kernel implements AsyncDisposable {
   readonly toolHost: ToolHost | null;
   /** Deadline of one hosted tool call, in ms. */
   readonly toolDeadlineMs: number;
+  /** The network substrate, if any. */
+  readonly net: NetProvider | null;
+  /** The shell substrate, if any. */
+  readonly shell: ShellProvider | null;
   /** @internal */
   readonly _procs = new Map<Pid, ProcessRecord>();
   /** @internal */
@@ -188,6 +198,8 @@ export class Kernel implements AsyncDisposable {
     this.humanTtlMs = options.humanTtlMs ?? null;
     this.toolHost = options.toolHost ?? null;
     this.toolDeadlineMs = options.toolDeadlineMs ?? 30_000;
+    this.net = options.net ?? null;
+    this.shell = options.shell ?? null;
     this.#audit = audit;
     this.#counters = {};
     for (const m of [new ScriptedModel(), ...(options.models ?? [])]) this._models.set(m.name, m);

@@ -117,3 +117,17 @@ export type {
 } from "./tool_host.ts";
 export { dispatchSyscall, syscallNames } from "./syscall_table.ts";
 export type { Syscalls } from "./syscalls.ts";
+export { classifyHost, type HostClass, type HostKind, normalizeHost } from "./address.ts";
+export {
+  NetProvider,
+  type NetProviderOptions,
+  type NetRequest,
+  type NetResponse,
+} from "./net_provider.ts";
+export {
+  ShellProvider,
+  type ShellProviderOptions,
+  type ShellRequest,
+  type ShellResult,
+} from "./shell_provider.ts";
+export type { FetchResult, ShellRunResult } from "./syscalls.ts";

@@ -189,6 +189,32 @@ const TOOLS: readonly PrimitiveTool[] = [
   ),
   tool("now", "The current time", z.strictObject({}), (s) => s.now()),
   tool(
+    "run_shell",
+    "Run a program (argv, no shell) in your working directory",
+    z.strictObject({
+      argv: z.array(z.string().max(4096)).min(1).max(256),
+      timeoutMs: z.number().int().min(1).max(600_000).optional(),
+    }),
+    (s, a) => s.runShell(a.argv, a.timeoutMs === undefined ? {} : { timeoutMs: a.timeoutMs }),
+  ),
+  tool(
+    "fetch_url",
+    "Fetch a URL (http or https)",
+    z.strictObject({
+      url: z.string().max(8192),
+      method: z.string().max(16).optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      body: z.string().max(1 << 20).optional(),
+    }),
+    (s, a) =>
+      s.fetch({
+        url: a.url,
+        ...(a.method === undefined ? {} : { method: a.method }),
+        ...(a.headers === undefined ? {} : { headers: a.headers }),
+        ...(a.body === undefined ? {} : { body: a.body }),
+      }),
+  ),
+  tool(
     "propose_tool",
     "Propose a tool you wrote (TypeScript, defineTool from 'libos/tool'); it is checked, type-checked and its tests run in an isolate; answers {candidate, accepted, report?}",
     z.strictObject({

@@ -67,6 +67,21 @@ const TABLE: Readonly<Record<string, _Entry>> = {
   "proc.exit": (s, a) => s.exit(a["result"]),
   "proc.cwd": (s) => s.cwd(),
   "proc.chdir": (s, a) => s.chdir(_str(a, "path")),
+  "net.fetch": (s, a) => {
+    const method = _opt<string>(a, "method");
+    const headers = _opt<Record<string, string>>(a, "headers");
+    const body = _opt<string>(a, "body");
+    return s.fetch({
+      url: _str(a, "url"),
+      ...(method === undefined ? {} : { method }),
+      ...(headers === undefined ? {} : { headers }),
+      ...(body === undefined ? {} : { body }),
+    });
+  },
+  "shell.run": (s, a) => {
+    const timeoutMs = _opt<number>(a, "timeoutMs");
+    return s.runShell(a["argv"] as string[], timeoutMs === undefined ? {} : { timeoutMs });
+  },
   "clock.now": (s) => s.now(),
   "clock.sleep": (s, a) => s.sleep(a["ms"] as number),
 };

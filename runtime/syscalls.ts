@@ -33,7 +33,8 @@ import type {
 } from "./types.ts";
 import { fsResource, resolvePath } from "./workspace_path.ts";
 import type { DirEntry, FileStat } from "./fs_provider.ts";
-import { validateGrantSpec } from "./capability.ts";
+import { isLive, shellResource, validateGrantSpec } from "./capability.ts";
+import { normalizeHost } from "./address.ts";
 import { createCheckpoint } from "./checkpoints.ts";
 import { primitiveTool } from "./primitive_tools.ts";
 
@@ -61,6 +62,27 @@ export interface ObjectInfo {
   type: string;
   version: number;
   size: number;
+}
+
+/** The result of `net.fetch`: the body as text, or as base64 when it is not UTF-8. */
+export interface FetchResult {
+  status: number;
+  headers: Record<string, string>;
+  url: string;
+  redirects: string[];
+  text?: string;
+  base64?: string;
+}
+
+/** The result of `shell.run`. */
+export interface ShellRunResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  timedOut: boolean;
+  confined: boolean;
 }
 
 /** The result of `proc.wait`. */
@@ -1170,6 +1192,192 @@ export class Syscalls {
       this.#k._saveProcess(this.#batch, this.#p);
       this.#audit("proc.chdir", { detail: { cwd: next } });
       return Promise.resolve({ cwd: next });
+    });
+  }
+
+  // ------------------------------------------------------- net and shell
+
+  /**
+   * Fetches a URL under a `net:<host>[:port]` grant. Every hop (redirects
+   * too) and every address a name resolves to is decided before anything
+   * is connected; a loopback, private or link-local address in any spelling
+   * needs an explicit grant naming it (no wildcard).
+   */
+  fetch(
+    request: { url: string; method?: string; headers?: Record<string, string>; body?: string },
+  ): Promise<FetchResult> {
+    const method = (request.method ?? "GET").toUpperCase();
+    const args = {
+      url: request.url,
+      method,
+      headers: request.headers ?? {},
+      body: request.body ?? null,
+    };
+    const idempotent = method === "GET" || method === "HEAD";
+    return this.#syscall("net.fetch", args, { idempotent }, async (intent) => {
+      const k = this.#k;
+      if (k.net === null) {
+        throw libosError("EINVAL", "Cannot fetch: this kernel has no network provider");
+      }
+      let url: URL;
+      try {
+        url = new URL(request.url);
+      } catch {
+        throw libosError(
+          "EINVAL",
+          `Cannot fetch '${escapePreview(String(request.url), { max: 200 })}': not an absolute URL`,
+        );
+      }
+      const used: Grant[] = [];
+      const authorize = (hop: URL, address: { kind: string; address: string | null }) => {
+        const port = hop.port !== "" ? hop.port : hop.protocol === "https:" ? "443" : "80";
+        const host = address.kind === "name"
+          ? normalizeHost(hop.hostname)
+          : address.address ?? normalizeHost(hop.hostname);
+        const resource = `net:${host}:${port}`;
+        const special = address.kind !== "name" && address.kind !== "public";
+        const { decision, grant } = decide(k.grants.of(this.pid), resource, "fetch", k.clock.now());
+        const explicit = grant !== null && !/[*?]/.test(grant.resource);
+        if (decision !== "allow" || (special && !explicit)) {
+          this.#audit("net.fetch", {
+            resource,
+            decision: "deny",
+            grant,
+            detail: {
+              url: hop.href,
+              address: address.address,
+              kind: address.kind,
+              reason: special && decision === "allow"
+                ? "a special address needs an explicit grant"
+                : "no grant",
+            },
+          });
+          throw libosError(
+            "EPERM",
+            `Cannot fetch '${hop.href}': process ${this.pid} holds no ${
+              special ? "explicit " : ""
+            }net fetch capability for ${resource}`,
+            { pid: this.pid, resource, right: "fetch" },
+          );
+        }
+        if (grant !== null) used.push(grant);
+      };
+      if (intent === null) await this.#intent("net.fetch", args, { url: url.href });
+      const res = await k.net.fetch({
+        url: url.href,
+        method,
+        ...(request.headers === undefined ? {} : { headers: request.headers }),
+        ...(request.body === undefined ? {} : { body: request.body }),
+      }, { authorize });
+      for (const g of new Set(used)) this.#spend({ grant: g, request: null });
+      this.#audit("net.fetch", {
+        resource: `net:${normalizeHost(url.hostname)}`,
+        decision: "allow",
+        grant: used[0] ?? null,
+        detail: {
+          url: url.href,
+          status: res.status,
+          bytes: res.body.length,
+          redirects: res.redirects.length,
+        },
+      });
+      let text: string | null = null;
+      try {
+        text = decoder.decode(res.body);
+      } catch {
+        text = null;
+      }
+      return {
+        status: res.status,
+        headers: res.headers,
+        url: res.url,
+        redirects: res.redirects,
+        ...(text === null ? { base64: _b64(res.body) } : { text }),
+      };
+    });
+  }
+
+  /**
+   * Runs a program (argv, no shell) under a `shell:<program> <args>` grant,
+   * in the process cwd, confined to that subtree with the fs rights held
+   * there (read-only unless write is held), with no network unless a `net:`
+   * grant allows one.
+   */
+  runShell(argv: string[], options: { timeoutMs?: number } = {}): Promise<ShellRunResult> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const args = { argv, timeoutMs };
+    return this.#syscall("shell.run", args, { idempotent: false }, async (intent) => {
+      const k = this.#k;
+      if (
+        !Array.isArray(argv) || argv.length === 0 ||
+        argv.some((a) => typeof a !== "string" || a.includes("\u0000"))
+      ) {
+        throw libosError(
+          "EINVAL",
+          "Cannot run a program: argv must be a non-empty list of strings without NUL bytes",
+        );
+      }
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+        throw new RangeError(
+          `Cannot run '${argv[0]}': timeoutMs must be 1 to 600,000, got ${timeoutMs}`,
+        );
+      }
+      const resource = shellResource(argv[0]!, argv.slice(1));
+      const authz = this.#authorize("shell.run", resource, "exec", {
+        args,
+        preview: `run ${argv.map((a) => JSON.stringify(a)).join(" ")} in /${this.#p.cwd}`,
+        intent,
+      });
+      if (k.shell === null) {
+        throw libosError("EINVAL", "Cannot run a program: this kernel has no shell provider");
+      }
+      const cwd = this.#p.cwd;
+      const real = await k.fs.realPath(cwd);
+      const now = k.clock.now();
+      const held = (right: string) =>
+        decide(k.grants.of(this.pid), fsResource(real), right, now).decision === "allow";
+      if (!held("read") && !held("write")) {
+        this.#audit("shell.run", {
+          resource: fsResource(real),
+          decision: "deny",
+          detail: { reason: "no fs read or write on the working directory" },
+        });
+        throw libosError(
+          "EPERM",
+          `Cannot run '${
+            argv[0]
+          }' in '/${real}': process ${this.pid} holds no fs read or write capability for its working directory`,
+          { pid: this.pid, resource: fsResource(real) },
+        );
+      }
+      const network = k.grants.of(this.pid).some((g) =>
+        g.effect === "allow" && g.resource.startsWith("net:") && g.rights.includes("fetch") &&
+        isLive(g, now)
+      );
+      await this.#intent("shell.run", args, { cwd: real });
+      const r = await k.shell.run({
+        argv,
+        cwd: real,
+        access: held("write") ? "write" : "read",
+        network,
+        timeoutMs,
+      });
+      this.#allowed("shell.run", resource, authz, {
+        code: r.code,
+        signal: r.signal,
+        timedOut: r.timedOut,
+        confined: r.confined,
+        network,
+      });
+      return {
+        code: r.code,
+        signal: r.signal,
+        stdout: new TextDecoder().decode(r.stdout),
+        stderr: new TextDecoder().decode(r.stderr),
+        truncated: r.truncated,
+        timedOut: r.timedOut,
+        confined: r.confined,
+      };
     });
   }
 

@@ -115,6 +115,31 @@ export interface ToolSys {
     cwd(): Promise<{ cwd: string }>;
     chdir(path: string): Promise<{ cwd: string }>;
   };
+  net: {
+    /** Fetches under a `net:` grant; the body is `text`, or `base64` when it is not UTF-8. */
+    fetch(
+      request: { url: string; method?: string; headers?: Record<string, string>; body?: string },
+    ): Promise<{
+      status: number;
+      headers: Record<string, string>;
+      url: string;
+      redirects: string[];
+      text?: string;
+      base64?: string;
+    }>;
+  };
+  shell: {
+    /** Runs a program (argv, no shell) in the working directory under a `shell:` grant. */
+    run(argv: string[], options?: { timeoutMs?: number }): Promise<{
+      code: number | null;
+      signal: string | null;
+      stdout: string;
+      stderr: string;
+      truncated: boolean;
+      timedOut: boolean;
+      confined: boolean;
+    }>;
+  };
   clock: {
     now(): Promise<{ now: number; iso: string }>;
     sleep(ms: number): Promise<{ slept: number }>;

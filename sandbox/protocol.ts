@@ -92,6 +92,8 @@ export const SYSCALLS = {
   "proc.exit": ["result"],
   "proc.cwd": [],
   "proc.chdir": ["path"],
+  "net.fetch": ["url", "method?", "headers?", "body?"],
+  "shell.run": ["argv", "timeoutMs?"],
   "clock.now": [],
   "clock.sleep": ["ms"],
 } as const satisfies Record<string, readonly string[]>;

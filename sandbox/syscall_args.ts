@@ -64,6 +64,16 @@ export const SYSCALL_ARGS = {
   "proc.exit": z.strictObject({ result: z.unknown() }),
   "proc.cwd": z.strictObject({}),
   "proc.chdir": z.strictObject({ path: z.string().max(4096) }),
+  "net.fetch": z.strictObject({
+    url: z.string().min(1).max(8192),
+    method: z.string().max(16).optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    body: z.string().max(1 << 20).optional(),
+  }),
+  "shell.run": z.strictObject({
+    argv: z.array(z.string().max(4096)).min(1).max(256),
+    timeoutMs: z.number().int().min(1).max(600_000).optional(),
+  }),
   "clock.now": z.strictObject({}),
   "clock.sleep": z.strictObject({ ms: z.number().int().nonnegative().max(86_400_000) }),
 } as const satisfies Record<SyscallName, z.ZodType>;

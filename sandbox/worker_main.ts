@@ -194,6 +194,12 @@ function _makeSys(call: _Call): ToolSys {
       cwd: () => sc("proc.cwd", {}),
       chdir: (path) => sc("proc.chdir", { path }),
     },
+    net: {
+      fetch: ({ url, method, headers, body }) => sc("net.fetch", { url, method, headers, body }),
+    },
+    shell: {
+      run: (argv, options) => sc("shell.run", { argv, timeoutMs: options?.timeoutMs }),
+    },
     clock: {
       now: () => sc("clock.now", {}),
       sleep: (ms) => sc("clock.sleep", { ms }),

@@ -29,11 +29,15 @@ async function run(args: string[], cwd: string): Promise<{ code: number; out: st
 
 Deno.test("libos start serves the API; the CLI verbs drive an approval to the end; wrong tokens and dead kernels get clear errors", async () => {
   const dir = await Deno.makeTempDir({ prefix: "libos-cli-api-" });
-  const child = libos(["start", "--data", "d", "--workspace", ".", "--port", "0"], dir).spawn();
+  const child = libos(
+    ["start", "--data", "d", "--workspace", ".", "--port", "0", "--no-sandbox"],
+    dir,
+  )
+    .spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   try {
-    for (let i = 0; i < 100 && !/libos: tools in this build/.test(seen); i++) {
+    for (let i = 0; i < 100 && !/admin token \(shown once[^\n]*\n {2}\S+\n/.test(seen); i++) {
       const { value, done } = await reader.read();
       if (done) break;
       seen += value;

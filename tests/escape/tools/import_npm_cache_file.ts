@@ -8,7 +8,7 @@ export default defineTool({
   output: z.object({ escaped: z.boolean(), observed: z.string() }),
   async run(_input) {
     try {
-      const spec = "npm:hono@4.13.19/package.json";
+      const spec = "npm:jsonc-parser@3.3.1/package.json";
       const mod = await import(spec, { with: { type: "json" } });
       return { escaped: true, observed: `read: ${JSON.stringify(mod.default).slice(0, 120)}` };
     } catch (error) {
