@@ -123,7 +123,9 @@ async function _quantum(
       // One repair turn: a turn whose every call was malformed is answered
       // with the errors; a second such turn in a row ends the process.
       p.usage.invalidTurns = cursor.invalid === cursor.calls.length ? p.usage.invalidTurns + 1 : 0;
-      if (p.usage.invalidTurns >= 2) {
+      // A script is exact and free: the limit guards against a real model
+      // that loops (and bills) on malformed calls.
+      if (p.usage.invalidTurns >= 2 && k._image(p).model.provider !== "scripted") {
         return _fail(
           k,
           batch,

@@ -32,7 +32,8 @@ class FakeHost implements ToolHost {
   async run(run: HostedToolRun): Promise<HostedToolResult> {
     this.runs++;
     try {
-      const value = await this.tools[run.tool.path.slice(6, -3)]!(
+      const path = "path" in run.tool ? run.tool.path : "";
+      const value = await this.tools[path.slice(6, -3)]!(
         run.args as Record<string, unknown>,
         run,
       );

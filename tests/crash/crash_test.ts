@@ -19,7 +19,15 @@ async function inTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 
 Deno.test(`kill -9 at ${KILLS} random points: nothing acknowledged lost, no effect twice, results as uninterrupted`, async () => {
   const result = await inTemp((dir) =>
-    runCrashCampaign(dir, { kills: KILLS, seed: 20261125, procs: 6, rounds: 300, sleepMs: 25 })
+    runCrashCampaign(dir, {
+      kills: KILLS,
+      seed: 20261125,
+      procs: 6,
+      rounds: 600,
+      sleepMs: 25,
+      minDelayMs: 100,
+      maxDelayMs: 500,
+    })
   );
   assert.deepEqual(result.problems, []);
   assert.ok(result.kills >= KILLS, `only ${result.kills} kills interrupted work`);

@@ -10,7 +10,9 @@
  * 1. `isolate` and `kernel` (both fs:** read/write/list/delete, café/**
  *    denied) and `nogrant` (no grant at all), side by side;
  * 2. `peerA` and `peerB`, side by side, trying to talk to each other;
- * 3. `race`, reading through symlinks the test swaps meanwhile.
+ * 3. `race`, reading through a symlink the test swaps meanwhile, beside
+ *    the memory bombs and the CPU bombs (no grant), whose calls only
+ *    killing the host ends.
  *
  * @module
  */
@@ -21,7 +23,9 @@ import {
   type GrantSpec,
   Kernel,
   LocalFilesystem,
+  NetProvider,
   type ProcessRecord,
+  ShellProvider,
   type ToolResult,
 } from "../../mod.ts";
 import { SandboxTools, type SandboxToolsOptions } from "../../sandbox/mod.ts";
@@ -170,14 +174,6 @@ export const ISOLATE_SCRIPT: readonly string[] = [
   // timers left behind: the report lands on the armed worker
   "timer_sys_after_result:arm",
   "timer_sys_after_result:report",
-  "timer_spin_after_result:arm",
-  "sys_hostname",
-  "timer_spin_after_result:report",
-  // bombs
-  "cpu_busy_loop",
-  "cpu_microtask_loop",
-  "memory_heap_bomb",
-  "worker_close",
 ];
 
 /** The kernel process's script (main grants): syscalls, forged and oversized messages. */
@@ -223,8 +219,29 @@ export const KERNEL_SCRIPT: readonly string[] = [
   "oversize_syscall_args",
   "syscall_flood_serial",
   "syscall_flood_parallel",
+  // the kernel's own network and shell primitives
+  "net_fetch_loopback",
+  "net_fetch_mapped_loopback",
+  "net_fetch_metadata",
+  "shell_run_no_grant",
+];
+
+/** The memory bombs process's script (no grant): what only the memory limit stops. */
+export const MEMORY_BOMBS_SCRIPT: readonly string[] = [
+  "memory_heap_bomb",
   "memory_buffer_bomb",
   "memory_wasm_bomb",
+];
+
+/** The CPU bombs process's script (no grant): what only the deadline stops. */
+export const CPU_BOMBS_SCRIPT: readonly string[] = [
+  "cpu_busy_loop",
+  "cpu_microtask_loop",
+  "worker_close",
+  // a timer left spinning after the result: the next call of that tool lands on it
+  "timer_spin_after_result:arm",
+  "sys_hostname",
+  "timer_spin_after_result:report",
 ];
 
 /** The no-grant process's script. */
@@ -253,6 +270,8 @@ export const RACE_SCRIPT: readonly string[] = ["symlink_race_file"];
 const _MAIN_GRANTS: GrantSpec[] = [
   { resource: "fs:**", rights: ["read", "write", "list", "delete"] },
   { resource: "fs:café/**", rights: ["read", "write", "list", "delete"], effect: "deny" },
+  // A wildcard: a loopback, private or link-local address still needs an explicit grant.
+  { resource: "net:*", rights: ["fetch"] },
 ];
 
 function _steps(script: readonly string[], args: (name: string) => Record<string, unknown>) {
@@ -297,6 +316,8 @@ export async function runCorpus(
     clock: new FakeClock(Date.UTC(2026, 0, 1)),
     toolHost: tools,
     toolDeadlineMs: DEADLINE_MS,
+    net: new NetProvider(),
+    shell: new ShellProvider({ workspace: world.ws }),
   });
   const ctx = world.context;
   const until = (pid: string) => kernel.wait(pid, { until: "terminal" });
@@ -340,6 +361,16 @@ export async function runCorpus(
   timings["peers"] = performance.now() - t0;
 
   t0 = performance.now();
+  const bombs = [
+    await kernel.spawn({
+      image: _image("escape-memory-bombs", _steps(MEMORY_BOMBS_SCRIPT, () => ctx), []),
+      goal: "exhaust the host's memory",
+    }),
+    await kernel.spawn({
+      image: _image("escape-cpu-bombs", _steps(CPU_BOMBS_SCRIPT, () => ctx), []),
+      goal: "keep the host busy",
+    }),
+  ];
   const swapper = world.swapFileLink();
   let race;
   try {
@@ -359,9 +390,10 @@ export async function runCorpus(
   } finally {
     await swapper.stop();
   }
-  timings["race"] = performance.now() - t0;
+  await Promise.all(bombs.map((p) => until(p.pid)));
+  timings["race+bombs"] = performance.now() - t0;
 
-  const pids = [isolate, viaKernel, nogrant, ...peers, race].map((p) => p.pid);
+  const pids = [isolate, viaKernel, nogrant, ...peers, race, ...bombs].map((p) => p.pid);
   const calls: CallRecord[] = [];
   const texts: string[] = [];
   const processes: ProcessRecord[] = [];
@@ -381,7 +413,9 @@ export async function runCorpus(
         failedSyscalls: journal.filter((s) =>
           s.kind === "syscall" && s.callId === callId && s.data["ok"] === false
         ).length,
-        audits: audits.filter((a) => a.callId === callId),
+        audits: audits.filter((a) =>
+          a.callId === callId
+        ),
       });
     }
   }
@@ -412,10 +446,19 @@ export function outcomeOf(call: CallRecord): Outcome | `unexpected: ${string}` {
   return `unexpected: ${r.error.code}: ${r.error.message.slice(0, 200)}`;
 }
 
-/** The last call of each fixture (a timer's `report`), by name. */
-export function lastCalls(calls: readonly CallRecord[]): Map<string, CallRecord> {
+/**
+ * The call that decides each fixture's outcome, by name: its last call (a
+ * timer's `report`). A fixture that several processes call (the peers)
+ * is decided by the call that escaped, if one did.
+ */
+export function decidingCalls(calls: readonly CallRecord[]): Map<string, CallRecord> {
   const out = new Map<string, CallRecord>();
-  for (const c of calls) out.set(c.name, c);
+  for (const c of calls) {
+    const seen = out.get(c.name);
+    if (seen === undefined || seen.pid === c.pid || outcomeOf(seen) !== "ESCAPED") {
+      out.set(c.name, c);
+    }
+  }
   return out;
 }
 

@@ -15,7 +15,7 @@
  *   link_proc      → /proc/self/environ             link_dev     → /dev/zero
  *   link_vault     → café/secret.txt
  *   race/link      swapped: inside.txt ⇄ <root>/outside/secret.txt
- *   race/d         swapped: a real folder ⇄ a symlink to <root>/outside
+ *   race/d         a real folder, swapped at will with race/d_other (a symlink to <root>/outside)
  * <root>/outside/       secret.txt, secret.json, mod.js (all hold the canary), victim.txt
  * <root>/gen/           tool files written at run time (static imports of the canary)
  * ```
@@ -120,12 +120,17 @@ export class World implements AsyncDisposable {
   static async plant(): Promise<World> {
     const w = new World(await Deno.makeTempDir({ prefix: "libos-escape-" }));
     const { ws, outside } = w;
-    for (const dir of [ws, outside, w.gen, join(ws, "café"), join(ws, "scratch"), join(ws, "race")]) {
+    for (
+      const dir of [ws, outside, w.gen, join(ws, "café"), join(ws, "scratch"), join(ws, "race")]
+    ) {
       await Deno.mkdir(dir, { recursive: true });
     }
     await Deno.writeTextFile(join(outside, "secret.txt"), w.secret);
     await Deno.writeTextFile(join(outside, "secret.json"), JSON.stringify({ token: w.secret }));
-    await Deno.writeTextFile(join(outside, "mod.js"), `export default ${JSON.stringify(w.secret)};\n`);
+    await Deno.writeTextFile(
+      join(outside, "mod.js"),
+      `export default ${JSON.stringify(w.secret)};\n`,
+    );
     await Deno.writeTextFile(join(outside, "victim.txt"), "victim");
     await Deno.writeTextFile(join(ws, "inside.txt"), w.insideText);
     await Deno.writeTextFile(join(ws, "café", "secret.txt"), w.vaultSecret);
@@ -180,16 +185,17 @@ export class World implements AsyncDisposable {
     });
   }
 
-  /** Swaps race/d between a real folder and a symlink to the outside folder (three renames). */
-  swapFolder(): Swapper {
+  /**
+   * Swaps race/d between a real folder (holding secret.txt with the inside
+   * text) and a symlink to the outside folder, at once (three renames).
+   */
+  swapFolderNow(): void {
     const d = join(this.ws, "race", "d");
     const other = join(this.ws, "race", "d_other");
     const parked = join(this.ws, "race", "d_parked");
-    return _swapLoop(async () => {
-      await Deno.rename(d, parked);
-      await Deno.rename(other, d);
-      await Deno.rename(parked, other);
-    });
+    Deno.renameSync(d, parked);
+    Deno.renameSync(other, d);
+    Deno.renameSync(parked, other);
   }
 
   /** Every file under the outside folder with its content: what no tool may change. */

@@ -7,7 +7,8 @@ export default defineTool({
   input: z.object({}),
   output: z.object({ escaped: z.boolean(), observed: z.string() }),
   run(_input) {
-    const hoard: unknown[] = [];
-    for (;;) for (let i = 0; i < 10_000; i++) hoard.push({ i, s: `item ${i} ${hoard.length}` });
+    const hoard: number[][] = [];
+    // 8 MiB of small integers per array, all on the V8 heap.
+    for (;;) hoard.push(new Array<number>(1 << 20).fill(hoard.length));
   },
 });

@@ -20,17 +20,22 @@ export default defineTool({
       );
       const mine = await storage.open(`libos-escape-${nonce}`);
       await mine.put(new Request("http://libos.invalid/m"), new Response(nonce));
-      const until = Date.now() + 1000;
-      while (Date.now() < until) {
-        if (await storage.has(`libos-escape-${peerNonce}`)) {
-          const theirs = await storage.open(`libos-escape-${peerNonce}`);
-          const text = await (await theirs.match(new Request("http://libos.invalid/m")))?.text();
-          await storage.delete(`libos-escape-${peerNonce}`);
-          return { escaped: text === peerNonce, observed: `read the peer's message: ${text}` };
+      const until = Date.now() + 1500;
+      try {
+        while (Date.now() < until) {
+          if (await storage.has(`libos-escape-${peerNonce}`)) {
+            const theirs = await storage.open(`libos-escape-${peerNonce}`);
+            const text = await (await theirs.match(new Request("http://libos.invalid/m")))?.text();
+            return { escaped: text === peerNonce, observed: `read the peer's message: ${text}` };
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
         }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        return { escaped: false, observed: "stored a message; the peer's never appeared" };
+      } finally {
+        // Storage that outlives the host is on the host's disk: leave nothing behind.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await storage.delete(`libos-escape-${nonce}`);
       }
-      return { escaped: false, observed: "stored a message; the peer's never appeared" };
     } catch (error) {
       return { escaped: false, observed: String(error).slice(0, 300) };
     }

@@ -1,0 +1,261 @@
+/**
+ * What the escape corpus must find: each fixture's outcome, the audit
+ * records each attempt leaves, and the known gaps — the attempts that work
+ * today, each with the reason and the change that would close it (see
+ * README.md). A gap closed makes the corpus fail until its line here moves
+ * to the outcome it now gets.
+ *
+ * @module
+ */
+import type { Outcome } from "./corpus.ts";
+
+/** Which confinement the isolate hosts ran under. */
+export type Confinement = "bubblewrap" | "permissions-only";
+
+const B: Outcome = "blocked-in-isolate";
+const D: Outcome = "denied-by-kernel";
+const K: Outcome = "killed";
+const R: Outcome = "refused";
+
+/** Each fixture's outcome, the same under both confinements. */
+const _COMMON: Record<string, Outcome> = {
+  // direct Deno APIs: read, write, env, run, ffi, sys
+  deno_read_text_file: B,
+  deno_read_file_sync: B,
+  deno_open_file: B,
+  deno_stat_outside: B,
+  deno_read_dir: B,
+  deno_real_path: B,
+  node_fs_read: B,
+  fetch_file_url: B,
+  deno_write_outside: B,
+  deno_remove_outside: B,
+  deno_make_temp_file: B,
+  deno_symlink_make: B,
+  deno_chmod_outside: B,
+  deno_env_get: B,
+  deno_env_to_object: B,
+  deno_env_set: B,
+  node_process_env: B,
+  deno_command_output: B,
+  deno_command_spawn: B,
+  node_child_process: B,
+  deno_kill_kernel: B,
+  deno_dlopen: B,
+  node_process_dlopen: B,
+  sys_hostname: B,
+  sys_network_interfaces: B,
+  sys_memory_info: B,
+  deno_permissions_request: B,
+  // the network: fetch, WebSocket, raw connect, listen
+  deno_connect_tcp: B,
+  deno_connect_tls: B,
+  deno_listen_tcp: B,
+  deno_serve_http: B,
+  deno_resolve_dns: B,
+  fetch_loopback: B,
+  fetch_localhost_name: B,
+  websocket_loopback: B,
+  node_net_connect: B,
+  net_fetch_loopback: D,
+  net_fetch_mapped_loopback: D,
+  net_fetch_metadata: D,
+  shell_run_no_grant: D,
+  // imports
+  import_text_outside: B,
+  import_json_outside: B,
+  import_module_outside: B,
+  import_relative_outside: B,
+  import_static_in_data_module: B,
+  import_static_in_blob_module: B,
+  static_import_absolute: B,
+  static_import_relative: B,
+  import_remote_https: B,
+  import_remote_loopback: B,
+  import_npm_uncached: B,
+  import_jsr: B,
+  // /proc and /dev
+  proc_self_environ_read: B,
+  proc_self_environ_import: B,
+  proc_kernel_environ_import: B,
+  proc_kernel_cmdline_read: B,
+  dev_zero_open: B,
+  fs_proc_absolute: D,
+  fs_symlink_proc: D,
+  fs_symlink_dev: D,
+  // code from strings
+  eval_string: B,
+  function_constructor: B,
+  async_function_constructor: B,
+  set_timeout_string: B,
+  webassembly_compile: "ESCAPED",
+  core_eval_context: "ESCAPED",
+  data_url_import_code: "ESCAPED",
+  // workers, exits, timers left behind
+  worker_global: B,
+  shared_worker_global: B,
+  worker_threads_spawn: "ESCAPED",
+  deno_exit: B,
+  node_process_exit: B,
+  worker_close: K,
+  timer_sys_after_result: B,
+  timer_forge_after_result: R,
+  timer_spin_after_result: K,
+  // sys.fs paths: .., absolute, NUL, Unicode, symlinks (a race too), no grant
+  fs_dotdot: D,
+  fs_dotdot_nested: D,
+  fs_absolute: D,
+  fs_nul_byte: D,
+  fs_backslash: D,
+  fs_bidi_override: D,
+  fs_nfd_vault: D,
+  fs_fullwidth_dots: D,
+  fs_two_dot_leader: D,
+  fs_zero_width_dotdot: D,
+  fs_percent_encoded: D,
+  fs_symlink_file_out: D,
+  fs_symlink_dir_out: D,
+  fs_symlink_relative_out: D,
+  fs_symlink_chain: D,
+  fs_symlink_vault: D,
+  fs_write_through_symlink: D,
+  fs_write_through_dir_symlink: D,
+  fs_delete_through_symlink: D,
+  fs_list_symlink_dir: D,
+  obj_from_file_symlink: D,
+  obj_to_file_symlink: D,
+  proc_chdir_escape: D,
+  proc_chdir_symlink: D,
+  symlink_race_file: D,
+  fs_read_no_grant: D,
+  fs_write_no_grant: D,
+  obj_other_namespace: D,
+  proc_spawn_escalate: D,
+  proc_signal_other: D,
+  // other processes
+  xproc_broadcast_channel: B,
+  xproc_caches_global: B,
+  // forged and oversized messages, floods, bombs
+  forge_repeat_seq: R,
+  forge_proto_args: R,
+  forge_other_call: R,
+  forge_unknown_type: R,
+  forge_unknown_syscall: R,
+  forge_done_other_call: R,
+  forge_stdout_garbage: R,
+  forge_stdout_other_pid: R,
+  forge_stdout_done: "ESCAPED",
+  oversize_output: "failed-by-limit",
+  oversize_frame: R,
+  oversize_syscall_args: R,
+  syscall_flood_serial: K,
+  syscall_flood_parallel: K,
+  cpu_busy_loop: K,
+  cpu_microtask_loop: K,
+  memory_heap_bomb: K,
+  memory_buffer_bomb: K,
+  memory_wasm_bomb: K,
+};
+
+/** Each fixture's outcome under `confinement`: the whole matrix. */
+export function expectedMatrix(confinement: Confinement): Record<string, Outcome> {
+  const confined = confinement === "bubblewrap";
+  return {
+    ..._COMMON,
+    // The host's npm cache is reachable without bubblewrap (the host runs with DENO_DIR set).
+    import_npm_cache_file: confined ? B : "ESCAPED",
+    // Cache Storage lives in DENO_DIR: shared by every host without bubblewrap, a private tmpfs with it.
+    xproc_caches_recovered: confined ? B : "ESCAPED",
+  };
+}
+
+/**
+ * Why each attempt that works today works (a fixture whose expected outcome
+ * is `ESCAPED`). None of them reads the canaries, reaches the listener or
+ * changes the outside folder: the corpus checks that separately.
+ */
+export const KNOWN_GAPS: Readonly<Record<string, string>> = {
+  webassembly_compile:
+    "--disallow-code-generation-from-strings does not cover WebAssembly; V8's --no-expose-wasm (or deleting WebAssembly in the worker's lock-down) would",
+  core_eval_context:
+    "Deno[Deno.internal].core.evalContext compiles a string without the V8 code-generation check; the worker's lock-down does not remove Deno[Deno.internal]",
+  data_url_import_code:
+    "a data: (or blob:) module is code from a string, and needs no import permission; only the static check can refuse import()",
+  worker_threads_spawn:
+    "node:worker_threads starts a nested worker (permissions still none) in which the lock-down never ran: BroadcastChannel, caches and Worker are back",
+  forge_stdout_done:
+    "a worker's Deno.stdout is the host's frame pipe: a tool that learns its pid and call id writes a 'done' frame the kernel takes as its result, bypassing its host and its output schema",
+  import_npm_cache_file:
+    "without bubblewrap, an npm: specifier reads files of any package in the host's npm cache (code and JSON)",
+  xproc_caches_recovered:
+    "without bubblewrap, Cache Storage (recovered through the webidl brand in Deno[Deno.internal]) persists in DENO_DIR/location_data, shared by every host: a channel between processes, and unbounded writes to the host's disk",
+};
+
+/** A kernel denial: one audit record, decision deny. */
+const _deny = (action: string) => [`${action}:deny`];
+/** A refused message: the refusal, then the kill of its host. */
+const _REFUSED = ["sandbox.refuse:-", "sandbox.kill:-"];
+/** A host killed by a limit. */
+const _KILLED = ["sandbox.kill:-"];
+
+/**
+ * The audit records each fixture's deciding call leaves, as
+ * `action:decision`. An attempt the isolate blocks leaves none: the kernel
+ * never hears of it (see README.md, "Audit gap").
+ */
+export function expectedAudit(matrix: Record<string, Outcome>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, outcome] of Object.entries(matrix)) {
+    out[name] = outcome === "killed" ? _KILLED : outcome === "refused" ? _REFUSED : [];
+  }
+  for (
+    const name of [
+      "fs_dotdot",
+      "fs_dotdot_nested",
+      "fs_absolute",
+      "fs_proc_absolute",
+      "fs_nul_byte",
+      "fs_backslash",
+      "fs_bidi_override",
+      "fs_nfd_vault",
+      "fs_fullwidth_dots",
+      "fs_two_dot_leader",
+      "fs_zero_width_dotdot",
+      "fs_percent_encoded",
+      "fs_symlink_file_out",
+      "fs_symlink_dir_out",
+      "fs_symlink_relative_out",
+      "fs_symlink_chain",
+      "fs_symlink_proc",
+      "fs_symlink_dev",
+      "fs_symlink_vault",
+      "fs_read_no_grant",
+    ]
+  ) out[name] = _deny("fs.read");
+  Object.assign(out, {
+    fs_write_no_grant: _deny("fs.write"),
+    fs_write_through_symlink: _deny("fs.write"),
+    fs_write_through_dir_symlink: _deny("fs.write"),
+    fs_delete_through_symlink: _deny("fs.delete"),
+    fs_list_symlink_dir: _deny("fs.list"),
+    obj_from_file_symlink: _deny("obj.fromFile"),
+    // Its own object is created (allowed), then the write out through the symlink is denied.
+    obj_to_file_symlink: ["obj.create:allow", "obj.toFile:deny"],
+    proc_chdir_escape: _deny("proc.chdir"),
+    // chdir is not a capability decision (the cwd is only where relative paths start).
+    proc_chdir_symlink: ["proc.chdir:-", "fs.read:deny", "proc.chdir:-"],
+    obj_other_namespace: _deny("obj.list"),
+    proc_spawn_escalate: _deny("proc.spawn"),
+    proc_signal_other: _deny("proc.signal"),
+    net_fetch_loopback: _deny("net.fetch"),
+    net_fetch_mapped_loopback: _deny("net.fetch"),
+    net_fetch_metadata: _deny("net.fetch"),
+    shell_run_no_grant: _deny("shell.run"),
+    // The forged 'done' is taken; the real one, arriving after the call settled, is refused
+    // but not audited (the host's audit sink is gone once the call has returned).
+    forge_stdout_done: ["obj.create:allow"],
+  });
+  // Checked on its own: one record per read, allow or deny as the race fell.
+  delete out["symlink_race_file"];
+  return out;
+}
