@@ -6,10 +6,12 @@
  * may only do with approval (a scripted operator approves), writes a report
  * object, and the audit chain verifies. Exit code 0 when all of that happened.
  *
- * The sandbox (tools-folder tools, JIT tools) and checkpoints are later work;
- * this demo shows the kernel's primitives.
+ * The worker parses the log with a tools-folder tool (`parse_log`, run in an
+ * isolate host); the agent writes a JIT tool, has it checked and tested in the
+ * sandbox, registers it and calls it; a checkpoint is taken before the edit.
  */
 import { join } from "node:path";
+import { SandboxTools } from "../sandbox/mod.ts";
 import {
   type AgentImageInput,
   FakeClock,
@@ -27,9 +29,32 @@ const FIXTURE: Record<string, string> = {
 };
 
 const worker = [
-  { tool: "read_object", args: { ref: "proc/p_1/testlog" } },
+  { tool: "parse_log", args: { ref: "proc/p_1/testlog" } },
   { tool: "write_object", args: { ref: "proc/p_1/testlog", payload: { lines: [] } } },
-  { tool: "exit", args: { result: { parsed: { $ref: "steps[0].result.value.payload.lines" } } } },
+  { tool: "exit", args: { result: { parsed: { $ref: "steps[0].result.value" } } } },
+];
+
+/** The JIT tool the agent writes: counts exported functions in a file. */
+const EXPORTS_TOOL = `import { defineTool, z } from "libos/tool";
+export default defineTool({
+  name: "count_exports",
+  description: "Count the exported functions of a TypeScript file",
+  input: z.object({ path: z.string() }),
+  output: z.object({ exports: z.number() }),
+  async run({ path }, sys) {
+    const text = await sys.fs.readText(path);
+    return { exports: (text.match(/^export function /gm) ?? []).length };
+  },
+});
+`;
+
+const exportsTests = [
+  {
+    name: "two",
+    input: { path: "x.ts" },
+    expect: { exports: 2 },
+    sys: { "fs.readText": "export function a() {}\nexport function b() {}\n" },
+  },
 ];
 
 const coder: AgentImageInput = {
@@ -51,6 +76,10 @@ const coder: AgentImageInput = {
         }],
       },
       { tool: "wait_process", args: { pid: { $ref: "steps[3].result.value.pid" } } },
+      { tool: "propose_tool", args: { source: EXPORTS_TOOL, tests: exportsTests } },
+      { tool: "register_tool", args: { candidate: { $ref: "steps[5].result.value.candidate" } } },
+      { tool: "count_exports", args: { path: "src/calc.ts" } },
+      { tool: "checkpoint", args: { reason: "before editing src/calc.ts" } },
       { tool: "write_text_file", args: { path: "README.md", text: "# hacked\n" } },
       {
         tool: "write_text_file",
@@ -68,11 +97,14 @@ const coder: AgentImageInput = {
           payload: {
             title: "calc fixes",
             body: "Added sub(); div still fails.",
-            data: { failing: { $ref: "steps[4].result.value.result.parsed" } },
+            data: {
+              log: { $ref: "steps[4].result.value.result.parsed" },
+              exportsBefore: { $ref: "steps[7].result.value.exports" },
+            },
           },
         },
       },
-      { tool: "exit", args: { result: { report: { $ref: "steps[7].result.value.oid" } } } },
+      { tool: "exit", args: { result: { report: { $ref: "steps[11].result.value.oid" } } } },
     ],
     forked: worker,
   },
@@ -86,12 +118,18 @@ const coder: AgentImageInput = {
     "read_object",
     "write_object",
     "create_object",
+    "propose_tool",
+    "register_tool",
+    "checkpoint",
+    "parse_log",
     "exit",
   ],
   capabilities: [
     { resource: "fs:**", rights: ["read", "list"] },
     { resource: "fs:src/**", rights: ["write"], effect: "ask" },
     { resource: "proc", rights: ["fork"] },
+    { resource: "tool", rights: ["register"] },
+    { resource: "checkpoint", rights: ["create"] },
   ],
   budgets: { steps: 20, toolCalls: 20 },
 };
@@ -131,12 +169,15 @@ export async function runDemo(
     await Deno.writeTextFile(join(workspace, path), text);
   }
   const store = await SqliteStore.open(join(dir, "kernel.db"));
+  await using tools = await SandboxTools.create();
   await using kernel = await Kernel.create({
     store,
     filesystem: new LocalFilesystem(workspace),
     clock: new FakeClock(Date.UTC(2026, 10, 25)),
+    toolHost: tools,
   });
   print("== Agent libOS demo: a coding agent on a fixture repository (scripted model, no network)");
+  print(`== sandbox: ${tools.confinement.notice}`);
   using _operator = kernel.subscribe((e) => {
     if (e.type === "human" && e.request.state === "pending") {
       print(`[operator] request ${e.request.id} from ${e.request.pid}:`);
@@ -180,8 +221,17 @@ export async function runDemo(
         : `BROKEN at ${verified.seq}: ${verified.reason}`
     }`,
   );
+  const checkpoints = await kernel.listCheckpoints(p.pid);
+  const jit = kernel.get(p.pid).jitTools.find((t) => t.registered);
+  print(`checkpoints: ${checkpoints.map((c) => `${c.id} (${c.reason})`).join(", ")}`);
+  print(
+    `JIT tool: ${jit?.name} ${
+      jit?.hash.slice(0, 23)
+    }… written by ${jit?.proposedBy} in step ${jit?.step}`,
+  );
   const ok = done.state === "exited" && denied.length >= 1 && fixed.includes("function sub") &&
-    readme === FIXTURE["README.md"] && report !== undefined && verified.ok;
+    readme === FIXTURE["README.md"] && report !== undefined && verified.ok &&
+    checkpoints.length === 1 && jit?.name === "count_exports";
   print(ok ? "== demo passed" : "== demo FAILED");
   return ok;
 }

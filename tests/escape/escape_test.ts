@@ -65,6 +65,13 @@ for (const mode of MODES) {
     const run = await runCorpus(world, { bubblewrap: mode });
     const confinement: Confinement = run.confinement;
     const calls = decidingCalls(run.calls);
+    console.log(
+      `escape corpus (${confinement}): ${
+        JSON.stringify(
+          Object.fromEntries(Object.entries(run.timings).map(([k, v]) => [k, Math.round(v)])),
+        )
+      }`,
+    );
 
     // Every fixture file ran (or is the gap test's), and every process finished its script.
     assert.deepEqual(

@@ -182,6 +182,8 @@ export class World implements AsyncDisposable {
     return _swapLoop(async (i) => {
       await Deno.symlink(i % 2 === 0 ? outside : "inside.txt", spare);
       await Deno.rename(spare, link);
+      // One swap per macrotask: the kernel's own work goes on between swaps.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     });
   }
 
