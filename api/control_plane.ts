@@ -7,7 +7,7 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
+import { docsPage } from "./docs_page.ts";
 import { bodyLimit } from "hono/body-limit";
 import type { Kernel } from "../runtime/mod.ts";
 import { consoleRoutes } from "./console/routes.ts";
@@ -134,7 +134,7 @@ export class ControlPlane implements AsyncDisposable {
       scheme: "bearer",
       description: "A token with role viewer, operator or admin (x-libos-role on each route)",
     });
-    app.doc31("/openapi.json", {
+    const docConfig = {
       openapi: "3.1.0",
       info: {
         title: "Agent libOS control plane",
@@ -145,8 +145,12 @@ export class ControlPlane implements AsyncDisposable {
           "admin also grants and revokes capabilities, restores, exports and imports " +
           "checkpoints and manages tokens.",
       },
-    });
-    app.get("/docs", swaggerUI({ url: "/openapi.json", title: "Agent libOS API" }));
+    } as const;
+    app.doc31("/openapi.json", docConfig);
+    const docs = docsPage(
+      app.getOpenAPI31Document(docConfig) as unknown as Parameters<typeof docsPage>[0],
+    );
+    app.get("/docs", (c) => c.html(docs));
     await consoleRoutes(app);
     return plane;
   }

@@ -14,7 +14,7 @@
 import type { Kernel, KernelEvent } from "../runtime/mod.ts";
 
 /** The event types the API streams. */
-export const EVENT_TYPES = ["process", "human", "audit"] as const;
+export const EVENT_TYPES = ["process", "human", "audit", "model.delta"] as const;
 
 /** One of {@linkcode EVENT_TYPES}. */
 export type EventType = typeof EVENT_TYPES[number];
@@ -91,6 +91,12 @@ export class EventHub implements Disposable {
         type = "audit";
         pid = e.pid;
         data = { seq: e.seq, action: e.action, pid: e.pid, decision: e.decision };
+        break;
+      case "model.delta":
+        // Streamed model text as it arrives (the journal keeps the final response).
+        type = "model.delta";
+        pid = e.pid;
+        data = { pid: e.pid, turn: e.turn, text: e.text };
         break;
       default:
         return;

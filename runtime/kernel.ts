@@ -977,12 +977,7 @@ export class Kernel implements AsyncDisposable {
 
   #voidRequests(batch: Batch, pid: Pid, why: string): void {
     for (const r of this._human.values()) {
-      if (r.pid === pid && r.state === "pending") {
-        r.state = "void";
-        r.decidedAt = this.clock.now();
-        r.answer = why;
-        this._saveHuman(batch, r);
-      }
+      if (r.pid === pid) this._voidRequest(batch, r.id, why);
     }
   }
 
@@ -1280,10 +1275,7 @@ export class Kernel implements AsyncDisposable {
       });
       for (const r of this._human.values()) {
         if (r.state === "pending" && r.grantId === g.id) {
-          r.state = "void";
-          r.decidedAt = this.clock.now();
-          r.answer = `grant ${g.id} was revoked`;
-          this._saveHuman(batch, r);
+          this._voidRequest(batch, r.id, `grant ${g.id} was revoked`);
           const proc = this._procs.get(r.pid);
           if (
             proc?.state === "waiting" && proc.wait?.kind === "human" && proc.wait.requestId === r.id

@@ -9,10 +9,10 @@
  * pool keeps, and no idle host is evicted between an `arm` and a `report`):
  * 1. `isolate` and `kernel` (both fs:** read/write/list/delete, café/**
  *    denied) and `nogrant` (no grant at all), side by side;
- * 2. `peerA` and `peerB`, side by side, trying to talk to each other;
- * 3. `race`, reading through a symlink the test swaps meanwhile;
- * 4. the memory bombs and the CPU bombs (no grant), side by side: calls
- *    that only killing their host ends.
+ * 2. `peerA` and `peerB`, trying to talk to each other, beside `race`,
+ *    reading through a symlink the test swaps meanwhile;
+ * 3. three bombs processes (no grant), side by side: calls that only
+ *    killing their host ends.
  *
  * @module
  */
@@ -227,19 +227,23 @@ export const KERNEL_SCRIPT: readonly string[] = [
   "forge_stdout_done",
 ];
 
-/** The memory bombs process's script (no grant): what only the memory limit stops. */
-export const MEMORY_BOMBS_SCRIPT: readonly string[] = [
+/** The first bombs process's script (no grant): memory, then a busy loop. */
+export const BOMBS_A_SCRIPT: readonly string[] = [
   "memory_heap_bomb",
   "memory_buffer_bomb",
   "memory_wasm_bomb",
+  "cpu_busy_loop",
 ];
 
-/** The CPU bombs process's script (no grant): what only the deadline stops. */
-export const CPU_BOMBS_SCRIPT: readonly string[] = [
-  "cpu_busy_loop",
-  "cpu_microtask_loop",
-  "worker_close",
-  // a timer left spinning after the result: the next call of that tool lands on it
+/** The second bombs process's script (no grant): calls only the deadline ends. */
+export const BOMBS_B_SCRIPT: readonly string[] = ["cpu_microtask_loop", "worker_close"];
+
+/**
+ * The third bombs process's script (no grant): a timer left spinning after
+ * its result; another tool still runs, and the next call of that tool lands
+ * on the spinning worker.
+ */
+export const BOMBS_C_SCRIPT: readonly string[] = [
   "timer_spin_after_result:arm",
   "sys_hostname",
   "timer_spin_after_result:report",
@@ -358,10 +362,6 @@ export async function runCorpus(
       }),
     );
   }
-  await Promise.all(peers.map((p) => until(p.pid)));
-  timings["peers"] = performance.now() - t0;
-
-  t0 = performance.now();
   const swapper = world.swapFileLink();
   let race;
   try {
@@ -381,19 +381,24 @@ export async function runCorpus(
   } finally {
     await swapper.stop();
   }
-  timings["race"] = performance.now() - t0;
+  await Promise.all(peers.map((p) => until(p.pid)));
+  timings["peers+race"] = performance.now() - t0;
 
   t0 = performance.now();
-  const bombs = [
-    await kernel.spawn({
-      image: _image("escape-memory-bombs", _steps(MEMORY_BOMBS_SCRIPT, () => ctx), []),
-      goal: "exhaust the host's memory",
-    }),
-    await kernel.spawn({
-      image: _image("escape-cpu-bombs", _steps(CPU_BOMBS_SCRIPT, () => ctx), []),
-      goal: "keep the host busy",
-    }),
-  ];
+  const bombs = [];
+  for (
+    const [id, script] of [["a", BOMBS_A_SCRIPT], ["b", BOMBS_B_SCRIPT], [
+      "c",
+      BOMBS_C_SCRIPT,
+    ]] as const
+  ) {
+    bombs.push(
+      await kernel.spawn({
+        image: _image(`escape-bombs-${id}`, _steps(script, () => ctx), []),
+        goal: "exhaust the host",
+      }),
+    );
+  }
   await Promise.all(bombs.map((p) => until(p.pid)));
   timings["bombs"] = performance.now() - t0;
 

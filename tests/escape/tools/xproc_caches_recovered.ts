@@ -20,7 +20,7 @@ export default defineTool({
       );
       const mine = await storage.open(`libos-escape-${nonce}`);
       await mine.put(new Request("http://libos.invalid/m"), new Response(nonce));
-      const until = Date.now() + 1500;
+      const until = Date.now() + 1000;
       try {
         while (Date.now() < until) {
           if (await storage.has(`libos-escape-${peerNonce}`)) {
@@ -33,7 +33,7 @@ export default defineTool({
         return { escaped: false, observed: "stored a message; the peer's never appeared" };
       } finally {
         // Storage that outlives the host is on the host's disk: leave nothing behind.
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await new Promise((resolve) => setTimeout(resolve, 200));
         await storage.delete(`libos-escape-${nonce}`);
       }
     } catch (error) {
