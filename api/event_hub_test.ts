@@ -8,7 +8,6 @@ Deno.test("the event hub replays what a client missed, and reports a gap past it
   for (let i = 0; i < 5; i++) {
     kernel.events.emit({ type: "audit", seq: i + 1, action: "x", pid: null, decision: null });
   }
-  kernel.events.emit({ type: "model.delta", pid: "p_1", turn: 0, text: "not streamed" });
   assert.equal(hub.lastId, `${hub.boot}-5`);
   const after3 = hub.since(`${hub.boot}-3`);
   assert.equal(after3.kind, "events");
@@ -23,4 +22,8 @@ Deno.test("the event hub replays what a client missed, and reports a gap past it
     frame,
     `id: ${hub.boot}-4\nevent: audit\ndata: {"seq":4,"action":"x","pid":null,"decision":null}\n\n`,
   );
+  // Streamed model text goes out as it arrives.
+  kernel.events.emit({ type: "model.delta", pid: "p_1", turn: 0, text: "Hel" });
+  const delta = hub.since(`${hub.boot}-5`);
+  assert.deepEqual(delta.kind === "events" && delta.events.map((e) => [e.type, e.pid]), [["model.delta", "p_1"]]);
 });

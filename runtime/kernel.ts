@@ -1510,9 +1510,11 @@ export class Kernel implements AsyncDisposable {
     const crashed = this.#meta["shutdown"] !== "clean" && this._procs.size > 0;
     this.#meta["shutdown"] = "running";
     batch.add({ kind: "meta.put", key: "shutdown", value: "running" });
-    // Suspects with the fewest attempts go first: an innocent process blamed
-    // for a crash it did not cause goes to the back of the line.
-    const order = [...this._procs.values()].sort((a, b) => a.recoveries - b.recoveries);
+    // The most suspected go first: a poison pill then fails again at once,
+    // while an innocent process blamed for someone else's crash gets through
+    // a step straight away and is cleared (at the back of the line it would
+    // be the one running when the next random crash comes).
+    const order = [...this._procs.values()].sort((a, b) => b.recoveries - a.recoveries);
     for (const p of order) {
       if (crashed && (p.state === "running" || p.state === "runnable")) {
         // A first resume is counted for all at once (one commit, no

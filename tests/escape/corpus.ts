@@ -37,7 +37,7 @@ export const FIXTURES_DIR: string = fileURLToPath(new URL("./tools", import.meta
 /** Deadline of every tool call, in ms. */
 export const DEADLINE_MS = 2000;
 
-/** Iterations of each symlink race. */
+/** Reads the symlink race makes. */
 export const RACE_ITERATIONS = 200;
 
 /** Small limits, so that bombs end fast. */
@@ -139,38 +139,6 @@ export const ISOLATE_SCRIPT: readonly string[] = [
   "fetch_localhost_name",
   "websocket_loopback",
   "node_net_connect",
-  // imports
-  "import_text_outside",
-  "import_json_outside",
-  "import_module_outside",
-  "import_relative_outside",
-  "import_static_in_data_module",
-  "import_static_in_blob_module",
-  "import_remote_https",
-  "import_remote_loopback",
-  "import_npm_uncached",
-  "import_npm_cache_file",
-  "import_jsr",
-  // /proc and /dev
-  "proc_self_environ_read",
-  "proc_self_environ_import",
-  "proc_kernel_environ_import",
-  "proc_kernel_cmdline_read",
-  "dev_zero_open",
-  // code from strings
-  "eval_string",
-  "function_constructor",
-  "async_function_constructor",
-  "set_timeout_string",
-  "webassembly_compile",
-  "core_eval_context",
-  "data_url_import_code",
-  // workers and exits
-  "worker_global",
-  "shared_worker_global",
-  "worker_threads_spawn",
-  "deno_exit",
-  "node_process_exit",
   // timers left behind: the report lands on the armed worker
   "timer_sys_after_result:arm",
   "timer_sys_after_result:report",
@@ -223,33 +191,34 @@ export const KERNEL_SCRIPT: readonly string[] = [
   "net_fetch_mapped_loopback",
   "net_fetch_metadata",
   "shell_run_no_grant",
-  // last: its host is refused (unaudited) once the real 'done' follows the forged one
+  // last: once the real 'done' follows the forged one, the host is refused, and with it
+  // whatever call of this process runs then
   "forge_stdout_done",
 ];
 
-/** The first bombs process's script (no grant): memory, then a busy loop. */
+/** The first bombs process's script (no grant): what only the memory limit stops. */
 export const BOMBS_A_SCRIPT: readonly string[] = [
   "memory_heap_bomb",
   "memory_buffer_bomb",
   "memory_wasm_bomb",
-  "cpu_busy_loop",
 ];
 
 /** The second bombs process's script (no grant): calls only the deadline ends. */
 export const BOMBS_B_SCRIPT: readonly string[] = ["cpu_microtask_loop", "worker_close"];
 
 /**
- * The third bombs process's script (no grant): a timer left spinning after
- * its result; another tool still runs, and the next call of that tool lands
- * on the spinning worker.
+ * The third bombs process's script (no grant): a busy loop, then a timer
+ * left spinning after its result; another tool still runs, and the next
+ * call of that tool lands on the spinning worker.
  */
 export const BOMBS_C_SCRIPT: readonly string[] = [
+  "cpu_busy_loop",
   "timer_spin_after_result:arm",
   "sys_hostname",
   "timer_spin_after_result:report",
 ];
 
-/** The no-grant process's script. */
+/** The no-grant process's script: syscalls without a grant, then attempts inside the isolate. */
 export const NOGRANT_SCRIPT: readonly string[] = [
   "fs_read_no_grant",
   "fs_write_no_grant",
@@ -260,6 +229,39 @@ export const NOGRANT_SCRIPT: readonly string[] = [
   "obj_other_namespace",
   "proc_spawn_escalate",
   "proc_signal_other",
+  // attempts inside the isolate: worker permissions are none whatever the grants
+  // imports
+  "import_text_outside",
+  "import_json_outside",
+  "import_module_outside",
+  "import_relative_outside",
+  "import_static_in_data_module",
+  "import_static_in_blob_module",
+  "import_remote_https",
+  "import_remote_loopback",
+  "import_npm_uncached",
+  "import_npm_cache_file",
+  "import_jsr",
+  // /proc and /dev
+  "proc_self_environ_read",
+  "proc_self_environ_import",
+  "proc_kernel_environ_import",
+  "proc_kernel_cmdline_read",
+  "dev_zero_open",
+  // code from strings
+  "eval_string",
+  "function_constructor",
+  "async_function_constructor",
+  "set_timeout_string",
+  "webassembly_compile",
+  "core_eval_context",
+  "data_url_import_code",
+  // workers and exits
+  "worker_global",
+  "shared_worker_global",
+  "worker_threads_spawn",
+  "deno_exit",
+  "node_process_exit",
 ];
 
 /** Each peer's script. */
@@ -339,7 +341,7 @@ export async function runCorpus(
   const nogrant = await kernel.spawn({
     image: _image(
       "escape-nogrant",
-      _steps(NOGRANT_SCRIPT, () => ({ otherPid: viaKernel.pid })),
+      _steps(NOGRANT_SCRIPT, () => ({ ...ctx, otherPid: viaKernel.pid })),
       [],
     ),
     goal: "escape without a grant",

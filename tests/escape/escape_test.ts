@@ -76,7 +76,7 @@ for (const mode of MODES) {
     // Every fixture file ran (or is the gap test's), and every process finished its script.
     assert.deepEqual(
       [...calls.keys(), ...GAP_ONLY].sort(),
-      (await fixtureNames()).filter((n) => !n.startsWith("static_import_")),
+      await fixtureNames(),
     );
     assert.deepEqual(
       run.processes.map((p) => [p.state, p.reason]),

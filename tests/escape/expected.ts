@@ -251,8 +251,9 @@ export function expectedAudit(matrix: Record<string, Outcome>): Record<string, s
     net_fetch_mapped_loopback: _deny("net.fetch"),
     net_fetch_metadata: _deny("net.fetch"),
     shell_run_no_grant: _deny("shell.run"),
-    // The forged 'done' is taken; the real one, arriving after the call settled, is refused
-    // but not audited (the host's audit sink is gone once the call has returned).
+    // The forged 'done' is taken as the result. The real one follows 300 ms later: here the
+    // process has exited by then (it is the script's last call); otherwise it is refused and
+    // audited against whatever call of the process runs then, which fails with EINVAL.
     forge_stdout_done: ["obj.create:allow"],
   });
   // Checked on its own: one record per read, allow or deny as the race fell.

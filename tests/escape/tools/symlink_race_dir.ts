@@ -1,6 +1,10 @@
 import { defineTool, z } from "libos/tool";
 
-/** Reads a file under a folder 200 times through sys.fs while the test swaps the folder between a real one inside the workspace and a symlink to the outside folder. */
+/**
+ * Reads race/d/secret.txt through sys.fs in a loop while race/d is swapped
+ * between a real folder inside the workspace and a symlink to the outside
+ * folder (the known-gap test swaps it between the check and the read).
+ */
 export default defineTool({
   name: "symlink_race_dir",
   description: "Reads through sys.fs in a loop while a symlink is swapped",

@@ -9,6 +9,8 @@ export default defineTool({
   output: z.object({ escaped: z.boolean(), observed: z.string() }),
   async run({ nonce, peerNonce }) {
     try {
+      // Listen until 1.2 s after the start, however long the nested worker takes to start.
+      const until = Date.now() + 1200;
       const g = globalThis as Record<string, unknown>;
       const notes = [`global BroadcastChannel: ${typeof g["BroadcastChannel"]}`];
       const wt = await import("node:worker_threads");
@@ -25,7 +27,7 @@ export default defineTool({
           if (m === peerNonce) resolve(`heard the peer: ${m}`);
         });
         worker.on("error", (e: Error) => resolve(`nested worker failed: ${e}`));
-        setTimeout(() => resolve("heard nothing from the peer"), 1000);
+        setTimeout(() => resolve("heard nothing from the peer"), Math.max(0, until - Date.now()));
       });
       worker.postMessage("stop");
       await worker.terminate();

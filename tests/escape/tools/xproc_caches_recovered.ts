@@ -9,6 +9,8 @@ export default defineTool({
   output: z.object({ escaped: z.boolean(), observed: z.string() }),
   async run({ nonce, peerNonce }) {
     try {
+      // Look for the peer's message until 1 s after the start.
+      const until = Date.now() + 1000;
       const internal = (Deno as unknown as Record<
         symbol,
         { webidl: { createBranded(c: unknown): CacheStorage } }
@@ -20,7 +22,6 @@ export default defineTool({
       );
       const mine = await storage.open(`libos-escape-${nonce}`);
       await mine.put(new Request("http://libos.invalid/m"), new Response(nonce));
-      const until = Date.now() + 1000;
       try {
         while (Date.now() < until) {
           if (await storage.has(`libos-escape-${peerNonce}`)) {
