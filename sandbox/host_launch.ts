@@ -95,9 +95,31 @@ export async function hostImportMap(paths: HostPaths): Promise<string> {
       "libos/sandbox-worker": _dataUrl(worker),
       "zod": `npm:zod@${paths.zodVersion}`,
       "zod/": `npm:/zod@${paths.zodVersion}/`,
+      // Node modules that would start an unlocked worker or reach the host's
+      // stdio: a tool that imports one fails to load.
+      ...Object.fromEntries(
+        _REFUSED_NODE_MODULES.flatMap((m) => [[`node:${m}`, _refusal(m)], [m, _refusal(m)]]),
+      ),
     },
   };
   return `data:application/json,${encodeURIComponent(JSON.stringify(map))}`;
+}
+
+const _REFUSED_NODE_MODULES = [
+  "worker_threads",
+  "cluster",
+  "child_process",
+  "process",
+  "tty",
+  "vm",
+  "inspector",
+  "v8",
+];
+
+function _refusal(module: string): string {
+  return _dataUrl(
+    `throw new Error("Cannot import node:${module} in a tool: it is not available in the sandbox");`,
+  );
 }
 
 function _dataUrl(typescript: string): string {

@@ -46,6 +46,10 @@ const _MAX_MESSAGE = 4096;
 
 /** Globals that reach other workers or storage without any permission check. */
 const _UNGOVERNED = [
+  // Compiles code that no string-codegen flag governs.
+  "WebAssembly",
+  // Node's process object reaches the host's stdio (the frame pipe).
+  "process",
   "BroadcastChannel",
   "caches",
   "Worker",
@@ -73,6 +77,28 @@ function _lockDown(): void {
       throw new Error("Cannot exit from a tool: return a value or throw instead");
     },
   });
+  // The host's stdio is the frame pipe to the kernel: no tool may write to it
+  // (a forged frame) or read it. Deno's internals would run strings as code.
+  const d = Deno as unknown as Record<string | symbol, unknown>;
+  for (
+    const key of ["stdin", "stdout", "stderr", (Deno as unknown as { internal: symbol }).internal]
+  ) {
+    try {
+      Object.defineProperty(d, key, { value: undefined, configurable: false, writable: false });
+    } catch {
+      // Already gone.
+    }
+  }
+  // console writes to the pipe too: its lines become log messages of the call.
+  const c = console as unknown as Record<string, unknown>;
+  for (const m of ["log", "info", "warn", "error", "debug", "trace", "dir", "table"]) {
+    c[m] = (...args: unknown[]) => {
+      const call = _calls.values().next().value as _Call | undefined;
+      if (call === undefined || call.closed) return;
+      const line = args.map((a) => typeof a === "string" ? a : _inspect(a)).join(" ");
+      _post({ type: "log", id: call.id, line: _clip(line, _MAX_LOG_LINE) });
+    };
+  }
 }
 
 /** Errors this worker made from syscall results: the only ones whose code passes through. */

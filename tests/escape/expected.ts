@@ -88,13 +88,13 @@ const _COMMON: Record<string, Outcome> = {
   function_constructor: B,
   async_function_constructor: B,
   set_timeout_string: B,
-  webassembly_compile: "ESCAPED",
-  core_eval_context: "ESCAPED",
+  webassembly_compile: B,
+  core_eval_context: B,
   data_url_import_code: "ESCAPED",
   // workers, exits, timers left behind
   worker_global: B,
   shared_worker_global: B,
-  worker_threads_spawn: "ESCAPED",
+  worker_threads_spawn: B,
   deno_exit: B,
   node_process_exit: B,
   worker_close: K,
@@ -142,9 +142,9 @@ const _COMMON: Record<string, Outcome> = {
   forge_unknown_type: R,
   forge_unknown_syscall: R,
   forge_done_other_call: R,
-  forge_stdout_garbage: R,
-  forge_stdout_other_pid: R,
-  forge_stdout_done: "ESCAPED",
+  forge_stdout_garbage: B,
+  forge_stdout_other_pid: B,
+  forge_stdout_done: B,
   oversize_output: "failed-by-limit",
   oversize_frame: R,
   oversize_syscall_args: R,
@@ -154,7 +154,7 @@ const _COMMON: Record<string, Outcome> = {
   cpu_microtask_loop: K,
   memory_heap_bomb: K,
   memory_buffer_bomb: K,
-  memory_wasm_bomb: K,
+  memory_wasm_bomb: B,
 };
 
 /** Each fixture's outcome under `confinement`: the whole matrix. */
@@ -165,7 +165,7 @@ export function expectedMatrix(confinement: Confinement): Record<string, Outcome
     // The host's npm cache is reachable without bubblewrap (the host runs with DENO_DIR set).
     import_npm_cache_file: confined ? B : "ESCAPED",
     // Cache Storage lives in DENO_DIR: shared by every host without bubblewrap, a private tmpfs with it.
-    xproc_caches_recovered: confined ? B : "ESCAPED",
+    xproc_caches_recovered: B,
   };
 }
 
@@ -175,20 +175,10 @@ export function expectedMatrix(confinement: Confinement): Record<string, Outcome
  * changes the outside folder: the corpus checks that separately.
  */
 export const KNOWN_GAPS: Readonly<Record<string, string>> = {
-  webassembly_compile:
-    "--disallow-code-generation-from-strings does not cover WebAssembly; V8's --no-expose-wasm (or deleting WebAssembly in the worker's lock-down) would",
-  core_eval_context:
-    "Deno[Deno.internal].core.evalContext compiles a string without the V8 code-generation check; the worker's lock-down does not remove Deno[Deno.internal]",
   data_url_import_code:
     "a data: (or blob:) module is code from a string, and needs no import permission; only the static check can refuse import()",
-  worker_threads_spawn:
-    "node:worker_threads starts a nested worker (permissions still none) in which the lock-down never ran: BroadcastChannel, caches and Worker are back",
-  forge_stdout_done:
-    "a worker's Deno.stdout is the host's frame pipe: a tool that learns its pid and call id writes a 'done' frame the kernel takes as its result, bypassing its host and its output schema",
   import_npm_cache_file:
     "without bubblewrap, an npm: specifier reads files of any package in the host's npm cache (code and JSON)",
-  xproc_caches_recovered:
-    "without bubblewrap, Cache Storage (recovered through the webidl brand in Deno[Deno.internal]) persists in DENO_DIR/location_data, shared by every host: a channel between processes, and unbounded writes to the host's disk",
 };
 
 /** A kernel denial: one audit record, decision deny. */
@@ -251,9 +241,7 @@ export function expectedAudit(matrix: Record<string, Outcome>): Record<string, s
     net_fetch_mapped_loopback: _deny("net.fetch"),
     net_fetch_metadata: _deny("net.fetch"),
     shell_run_no_grant: _deny("shell.run"),
-    // The forged 'done' is taken as the result. The real one follows 300 ms later: here the
-    // process has exited by then (it is the script's last call); otherwise it is refused and
-    // audited against whatever call of the process runs then, which fails with EINVAL.
+    // It learns its pid through a real syscall; the forged frame then has nowhere to go.
     forge_stdout_done: ["obj.create:allow"],
   });
   // Checked on its own: one record per read, allow or deny as the race fell.

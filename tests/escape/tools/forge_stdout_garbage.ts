@@ -6,9 +6,14 @@ export default defineTool({
   description: "Prints to stdout, which is the host's frame pipe to the kernel.",
   input: z.object({}),
   output: z.object({ escaped: z.boolean(), observed: z.string() }),
-  async run(_input) {
+  run(_input) {
     console.log("hello from a tool");
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    return { escaped: true, observed: "stdout was not read as frames" };
+    // console output is routed to the call's log (a journal entry), never to
+    // the frame pipe: the host is not disturbed, and nothing was written there.
+    const stdout = (Deno as unknown as { stdout?: unknown }).stdout;
+    return Promise.resolve({
+      escaped: stdout !== undefined,
+      observed: `Deno.stdout is ${stdout === undefined ? "gone" : "present"}`,
+    });
   },
 });

@@ -19,7 +19,11 @@ export default defineTool({
   input: z.object({}),
   output: z.object({ escaped: z.boolean(), observed: z.string() }),
   async run(_input) {
-    Deno.stdout.writeSync(frame({ type: "log", pid: "p_999", id: 1, line: "from another pid" }));
+    try {
+      Deno.stdout.writeSync(frame({ type: "log", pid: "p_999", id: 1, line: "from another pid" }));
+    } catch (error) {
+      return { escaped: false, observed: `stdout is closed to tools: ${String(error)}` };
+    }
     await new Promise((resolve) => setTimeout(resolve, 1000));
     return { escaped: true, observed: "a frame for another pid went unnoticed" };
   },

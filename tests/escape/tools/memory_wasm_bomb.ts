@@ -7,6 +7,12 @@ export default defineTool({
   input: z.object({}),
   output: z.object({ escaped: z.boolean(), observed: z.string() }),
   run(_input) {
+    if (typeof WebAssembly === "undefined") {
+      return Promise.resolve({
+        escaped: false,
+        observed: "WebAssembly is not available in a tool",
+      });
+    }
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
     for (;;) {
       const before = memory.buffer.byteLength;
