@@ -53,10 +53,44 @@ export class LocalFilesystem implements FilesystemProvider {
   /** See {@linkcode FilesystemProvider.readBytes}. */
   async readBytes(path: string): Promise<Uint8Array> {
     const host = await this.#hostPath(await this.realPath(path));
+    let file: Deno.FsFile;
     try {
-      return await Deno.readFile(host);
+      file = await Deno.open(host, { read: true });
     } catch (error) {
       throw _mapHostError(error, "read", path);
+    }
+    try {
+      // A folder on the way may have been swapped for a symlink between the
+      // check and the open: the file opened must be the one the path resolves
+      // to inside the workspace now (same device and inode), or nothing is read.
+      const opened = await file.stat();
+      const again = await Deno.lstat(await this.#hostPath(await this.realPath(path))).catch(() =>
+        null
+      );
+      if (again === null || again.dev !== opened.dev || again.ino !== opened.ino) {
+        throw fsError("EPERM", "read", path, "it changed while it was being read");
+      }
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of file.readable) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      return out;
+    } catch (error) {
+      throw error instanceof LibosError ? error : _mapHostError(error, "read", path);
+    } finally {
+      try {
+        file.close();
+      } catch {
+        // Closed by its readable stream already.
+      }
     }
   }
 

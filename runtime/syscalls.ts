@@ -549,7 +549,19 @@ export class Syscalls {
         { path: real },
       );
     }
-    return await this.#k.fs.readBytes(real);
+    try {
+      return await this.#k.fs.readBytes(real);
+    } catch (error) {
+      // The provider found the path changed under it (a swapped symlink): a denial.
+      if (hasCode(error, "EPERM")) {
+        this.#audit("fs.read", {
+          resource: fsResource(real),
+          decision: "deny",
+          detail: { reason: error.message },
+        });
+      }
+      throw error;
+    }
   }
 
   /** Writes a file (text as UTF-8), creating parent directories. */
