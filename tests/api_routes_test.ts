@@ -146,7 +146,10 @@ Deno.test("the docs, the console and health are public; the console page is lock
   assert.equal(docs.status, 200);
   assert.match(docs.text, /openapi\.json/);
   assert.match(docs.text, /\/v1\/processes\/\{pid\}\/wait/, "every route is listed");
-  assert.ok(!/<script|https?:\/\/(?!127)/.test(docs.text.replace(/http:\/\/localhost[^"]*/g, "")), "no script, nothing fetched from elsewhere");
+  assert.ok(
+    !/<script|https?:\/\/(?!127)/.test(docs.text.replace(/http:\/\/localhost[^"]*/g, "")),
+    "no script, nothing fetched from elsewhere",
+  );
   const page = await request(t.plane, "/", { token: null });
   assert.equal(page.status, 200);
   assert.match(page.headers.get("content-type")!, /text\/html/);
