@@ -25,5 +25,8 @@ Deno.test("the event hub replays what a client missed, and reports a gap past it
   // Streamed model text goes out as it arrives.
   kernel.events.emit({ type: "model.delta", pid: "p_1", turn: 0, text: "Hel" });
   const delta = hub.since(`${hub.boot}-5`);
-  assert.deepEqual(delta.kind === "events" && delta.events.map((e) => [e.type, e.pid]), [["model.delta", "p_1"]]);
+  assert.deepEqual(delta.kind === "events" && delta.events.map((e) => [e.type, e.pid]), [[
+    "model.delta",
+    "p_1",
+  ]]);
 });
