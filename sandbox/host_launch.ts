@@ -179,12 +179,14 @@ export function bubblewrapArgs(paths: HostPaths, systemDirs: string[]): string[]
     "DENO_NO_UPDATE_CHECK",
     "1",
   ];
-  for (const dir of systemDirs) args.push("--ro-bind", dir, dir);
-  args.push("--ro-bind", paths.deno, paths.deno);
-  for (const file of paths.hostFiles) args.push("--ro-bind", file, file);
+  // The fresh mounts come first: a bind made after them may sit inside them
+  // (a checkout under /tmp, say), and a tmpfs mounted later would hide it.
   // A fresh procfs of the sandbox's own pid namespace (it shows only the host's
   // processes): the host reads its resident memory from it for the kernel.
   args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", _SANDBOX_DENO_DIR);
+  for (const dir of systemDirs) args.push("--ro-bind", dir, dir);
+  args.push("--ro-bind", paths.deno, paths.deno);
+  for (const file of paths.hostFiles) args.push("--ro-bind", file, file);
   const zodInside = _SANDBOX_DENO_DIR + paths.zodDir.slice(paths.denoDir.length);
   args.push("--ro-bind", paths.zodDir, zodInside, "--chdir", "/tmp");
   return args;
