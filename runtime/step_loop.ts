@@ -320,8 +320,9 @@ async function _modelTurn(
   p.usage.steps += 1;
   p.usage.tokens += tokens;
   p.usage.costMicroUsd += cost;
-  // Subtree totals: this process and every ancestor.
-  for (const q of [p, ...p.lineage.map((a) => k._procs.get(a))]) {
+  // Subtree totals: this process and every ancestor (a free turn writes none).
+  const charged = tokens > 0 || cost > 0 ? [p, ...p.lineage.map((a) => k._procs.get(a))] : [];
+  for (const q of charged) {
     if (q === undefined) continue;
     q.usage.subtreeTokens += tokens;
     q.usage.subtreeCostMicroUsd += cost;
