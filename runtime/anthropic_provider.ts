@@ -23,7 +23,7 @@ import type {
   Tool,
 } from "@anthropic-ai/sdk/resources/messages";
 import { libosError } from "./errors.ts";
-import { modelCallError, modelFailure, retryVerdict } from "./model_call_error.ts";
+import { runModelCall } from "./model_call_error.ts";
 import {
   type Endpoint,
   type EnvReader,
@@ -38,7 +38,7 @@ import type {
   ModelResponse,
   ToolSpec,
 } from "./model_provider.ts";
-import { type RetryOptions, withAttemptDeadline, withRetries } from "./model_retry.ts";
+import type { RetryOptions } from "./model_retry.ts";
 import { stableJson, wireSchema } from "./model_wire.ts";
 import { parseToolArgs } from "./tool_call_args.ts";
 
@@ -85,7 +85,11 @@ export class AnthropicProvider implements ModelProvider {
     const model = "name" in spec ? spec.name ?? "" : "";
     const target = `${this.name}/${model}`;
     let endpoint: Endpoint | null = null;
-    try {
+    return await runModelCall(target, request.signal, {
+      sdk: Anthropic,
+      retry: this.#retry,
+      secrets: () => [endpoint?.apiKey ?? undefined],
+    }, () => {
       if (!("options" in spec) && spec.provider === "scripted") {
         throw libosError("EINVAL", `Cannot call model '${target}': the image's model is scripted`);
       }
@@ -116,22 +120,12 @@ export class AnthropicProvider implements ModelProvider {
         logLevel: "off",
       });
       const call: _Call = { client, model, options, request };
-      return await withRetries(
-        () => withAttemptDeadline(request.signal, timeoutMs, (signal) => _turn(call, signal)),
-        { signal: request.signal, classify: (e) => retryVerdict(modelFailure(e, Anthropic)) },
-        { ...this.#retry, maxRetries: options.maxRetries ?? this.#retry.maxRetries ?? 2 },
-      );
-    } catch (error) {
-      if (request.signal.aborted) {
-        throw libosError("ECANCELED", `Cannot call model '${target}': the call was cancelled`, {
-          resource: `model:${target}`,
-        });
-      }
-      throw modelCallError(target, error, {
-        sdk: Anthropic,
-        secrets: [endpoint?.apiKey ?? undefined],
-      });
-    }
+      return {
+        timeoutMs,
+        maxRetries: options.maxRetries,
+        attempt: (signal: AbortSignal) => _turn(call, signal),
+      };
+    });
   }
 }
 

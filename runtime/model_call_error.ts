@@ -10,7 +10,10 @@ import {
   AttemptTimedOut,
   RetriesExhausted,
   retryAfterMs,
+  type RetryOptions,
   type RetryVerdict,
+  withAttemptDeadline,
+  withRetries,
 } from "./model_retry.ts";
 import { redactSecrets } from "./secret_redaction.ts";
 
@@ -131,4 +134,44 @@ function _codeOfStatus(status: number): ErrorCode {
   if (status === 429) return "ELIMIT";
   if (status === 408 || status === 504) return "ETIMEDOUT";
   return "EUNKNOWN";
+}
+
+/** What a provider's `prepare` step gives {@linkcode runModelCall}. */
+export interface ModelCallPlan<T> {
+  /** Deadline of one attempt. */
+  timeoutMs: number;
+  /** Retries from the image's options (else the provider's, else 2). */
+  maxRetries: number | undefined;
+  /** One attempt of the call. */
+  attempt(signal: AbortSignal): Promise<T>;
+}
+
+/**
+ * Runs one model call the way every provider does: `prepare` (options,
+ * endpoint, client), then attempts with a deadline each and retries with
+ * backoff; any failure, `prepare`'s included, becomes a
+ * {@linkcode modelCallError} with every secret redacted, or `ECANCELED` when
+ * the caller's signal aborted.
+ */
+export async function runModelCall<T>(
+  target: string,
+  signal: AbortSignal,
+  options: { sdk: SdkErrorClasses; retry: RetryOptions; secrets(): (string | undefined)[] },
+  prepare: () => ModelCallPlan<T>,
+): Promise<T> {
+  try {
+    const plan = prepare();
+    return await withRetries(
+      () => withAttemptDeadline(signal, plan.timeoutMs, plan.attempt),
+      { signal, classify: (e) => retryVerdict(modelFailure(e, options.sdk)) },
+      { ...options.retry, maxRetries: plan.maxRetries ?? options.retry.maxRetries ?? 2 },
+    );
+  } catch (error) {
+    if (signal.aborted) {
+      throw libosError("ECANCELED", `Cannot call model '${target}': the call was cancelled`, {
+        resource: `model:${target}`,
+      });
+    }
+    throw modelCallError(target, error, { sdk: options.sdk, secrets: options.secrets() });
+  }
 }

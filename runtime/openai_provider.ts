@@ -28,7 +28,7 @@ import type {
   ResponseInputItem,
 } from "openai/resources/responses/responses";
 import { libosError } from "./errors.ts";
-import { modelCallError, modelFailure, retryVerdict } from "./model_call_error.ts";
+import { runModelCall } from "./model_call_error.ts";
 import {
   type Endpoint,
   type EnvReader,
@@ -43,7 +43,7 @@ import type {
   ModelResponse,
   ToolSpec,
 } from "./model_provider.ts";
-import { type RetryOptions, withAttemptDeadline, withRetries } from "./model_retry.ts";
+import type { RetryOptions } from "./model_retry.ts";
 import { parseToolArgs } from "./tool_call_args.ts";
 import { stableJson, wireSchema } from "./model_wire.ts";
 
@@ -87,7 +87,11 @@ export class OpenAIProvider implements ModelProvider {
     const model = "name" in spec ? spec.name ?? "" : "";
     const target = `${this.name}/${model}`;
     let endpoint: Endpoint | null = null;
-    try {
+    return await runModelCall(target, request.signal, {
+      sdk: OpenAI,
+      retry: this.#retry,
+      secrets: () => [endpoint?.apiKey ?? undefined],
+    }, () => {
       if (!("options" in spec) && spec.provider === "scripted") {
         throw libosError("EINVAL", `Cannot call model '${target}': the image's model is scripted`);
       }
@@ -113,22 +117,12 @@ export class OpenAIProvider implements ModelProvider {
       });
       const call: _Call = { client, model, options, request, vendor: endpoint.vendor };
       const attempt = options.api === "responses" ? _responsesTurn : _chatTurn;
-      return await withRetries(
-        () => withAttemptDeadline(request.signal, timeoutMs, (signal) => attempt(call, signal)),
-        { signal: request.signal, classify: (e) => retryVerdict(modelFailure(e, OpenAI)) },
-        { ...this.#retry, maxRetries: options.maxRetries ?? this.#retry.maxRetries ?? 2 },
-      );
-    } catch (error) {
-      if (request.signal.aborted) {
-        throw libosError("ECANCELED", `Cannot call model '${target}': the call was cancelled`, {
-          resource: `model:${target}`,
-        });
-      }
-      throw modelCallError(target, error, {
-        sdk: OpenAI,
-        secrets: [endpoint?.apiKey ?? undefined],
-      });
-    }
+      return {
+        timeoutMs,
+        maxRetries: options.maxRetries,
+        attempt: (signal: AbortSignal) => attempt(call, signal),
+      };
+    });
   }
 }
 

@@ -63,6 +63,25 @@ interface _Run {
   killed: boolean;
 }
 
+/** The worker's data directory and workspace inside `dir`, made if missing. */
+async function _dirs(dir: string): Promise<{ data: string; workspace: string }> {
+  const data = join(dir, "data");
+  const workspace = join(dir, "ws");
+  await Deno.mkdir(data, { recursive: true });
+  await Deno.mkdir(workspace, { recursive: true });
+  return { data, workspace };
+}
+
+/** Opens the worker's kernel without scheduling, to inspect what it left. */
+async function _inspect(data: string, workspace: string): Promise<Kernel> {
+  const store = await SqliteStore.open(join(data, "kernel.db"));
+  return await Kernel.create({
+    store,
+    filesystem: new LocalFilesystem(workspace),
+    autostart: false,
+  });
+}
+
 /** Runs the worker once; kills it `delayMs` after BOOT (null: let it finish). */
 async function _runWorker(args: string[], delayMs: number | null): Promise<_Run> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -116,10 +135,7 @@ export async function runCrashCampaign(
   dir: string,
   options: CrashCampaignOptions,
 ): Promise<CrashCampaignResult> {
-  const data = join(dir, "data");
-  const workspace = join(dir, "ws");
-  await Deno.mkdir(data, { recursive: true });
-  await Deno.mkdir(workspace, { recursive: true });
+  const { data, workspace } = await _dirs(dir);
   const procs = options.procs ?? 6;
   const rounds = options.rounds ?? 10;
   const sleepMs = options.sleepMs ?? 20;
@@ -266,10 +282,7 @@ export async function runPoisonCampaign(
   dir: string,
   maxBoots = 8,
 ): Promise<{ exits: (number | null)[]; kernel: { processes: ProcessRecord[] } }> {
-  const data = join(dir, "data");
-  const workspace = join(dir, "ws");
-  await Deno.mkdir(data, { recursive: true });
-  await Deno.mkdir(workspace, { recursive: true });
+  const { data, workspace } = await _dirs(dir);
   const args = [
     "--data",
     data,
@@ -289,12 +302,7 @@ export async function runPoisonCampaign(
     exits.push(run.code);
     if (run.lines.includes("DONE")) break;
   }
-  const store = await SqliteStore.open(join(data, "kernel.db"));
-  await using kernel = await Kernel.create({
-    store,
-    filesystem: new LocalFilesystem(workspace),
-    autostart: false,
-  });
+  await using kernel = await _inspect(data, workspace);
   return { exits, kernel: { processes: kernel.list() } };
 }
 
@@ -313,10 +321,7 @@ export async function runInterruptedWrite(
     file: string | null;
   }
 > {
-  const data = join(dir, "data");
-  const workspace = join(dir, "ws");
-  await Deno.mkdir(data, { recursive: true });
-  await Deno.mkdir(workspace, { recursive: true });
+  const { data, workspace } = await _dirs(dir);
   const args = [
     "--data",
     data,
@@ -331,12 +336,7 @@ export async function runInterruptedWrite(
   ];
   const first = await _runWorker([...args, ...crash], null);
   const second = await _runWorker(args, null);
-  const store = await SqliteStore.open(join(data, "kernel.db"));
-  await using kernel = await Kernel.create({
-    store,
-    filesystem: new LocalFilesystem(workspace),
-    autostart: false,
-  });
+  await using kernel = await _inspect(data, workspace);
   const processes = kernel.list();
   const journal = (await kernel.journal(processes[0]!.pid)).map((e) => ({
     name: String(e.data["name"] ?? ""),
