@@ -40,6 +40,7 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
   readonly folder: ToolFolder;
   /** Files that are not usable tools, as of the last scan. */
   broken: BrokenTool[] = [];
+  readonly #stamps = new Map<string, { stamp: string; hash: string }>();
   readonly #sinks = new Map<Pid, (action: string, detail: Record<string, unknown>) => void>();
 
   private constructor(runner: IsolateToolRunner, folder: ToolFolder) {
@@ -149,12 +150,23 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
   /** The entry for a file as it is now: re-described when its content changed. */
   async #current(path: string): Promise<ToolEntry | null> {
     const known = this.folder.list().find((e) => e.path === path);
+    // A call reads the file again only when its size or mtime moved since the
+    // hash was last taken; the run itself sends the source the runner reads.
+    const st = await Deno.stat(path).catch(() => null);
+    const stamp = st === null ? null : `${st.size}:${st.mtime?.getTime() ?? 0}`;
+    const seen = this.#stamps.get(path);
+    if (
+      known !== undefined && stamp !== null && seen?.stamp === stamp && seen.hash === known.hash
+    ) {
+      return known;
+    }
     let hash: string | null = null;
     try {
       hash = toolHash(await Deno.readTextFile(path));
     } catch {
       hash = null;
     }
+    if (stamp !== null && hash !== null) this.#stamps.set(path, { stamp, hash });
     if (known !== undefined && known.hash === hash) return known;
     this.broken = (await this.folder.scan()).broken;
     return this.folder.list().find((e) => e.path === path) ?? null;
