@@ -14,7 +14,12 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { IsolateToolRunner, type SandboxAuditRecord, toolHash } from "../sandbox/mod.ts";
+import {
+  IsolateToolRunner,
+  type SandboxAuditRecord,
+  staticCheck,
+  toolHash,
+} from "../sandbox/mod.ts";
 
 const mode = Deno.args.includes("--bubblewrap")
   ? Deno.args[Deno.args.indexOf("--bubblewrap") + 1] as "auto" | "off"
@@ -301,6 +306,29 @@ export default defineTool({ name: "cold", description: "A tool never seen before
     p99: ms(pct(s, 0.99)),
     baseline: `deadline ${deadline} ms, busy loop`,
     target: "≤ 1000 ms",
+  });
+}
+
+// 5. The static check every tools-folder file gets at the scan (and before a changed file runs).
+{
+  const source = await Deno.readTextFile(fixture("../../tools/count_lines.ts"));
+  const t0 = performance.now();
+  await staticCheck(source, { profile: "folder" });
+  const firstMs = performance.now() - t0;
+  const times: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    const r = await staticCheck(`${source}\n// ${i}\n`, { profile: "folder" });
+    if (!r.ok) throw new Error("count_lines does not pass the static check");
+    times.push(performance.now() - t);
+  }
+  const s = sorted(times);
+  rows.push({
+    name: "static check of a tool file (count_lines)",
+    p50: ms(pct(s, 0.5)),
+    p99: ms(pct(s, 0.99)),
+    baseline: `first check, loading the TypeScript compiler: ${ms(firstMs)}`,
+    target: "",
   });
 }
 

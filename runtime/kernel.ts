@@ -36,7 +36,7 @@ import { validateImage } from "./image_loader.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ScriptedModel } from "./scripted_model.ts";
 import { runQuantum } from "./step_loop.ts";
-import type { ToolHost } from "./tool_host.ts";
+import type { HostAuditRecord, ToolHost } from "./tool_host.ts";
 import type { NetProvider } from "./net_provider.ts";
 import type { ShellProvider } from "./shell_provider.ts";
 import {
@@ -203,6 +203,7 @@ export class Kernel implements AsyncDisposable {
     this.#audit = audit;
     this.#counters = {};
     for (const m of [new ScriptedModel(), ...(options.models ?? [])]) this._models.set(m.name, m);
+    this.toolHost?.attach?.((pid, record) => this.#hostAudit(pid, record));
     this._scheduler = new Scheduler({
       concurrency: options.concurrency ?? 64,
       run: (pid) => runQuantum(this, pid),
@@ -422,6 +423,26 @@ export class Kernel implements AsyncDisposable {
       if (to === "runnable") this._scheduler.enqueue(p.pid);
       if (isTerminal(to)) this.#onTerminal(p);
     });
+  }
+
+  /**
+   * Writes an audit record the tool host made outside any run (a tool file a
+   * scan refused, a message from a host between runs), in a batch of its own.
+   */
+  #hostAudit(pid: Pid | null, record: HostAuditRecord): void {
+    if (this.#closed) return;
+    const batch = new Batch();
+    const known = pid !== null && this._procs.has(pid);
+    this._audit(batch, {
+      actor: "kernel:sandbox",
+      action: record.action,
+      pid: known ? pid : null,
+      resource: record.resource ?? null,
+      decision: record.decision ?? null,
+      detail: known || pid === null ? record.detail : { ...record.detail, host: pid },
+    });
+    // A store failure stops the kernel (_commit panics); nothing more to do here.
+    this._commit(batch).catch(() => {});
   }
 
   /** A parent waiting on this child wakes; timers are cleared; the sandbox lets go. */

@@ -109,6 +109,7 @@ export { isMalformedArgs, MALFORMED_KEY } from "./tool_call_args.ts";
 export type { CheckpointDiff } from "./checkpoints.ts";
 export type { CheckpointInfo, CheckpointRecord, JitTool } from "./types.ts";
 export type {
+  HostAuditRecord,
   HostedTool,
   HostedToolResult,
   HostedToolRun,

@@ -485,14 +485,16 @@ async function _runHosted(
     args: call.args ?? {},
     deadlineMs: k.toolDeadlineMs,
     grants: k.grants.of(p.pid),
-    audit: (action, detail) =>
+    audit: (record) =>
       k._audit(batch, {
         actor: "kernel:sandbox",
-        action,
+        action: record.action,
         pid: p.pid,
         callId: call.id,
         step: p.usage.steps,
-        detail,
+        resource: record.resource ?? null,
+        decision: record.decision ?? null,
+        detail: record.detail,
       }),
     log: (line) =>
       k._journal(batch, p.pid, "tool.log", { line: line.slice(0, 4000) }, {

@@ -35,8 +35,22 @@ export interface HostedToolRun {
   syscall(name: string, args: Record<string, unknown>): Promise<unknown>;
   /** Receives the tool's log lines. */
   log?(line: string): void;
-  /** Writes a kernel audit record about this run (a refused message, a killed host). */
-  audit(action: string, detail: Record<string, unknown>): void;
+  /**
+   * Writes a kernel audit record about this run: a refused message, a killed
+   * host, an attempt the isolate blocked, a limit.
+   */
+  audit(record: HostAuditRecord): void;
+}
+
+/** An audit record a tool host asks the kernel to write (`actor` is `kernel:sandbox`). */
+export interface HostAuditRecord {
+  /** `sandbox.refuse`, `sandbox.kill`, `sandbox.deny`, `sandbox.limit`, `tool.refuse`, … */
+  action: string;
+  /** `deny` for an attempt that was refused; absent when no capability decision was made. */
+  decision?: "deny";
+  /** What the attempt tried to reach (`isolate:read`, `tool:<file>`). */
+  resource?: string;
+  detail: Record<string, unknown>;
 }
 
 /** How a hosted run ended, and which content hash ran. */
@@ -59,6 +73,13 @@ export interface ToolHost {
   propose?(pid: Pid, input: { source: string; tests?: unknown[] }): Promise<JitProposalOutcome>;
   /** The process has ended: whatever the host keeps for it can go. */
   release?(pid: Pid): Promise<void>;
+  /**
+   * The kernel's sink for audit records that belong to no run: a tool file
+   * refused by a scan (pid null), a message from a process's host between
+   * its runs, a JIT proposal's test run. The kernel attaches it once, when it
+   * is created; records made before are kept for it.
+   */
+  attach?(sink: (pid: Pid | null, record: HostAuditRecord) => void): void;
 }
 
 /** The outcome of a JIT tool proposal. */

@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { dirname, join, sep } from "node:path";
+import { cp } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { libosError } from "../runtime/mod.ts";
 import type { SandboxLimits } from "./limits.ts";
@@ -36,6 +37,13 @@ export interface LaunchPlan {
   env: Record<string, string>;
   cwd: string;
   confinement: Confinement;
+  /**
+   * Without bubblewrap: a folder holding only the npm packages a host may
+   * load (zod). Each host then runs with a private `DENO_DIR` of its own
+   * (see {@linkcode hostDenoDir}), so that no `npm:` specifier reaches the
+   * kernel's cache and no two hosts share Deno's storage.
+   */
+  npmRoot: string | null;
 }
 
 /** Where the pieces a host needs live on this machine. */
@@ -235,7 +243,45 @@ const _BARE_NOTICE = "bubblewrap (bwrap) is not available: isolate hosts run as 
   "data: modules, where Deno refuses file imports, but the hosts are not confined by a " +
   "mount or network namespace, so file reads through imports are not confined at the " +
   "operating-system level (Deno 2.9 lets a permission-less file: module import any " +
-  "local file as JSON or text). Install bubblewrap to confine them.";
+  "local file as JSON or text). Each host has a private DENO_DIR holding only zod. " +
+  "Install bubblewrap to confine them.";
+
+let _npmRoot: Promise<string> | null = null;
+
+/**
+ * The folder of npm packages hosts may load without bubblewrap: a copy of
+ * zod, laid out as in a Deno cache (`npm/<registry>/zod/…`). Made once per
+ * kernel process and removed when it exits.
+ */
+export function privateNpmRoot(paths: HostPaths): Promise<string> {
+  _npmRoot ??= (async () => {
+    const root = await Deno.makeTempDir({ prefix: "libos-npm-" });
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(root, { recursive: true });
+      } catch {
+        // Gone already.
+      }
+    });
+    const inCache = relative(join(paths.denoDir, "npm"), paths.zodDir);
+    await cp(paths.zodDir, join(root, "npm", inCache), { recursive: true });
+    return root;
+  })();
+  return _npmRoot;
+}
+
+/**
+ * A private `DENO_DIR` for one host: its own emit cache and storage, and an
+ * `npm` link to the packages of {@linkcode privateNpmRoot}. Removed with
+ * `remove()` once the host has exited.
+ */
+export async function hostDenoDir(
+  npmRoot: string,
+): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix: "libos-host-" });
+  await Deno.symlink(join(npmRoot, "npm"), join(path, "npm"));
+  return { path, remove: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+}
 
 /** Plans the command that starts a host. */
 export async function planLaunch(
@@ -258,18 +304,17 @@ export async function planLaunch(
       env: {},
       cwd: "/",
       confinement: { kind: "bubblewrap", notice: _BWRAP_NOTICE },
+      npmRoot: null,
     };
   }
-  const env: Record<string, string> = {
-    DENO_DIR: paths.denoDir,
-    NO_COLOR: "1",
-    DENO_NO_UPDATE_CHECK: "1",
-  };
+  // DENO_DIR is set per host (hostDenoDir): never the kernel's own cache.
+  const env: Record<string, string> = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
   return {
     command: paths.deno,
     args: deno,
     env,
     cwd: "/",
     confinement: { kind: "permissions-only", notice: _BARE_NOTICE },
+    npmRoot: await privateNpmRoot(paths),
   };
 }

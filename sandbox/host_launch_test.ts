@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { bubblewrapArgs, denoArgs, type HostPaths, hostPaths, planLaunch } from "./host_launch.ts";
+import { join } from "node:path";
+import {
+  bubblewrapArgs,
+  denoArgs,
+  hostDenoDir,
+  type HostPaths,
+  hostPaths,
+  planLaunch,
+} from "./host_launch.ts";
 import { resolveLimits } from "./limits.ts";
 
 const PATHS: HostPaths = {
@@ -72,4 +80,29 @@ Deno.test("without bubblewrap the plan says plainly that imports are not confine
   assert.equal(plan.confinement.kind, "permissions-only");
   assert.match(plan.confinement.notice, /not confined/);
   assert.equal(plan.command, Deno.execPath());
+});
+
+Deno.test("without bubblewrap each host gets a private DENO_DIR whose npm cache holds only zod", async () => {
+  const plan = await planLaunch({ limits: resolveLimits(), bubblewrap: "off" });
+  assert.equal(plan.env["DENO_DIR"], undefined, "never the kernel's own cache");
+  const registries: string[] = [];
+  for await (const r of Deno.readDir(join(plan.npmRoot!, "npm"))) {
+    for await (const p of Deno.readDir(join(plan.npmRoot!, "npm", r.name))) {
+      registries.push(`${r.name}/${p.name}`);
+    }
+  }
+  assert.deepEqual(registries, ["registry.npmjs.org/zod"]);
+  const one = await hostDenoDir(plan.npmRoot!);
+  const two = await hostDenoDir(plan.npmRoot!);
+  try {
+    assert.notEqual(one.path, two.path);
+    assert.equal(
+      await Deno.realPath(join(one.path, "npm")),
+      await Deno.realPath(join(plan.npmRoot!, "npm")),
+    );
+  } finally {
+    await one.remove();
+    await two.remove();
+  }
+  await assert.rejects(Deno.stat(one.path), Deno.errors.NotFound);
 });

@@ -138,6 +138,7 @@ class _ToolWorker {
       }
       case "syscall":
       case "log":
+      case "denied":
         if (!this.calls.has(message.id)) {
           _fault(message.id, `Cannot relay a '${message.type}' of call ${message.id}: not active`);
           this.#drop();

@@ -14,7 +14,7 @@
  */
 import { type ErrorCode, type ErrorData, libosError } from "../runtime/mod.ts";
 import { encodeFrame, FrameError, FrameReader } from "./frame.ts";
-import type { LaunchPlan } from "./host_launch.ts";
+import { hostDenoDir, type LaunchPlan } from "./host_launch.ts";
 import type { SandboxLimits } from "./limits.ts";
 import {
   CALL_ENDING_CODES,
@@ -35,11 +35,28 @@ export type HostState = "starting" | "ready" | "dead";
 
 /** A record the sandbox asks the kernel to audit. */
 export interface SandboxAuditRecord {
-  /** `sandbox.refuse` (a forged or malformed message) or `sandbox.kill` (a host ended by a limit). */
-  action: "sandbox.refuse" | "sandbox.kill";
+  /**
+   * `sandbox.refuse` (a forged or malformed message), `sandbox.kill` (a host
+   * ended by a limit), `sandbox.deny` (an attempt the isolate blocked: a
+   * permission, a removed global, code generation), `sandbox.limit` (a call
+   * failed by a limit, its host alive) or `tool.refuse` (a tool file the scan
+   * refused).
+   */
+  action: "sandbox.refuse" | "sandbox.kill" | "sandbox.deny" | "sandbox.limit" | "tool.refuse";
   /** The process the host served, if it was bound. */
   pid: string | null;
-  detail: { reason: string; code?: string; host?: number; call?: string };
+  /** `deny` for a denial or a limit; absent otherwise. */
+  decision?: "deny";
+  /** What was denied: `isolate:<kind>` for `sandbox.deny`, `tool:<file>` for `tool.refuse`. */
+  resource?: string;
+  detail: {
+    reason: string;
+    code?: string;
+    host?: number;
+    call?: string;
+    api?: string;
+    kind?: string;
+  };
 }
 
 /** Options of {@linkcode IsolateHost.start}. */
@@ -81,6 +98,7 @@ interface _Call {
   nextSeq: number;
   inFlight: number;
   logs: number;
+  denials: number;
   /** Error codes the kernel returned to this call's syscalls: the only ones its result may carry. */
   codes: Set<string>;
   /** A `done` that waits for syscalls still in flight. */
@@ -122,7 +140,7 @@ export class IsolateHost implements AsyncDisposable {
   readonly #limits: SandboxLimits;
   readonly #audit: (record: SandboxAuditRecord) => void;
   readonly #calls = new Map<number, _Call>();
-  readonly #done: Promise<void>;
+  #done: Promise<void>;
   #state: HostState = "starting";
   #pid: string | null = null;
   #nextId = 1;
@@ -155,16 +173,24 @@ export class IsolateHost implements AsyncDisposable {
   /** Starts a host and waits until it says it is ready. */
   static async start(options: IsolateHostOptions): Promise<IsolateHost> {
     const { plan } = options;
-    const child = new Deno.Command(plan.command, {
-      args: plan.args,
-      env: plan.env,
-      clearEnv: true,
-      cwd: plan.cwd,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const denoDir = plan.npmRoot === null ? null : await hostDenoDir(plan.npmRoot);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(plan.command, {
+        args: plan.args,
+        env: denoDir === null ? plan.env : { ...plan.env, DENO_DIR: denoDir.path },
+        clearEnv: true,
+        cwd: plan.cwd,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      await denoDir?.remove();
+      throw error;
+    }
     const host = new IsolateHost(child, options);
+    if (denoDir !== null) host.#done = host.#done.then(() => denoDir.remove());
     const timer = setTimeout(
       () => host.#kill({ code: "EINTERNAL", message: "it did not become ready in time" }),
       options.limits.startMs,
@@ -273,6 +299,7 @@ export class IsolateHost implements AsyncDisposable {
       nextSeq: 1,
       inFlight: 0,
       logs: 0,
+      denials: 0,
       codes: new Set(),
       pendingDone: null,
       serve: call?.serve ?? null,
@@ -351,12 +378,15 @@ export class IsolateHost implements AsyncDisposable {
         this.#onDescribed(message);
         return;
       case "log": {
-        const call = this.#callFor(message, "run");
+        const call = this.#callFor(message, "run", "describe");
         if (call === null) return;
         call.logs += 1;
         if (call.logs <= this.#limits.logLinesPerCall) call.log?.(message.line);
         return;
       }
+      case "denied":
+        this.#onDenied(message);
+        return;
       case "memory":
         if (message.rss > this.#limits.hostMemoryBytes && this.#calls.size > 0) {
           this.#kill({
@@ -388,18 +418,47 @@ export class IsolateHost implements AsyncDisposable {
   /** The running call a message names, or null after refusing the message. */
   #callFor(
     message: { type: string; pid: string; id: number },
-    kind: "run" | "describe",
+    ...kinds: ("run" | "describe")[]
   ): _Call | null {
     if (message.pid !== this.#pid) {
       this.#refuse(`a '${message.type}' for process ${message.pid}, not ${this.#pid}`);
       return null;
     }
     const call = this.#calls.get(message.id);
-    if (call === undefined || call.kind !== kind) {
-      this.#refuse(`a '${message.type}' for call ${message.id}, which is not a running ${kind}`);
+    if (call === undefined || !kinds.includes(call.kind)) {
+      this.#refuse(
+        `a '${message.type}' for call ${message.id}, which is not a running ${kinds.join(" or ")}`,
+      );
       return null;
     }
     return call;
+  }
+
+  /** An attempt the isolate blocked: one `sandbox.deny` record each, up to the limit. */
+  #onDenied(message: Extract<HostMessage, { type: "denied" }>): void {
+    const call = this.#callFor(message, "run", "describe");
+    if (call === null) return;
+    call.denials += 1;
+    if (call.denials > this.#limits.deniedPerCall) {
+      this.#kill({
+        code: "ELIMIT",
+        message:
+          `Cannot finish tool '${call.label}': the isolate blocked more than ${this.#limits.deniedPerCall} of its attempts; its isolate host was killed`,
+      }, call);
+      return;
+    }
+    this.#audit({
+      action: "sandbox.deny",
+      pid: this.#pid,
+      decision: "deny",
+      resource: `isolate:${message.kind}`,
+      detail: {
+        reason: message.message,
+        api: message.api,
+        kind: message.kind,
+        call: call.label,
+      },
+    });
   }
 
   #onSyscall(message: Extract<HostMessage, { type: "syscall" }>): void {
@@ -468,18 +527,19 @@ export class IsolateHost implements AsyncDisposable {
     if (call === null) return;
     const syscalls = call.nextSeq - 1;
     let result: HostCallResult;
-    if (message.ok) {
-      result = this.#frameSize > this.#limits.outputBytes
-        ? {
-          ok: false,
-          error: {
-            code: "ELIMIT",
-            message:
-              `Cannot return from tool '${call.label}': its ${this.#frameSize}-byte output exceeds the ${this.#limits.outputBytes}-byte limit`,
-          },
-          syscalls,
-        }
-        : { ok: true, value: message.value, syscalls };
+    if (message.ok && this.#frameSize > this.#limits.outputBytes) {
+      const reason =
+        `Cannot return from tool '${call.label}': its ${this.#frameSize}-byte output exceeds the ${this.#limits.outputBytes}-byte limit`;
+      this.#audit({
+        action: "sandbox.limit",
+        pid: this.#pid,
+        decision: "deny",
+        resource: "isolate:output",
+        detail: { reason, code: "ELIMIT", call: call.label },
+      });
+      result = { ok: false, error: { code: "ELIMIT", message: reason }, syscalls };
+    } else if (message.ok) {
+      result = { ok: true, value: message.value, syscalls };
     } else {
       result = { ok: false, error: this.#toolError(call, message.error), syscalls };
     }

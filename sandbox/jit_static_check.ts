@@ -17,6 +17,10 @@
  * - has no default export, or a default export that is not a
  *   `defineTool({...})` call with `defineTool` imported from `libos/tool`.
  *
+ * A tools-folder file gets the same check without the forbidden names (the
+ * `"folder"` profile): no `import()` (a `data:` or `blob:` module would be
+ * code from a string), static imports only from the allowlist.
+ *
  * It is defence in depth: the isolate (a permission-less worker, code
  * generation from strings disabled, bubblewrap where available) is the
  * boundary, and a computed name such as `(() => {}).constructor` is left to it.
@@ -75,10 +79,24 @@ export type StaticCheckResult =
 /** Most problems reported for one source; the rest are counted in the last one. */
 const _MAX_PROBLEMS = 50;
 
+/**
+ * Which rules apply: `"jit"` (a proposal from a model: every rule) or
+ * `"folder"` (a tools-folder file an operator installed: every rule but the
+ * forbidden names, whose attempts the isolate blocks and reports; `require`
+ * and `importScripts` stay refused).
+ */
+export type StaticCheckProfile = "jit" | "folder";
+
+/** Names refused in every profile: they load code, which only static imports may. */
+const _LOADERS = new Set(["require", "importScripts"]);
+
 /** Parses a tool's source and refuses what a tool may not do (see the module doc). */
-export async function staticCheck(source: string): Promise<StaticCheckResult> {
+export async function staticCheck(
+  source: string,
+  options: { profile?: StaticCheckProfile } = {},
+): Promise<StaticCheckResult> {
   const ts = await loadTypeScript();
-  return new _Checker(ts, source).run();
+  return new _Checker(ts, source, options.profile ?? "jit").run();
 }
 
 class _Checker {
@@ -90,8 +108,11 @@ class _Checker {
   readonly #defineTool = new Set<string>();
   readonly #sdkNamespaces = new Set<string>();
 
-  constructor(ts: TypeScriptApi, source: string) {
+  readonly #profile: StaticCheckProfile;
+
+  constructor(ts: TypeScriptApi, source: string, profile: StaticCheckProfile) {
     this.#ts = ts;
+    this.#profile = profile;
     this.#file = ts.createSourceFile(
       "tool.ts",
       source,
@@ -236,6 +257,7 @@ class _Checker {
   #checkIdentifier(node: TypeScript.Identifier): void {
     const name = node.text;
     if (!Object.hasOwn(JIT_FORBIDDEN_NAMES, name)) return;
+    if (this.#profile === "folder" && !_LOADERS.has(name)) return;
     if (!_isValueReference(this.#ts, node)) return;
     this.#node(node, `Cannot use '${name}': ${JIT_FORBIDDEN_NAMES[name]}`);
   }

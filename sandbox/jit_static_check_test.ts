@@ -98,3 +98,26 @@ Deno.test("a syntax error is reported at its position", async () => {
     problems: [{ line: 2, column: 12, message: "Cannot parse: Expression expected." }],
   });
 });
+
+Deno.test("a tools-folder file gets the import rules but not the forbidden names", async () => {
+  const source = `import { defineTool, z } from "libos/tool";\n` +
+    `export default defineTool({ name: "t", description: "d", input: z.object({}),\n` +
+    `  output: z.object({}), async run() { await Deno.readTextFile("x"); return {}; } });\n`;
+  assert.deepEqual(await staticCheck(source, { profile: "folder" }), {
+    ok: true,
+    imports: ["libos/tool"],
+  });
+  const jit = await staticCheck(source);
+  assert.deepEqual(located(jit.ok ? [] : jit.problems), [
+    [3, 45, "Cannot use 'Deno': a tool reaches the world only through sys"],
+  ]);
+  const loader = source.replace(
+    'await Deno.readTextFile("x")',
+    'await import("data:text/javascript,export default 1"); require("fs")',
+  );
+  const folder = await staticCheck(loader, { profile: "folder" });
+  assert.deepEqual(located(folder.ok ? [] : folder.problems), [
+    [3, 45, "Cannot use import(): a tool imports only statically, from libos/tool or zod"],
+    [3, 94, "Cannot use 'require': a tool imports only statically, from libos/tool or zod"],
+  ]);
+});

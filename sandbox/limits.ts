@@ -20,6 +20,8 @@ export interface SandboxLimits {
   syscallsPerCall: number;
   /** Syscalls of one call in flight at once (`ELIMIT`). Default 64. */
   syscallsInFlight: number;
+  /** Attempts the isolate may block in one call; past them the host is killed (`ELIMIT`). Default 100. */
+  deniedPerCall: number;
   /** Log lines kept per call; later lines are dropped. Default 1000. */
   logLinesPerCall: number;
   /** Calls a host serves before it is recycled. Default 500. */
@@ -42,6 +44,7 @@ export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   outputBytes: 1 << 20,
   syscallsPerCall: 10_000,
   syscallsInFlight: 64,
+  deniedPerCall: 100,
   logLinesPerCall: 1000,
   callsPerHost: 500,
   workersPerHost: 16,

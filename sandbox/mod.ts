@@ -78,6 +78,7 @@ export {
   JIT_FORBIDDEN_NAMES,
   JIT_IMPORT_ALLOWLIST,
   staticCheck,
+  type StaticCheckProfile,
   type StaticCheckResult,
   type StaticProblem,
 } from "./jit_static_check.ts";

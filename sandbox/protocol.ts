@@ -142,10 +142,39 @@ export type HostMessage =
   | { type: "described"; pid: string; id: number; ok: false; error: WireError }
   /** A line the tool logged during call `id`. */
   | { type: "log"; pid: string; id: number; line: string }
+  /** The isolate blocked an attempt of call `id` (a permission, a removed global, code generation). */
+  | { type: "denied"; pid: string; id: number; kind: DenialKind; api: string; message: string }
   /** The host refused something (a malformed worker message, an oversized frame). */
   | { type: "fault"; pid: string | null; id: number | null; error: WireError }
   /** The host's resident memory in bytes, sent while calls run (0 where it cannot tell). */
   | { type: "memory"; rss: number };
+
+/**
+ * What an attempt the isolate blocked tried to reach: a Deno permission kind
+ * (`read`, `net`, …), code generation (`code`: eval, the Function
+ * constructors, WebAssembly), a global the sandbox took away (`global`:
+ * workers, channels, storage, stdio, Deno's internals), or a syscall made
+ * after its call had ended (`syscall`).
+ */
+export const DENIAL_KINDS = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import",
+  "code",
+  "global",
+  "syscall",
+] as const;
+
+/** One of {@linkcode DENIAL_KINDS}. */
+export type DenialKind = (typeof DENIAL_KINDS)[number];
+
+/** Longest API name in a `denied` message. */
+export const MAX_API_NAME = 128;
 
 /** A syscall's arguments: an object keyed by the names in {@linkcode SYSCALLS}. */
 export type SyscallArgs = Record<string, unknown>;
@@ -168,7 +197,8 @@ export type WorkerMessage =
   | { type: "done"; id: number; syscalls: number; ok: false; error: WireError }
   | { type: "described"; id: number; ok: true; description: ToolSelfDescription }
   | { type: "described"; id: number; ok: false; error: WireError }
-  | { type: "log"; id: number; line: string };
+  | { type: "log"; id: number; line: string }
+  | { type: "denied"; id: number; kind: DenialKind; api: string; message: string };
 
 // ---------------------------------------------------------------- validation
 
@@ -305,6 +335,21 @@ function _syscall(
   return { name: name as SyscallName, args };
 }
 
+function _denial(
+  o: Record<string, unknown>,
+  what: string,
+): { kind: DenialKind; api: string; message: string } {
+  const kind = _string(o, "kind", what, 16);
+  if (!(DENIAL_KINDS as readonly string[]).includes(kind)) {
+    _refuse(`${what}.kind '${kind}' is not one of ${DENIAL_KINDS.join(", ")}`);
+  }
+  return {
+    kind: kind as DenialKind,
+    api: _string(o, "api", what, MAX_API_NAME),
+    message: _string(o, "message", what, MAX_ERROR_MESSAGE),
+  };
+}
+
 function _outcomeFields(o: Record<string, unknown>, what: string, valueKey: string): string[] {
   return _bool(o, "ok", what) ? [valueKey] : ["error"];
 }
@@ -380,6 +425,9 @@ function _hostMessage(raw: unknown): HostMessage {
         id: _int(o, "id", what, 1),
         line: _string(o, "line", what, MAX_LOG_LINE),
       };
+    case "denied":
+      _keys(o, ["type", "pid", "id", "kind", "api", "message"], what);
+      return { type, pid: _pid(o, what), id: _int(o, "id", what, 1), ..._denial(o, what) };
     case "memory":
       _keys(o, ["type", "rss"], what);
       return { type, rss: _int(o, "rss", what) };
@@ -494,6 +542,9 @@ function _workerMessage(raw: unknown): WorkerMessage {
     case "log":
       _keys(o, ["type", "id", "line"], what);
       return { type, id: _int(o, "id", what, 1), line: _string(o, "line", what, MAX_LOG_LINE) };
+    case "denied":
+      _keys(o, ["type", "id", "kind", "api", "message"], what);
+      return { type, id: _int(o, "id", what, 1), ..._denial(o, what) };
     default:
       return _refuse(`message type ${JSON.stringify(type)} is unknown`);
   }

@@ -125,3 +125,32 @@ Deno.test("the syscall table names every ToolSys method once, dotted", () => {
     assert.match(name, /^(fs|obj|human|proc|net|shell|clock)\.[a-zA-Z]+$/);
   }
 });
+
+Deno.test("a 'denied' report names a known kind and a bounded api, or is refused", () => {
+  const denied = {
+    type: "denied",
+    pid: "p_1",
+    id: 3,
+    kind: "read",
+    api: "Deno.readTextFile",
+    message: "Requires read access",
+  };
+  assert.deepEqual(parseHostMessage(denied), { ok: true, message: denied });
+  const { pid: _pid, ...fromWorker } = denied;
+  assert.deepEqual(parseWorkerMessage(fromWorker), { ok: true, message: fromWorker });
+  assert.deepEqual(
+    {
+      kind: reason({ ...denied, kind: "root" }),
+      api: reason({ ...denied, api: "x".repeat(129) }),
+      noCall: reason({ ...denied, id: 0 }),
+      extra: reason({ ...denied, decision: "allow" }),
+    },
+    {
+      kind:
+        "'denied' message.kind 'root' is not one of read, write, net, env, run, ffi, sys, import, code, global, syscall",
+      api: "'denied' message.api is longer than 128",
+      noCall: "'denied' message.id is not an integer ≥ 1",
+      extra: "'denied' message has an unexpected field 'decision'",
+    },
+  );
+});

@@ -7,6 +7,7 @@
  * @module
  */
 import type {
+  HostAuditRecord,
   HostedTool,
   HostedToolResult,
   HostedToolRun,
@@ -41,7 +42,10 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
   /** Files that are not usable tools, as of the last scan. */
   broken: BrokenTool[] = [];
   readonly #stamps = new Map<string, { stamp: string; hash: string }>();
-  readonly #sinks = new Map<Pid, (action: string, detail: Record<string, unknown>) => void>();
+  readonly #sinks = new Map<Pid, (record: HostAuditRecord) => void>();
+  /** The kernel's sink for records outside a run; until it is attached, they wait here. */
+  #attached: ((pid: Pid | null, record: HostAuditRecord) => void) | null = null;
+  readonly #waiting: [Pid | null, HostAuditRecord][] = [];
 
   private constructor(runner: IsolateToolRunner, folder: ToolFolder) {
     this.runner = runner;
@@ -64,8 +68,30 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
       ...(options.dirs ?? []),
     ];
     self = new SandboxTools(runner, new ToolFolder(runner, dirs));
-    self.broken = (await self.folder.scan()).broken;
+    await self.#scan();
     return self;
+  }
+
+  /** Scans the folders; each file refused in this scan (new or changed) is audited once. */
+  async #scan(): Promise<void> {
+    const scan = await this.folder.scan();
+    this.broken = scan.broken;
+    const described = new Set(scan.described);
+    for (const b of scan.broken) {
+      if (!described.has(b.file)) continue;
+      this.#route({
+        action: "tool.refuse",
+        pid: null,
+        decision: "deny",
+        resource: `tool:${b.file}`,
+        detail: { reason: b.reason },
+      });
+    }
+  }
+
+  attach(sink: (pid: Pid | null, record: HostAuditRecord) => void): void {
+    this.#attached = sink;
+    for (const [pid, record] of this.#waiting.splice(0)) sink(pid, record);
   }
 
   /** What confines the tools, with the notice to print at start. */
@@ -130,7 +156,9 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
     pid: Pid,
     input: { source: string; tests?: unknown[] },
   ): Promise<JitProposalOutcome> {
-    const r = await proposeTool(this.runner, input as JitProposalInput, { pid: `@jit:${pid}` });
+    const r = await proposeTool(this.runner, input as JitProposalInput, {
+      pid: `${_JIT_HOST}${pid}`,
+    });
     if (!r.ok) return { ok: false, candidate: r.candidate, stage: r.stage, report: r.report };
     return {
       ok: true,
@@ -144,7 +172,7 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
 
   async release(pid: Pid): Promise<void> {
     await this.runner.release(pid);
-    await this.runner.release(`@jit:${pid}`);
+    await this.runner.release(`${_JIT_HOST}${pid}`);
   }
 
   /** The entry for a file as it is now: re-described when its content changed. */
@@ -168,22 +196,44 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
     }
     if (stamp !== null && hash !== null) this.#stamps.set(path, { stamp, hash });
     if (known !== undefined && known.hash === hash) return known;
-    this.broken = (await this.folder.scan()).broken;
+    await this.#scan();
     return this.folder.list().find((e) => e.path === path) ?? null;
   }
 
+  /**
+   * Sends a sandbox record to the run it belongs to, else to the kernel's
+   * sink under its process (a JIT proposal's `@jit:<pid>` host is that
+   * process's; the `@describe` host belongs to none).
+   */
   #route(r: SandboxAuditRecord): void {
+    const record: HostAuditRecord = {
+      action: r.action,
+      ...(r.decision === undefined ? {} : { decision: r.decision }),
+      ...(r.resource === undefined ? {} : { resource: r.resource }),
+      detail: { ...r.detail },
+    };
     const sink = r.pid === null ? undefined : this.#sinks.get(r.pid);
-    if (sink !== undefined) sink(r.action, { ...r.detail });
-    else {console.warn(
-        `libos: sandbox ${r.action} (${r.pid ?? "unbound host"}): ${r.detail.reason}`,
-      );}
+    if (sink !== undefined) return sink(record);
+    const pid = r.pid === null || r.pid === _DESCRIBE_HOST
+      ? null
+      : r.pid.startsWith(_JIT_HOST)
+      ? r.pid.slice(_JIT_HOST.length)
+      : r.pid;
+    if (this.#attached !== null) this.#attached(pid, record);
+    else if (this.#waiting.length < _MAX_WAITING) this.#waiting.push([pid, record]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.runner[Symbol.asyncDispose]();
   }
 }
+
+/** The host pid prefix of a process's JIT proposal runs. */
+const _JIT_HOST = "@jit:";
+/** The host pid of describe calls (tool folder scans). */
+const _DESCRIBE_HOST = "@describe";
+/** Records kept for the kernel's sink before it is attached. */
+const _MAX_WAITING = 1000;
 
 function _hosted(e: ToolEntry): HostedTool {
   return {

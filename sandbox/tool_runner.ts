@@ -31,6 +31,7 @@ import { HostPool, type HostPoolStats } from "./host_pool.ts";
 import { IsolateHost, type SandboxAuditRecord } from "./isolate_host.ts";
 import { resolveLimits, type SandboxLimits } from "./limits.ts";
 import type { SyscallArgs, SyscallName, ToolCode, WirePermissions } from "./protocol.ts";
+import { staticCheck, type StaticCheckProfile } from "./jit_static_check.ts";
 import { checkSyscallArgs } from "./syscall_args.ts";
 import { PERMISSION_KINDS, workerPermissions } from "./worker_permissions.ts";
 
@@ -87,12 +88,21 @@ export interface IsolateToolRunnerOptions {
   audit?: (record: SandboxAuditRecord) => void;
   /** Deadline of a describe call, in ms. Default 10 000. */
   describeDeadlineMs?: number;
+  /**
+   * Check tool code statically before it reaches a host (default true).
+   * `false` only to test the isolate on its own, as a tool the check would
+   * refuse meets it.
+   */
+  staticCheck?: boolean;
 }
 
 /** The `sha256:<hex>` content hash of a tool source. */
 export function toolHash(source: string): string {
   return `sha256:${createHash("sha256").update(source).digest("hex")}`;
 }
+
+/** Static-check verdicts kept before the cache starts over. */
+const _MAX_CHECKED = 4096;
 
 /** The pseudo-process that describe calls run under: never a real process's host. */
 const _DESCRIBE_PID = "@describe";
@@ -103,6 +113,9 @@ export class IsolateToolRunner implements ToolRunner {
   readonly #limits: SandboxLimits;
   readonly #plan: LaunchPlan;
   readonly #describeDeadline: number;
+  /** Static-check verdicts by `<profile>:<hash>`: null when the code passed, else its problems. */
+  readonly #checked = new Map<string, string | null>();
+  readonly #staticCheck: boolean;
 
   private constructor(
     plan: LaunchPlan,
@@ -112,6 +125,7 @@ export class IsolateToolRunner implements ToolRunner {
     this.#plan = plan;
     this.#limits = limits;
     this.#describeDeadline = options.describeDeadlineMs ?? 10_000;
+    this.#staticCheck = options.staticCheck ?? true;
     const audit = options.audit;
     this.#pool = new HostPool({
       start: () => IsolateHost.start(audit ? { plan, limits, audit } : { plan, limits }),
@@ -153,6 +167,7 @@ export class IsolateToolRunner implements ToolRunner {
       if ("path" in req.tool) {
         code = await this.#read(req.tool.path);
         label = req.tool.path;
+        await this.#check(code, label, "folder");
       } else {
         if (toolHash(req.tool.source) !== req.tool.hash) {
           throw libosError(
@@ -162,6 +177,8 @@ export class IsolateToolRunner implements ToolRunner {
         }
         code = { hash: req.tool.hash, source: req.tool.source };
         label = req.tool.hash;
+        // A JIT tool may come from a checkpoint or a bundle made elsewhere: checked again.
+        await this.#check(code, label, "jit");
       }
     } catch (error) {
       return { ok: false, error: toErrorData(error), syscalls: 0, hash: null };
@@ -194,9 +211,33 @@ export class IsolateToolRunner implements ToolRunner {
     }
   }
 
-  /** Loads a tool file in an isolate and returns what it says about itself. */
+  /** Checks a tool file statically, loads it in an isolate and returns what it says about itself. */
   async describe(path: string): Promise<ToolDescription> {
-    return await this.describeCode(await this.#read(path), path);
+    const code = await this.#read(path);
+    await this.#check(code, path, "folder");
+    return await this.describeCode(code, path);
+  }
+
+  /**
+   * The static check (`jit_static_check.ts`) of code about to reach a host; a
+   * refusal throws EINVAL naming each problem's line and column. Verdicts are
+   * kept by content hash and profile.
+   */
+  async #check(code: ToolCode, label: string, profile: StaticCheckProfile): Promise<void> {
+    if (!this.#staticCheck) return;
+    const key = `${profile}:${code.hash}`;
+    let problems = this.#checked.get(key);
+    if (problems === undefined) {
+      const result = await staticCheck(code.source, { profile });
+      problems = result.ok
+        ? null
+        : result.problems.map((p) => `line ${p.line}, column ${p.column}: ${p.message}`).join("; ");
+      if (this.#checked.size >= _MAX_CHECKED) this.#checked.clear();
+      this.#checked.set(key, problems);
+    }
+    if (problems !== null) {
+      throw libosError("EINVAL", `Cannot load tool '${label}': ${problems}`, { file: label });
+    }
   }
 
   /** Loads tool source in an isolate and returns what it says about itself; throws EINVAL. */

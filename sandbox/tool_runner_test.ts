@@ -273,6 +273,7 @@ Deno.test("a huge message ends in ELIMIT: past the output limit the call fails, 
   assert.deepEqual([large, huge].map((r) => !r.ok && r.error.code), ["ELIMIT", "ELIMIT"]);
   assert.match(!large.ok ? large.error.message : "", /output exceeds the 65536-byte limit/);
   assert.deepEqual(audit.map((r) => [r.action, r.detail.code]), [
+    ["sandbox.limit", "ELIMIT"],
     ["sandbox.refuse", "ELIMIT"],
     ["sandbox.kill", "ELIMIT"],
   ]);
@@ -358,9 +359,20 @@ Deno.test("describe learns a tool's name and JSON Schemas inside an isolate", as
     minimum: 0,
     maximum: Number.MAX_SAFE_INTEGER,
   });
-  // A file that is not a self-contained tool (here: one with a relative import) is refused.
+  // A file that is not a self-contained tool (here: one with a relative import) is refused
+  // by the static check, with the line and column, before any isolate loads it.
   await assert.rejects(
     runner.describe(fixture("fake_host.ts")),
+    (e: unknown) =>
+      e instanceof Error && (e as { code?: string }).code === "EINVAL" &&
+      /fake_host\.ts': line \d+, column \d+: Cannot import '\.\.\/frame\.ts': a tool may import only 'libos\/tool' and 'zod'/
+        .test(e.message),
+    "refused by the static check",
+  );
+  // Without the static check, the isolate refuses it too.
+  await using unchecked = await create({ staticCheck: false });
+  await assert.rejects(
+    unchecked.describe(fixture("fake_host.ts")),
     (e: unknown) =>
       e instanceof Error && (e as { code?: string }).code === "EINVAL" &&
       /Cannot load tool: TypeError: Import "\.\.\/frame\.ts" not a dependency/.test(e.message) &&
@@ -370,24 +382,29 @@ Deno.test("describe learns a tool's name and JSON Schemas inside an isolate", as
 
 for (const mode of HAS_BWRAP ? ["auto", "off"] as const : ["off"] as const) {
   Deno.test(`tool code cannot read files, reach the network or the environment, nor other workers (bubblewrap: ${mode})`, async () => {
-    await using runner = await create({ bubblewrap: mode });
+    // The probe uses import() and Deno directly: the static check would refuse it at once.
+    const audit: SandboxAuditRecord[] = [];
+    await using runner = await create({
+      bubblewrap: mode,
+      staticCheck: false,
+      audit: (r) => audit.push(r),
+    });
     const secret = await Deno.makeTempFile({ suffix: ".json" });
     try {
       await Deno.writeTextFile(secret, '{"token": "s3cret"}');
       const result = await runner.run(request(fixture("probe.ts"), { file: secret }));
       assert.equal(result.ok, true, JSON.stringify(result));
-      const confined = runner.confinement.kind === "bubblewrap";
       assert.deepEqual(result.ok && result.value, {
         importText: "refused: TypeError",
         importJson: "refused: TypeError",
         importModule: "refused: TypeError",
         importRemote: "refused: TypeError",
-        // Without bubblewrap, npm packages already in the module cache load (code only, no files);
-        // under bubblewrap only zod is there.
-        importNpm: confined ? "refused: TypeError" : "allowed",
+        // Only zod is in a host's module cache: bubblewrap binds only it, and without
+        // bubblewrap each host has a private DENO_DIR holding only it.
+        importNpm: "refused: TypeError",
         readFile: "refused: NotCapable",
         env: "refused: NotCapable",
-        fetch: "refused: TypeError",
+        fetch: "refused: NotCapable",
         run: "refused: NotCapable",
         eval: "refused: EvalError",
         newFunction: "refused: EvalError",
@@ -396,8 +413,47 @@ for (const mode of HAS_BWRAP ? ["auto", "off"] as const : ["off"] as const) {
         worker: "undefined",
         exit: "refused: Error",
       });
+      // Each attempt the isolate blocked (all but the imports, which Deno refuses inside its
+      // module loader) left exactly one denial for the kernel to audit.
+      assert.deepEqual(
+        audit.map((r) => `${r.action} ${r.decision} ${r.resource} ${r.detail.api}`),
+        [
+          "sandbox.deny deny isolate:read Deno.readTextFile",
+          "sandbox.deny deny isolate:env Deno.env.get",
+          "sandbox.deny deny isolate:net fetch",
+          "sandbox.deny deny isolate:run Deno.Command.prototype.output",
+          "sandbox.deny deny isolate:code eval",
+          "sandbox.deny deny isolate:code Function",
+          "sandbox.deny deny isolate:global BroadcastChannel",
+          "sandbox.deny deny isolate:global caches",
+          "sandbox.deny deny isolate:global Worker",
+          "sandbox.deny deny isolate:global Deno.exit",
+        ],
+      );
     } finally {
       await Deno.remove(secret);
     }
   });
 }
+
+Deno.test("each attempt the isolate blocks is reported once; past the per-call limit the host is killed", async () => {
+  const audit: SandboxAuditRecord[] = [];
+  await using runner = await create({
+    limits: { ...TEST_LIMITS, deniedPerCall: 5 },
+    audit: (r) => audit.push(r),
+  });
+  const few = await runner.run(request(fixture("denial_flood.ts"), { count: 3 }));
+  assert.deepEqual(few.ok && few.value, { refused: 3 });
+  assert.deepEqual(
+    audit.map((r) => `${r.action} ${r.resource} ${r.detail.api}`),
+    Array(3).fill("sandbox.deny isolate:read Deno.readTextFileSync"),
+  );
+  audit.length = 0;
+  const flood = await runner.run(request(fixture("denial_flood.ts"), { count: 1000 }));
+  assert.equal(!flood.ok && flood.error.code, "ELIMIT");
+  assert.match(!flood.ok ? flood.error.message : "", /blocked more than 5 of its attempts/);
+  assert.deepEqual(audit.map((r) => r.action), [
+    ...Array(5).fill("sandbox.deny"),
+    "sandbox.kill",
+  ]);
+});

@@ -18,6 +18,7 @@
  */
 import { type Tool, type ToolSys, z } from "libos/tool";
 import type {
+  DenialKind,
   HostToWorker,
   SyscallArgs,
   SyscallName,
@@ -41,64 +42,300 @@ function _post(message: WorkerMessage): void {
   }
   _postRaw(message);
 }
+// The protocol's MAX_LOG_LINE, MAX_ERROR_MESSAGE and MAX_API_NAME (this module imports only types).
 const _MAX_LOG_LINE = 4096;
 const _MAX_MESSAGE = 4096;
+const _MAX_API = 128;
 
-/** Globals that reach other workers or storage without any permission check. */
-const _UNGOVERNED = [
+/**
+ * Globals that no permission governs (they reach other workers, storage, the
+ * host's stdio or compile code): each becomes an accessor that reports the
+ * attempt and yields `undefined`.
+ */
+const _UNGOVERNED: Readonly<Record<string, DenialKind>> = {
   // Compiles code that no string-codegen flag governs.
-  "WebAssembly",
+  WebAssembly: "code",
   // Node's process object reaches the host's stdio (the frame pipe).
-  "process",
-  "BroadcastChannel",
-  "caches",
-  "Worker",
-  "SharedWorker",
-  "localStorage",
-  "sessionStorage",
-  "indexedDB",
-  "WebSocket",
-  "WebSocketStream",
-  "EventSource",
-];
+  process: "global",
+  BroadcastChannel: "global",
+  caches: "global",
+  Worker: "global",
+  SharedWorker: "global",
+  localStorage: "global",
+  sessionStorage: "global",
+  indexedDB: "global",
+  WebSocket: "net",
+  WebSocketStream: "net",
+  EventSource: "net",
+};
+
+/** Permission kinds a `NotCapable` error names (`Requires read access …`). */
+const _PERMISSION_KINDS = new Set<DenialKind>([
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import",
+]);
+
+/** Errors already reported as a denial (an error reported once, however far it travels). */
+const _reported = new WeakSet<object>();
+/** Denials made while no call was open (a timer left behind): reported with the next call. */
+const _orphans: { kind: DenialKind; api: string; message: string }[] = [];
+const _MAX_ORPHANS = 64;
+const _NotCapable = Deno.errors.NotCapable;
+const _EvalError = EvalError;
+
+/**
+ * Reports an attempt the isolate blocked: one `denied` message, for the open
+ * call (or, when none is open, for the next call of this worker).
+ */
+function _deny(api: string, kind: DenialKind, message: string): void {
+  const denial = { kind, api: _clip(api, _MAX_API), message: _clip(message, _MAX_MESSAGE) };
+  const call = _openCall();
+  if (call !== undefined) _post({ type: "denied", id: call.id, ...denial });
+  else if (_orphans.length < _MAX_ORPHANS) _orphans.push(denial);
+}
+
+/** The denial kind of an error Deno's permission checks throw, or null for any other error. */
+function _permissionKind(error: unknown): DenialKind | null {
+  if (!(error instanceof _NotCapable)) return null;
+  const kind = /Requires (\w+) access/.exec(error.message)?.[1] as DenialKind | undefined;
+  return kind !== undefined && _PERMISSION_KINDS.has(kind) ? kind : "sys";
+}
+
+/**
+ * APIs that need a permission no worker holds, but may fail before Deno
+ * checks it: under bubblewrap `Deno.resolveDns` cannot read the resolver's
+ * configuration and fails with an I/O error first. Any failure of one is a
+ * blocked attempt of this kind.
+ */
+const _GATED: Readonly<Record<string, DenialKind>> = { "Deno.resolveDns": "net" };
+
+/** Reports `error` once if a permission check threw it; returns it to be thrown on. */
+function _noted(api: string, error: unknown): unknown {
+  const kind = _permissionKind(error) ??
+    (Object.hasOwn(_GATED, api) && error instanceof Error ? _GATED[api]! : null);
+  if (kind !== null && !_reported.has(error as object)) {
+    _reported.add(error as object);
+    _deny(api, kind, (error as Error).message);
+  }
+  return error;
+}
+
+/** An async iterator whose failures are noted (`Deno.readDir` fails at its first step). */
+function _notedIterator<T>(api: string, it: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  const wrap = (p: Promise<IteratorResult<T>>) =>
+    p.catch((e: unknown) => {
+      throw _noted(api, e);
+    });
+  return {
+    next: (...a: [] | [unknown]) => wrap(it.next(...a)),
+    return: (value?: unknown) =>
+      wrap(it.return?.(value) ?? Promise.resolve({ done: true, value: value as T })),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+/** Wraps a function (or class) so that a permission failure it throws or rejects with is reported. */
+function _watched<F extends object>(api: string, fn: F): F {
+  const settle = (result: unknown): unknown => {
+    if (result instanceof Promise) {
+      return result.catch((e: unknown) => {
+        throw _noted(api, e);
+      });
+    }
+    if (typeof result !== "object" || result === null || !(Symbol.asyncIterator in result)) {
+      return result;
+    }
+    if (typeof (result as { next?: unknown }).next === "function") {
+      return _notedIterator(api, result as AsyncIterableIterator<unknown>);
+    }
+    // An iterable (Deno.readDir's): its iterator fails at the first step.
+    const iterable = result as AsyncIterable<unknown>;
+    return {
+      [Symbol.asyncIterator]: () =>
+        _notedIterator(
+          api,
+          iterable[Symbol.asyncIterator]() as AsyncIterableIterator<unknown>,
+        ),
+    };
+  };
+  return new Proxy(fn, {
+    apply(target, self, args) {
+      try {
+        return settle(Reflect.apply(target as (...a: unknown[]) => unknown, self, args));
+      } catch (error) {
+        throw _noted(api, error);
+      }
+    },
+    construct(target, args, newTarget) {
+      try {
+        return Reflect.construct(target as new (...a: unknown[]) => object, args, newTarget);
+      } catch (error) {
+        throw _noted(api, error);
+      }
+    },
+  });
+}
+
+/** Wraps every method of `object` (and of each class's prototype) with {@linkcode _watched}. */
+function _watchMethods(object: Record<string, unknown>, prefix: string): void {
+  for (const key of Object.getOwnPropertyNames(object)) {
+    const d = Object.getOwnPropertyDescriptor(object, key);
+    if (d === undefined || key === "constructor") continue;
+    let fn: unknown = d.value;
+    if (d.get !== undefined) {
+      // Deno defines some members (Command, serve, kill, …) as lazy getters.
+      try {
+        fn = d.get.call(object);
+      } catch {
+        continue;
+      }
+    }
+    if (typeof fn !== "function") continue;
+    const proto = (fn as { prototype?: unknown }).prototype;
+    if (typeof proto === "object" && proto !== null && /^[A-Z]/.test(key)) {
+      _watchMethods(proto as Record<string, unknown>, `${prefix}${key}.prototype.`);
+    }
+    try {
+      Object.defineProperty(object, key, {
+        value: _watched(`${prefix}${key}`, fn),
+        writable: d.get === undefined ? d.writable === true : false,
+        enumerable: d.enumerable === true,
+        configurable: d.configurable === true,
+      });
+    } catch {
+      // A frozen member stays as it is; the permission set still governs it.
+    }
+  }
+}
+
+/** A function that reports an attempt to generate code and throws as V8 would. */
+function _noCode(api: string): (...args: unknown[]) => never {
+  // A function, not an arrow: `new Function("…")` must reach it too.
+  return function () {
+    _deny(api, "code", "code generation from strings is disallowed in a tool");
+    throw new _EvalError(`Code generation from strings disallowed for this context (${api})`);
+  };
+}
+
+/** Makes `object[key]` an accessor that reports every read and yields undefined. */
+function _forbid(object: object, key: string | symbol, api: string, kind: DenialKind): void {
+  try {
+    Object.defineProperty(object, key, {
+      get() {
+        _deny(api, kind, `${api} is not available in a tool`);
+        return undefined;
+      },
+      configurable: false,
+    });
+  } catch {
+    // A non-configurable member stays; the permission set still governs it.
+  }
+}
 
 function _lockDown(): void {
   const g = globalThis as Record<string, unknown>;
-  for (const name of _UNGOVERNED) {
-    try {
-      delete g[name];
-    } catch {
-      // A non-configurable global stays; the permission set still governs it.
-    }
+  for (const [name, kind] of Object.entries(_UNGOVERNED)) _forbid(g, name, name, kind);
+  // Code from strings: V8 refuses it (the host's flag); these report the attempt too.
+  const F = Function;
+  const noFunction = _noCode("Function");
+  Object.defineProperty(noFunction, "prototype", { value: F.prototype });
+  Object.defineProperty(g, "Function", { value: noFunction, writable: false, configurable: false });
+  const constructors = [
+    ["Function", F.prototype],
+    ["AsyncFunction", Object.getPrototypeOf(async function () {})],
+    ["GeneratorFunction", Object.getPrototypeOf(function* () {})],
+    ["AsyncGeneratorFunction", Object.getPrototypeOf(async function* () {})],
+  ] as const;
+  for (const [name, proto] of constructors) {
+    const stub = name === "Function" ? noFunction : _noCode(name);
+    Object.defineProperty(proto, "constructor", { value: stub, writable: false });
+  }
+  Object.defineProperty(g, "eval", { value: _noCode("eval"), writable: false });
+  for (const name of ["setTimeout", "setInterval"] as const) {
+    const timer = g[name] as (handler: unknown, ...rest: unknown[]) => number;
+    const guarded = _noCode(`${name}(string)`);
+    g[name] = (handler: unknown, ...rest: unknown[]) =>
+      typeof handler === "string" ? guarded() : timer(handler, ...rest);
   }
   // Deno.exit in a worker closes it silently; make it an error the call reports.
   Object.defineProperty(Deno, "exit", {
     value: () => {
+      _deny("Deno.exit", "global", "a tool may not exit its isolate");
       throw new Error("Cannot exit from a tool: return a value or throw instead");
     },
   });
   // The host's stdio is the frame pipe to the kernel: no tool may write to it
   // (a forged frame) or read it. Deno's internals would run strings as code.
+  // Every permission-gated Deno function reports the attempt Deno refuses.
   const d = Deno as unknown as Record<string | symbol, unknown>;
-  for (
-    const key of ["stdin", "stdout", "stderr", (Deno as unknown as { internal: symbol }).internal]
-  ) {
-    try {
-      Object.defineProperty(d, key, { value: undefined, configurable: false, writable: false });
-    } catch {
-      // Already gone.
+  _watchMethods(d as Record<string, unknown>, "Deno.");
+  for (const key of ["stdin", "stdout", "stderr"]) _forbid(d, key, `Deno.${key}`, "global");
+  _forbid(d, (Deno as unknown as { internal: symbol }).internal, "Deno[Deno.internal]", "global");
+  for (const sub of ["env", "permissions"]) {
+    const o = d[sub];
+    if (typeof o === "object" && o !== null) {
+      _watchMethods(o as Record<string, unknown>, `Deno.${sub}.`);
+      const proto = Object.getPrototypeOf(o);
+      if (proto !== Object.prototype && proto !== null) {
+        _watchMethods(proto as Record<string, unknown>, `Deno.${sub}.`);
+      }
     }
   }
+  // With --no-prompt a permission request answers "denied" rather than throwing.
+  // (`request` calls `requestSync`: only the outermost request is one attempt.)
+  const permissions = Deno.permissions as unknown as Record<string, unknown>;
+  let requesting = 0;
+  for (const m of ["request", "requestSync"]) {
+    const request = permissions[m] as (d: Deno.PermissionDescriptor) => unknown;
+    permissions[m] = (descriptor: Deno.PermissionDescriptor) => {
+      const outermost = requesting === 0;
+      const noted = (status: Deno.PermissionStatus) => {
+        if (outermost && status?.state !== "granted") {
+          const name = String(descriptor?.name);
+          const kind = _PERMISSION_KINDS.has(name as DenialKind) ? name as DenialKind : "sys";
+          _deny(`Deno.permissions.${m}`, kind, `a request for ${name} permission was refused`);
+        }
+        return status;
+      };
+      let status: unknown;
+      requesting += 1;
+      try {
+        status = request.call(Deno.permissions, descriptor);
+      } finally {
+        requesting -= 1;
+      }
+      return status instanceof Promise
+        ? status.then(noted)
+        : noted(status as Deno.PermissionStatus);
+    };
+  }
+  g.fetch = _watched("fetch", g.fetch as typeof fetch);
   // console writes to the pipe too: its lines become log messages of the call.
   const c = console as unknown as Record<string, unknown>;
   for (const m of ["log", "info", "warn", "error", "debug", "trace", "dir", "table"]) {
     c[m] = (...args: unknown[]) => {
-      const call = _calls.values().next().value as _Call | undefined;
-      if (call === undefined || call.closed) return;
+      const call = _openCall();
+      if (call === undefined) return;
       const line = args.map((a) => typeof a === "string" ? a : _inspect(a)).join(" ");
       _post({ type: "log", id: call.id, line: _clip(line, _MAX_LOG_LINE) });
     };
   }
+  // zod probes `new Function("")` once unless it is told not to compile parsers.
+  z.config({ jitless: true });
+}
+
+/** The first call still open in this worker (calls of one tool run one at a time). */
+function _openCall(): _Call | undefined {
+  for (const call of _calls.values()) if (!call.closed) return call;
+  return undefined;
 }
 
 /** Errors this worker made from syscall results: the only ones whose code passes through. */
@@ -147,6 +384,7 @@ async function _load(code: ToolCode): Promise<void> {
     }
     _tool = tool;
   } catch (error) {
+    _noted("tool module", error);
     _loadError = {
       code: "EINVAL",
       message: `Cannot load tool: ${_describeError(error)}`,
@@ -162,6 +400,7 @@ async function _ready(): Promise<Tool | WireError> {
 
 function _syscall(call: _Call, name: SyscallName, args: SyscallArgs): Promise<unknown> {
   if (call.closed) {
+    _deny(`sys.${name}`, "syscall", `a syscall of call ${call.id} after the call had ended`);
     return Promise.reject(
       _syscallError({ code: "ECANCELED", message: `Cannot run ${name}: the tool call has ended` }),
     );
@@ -250,9 +489,18 @@ function _issues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; ");
 }
 
-async function _run(id: number, args: unknown): Promise<void> {
+/** Opens a call: later denials (and those made while none was open) are its. */
+function _open(id: number): _Call {
   const call: _Call = { id, seq: 0, closed: false, pending: new Map() };
   _calls.set(id, call);
+  for (const denial of _orphans.splice(0)) {
+    _post({ type: "denied", id, ...denial, message: `after an earlier call: ${denial.message}` });
+  }
+  return call;
+}
+
+async function _run(id: number, args: unknown): Promise<void> {
+  const call = _open(id);
   let outcome: { ok: true; value: unknown } | { ok: false; error: WireError };
   const ready = await _ready();
   if (!("kind" in ready)) {
@@ -297,6 +545,8 @@ async function _runTool(
   try {
     value = await tool.run(input.data, _makeSys(call));
   } catch (error) {
+    // A permission failure that no watched API saw (a path inside Deno) is reported here.
+    _noted(`tool '${tool.name}'`, error);
     if (error instanceof Error && _syscallErrors.has(error)) {
       const code = (error as Error & { code: string }).code;
       return { ok: false, error: { code, message: _clip(error.message, _MAX_MESSAGE) } };
@@ -322,7 +572,10 @@ async function _runTool(
 }
 
 async function _describe(id: number): Promise<void> {
+  const call = _open(id);
   const ready = await _ready();
+  call.closed = true;
+  _calls.delete(id);
   if (!("kind" in ready)) {
     _post({ type: "described", id, ok: false, error: ready });
     return;

@@ -84,3 +84,43 @@ Deno.test("a user tool folder: a changed file is described again and the journal
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the kernel audits a tool file the scan refused, and each attempt a tool's isolate blocked", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "libos-tools-" });
+  try {
+    await Deno.writeTextFile(
+      join(dir, "loader.ts"),
+      `import { defineTool, z } from "libos/tool";\nexport default defineTool({ name: "loader", description: "d", input: z.object({}), output: z.object({}), async run() { await import("data:text/javascript,export default 1"); return {}; } });\n`,
+    );
+    await Deno.writeTextFile(
+      join(dir, "peek.ts"),
+      `import { defineTool, z } from "libos/tool";\nexport default defineTool({ name: "peek", description: "d", input: z.object({}), output: z.object({ home: z.string() }), run() { try { return Promise.resolve({ home: String(Deno.env.get("HOME")) }); } catch (e) { return Promise.resolve({ home: String(e).slice(0, 9) }); } } });\n`,
+    );
+    await using tools = await SandboxTools.create({ dirs: [dir], builtins: false });
+    assert.deepEqual(tools.names(), ["peek"]);
+    await using t = await bootKernel({ toolHost: tools });
+    const refused = await t.kernel.audit({ action: "tool.refuse" });
+    assert.deepEqual(
+      refused.map((a) => [a.pid, a.decision, a.resource, a.actor]),
+      [[null, "deny", `tool:${join(dir, "loader.ts")}`, "kernel:sandbox"]],
+    );
+    assert.match(String(refused[0]!.detail["reason"]), /line 2, column \d+: Cannot use import\(\)/);
+    const p = await t.kernel.spawn({
+      image: scripted([call("peek", {}), call("exit", { result: null })], {
+        tools: ["peek", "exit"],
+      }),
+      goal: "g",
+    });
+    await t.kernel.wait(p.pid, { until: "terminal" });
+    const r = await toolResults(t.kernel, p.pid);
+    assert.deepEqual(r[0]!.result, { ok: true, value: { home: "NotCapabl" } });
+    const callId = (await t.kernel.journal(p.pid)).find((e) => e.kind === "tool.end")?.callId;
+    const denied = await t.kernel.audit({ pid: p.pid, action: "sandbox.deny" });
+    assert.deepEqual(
+      denied.map((a) => [a.decision, a.resource, a.detail["api"], a.callId === callId]),
+      [["deny", "isolate:env", "Deno.env.get", true]],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -17,5 +17,6 @@ export function fakeHostPlan(scenario: string): LaunchPlan {
     env: { NO_COLOR: "1" },
     cwd: "/",
     confinement: { kind: "permissions-only", notice: "" },
+    npmRoot: null,
   };
 }

@@ -33,7 +33,7 @@ export default defineTool({
       importNpm: await attempt(() => import(NPM)),
       readFile: await attempt(() => Deno.readTextFile(file)),
       env: await attempt(() => Deno.env.get("HOME")),
-      fetch: await attempt(() => fetch("http://127.0.0.1:9/")),
+      fetch: await attempt(() => fetch("http://127.0.0.1:8/")),
       run: await attempt(() => new Deno.Command("/bin/sh", { args: ["-c", "true"] }).output()),
       eval: await attempt(() => eval("1 + 1")),
       newFunction: await attempt(() => new Function("return 1")()),

@@ -5,6 +5,10 @@
  * the kernel's journal and audit log — never from what the fixture claims
  * alone.
  *
+ * Tool files that the static check refuses (`import()`, imports from
+ * outside the allowlist) never run: the scan reports them, and the kernel
+ * audits one `tool.refuse` each.
+ *
  * Processes, in three phases (so that no more hosts run at once than the
  * pool keeps, and no idle host is evicted between an `arm` and a `report`):
  * 1. `isolate` and `kernel` (both fs:** read/write/list/delete, café/**
@@ -63,6 +67,8 @@ export type Outcome =
   | "refused"
   /** The call failed by a limit without its host being killed. */
   | "failed-by-limit"
+  /** The tool folder scan refused the file (the static check): it never ran. */
+  | "refused-at-scan"
   /** The fixture did what it tried. */
   | "ESCAPED";
 
@@ -86,6 +92,8 @@ export interface CorpusRun {
   processes: ProcessRecord[];
   /** Tool files the scan refused, by tool file name (without `.ts`), with the reason. */
   broken: Record<string, string>;
+  /** The audit records of each refused file (`tool.refuse`, no process), as `action:decision`. */
+  scanAudits: Record<string, string[]>;
   /** Every journal entry and audit record of every process, as JSON. */
   records: string;
   /** Swaps the swapper made while the race ran. */
@@ -108,7 +116,6 @@ export const ISOLATE_SCRIPT: readonly string[] = [
   "deno_stat_outside",
   "deno_read_dir",
   "deno_real_path",
-  "node_fs_read",
   "fetch_file_url",
   "deno_write_outside",
   "deno_remove_outside",
@@ -121,7 +128,6 @@ export const ISOLATE_SCRIPT: readonly string[] = [
   "node_process_env",
   "deno_command_output",
   "deno_command_spawn",
-  "node_child_process",
   "deno_kill_kernel",
   "deno_dlopen",
   "node_process_dlopen",
@@ -138,7 +144,6 @@ export const ISOLATE_SCRIPT: readonly string[] = [
   "fetch_loopback",
   "fetch_localhost_name",
   "websocket_loopback",
-  "node_net_connect",
   // timers left behind: the report lands on the armed worker
   "timer_sys_after_result:arm",
   "timer_sys_after_result:report",
@@ -230,22 +235,8 @@ export const NOGRANT_SCRIPT: readonly string[] = [
   "proc_spawn_escalate",
   "proc_signal_other",
   // attempts inside the isolate: worker permissions are none whatever the grants
-  // imports
-  "import_text_outside",
-  "import_json_outside",
-  "import_module_outside",
-  "import_relative_outside",
-  "import_static_in_data_module",
-  "import_static_in_blob_module",
-  "import_remote_https",
-  "import_remote_loopback",
-  "import_npm_uncached",
-  "import_npm_cache_file",
-  "import_jsr",
   // /proc and /dev
   "proc_self_environ_read",
-  "proc_self_environ_import",
-  "proc_kernel_environ_import",
   "proc_kernel_cmdline_read",
   "dev_zero_open",
   // code from strings
@@ -255,11 +246,9 @@ export const NOGRANT_SCRIPT: readonly string[] = [
   "set_timeout_string",
   "webassembly_compile",
   "core_eval_context",
-  "data_url_import_code",
   // workers and exits
   "worker_global",
   "shared_worker_global",
-  "worker_threads_spawn",
   "deno_exit",
   "node_process_exit",
 ];
@@ -315,9 +304,7 @@ export async function runCorpus(
   });
   timings["scan"] = performance.now() - t0;
   const broken: Record<string, string> = {};
-  for (const b of tools.broken) {
-    broken[b.file.slice(b.file.lastIndexOf("/") + 1).replace(/\.ts$/, "")] = b.reason;
-  }
+  for (const b of tools.broken) broken[_fixtureName(b.file)] = b.reason;
   await using kernel = await Kernel.create({
     filesystem: new LocalFilesystem(world.ws),
     clock: new FakeClock(Date.UTC(2026, 0, 1)),
@@ -404,6 +391,11 @@ export async function runCorpus(
   await Promise.all(bombs.map((p) => until(p.pid)));
   timings["bombs"] = performance.now() - t0;
 
+  const scanAudits: Record<string, string[]> = {};
+  for (const a of await kernel.audit({ action: "tool.refuse", limit: 1_000_000 })) {
+    const name = _fixtureName(a.resource?.slice("tool:".length) ?? "");
+    (scanAudits[name] ??= []).push(`${a.action}:${a.decision ?? "-"}`);
+  }
   const pids = [isolate, viaKernel, nogrant, ...peers, race, ...bombs].map((p) => p.pid);
   const calls: CallRecord[] = [];
   const texts: string[] = [];
@@ -435,10 +427,23 @@ export async function runCorpus(
     calls,
     processes,
     broken,
+    scanAudits,
     records: texts.join("\n"),
     swaps: swapper.swaps,
     timings,
   };
+}
+
+/** A fixture's name: its file name without `.ts`. */
+function _fixtureName(file: string): string {
+  return file.slice(file.lastIndexOf("/") + 1).replace(/\.ts$/, "");
+}
+
+/** The outcome of a tool file the scan refused, read from the reason it gave. */
+export function scanOutcomeOf(reason: string): Outcome | `unexpected: ${string}` {
+  return /^Cannot load tool '[^']+': line \d+, column \d+: /.test(reason)
+    ? "refused-at-scan"
+    : `unexpected: ${reason.slice(0, 200)}`;
 }
 
 /** The outcome of one call, read from the kernel's records. */

@@ -23,6 +23,7 @@ import {
   outcomeOf,
   RACE_ITERATIONS,
   runCorpus,
+  scanOutcomeOf,
 } from "./corpus.ts";
 import { type Confinement, expectedAudit, expectedMatrix, KNOWN_GAPS } from "./expected.ts";
 import { World } from "./world.ts";
@@ -73,9 +74,11 @@ for (const mode of MODES) {
       }`,
     );
 
-    // Every fixture file ran (or is the gap test's), and every process finished its script.
+    // Every fixture file ran, was refused at the scan (the two generated static imports are
+    // not in tools/) or is the gap test's, and every process finished its script.
+    const scanned = Object.keys(run.broken).filter((n) => !n.startsWith("static_import_"));
     assert.deepEqual(
-      [...calls.keys(), ...GAP_ONLY].sort(),
+      [...calls.keys(), ...scanned, ...GAP_ONLY].sort(),
       await fixtureNames(),
     );
     assert.deepEqual(
@@ -89,13 +92,8 @@ for (const mode of MODES) {
     // The whole matrix, in one comparison.
     const matrix: Record<string, string> = {};
     for (const [name, call] of calls) matrix[name] = outcomeOf(call);
-    // Static imports of the canary in real tool files: the scan refuses them.
-    for (const name of ["static_import_absolute", "static_import_relative"]) {
-      const reason = run.broken[name];
-      matrix[name] = reason !== undefined && /^Cannot load tool: TypeError: /.test(reason)
-        ? "blocked-in-isolate"
-        : `unexpected: ${reason ?? "it loaded"}`;
-    }
+    // Files the scan refused (the static check) never ran: their outcome is the scan's.
+    for (const [name, reason] of Object.entries(run.broken)) matrix[name] = scanOutcomeOf(reason);
     const expected = expectedMatrix(confinement);
     assert.deepEqual(_sorted(matrix), _sorted(expected));
 
@@ -108,19 +106,16 @@ for (const mode of MODES) {
     );
 
     // The audit records of every attempt, in one comparison: a kernel denial leaves exactly one
-    // deny; a refusal its refusal and its kill; a kill its kill; an attempt blocked in the
-    // isolate none at all (the kernel never hears of it).
-    const audits: Record<string, string[]> = {};
+    // deny; an attempt blocked in the isolate one `sandbox.deny`; a file refused at the scan one
+    // `tool.refuse`; a refusal its refusal and its kill; a kill its kill.
+    const audits: Record<string, string[]> = { ...run.scanAudits };
     for (const [name, call] of calls) {
       if (name !== "symlink_race_file") audits[name] = auditSummary(call);
     }
-    const expectedAudits = expectedAudit(expected);
-    for (const name of ["static_import_absolute", "static_import_relative"]) {
-      delete expectedAudits[name];
-    }
-    assert.deepEqual(_sorted(audits), _sorted(expectedAudits));
+    assert.deepEqual(_sorted(audits), _sorted(expectedAudit(expected)));
+    const denying: string[] = ["denied-by-kernel", "blocked-in-isolate", "refused-at-scan"];
     for (const [name, outcome] of Object.entries(matrix)) {
-      if (outcome !== "denied-by-kernel" || name === "symlink_race_file") continue;
+      if (!denying.includes(outcome) || name === "symlink_race_file") continue;
       const denies = audits[name]!.filter((a) => a.endsWith(":deny"));
       assert.equal(denies.length, 1, `${name}: one deny record per denied attempt`);
     }

@@ -16,6 +16,7 @@ const B: Outcome = "blocked-in-isolate";
 const D: Outcome = "denied-by-kernel";
 const K: Outcome = "killed";
 const R: Outcome = "refused";
+const S: Outcome = "refused-at-scan";
 
 /** Each fixture's outcome, the same under both confinements. */
 const _COMMON: Record<string, Outcome> = {
@@ -26,7 +27,7 @@ const _COMMON: Record<string, Outcome> = {
   deno_stat_outside: B,
   deno_read_dir: B,
   deno_real_path: B,
-  node_fs_read: B,
+  node_fs_read: S,
   fetch_file_url: B,
   deno_write_outside: B,
   deno_remove_outside: B,
@@ -39,7 +40,7 @@ const _COMMON: Record<string, Outcome> = {
   node_process_env: B,
   deno_command_output: B,
   deno_command_spawn: B,
-  node_child_process: B,
+  node_child_process: S,
   deno_kill_kernel: B,
   deno_dlopen: B,
   node_process_dlopen: B,
@@ -56,28 +57,29 @@ const _COMMON: Record<string, Outcome> = {
   fetch_loopback: B,
   fetch_localhost_name: B,
   websocket_loopback: B,
-  node_net_connect: B,
+  node_net_connect: S,
   net_fetch_loopback: D,
   net_fetch_mapped_loopback: D,
   net_fetch_metadata: D,
   shell_run_no_grant: D,
-  // imports
-  import_text_outside: B,
-  import_json_outside: B,
-  import_module_outside: B,
-  import_relative_outside: B,
-  import_static_in_data_module: B,
-  import_static_in_blob_module: B,
-  static_import_absolute: B,
-  static_import_relative: B,
-  import_remote_https: B,
-  import_remote_loopback: B,
-  import_npm_uncached: B,
-  import_jsr: B,
+  // imports: the static check refuses import() and imports outside the allowlist at the scan
+  import_npm_cache_file: S,
+  import_text_outside: S,
+  import_json_outside: S,
+  import_module_outside: S,
+  import_relative_outside: S,
+  import_static_in_data_module: S,
+  import_static_in_blob_module: S,
+  static_import_absolute: S,
+  static_import_relative: S,
+  import_remote_https: S,
+  import_remote_loopback: S,
+  import_npm_uncached: S,
+  import_jsr: S,
   // /proc and /dev
   proc_self_environ_read: B,
-  proc_self_environ_import: B,
-  proc_kernel_environ_import: B,
+  proc_self_environ_import: S,
+  proc_kernel_environ_import: S,
   proc_kernel_cmdline_read: B,
   dev_zero_open: B,
   fs_proc_absolute: D,
@@ -90,11 +92,11 @@ const _COMMON: Record<string, Outcome> = {
   set_timeout_string: B,
   webassembly_compile: B,
   core_eval_context: B,
-  data_url_import_code: "ESCAPED",
+  data_url_import_code: S,
   // workers, exits, timers left behind
   worker_global: B,
   shared_worker_global: B,
-  worker_threads_spawn: B,
+  worker_threads_spawn: S,
   deno_exit: B,
   node_process_exit: B,
   worker_close: K,
@@ -157,29 +159,23 @@ const _COMMON: Record<string, Outcome> = {
   memory_wasm_bomb: B,
 };
 
-/** Each fixture's outcome under `confinement`: the whole matrix. */
-export function expectedMatrix(confinement: Confinement): Record<string, Outcome> {
-  const confined = confinement === "bubblewrap";
-  return {
-    ..._COMMON,
-    // The host's npm cache is reachable without bubblewrap (the host runs with DENO_DIR set).
-    import_npm_cache_file: confined ? B : "ESCAPED",
-    // Cache Storage lives in DENO_DIR: shared by every host without bubblewrap, a private tmpfs with it.
-    xproc_caches_recovered: B,
-  };
+/**
+ * Each fixture's outcome under `confinement`: the whole matrix. It is the
+ * same under both: without bubblewrap each host has a private DENO_DIR, so
+ * Cache Storage is not shared between hosts.
+ */
+export function expectedMatrix(_confinement: Confinement): Record<string, Outcome> {
+  return { ..._COMMON, xproc_caches_recovered: B };
 }
 
 /**
  * Why each attempt that works today works (a fixture whose expected outcome
  * is `ESCAPED`). None of them reads the canaries, reaches the listener or
- * changes the outside folder: the corpus checks that separately.
+ * changes the outside folder: the corpus checks that separately. Empty: the
+ * last two (a `data:` module's code, an `npm:` file of the host's cache) are
+ * refused at the scan now, and the npm cache is private to each host.
  */
-export const KNOWN_GAPS: Readonly<Record<string, string>> = {
-  data_url_import_code:
-    "a data: (or blob:) module is code from a string, and needs no import permission; only the static check can refuse import()",
-  import_npm_cache_file:
-    "without bubblewrap, an npm: specifier reads files of any package in the host's npm cache (code and JSON)",
-};
+export const KNOWN_GAPS: Readonly<Record<string, string>> = {};
 
 /** A kernel denial: one audit record, decision deny. */
 const _deny = (action: string) => [`${action}:deny`];
@@ -187,17 +183,26 @@ const _deny = (action: string) => [`${action}:deny`];
 const _REFUSED = ["sandbox.refuse:-", "sandbox.kill:-"];
 /** A host killed by a limit. */
 const _KILLED = ["sandbox.kill:-"];
+/** An attempt the isolate blocked: one denial the worker reported. */
+const _BLOCKED = ["sandbox.deny:deny"];
+
+/** The audit records of each outcome, where the outcome alone decides them. */
+const _BY_OUTCOME: Partial<Record<Outcome, string[]>> = {
+  killed: _KILLED,
+  refused: _REFUSED,
+  "blocked-in-isolate": _BLOCKED,
+  "failed-by-limit": ["sandbox.limit:deny"],
+  "refused-at-scan": ["tool.refuse:deny"],
+};
 
 /**
  * The audit records each fixture's deciding call leaves, as
- * `action:decision`. An attempt the isolate blocks leaves none: the kernel
- * never hears of it (see README.md, "Audit gap").
+ * `action:decision` (for a file refused at the scan: the records naming
+ * the file). Every denied attempt leaves exactly one `deny`.
  */
 export function expectedAudit(matrix: Record<string, Outcome>): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [name, outcome] of Object.entries(matrix)) {
-    out[name] = outcome === "killed" ? _KILLED : outcome === "refused" ? _REFUSED : [];
-  }
+  for (const [name, outcome] of Object.entries(matrix)) out[name] = _BY_OUTCOME[outcome] ?? [];
   for (
     const name of [
       "fs_dotdot",
@@ -241,8 +246,8 @@ export function expectedAudit(matrix: Record<string, Outcome>): Record<string, s
     net_fetch_mapped_loopback: _deny("net.fetch"),
     net_fetch_metadata: _deny("net.fetch"),
     shell_run_no_grant: _deny("shell.run"),
-    // It learns its pid through a real syscall; the forged frame then has nowhere to go.
-    forge_stdout_done: ["obj.create:allow"],
+    // It learns its pid through a real syscall; its reach for Deno.stdout is then denied.
+    forge_stdout_done: ["obj.create:allow", "sandbox.deny:deny"],
   });
   // Checked on its own: one record per read, allow or deny as the race fell.
   delete out["symlink_race_file"];
