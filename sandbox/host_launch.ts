@@ -162,6 +162,8 @@ export function denoArgs(
     String(limits.workersPerHost),
     "--memory-poll",
     String(limits.memoryPollMs),
+    "--idle-answer",
+    String(limits.idleAnswerMs),
   ];
 }
 

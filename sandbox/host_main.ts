@@ -29,6 +29,7 @@ import {
 const _maxFrame = _flag("--max-frame", 16 << 20);
 const _maxWorkers = _flag("--max-workers", 16);
 const _memoryPollMs = _flag("--memory-poll", 50);
+const _idleAnswerMs = _flag("--idle-answer", 1000);
 const _workerUrl = import.meta.resolve("libos/sandbox-worker");
 
 function _flag(name: string, fallback: number): number {
@@ -77,6 +78,9 @@ class _ToolWorker {
   #onStarted: (() => void) | null = null;
   #queue: unknown[] = [];
   lastUsed = 0;
+  /** The ping this worker has not answered yet, and when it was sent. */
+  #ping: { n: number; at: number } | null = null;
+  #pings = 0;
 
   constructor(permissions: WirePermissions) {
     this.permissions = JSON.stringify(permissions);
@@ -108,6 +112,26 @@ class _ToolWorker {
     else this.#queue.push(message);
   }
 
+  /**
+   * Pings an idle worker that has run a tool; true when it has left a ping
+   * unanswered past `--idle-answer` (a timer the tool left behind is spinning).
+   */
+  unresponsive(now: number): boolean {
+    if (this.hash === null || this.calls.size > 0 || !this.#started) {
+      this.#ping = null;
+      return false;
+    }
+    if (this.#ping !== null) return now - this.#ping.at > _idleAnswerMs;
+    this.#ping = { n: ++this.#pings, at: now };
+    this.worker.postMessage({ type: "ping", n: this.#ping.n });
+    return false;
+  }
+
+  /** Restarts the window of an unanswered ping. */
+  rewindPing(now: number): void {
+    if (this.#ping !== null) this.#ping.at = now;
+  }
+
   terminate(): void {
     this.worker.terminate();
     for (const id of this.calls) _callWorkers.delete(id);
@@ -136,6 +160,9 @@ class _ToolWorker {
         for (const m of queue) this.worker.postMessage(m);
         return;
       }
+      case "pong":
+        if (this.#ping?.n === message.n) this.#ping = null;
+        return;
       case "syscall":
       case "log":
       case "denied":
@@ -236,6 +263,40 @@ function _workerFor(tool: ToolCode, permissions: WirePermissions): _ToolWorker {
   return w;
 }
 
+/**
+ * Watches the workers whose calls have ended: one that does not answer a
+ * ping in time is running code its call left behind, and no `terminate()`
+ * stops a busy loop, so the host asks the kernel to end it.
+ */
+function _watchIdle(): void {
+  const period = Math.max(10, Math.floor(_idleAnswerMs / 4));
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    // A late tick means this thread was starved, and answers may be queued behind it:
+    // every unanswered ping gets a full window again.
+    const starved = now - last > 2 * period;
+    last = now;
+    for (const w of _workers.values()) {
+      if (starved) w.rewindPing(now);
+      else if (!w.unresponsive(now)) continue;
+      else {
+        _send({
+          type: "fault",
+          pid: _pid,
+          id: null,
+          error: {
+            code: "ETIMEDOUT",
+            message:
+              `Cannot keep the worker of tool ${w.hash}: it kept running after its call had ended (no answer in ${_idleAnswerMs} ms)`,
+          },
+        });
+        return;
+      }
+    }
+  }, period);
+}
+
 function _refillSpare(): void {
   if (_spare === null && _sparePermissions !== null) _spare = new _ToolWorker(_sparePermissions);
 }
@@ -320,6 +381,7 @@ async function _main(): Promise<void> {
   // Ready means warm: the spare worker has the SDK and zod loaded.
   await _spare?.started();
   _send({ type: "ready", version: PROTOCOL_VERSION });
+  _watchIdle();
   for (;;) {
     const raw = await reader.next();
     if (raw === null) break;

@@ -404,6 +404,14 @@ export class IsolateHost implements AsyncDisposable {
           this.#refuse(`a 'fault' for process ${message.pid}`);
           return;
         }
+        if (message.error.code === "ETIMEDOUT" && message.id === null) {
+          // A worker left running after its call: a limit, not a forged message.
+          this.#kill({
+            code: "ETIMEDOUT",
+            message: clipMessage(`${message.error.message}; its isolate host was killed`),
+          });
+          return;
+        }
         const code: ErrorCode = message.error.code === "ELIMIT" ? "ELIMIT" : "EINVAL";
         this.#refuse(`the host reported: ${message.error.message}`, { code });
         return;

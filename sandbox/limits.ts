@@ -30,6 +30,12 @@ export interface SandboxLimits {
   workersPerHost: number;
   /** Largest tool source, in bytes. Default 1 MiB. */
   sourceBytes: number;
+  /**
+   * How long a tool's worker may go without answering the host once its call
+   * has ended, in ms: a timer the tool left spinning is caught within this
+   * (plus a quarter of it), and the host is killed (`ETIMEDOUT`). Default 1000.
+   */
+  idleAnswerMs: number;
   /** How often a busy host reports its memory, in ms. Default 50. */
   memoryPollMs: number;
   /** Time a host has to start and say it is ready, in ms. Default 15 000. */
@@ -49,6 +55,7 @@ export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   callsPerHost: 500,
   workersPerHost: 16,
   sourceBytes: 1 << 20,
+  idleAnswerMs: 1000,
   memoryPollMs: 50,
   startMs: 15_000,
 });

@@ -184,6 +184,8 @@ export type SyscallArgs = Record<string, unknown>;
 /** Host → tool worker. */
 export type HostToWorker =
   | { type: "load"; tool: ToolCode }
+  /** Are you still listening? (sent to a worker whose calls have all ended) */
+  | { type: "ping"; n: number }
   | { type: "run"; id: number; args: unknown }
   | { type: "describe"; id: number }
   | { type: "result"; id: number; seq: number; ok: true; value: unknown }
@@ -192,6 +194,7 @@ export type HostToWorker =
 /** Tool worker → host: the host → kernel messages of one call, without the pid. */
 export type WorkerMessage =
   | { type: "ready" }
+  | { type: "pong"; n: number }
   | { type: "syscall"; id: number; seq: number; name: SyscallName; args: SyscallArgs }
   | { type: "done"; id: number; syscalls: number; ok: true; value: unknown }
   | { type: "done"; id: number; syscalls: number; ok: false; error: WireError }
@@ -513,6 +516,9 @@ function _workerMessage(raw: unknown): WorkerMessage {
     case "ready":
       _keys(o, ["type"], what);
       return { type };
+    case "pong":
+      _keys(o, ["type", "n"], what);
+      return { type, n: _int(o, "n", what, 1) };
     case "syscall": {
       _keys(o, ["type", "id", "seq", "name", "args"], what);
       const { name, args } = _syscall(o, what);

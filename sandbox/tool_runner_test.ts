@@ -457,3 +457,29 @@ Deno.test("each attempt the isolate blocks is reported once; past the per-call l
     "sandbox.kill",
   ]);
 });
+
+Deno.test("a timer left spinning after its call ends gets its host killed between calls (ETIMEDOUT); the next call runs on a fresh host", async () => {
+  const killed = Promise.withResolvers<SandboxAuditRecord>();
+  await using runner = await create({
+    limits: { ...TEST_LIMITS, idleAnswerMs: 300 },
+    audit: (r) => {
+      if (r.action === "sandbox.kill") killed.resolve(r);
+    },
+  });
+  const armed = await runner.run(request(fixture("spin_after.ts"), { spin: true }));
+  assert.deepEqual(armed.ok && armed.value, { armed: true });
+  // No call runs now: the host notices the worker no longer answers, and the kernel kills it.
+  const timeout = setTimeout(
+    () => killed.reject(new Error("the spinning host was not killed")),
+    15_000,
+  );
+  const record = await killed.promise.finally(() => clearTimeout(timeout));
+  assert.equal(record.pid, "p_1");
+  assert.equal(record.detail.code, "ETIMEDOUT");
+  assert.match(
+    record.detail.reason,
+    /kept running after its call had ended \(no answer in 300 ms\)/,
+  );
+  const next = await runner.run(request(fixture("spin_after.ts"), { spin: false }));
+  assert.deepEqual(next.ok && next.value, { armed: false });
+});

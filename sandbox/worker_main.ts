@@ -69,17 +69,10 @@ const _UNGOVERNED: Readonly<Record<string, DenialKind>> = {
   EventSource: "net",
 };
 
-/** Permission kinds a `NotCapable` error names (`Requires read access …`). */
-const _PERMISSION_KINDS = new Set<DenialKind>([
-  "read",
-  "write",
-  "net",
-  "env",
-  "run",
-  "ffi",
-  "sys",
-  "import",
-]);
+/** The permission kinds a `NotCapable` names (`Requires read access …`); DENIAL_KINDS begins so. */
+const _PERMISSION_KINDS = new Set<DenialKind>(
+  ["read", "write", "net", "env", "run", "ffi", "sys", "import"],
+);
 
 /** Errors already reported as a denial (an error reported once, however far it travels). */
 const _reported = new WeakSet<object>();
@@ -622,6 +615,9 @@ function _dispatch(message: HostToWorker): void {
       return;
     case "describe":
       void _describe(message.id);
+      return;
+    case "ping":
+      _post({ type: "pong", n: message.n });
       return;
     case "result": {
       const call = _calls.get(message.id);

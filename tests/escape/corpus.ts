@@ -53,6 +53,9 @@ export const LIMITS: NonNullable<SandboxToolsOptions["limits"]> = {
   syscallsPerCall: 300,
   syscallsInFlight: 32,
   workersPerHost: 4,
+  // Long enough that `timer_spin_after_result`'s report always lands on its spinning worker (the
+  // watchdog that ends such a worker between calls is tested in sandbox/tool_runner_test.ts).
+  idleAnswerMs: 5000,
 };
 
 /** How an attempt ended, as the kernel's records show it. */
