@@ -38,6 +38,11 @@ Deno.test("built-in tools run in the sandbox through the primitives: count_lines
   });
   const reads = await t.kernel.audit({ pid: p.pid, action: "fs.read" });
   assert.deepEqual(reads.map((a) => a.decision), ["allow", "deny"]);
+  // Well-behaved tools (zod included) touch nothing the isolate blocks: no sandbox records at all.
+  const sandbox = (await t.kernel.audit({ limit: 10_000 })).filter((a) =>
+    a.actor === "kernel:sandbox"
+  );
+  assert.deepEqual(sandbox, []);
   const starts = (await t.kernel.journal(p.pid)).filter((e) => e.kind === "tool.start");
   assert.ok(
     starts.every((e) =>
