@@ -1017,7 +1017,8 @@ export class Kernel implements AsyncDisposable {
       });
     }
     const batch = new Batch();
-    const callId = `x${this._nextInvocation()}`;
+    // A persisted counter: an invocation's call id is never reused after a restart.
+    const callId = this._nextId("invocation", "x", batch);
     const sys = new Syscalls(this, p, {
       batch,
       callId,
@@ -1029,13 +1030,6 @@ export class Kernel implements AsyncDisposable {
     } finally {
       await this._commit(batch);
     }
-  }
-
-  #invocations = 0;
-
-  /** @internal */
-  _nextInvocation(): number {
-    return ++this.#invocations;
   }
 
   // ---------------------------------------------------------- checkpoints

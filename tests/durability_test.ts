@@ -153,3 +153,27 @@ Deno.test("audit verify against a head recorded elsewhere detects a truncated ta
     assert.match(v.ok ? "" : v.reason, /\d/);
   });
 });
+
+Deno.test("a syscall invoked from outside the step loop gets a call id never used before, across a restart", async () => {
+  await withDirs(async (data, workspace) => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    const image = scripted([call("ask_human", { question: "go?" })], {
+      capabilities: [{ resource: "human:operator", rights: ["ask"] }],
+    });
+    let pid: string;
+    {
+      await using kernel = await boot(data, workspace, clock);
+      pid = (await kernel.spawn({ image, goal: "wait" })).pid;
+      assert.equal((await kernel.wait(pid)).state, "waiting");
+      await kernel.invoke(pid, (sys) => sys.now());
+    }
+    {
+      await using kernel = await boot(data, workspace, clock);
+      await kernel.invoke(pid, (sys) => sys.now());
+      const ids = (await kernel.journal(pid)).filter((e) => e.callId?.startsWith("x"))
+        .map((e) => e.callId);
+      assert.equal(ids.length, 2, JSON.stringify(ids));
+      assert.equal(new Set(ids).size, 2, `two invocations, two call ids: ${ids}`);
+    }
+  });
+});
