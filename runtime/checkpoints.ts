@@ -19,6 +19,7 @@ import { canonicalJson, sha256Hex } from "./canonical_json.ts";
 import { libosError } from "./errors.ts";
 import type { Kernel } from "./kernel.ts";
 import { isTerminal } from "./lifecycle.ts";
+import { newOid } from "./object_memory.ts";
 import type { GrantSpec } from "./schemas.ts";
 import type {
   CheckpointedProcess,
@@ -26,6 +27,7 @@ import type {
   CheckpointRecord,
   ImageRecord,
   JournalEntry,
+  ObjectLink,
   ObjectRecord,
   Pid,
   ProcessRecord,
@@ -545,6 +547,17 @@ async function _instantiate(
   for (const m of bundle.checkpoint.content.processes) {
     map[m.process.pid] = k._nextId("pid", "p_", batch);
   }
+  // Objects get new oids; a link follows its target when the target comes along, and stays
+  // when the target exists here (a fork from a checkpoint of this kernel); else it is dropped.
+  const oidMap = new Map<string, string>();
+  for (const m of bundle.checkpoint.content.processes) {
+    for (const o of m.objects) oidMap.set(o.oid, newOid());
+  }
+  const relink = (links: readonly ObjectLink[]): ObjectLink[] =>
+    links.flatMap((l) => {
+      const oid = oidMap.get(l.oid) ?? (k.objects.get(l.oid) === undefined ? null : l.oid);
+      return oid === null ? [] : [{ rel: l.rel, oid }];
+    });
   const grantMap = new Map<string, string>();
   const now = k.clock.now();
   const call = _call(bundle.checkpoint);
@@ -620,12 +633,13 @@ async function _instantiate(
     }
     for (const o of m.objects) {
       k._putObject(batch, {
+        oid: oidMap.get(o.oid)!,
         namespace: `proc/${pid}`,
         name: o.name,
         type: o.type,
         payload: o.payload,
         provenance: o.provenance,
-        links: [],
+        links: relink(o.links),
       });
     }
     k._saveProcess(batch, p);

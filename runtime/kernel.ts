@@ -24,7 +24,7 @@ import { assertTransition, isTerminal } from "./lifecycle.ts";
 import { MemoryFilesystem } from "./memory_fs.ts";
 import { MemoryStore } from "./memory_store.ts";
 import type { ContextMessage, ModelProvider } from "./model_provider.ts";
-import { ObjectMemory, type ObjectQuotas } from "./object_memory.ts";
+import { newOid, ObjectMemory, type ObjectQuotas } from "./object_memory.ts";
 import { defaultObjectTypes, ObjectTypeRegistry } from "./object_types.ts";
 import {
   type AgentImage,
@@ -762,7 +762,7 @@ export class Kernel implements AsyncDisposable {
       : this.objects.find(input.namespace, input.name);
     const now = this.clock.now();
     const record: ObjectRecord = {
-      oid: prev?.oid ?? input.oid ?? `o_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`,
+      oid: prev?.oid ?? input.oid ?? newOid(),
       namespace: input.namespace,
       name: input.name,
       type: input.type,

@@ -30,6 +30,11 @@ interface _Usage {
   count: number;
 }
 
+/** A fresh object id: `o_` and 20 hex digits. */
+export function newOid(): string {
+  return `o_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+}
+
 /** In-memory index of the latest object versions. */
 export class ObjectMemory {
   readonly quotas: ObjectQuotas;

@@ -244,3 +244,34 @@ Deno.test("a bundle moves a process to another kernel; tampered, truncated or fo
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("an imported bundle keeps its objects' links, pointed at the objects' new ids", async () => {
+  const root = await Deno.makeTempDir({ prefix: "libos-bundle-" });
+  try {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    await using a = await sqliteKernel(join(root, "a"), clock);
+    await using b = await sqliteKernel(join(root, "b"), clock);
+    const p = await a.spawn({
+      image: scripted([
+        call("create_object", { name: "data", type: "note", payload: { text: "raw" } }),
+        call("create_object", { name: "summary", type: "note", payload: { text: "short" } }),
+        call("sleep", { ms: 1000 }),
+        call("exit", { result: "done" }),
+      ]),
+      goal: "link",
+    });
+    await a.wait(p.pid);
+    await a.invoke(p.pid, (sys) => sys.link("summary", "derived_from", "data"));
+    const ck = await a.createCheckpoint(p.pid, { reason: "linked" });
+    const { pids } = await b.importBundle(await a.exportCheckpoint(ck.id), { actor: "operator:b" });
+    const moved = pids[p.pid]!;
+    const byName = new Map(b.listObjects(`proc/${moved}`).map((o) => [o.name, o]));
+    const original = new Map(a.listObjects(`proc/${p.pid}`).map((o) => [o.name, o]));
+    assert.notEqual(byName.get("data")!.oid, original.get("data")!.oid, "new ids");
+    assert.deepEqual(byName.get("summary")!.links, [
+      { rel: "derived_from", oid: byName.get("data")!.oid },
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
