@@ -14,9 +14,12 @@ import {
 
 const KEY = "sk-ant-api03-TESTKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-AAAAAA";
 
+/** The provider's environment; `request` binds the key to its test server there. */
+const ENV = new Map([["ANTHROPIC_API_KEY", KEY]]);
+
 function provider(sleeps: number[] = []): AnthropicProvider {
   return new AnthropicProvider({
-    env: new Map([["ANTHROPIC_API_KEY", KEY]]),
+    env: ENV,
     retry: {
       sleep: (ms) => {
         sleeps.push(ms);
@@ -32,6 +35,7 @@ function request(
   options: Record<string, unknown> = {},
   extra: Partial<ModelRequest> = {},
 ): ModelRequest {
+  ENV.set("ANTHROPIC_BASE_URL", server.url);
   return {
     pid: "p_1",
     model: {

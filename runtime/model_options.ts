@@ -4,12 +4,15 @@
  * a key: it may name the environment variable that does (`apiKeyEnv`), and
  * the provider reads it when it makes a call.
  *
- * The key rule: a provider's own key (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`)
- * is sent only to the provider's own base URL (`OPENAI_BASE_URL` or
- * `ANTHROPIC_BASE_URL` when set, else the vendor's). An image that points at
- * another server gets no key unless it names one with `apiKeyEnv`, so that
- * an image cannot carry the operator's key to a server of its choosing by
- * changing only the URL.
+ * The key rule: the environment binds each key to one server, and a key is
+ * sent to that server only. A provider's own key (`OPENAI_API_KEY`,
+ * `ANTHROPIC_API_KEY`) goes to the provider's own base URL (`OPENAI_BASE_URL`
+ * or `ANTHROPIC_BASE_URL` when set, else the vendor's); any other key
+ * `<NAME>_API_KEY` goes to the URL in `<NAME>_BASE_URL`, which must be set.
+ * An image that points at another server gets no key; an image that names a
+ * key (`apiKeyEnv`) with a server it is not bound to is refused. So neither
+ * the URL nor the key's name in an image can carry the operator's key to a
+ * server of the image's choosing.
  *
  * @module
  */
@@ -121,6 +124,24 @@ export function resolveEndpoint(
   const baseURL = _trim(options.baseURL ?? home);
   const vendor = baseURL === _trim(defaults.vendorBaseURL);
   const keyEnv = options.apiKeyEnv ?? (baseURL === home ? defaults.keyEnv : null);
+  if (keyEnv !== null) {
+    const boundEnv = keyEnv === defaults.keyEnv
+      ? defaults.baseURLEnv
+      : keyEnv.replace(/_API_KEY$/, "_BASE_URL");
+    const bound = keyEnv === defaults.keyEnv ? home : _trim(env.get(boundEnv) ?? "");
+    if (bound !== baseURL) {
+      const where = keyEnv === defaults.keyEnv
+        ? `'${bound}' (${boundEnv}, else the vendor's)`
+        : bound === ""
+        ? `the server ${boundEnv} names, and it is not set`
+        : `'${bound}' (${boundEnv})`;
+      throw libosError(
+        "EPERM",
+        `Cannot call model '${target}': the key in ${keyEnv} goes only to ${where}, not to '${baseURL}'; set ${boundEnv} to send it there`,
+        { resource: `model:${target}` },
+      );
+    }
+  }
   const apiKey = keyEnv === null ? null : env.get(keyEnv) || null;
   if (apiKey === null && keyEnv !== null && (vendor || options.apiKeyEnv !== undefined)) {
     throw libosError(

@@ -20,9 +20,12 @@ import {
 
 const KEY = "sk-proj-TESTKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH";
 
+/** The provider's environment; `request` binds the key to its test server there. */
+const ENV = new Map([["TEST_OPENAI_API_KEY", KEY]]);
+
 function provider(sleeps: number[] = []): OpenAIProvider {
   return new OpenAIProvider({
-    env: new Map([["TEST_OPENAI_API_KEY", KEY]]),
+    env: ENV,
     retry: {
       sleep: (ms) => {
         sleeps.push(ms);
@@ -38,6 +41,7 @@ function request(
   options: Record<string, unknown> = {},
   extra: Partial<ModelRequest> = {},
 ): ModelRequest {
+  ENV.set("TEST_OPENAI_BASE_URL", `${server.url}/v1`);
   return {
     pid: "p_1",
     model: {

@@ -16,6 +16,8 @@ import { apiError, messageStream } from "./fixtures/anthropic_wire.ts";
 const OPENAI_KEY = "sk-proj-E2EKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ";
 const ANTHROPIC_KEY = "sk-ant-api03-E2EKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFG-AAAA";
 const README = "# calc\nA tiny calculator library.\n";
+/** The providers' environment: each case binds its key to its loopback server here. */
+const ENV = new Map([["OPENAI_API_KEY", OPENAI_KEY], ["ANTHROPIC_API_KEY", ANTHROPIC_KEY]]);
 
 interface Case {
   provider: () => ModelProvider;
@@ -34,12 +36,15 @@ const CASES: Record<string, Case> = {
   openai: {
     provider: () =>
       new OpenAIProvider({
-        env: new Map([["OPENAI_API_KEY", OPENAI_KEY]]),
+        env: ENV,
         retry: { maxRetries: 0 },
       }),
     key: OPENAI_KEY,
     model: "gpt-4o-mini",
-    options: (server) => ({ baseURL: `${server.url}/v1`, apiKeyEnv: "OPENAI_API_KEY" }),
+    options: (server) => {
+      ENV.set("OPENAI_BASE_URL", `${server.url}/v1`);
+      return { baseURL: `${server.url}/v1`, apiKeyEnv: "OPENAI_API_KEY" };
+    },
     replies: [
       chatStream({
         text: ["Reading ", "the README."],
@@ -57,12 +62,15 @@ const CASES: Record<string, Case> = {
   anthropic: {
     provider: () =>
       new AnthropicProvider({
-        env: new Map([["ANTHROPIC_API_KEY", ANTHROPIC_KEY]]),
+        env: ENV,
         retry: { maxRetries: 0 },
       }),
     key: ANTHROPIC_KEY,
     model: "claude-sonnet-4-6",
-    options: (server) => ({ baseURL: server.url, apiKeyEnv: "ANTHROPIC_API_KEY" }),
+    options: (server) => {
+      ENV.set("ANTHROPIC_BASE_URL", server.url);
+      return { baseURL: server.url, apiKeyEnv: "ANTHROPIC_API_KEY" };
+    },
     replies: [
       messageStream([
         { type: "text", pieces: ["Reading ", "the README."] },
