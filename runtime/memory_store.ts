@@ -7,6 +7,7 @@
  */
 import { libosError } from "./errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
+import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -158,16 +159,16 @@ export class MemoryStore implements Store {
   #run(m: Mutation, undo: (() => void)[]): void {
     switch (m.kind) {
       case "process.put":
-        _put(this.#processes, _key(m.process.pid, m.kind, "pid"), m.process, undo);
+        _put(this.#processes, mutationKey(m.process.pid, m.kind, "pid"), m.process, undo);
         return;
       case "grant.put":
-        _put(this.#grants, _key(m.grant.id, m.kind, "id"), m.grant, undo);
+        _put(this.#grants, mutationKey(m.grant.id, m.kind, "id"), m.grant, undo);
         return;
       case "object.put":
         this.#putObject(m.object, undo);
         return;
       case "object.delete": {
-        const object = this.#objects.get(_key(m.oid, m.kind, "oid"));
+        const object = this.#objects.get(mutationKey(m.oid, m.kind, "oid"));
         if (object === undefined) {
           throw libosError("ENOENT", `Cannot delete object '${m.oid}': no such object`);
         }
@@ -183,15 +184,15 @@ export class MemoryStore implements Store {
         this.#appendAudit(m.record, undo);
         return;
       case "human.put":
-        _key(m.request.pid, m.kind, "pid");
-        _put(this.#human, _key(m.request.id, m.kind, "id"), m.request, undo);
+        mutationKey(m.request.pid, m.kind, "pid");
+        _put(this.#human, mutationKey(m.request.id, m.kind, "id"), m.request, undo);
         return;
       case "image.put":
-        _put(this.#images, _key(m.image.id, m.kind, "id"), m.image, undo);
+        _put(this.#images, mutationKey(m.image.id, m.kind, "id"), m.image, undo);
         return;
       case "checkpoint.put": {
-        const id = _key(m.checkpoint.id, m.kind, "id");
-        _key(m.checkpoint.pid, m.kind, "pid");
+        const id = mutationKey(m.checkpoint.id, m.kind, "id");
+        mutationKey(m.checkpoint.pid, m.kind, "pid");
         if (this.#checkpoints.has(id)) {
           throw libosError("EEXIST", `Cannot put checkpoint '${id}': it exists already`);
         }
@@ -202,7 +203,7 @@ export class MemoryStore implements Store {
         if (m.value === undefined) {
           throw libosError("EINVAL", `Cannot apply '${m.kind}': the value has no JSON encoding`);
         }
-        _put(this.#meta, _key(m.key, m.kind, "key"), m.value, undo);
+        _put(this.#meta, mutationKey(m.key, m.kind, "key"), m.value, undo);
         return;
       default: {
         const kind = (m as { kind?: unknown }).kind;
@@ -212,10 +213,10 @@ export class MemoryStore implements Store {
   }
 
   #putObject(o: ObjectRecord, undo: (() => void)[]): void {
-    const oid = _key(o.oid, "object.put", "oid");
-    _key(o.namespace, "object.put", "namespace");
-    _key(o.name, "object.put", "name");
-    _seq(o.version, "object.put", "version");
+    const oid = mutationKey(o.oid, "object.put", "oid");
+    mutationKey(o.namespace, "object.put", "namespace");
+    mutationKey(o.name, "object.put", "name");
+    mutationSeq(o.version, "object.put", "version");
     let object = this.#objects.get(oid);
     if (object === undefined) {
       object = { versions: [], deleted: false };
@@ -239,8 +240,8 @@ export class MemoryStore implements Store {
   }
 
   #appendJournal(e: JournalEntry, undo: (() => void)[]): void {
-    const pid = _key(e.pid, "journal.append", "pid");
-    _seq(e.seq, "journal.append", "seq");
+    const pid = mutationKey(e.pid, "journal.append", "pid");
+    mutationSeq(e.seq, "journal.append", "seq");
     let entries = this.#journal.get(pid);
     if (entries === undefined) {
       entries = [];
@@ -261,9 +262,9 @@ export class MemoryStore implements Store {
   }
 
   #appendAudit(r: StoredAudit, undo: (() => void)[]): void {
-    _seq(r.seq, "audit.append", "seq");
-    _key(r.hash, "audit.append", "hash");
-    const keys = _auditKeys(r);
+    mutationSeq(r.seq, "audit.append", "seq");
+    mutationKey(r.hash, "audit.append", "hash");
+    const keys = auditKeys(r);
     const at = _firstAbove(this.#audit, r.seq - 1, (a) => a.record.seq);
     if (this.#audit[at]?.record.seq === r.seq) {
       throw libosError("EEXIST", `Cannot append audit record '${r.seq}': that seq exists already`);
@@ -323,45 +324,6 @@ function _firstAbove<T>(items: readonly T[], after: number, key: (item: T) => nu
     else lo = mid + 1;
   }
   return lo;
-}
-
-/** The pid and action an audit record's body names (the body is canonical JSON). */
-function _auditKeys(record: StoredAudit): { pid: string | null; action: string | null } {
-  let body: unknown;
-  try {
-    body = typeof record.body === "string" ? JSON.parse(record.body) : undefined;
-  } catch {
-    body = undefined;
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw libosError(
-      "EINVAL",
-      `Cannot append audit record '${record.seq}': its body is not a JSON object`,
-    );
-  }
-  const { pid, action } = body as { pid?: unknown; action?: unknown };
-  return {
-    pid: typeof pid === "string" ? pid : null,
-    action: typeof action === "string" ? action : null,
-  };
-}
-
-function _key(value: unknown, kind: string, field: string): string {
-  if (typeof value === "string" && value !== "") return value;
-  throw libosError(
-    "EINVAL",
-    `Cannot apply '${kind}': ${field} must be a non-empty string, got ${typeof value}`,
-    { field },
-  );
-}
-
-function _seq(value: unknown, kind: string, field: string): number {
-  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
-  throw libosError(
-    "EINVAL",
-    `Cannot apply '${kind}': ${field} must be a non-negative integer, got ${String(value)}`,
-    { field },
-  );
 }
 
 function _afterSeq(value: number | undefined): number {

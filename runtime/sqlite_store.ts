@@ -14,6 +14,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { clearImmediate, setImmediate } from "node:timers";
 import { LibosError, libosError } from "./errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
+import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -671,9 +672,9 @@ function _encode(m: Mutation): _Op {
       const p = m.process;
       return {
         kind: m.kind,
-        pid: _key(p.pid, m.kind, "pid"),
-        state: _key(p.state, m.kind, "state"),
-        parentPid: p.parentPid === null ? null : _key(p.parentPid, m.kind, "parentPid"),
+        pid: mutationKey(p.pid, m.kind, "pid"),
+        state: mutationKey(p.state, m.kind, "state"),
+        parentPid: p.parentPid === null ? null : mutationKey(p.parentPid, m.kind, "parentPid"),
         body: _json(p, m.kind),
       };
     }
@@ -681,8 +682,8 @@ function _encode(m: Mutation): _Op {
       const g = m.grant;
       return {
         kind: m.kind,
-        id: _key(g.id, m.kind, "id"),
-        subject: _key(g.subject, m.kind, "subject"),
+        id: mutationKey(g.id, m.kind, "id"),
+        subject: mutationKey(g.subject, m.kind, "subject"),
         body: _json(g, m.kind),
       };
     }
@@ -690,61 +691,65 @@ function _encode(m: Mutation): _Op {
       const o = m.object;
       return {
         kind: m.kind,
-        oid: _key(o.oid, m.kind, "oid"),
-        version: _seq(o.version, m.kind, "version"),
-        namespace: _key(o.namespace, m.kind, "namespace"),
-        name: _key(o.name, m.kind, "name"),
+        oid: mutationKey(o.oid, m.kind, "oid"),
+        version: mutationSeq(o.version, m.kind, "version"),
+        namespace: mutationKey(o.namespace, m.kind, "namespace"),
+        name: mutationKey(o.name, m.kind, "name"),
         body: _json(o, m.kind),
       };
     }
     case "object.delete":
-      return { kind: m.kind, oid: _key(m.oid, m.kind, "oid") };
+      return { kind: m.kind, oid: mutationKey(m.oid, m.kind, "oid") };
     case "journal.append": {
       const e = m.entry;
       return {
         kind: m.kind,
-        pid: _key(e.pid, m.kind, "pid"),
-        seq: _seq(e.seq, m.kind, "seq"),
+        pid: mutationKey(e.pid, m.kind, "pid"),
+        seq: mutationSeq(e.seq, m.kind, "seq"),
         body: _json(e, m.kind),
       };
     }
     case "audit.append": {
       const r = m.record;
-      const { pid, action } = _auditKeys(r);
+      const { pid, action } = auditKeys(r);
       return {
         kind: m.kind,
-        seq: _seq(r.seq, m.kind, "seq"),
+        seq: mutationSeq(r.seq, m.kind, "seq"),
         pid,
         action,
         body: r.body,
-        hash: _key(r.hash, m.kind, "hash"),
+        hash: mutationKey(r.hash, m.kind, "hash"),
       };
     }
     case "human.put": {
       const h = m.request;
       return {
         kind: m.kind,
-        id: _key(h.id, m.kind, "id"),
-        pid: _key(h.pid, m.kind, "pid"),
-        state: _key(h.state, m.kind, "state"),
+        id: mutationKey(h.id, m.kind, "id"),
+        pid: mutationKey(h.pid, m.kind, "pid"),
+        state: mutationKey(h.state, m.kind, "state"),
         body: _json(h, m.kind),
       };
     }
     case "image.put": {
       const i = m.image;
-      return { kind: m.kind, id: _key(i.id, m.kind, "id"), body: _json(i, m.kind) };
+      return { kind: m.kind, id: mutationKey(i.id, m.kind, "id"), body: _json(i, m.kind) };
     }
     case "meta.put":
-      return { kind: m.kind, key: _key(m.key, m.kind, "key"), value: _json(m.value, m.kind) };
+      return {
+        kind: m.kind,
+        key: mutationKey(m.key, m.kind, "key"),
+        value: _json(m.value, m.kind),
+      };
     case "checkpoint.put": {
       const c = m.checkpoint;
       const { content: _content, ...info } = c;
       return {
         kind: m.kind,
-        id: _key(c.id, m.kind, "id"),
-        pid: _key(c.pid, m.kind, "pid"),
-        pids: c.pids.map((pid) => _key(pid, m.kind, "pids")),
-        createdAt: _seq(c.createdAt, m.kind, "createdAt"),
+        id: mutationKey(c.id, m.kind, "id"),
+        pid: mutationKey(c.pid, m.kind, "pid"),
+        pids: c.pids.map((pid) => mutationKey(pid, m.kind, "pids")),
+        createdAt: mutationSeq(c.createdAt, m.kind, "createdAt"),
         info: _json(info, m.kind),
         body: _json(c, m.kind),
       };
@@ -754,45 +759,6 @@ function _encode(m: Mutation): _Op {
       throw libosError("EINVAL", `Cannot apply mutation '${String(kind)}': unknown kind`);
     }
   }
-}
-
-/** The pid and action an audit record's body names (the body is canonical JSON). */
-function _auditKeys(record: StoredAudit): { pid: string | null; action: string | null } {
-  let body: unknown;
-  try {
-    body = typeof record.body === "string" ? JSON.parse(record.body) : undefined;
-  } catch {
-    body = undefined;
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw libosError(
-      "EINVAL",
-      `Cannot append audit record '${record.seq}': its body is not a JSON object`,
-    );
-  }
-  const { pid, action } = body as { pid?: unknown; action?: unknown };
-  return {
-    pid: typeof pid === "string" ? pid : null,
-    action: typeof action === "string" ? action : null,
-  };
-}
-
-function _key(value: unknown, kind: string, field: string): string {
-  if (typeof value === "string" && value !== "") return value;
-  throw libosError(
-    "EINVAL",
-    `Cannot apply '${kind}': ${field} must be a non-empty string, got ${typeof value}`,
-    { field },
-  );
-}
-
-function _seq(value: unknown, kind: string, field: string): number {
-  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
-  throw libosError(
-    "EINVAL",
-    `Cannot apply '${kind}': ${field} must be a non-negative integer, got ${String(value)}`,
-    { field },
-  );
 }
 
 function _json(value: unknown, kind: string): string {
