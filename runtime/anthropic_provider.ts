@@ -23,14 +23,7 @@ import type {
   Tool,
 } from "@anthropic-ai/sdk/resources/messages";
 import { libosError } from "./errors.ts";
-import { runModelCall } from "./model_call_error.ts";
-import {
-  type Endpoint,
-  type EnvReader,
-  type ModelOptions,
-  parseModelOptions,
-  resolveEndpoint,
-} from "./model_options.ts";
+import type { EnvReader, ModelOptions } from "./model_options.ts";
 import type {
   ContextMessage,
   ModelProvider,
@@ -41,6 +34,7 @@ import type {
 import type { RetryOptions } from "./model_retry.ts";
 import { stableJson, wireSchema } from "./model_wire.ts";
 import { parseToolArgs } from "./tool_call_args.ts";
+import { callVendor, type VendorConfig, vendorConfig } from "./vendor_call.ts";
 
 /** The vendor's API. */
 export const ANTHROPIC_VENDOR_URL = "https://api.anthropic.com";
@@ -66,34 +60,22 @@ export interface AnthropicProviderOptions {
 export class AnthropicProvider implements ModelProvider {
   /** The provider name images use. */
   readonly name: string;
-  readonly #env: EnvReader;
-  readonly #keyEnv: string;
-  readonly #baseURLEnv: string;
-  readonly #retry: RetryOptions;
+  readonly #config: VendorConfig;
 
   constructor(options: AnthropicProviderOptions = {}) {
-    this.name = options.name ?? "anthropic";
-    this.#env = options.env ?? Deno.env;
-    this.#keyEnv = options.keyEnv ?? "ANTHROPIC_API_KEY";
-    this.#baseURLEnv = options.baseURLEnv ?? "ANTHROPIC_BASE_URL";
-    this.#retry = options.retry ?? {};
+    this.#config = vendorConfig(options, {
+      name: "anthropic",
+      keyEnv: "ANTHROPIC_API_KEY",
+      baseURLEnv: "ANTHROPIC_BASE_URL",
+      vendorBaseURL: ANTHROPIC_VENDOR_URL,
+      sdk: Anthropic,
+    });
+    this.name = this.#config.name;
   }
 
   /** Performs one model turn; failures are {@linkcode LibosError}s with no key in them. */
-  async complete(request: ModelRequest): Promise<ModelResponse> {
-    const spec = request.model;
-    const model = "name" in spec ? spec.name ?? "" : "";
-    const target = `${this.name}/${model}`;
-    let endpoint: Endpoint | null = null;
-    return await runModelCall(target, request.signal, {
-      sdk: Anthropic,
-      retry: this.#retry,
-      secrets: () => [endpoint?.apiKey ?? undefined],
-    }, () => {
-      if (!("options" in spec) && spec.provider === "scripted") {
-        throw libosError("EINVAL", `Cannot call model '${target}': the image's model is scripted`);
-      }
-      const options = parseModelOptions(target, "options" in spec ? spec.options : undefined);
+  complete(request: ModelRequest): Promise<ModelResponse> {
+    return callVendor(this.#config, request, ({ target, model, options, endpoint, timeoutMs }) => {
       if (options.api !== undefined) {
         throw libosError(
           "EINVAL",
@@ -101,15 +83,6 @@ export class AnthropicProvider implements ModelProvider {
           { field: "model.options.api" },
         );
       }
-      endpoint = resolveEndpoint(target, options, {
-        defaults: {
-          keyEnv: this.#keyEnv,
-          baseURLEnv: this.#baseURLEnv,
-          vendorBaseURL: ANTHROPIC_VENDOR_URL,
-        },
-        env: this.#env,
-      });
-      const timeoutMs = options.timeoutMs ?? 120_000;
       const client = new Anthropic({
         // Always a string: with no key the SDK would go looking in config files.
         apiKey: endpoint.apiKey ?? "no-key",
@@ -120,11 +93,7 @@ export class AnthropicProvider implements ModelProvider {
         logLevel: "off",
       });
       const call: _Call = { client, model, options, request };
-      return {
-        timeoutMs,
-        maxRetries: options.maxRetries,
-        attempt: (signal: AbortSignal) => _turn(call, signal),
-      };
+      return (signal: AbortSignal) => _turn(call, signal);
     });
   }
 }

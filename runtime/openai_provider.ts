@@ -28,14 +28,7 @@ import type {
   ResponseInputItem,
 } from "openai/resources/responses/responses";
 import { libosError } from "./errors.ts";
-import { runModelCall } from "./model_call_error.ts";
-import {
-  type Endpoint,
-  type EnvReader,
-  type ModelOptions,
-  parseModelOptions,
-  resolveEndpoint,
-} from "./model_options.ts";
+import type { EnvReader, ModelOptions } from "./model_options.ts";
 import type {
   ContextMessage,
   ModelProvider,
@@ -45,6 +38,7 @@ import type {
 } from "./model_provider.ts";
 import type { RetryOptions } from "./model_retry.ts";
 import { parseToolArgs } from "./tool_call_args.ts";
+import { callVendor, type VendorConfig, vendorConfig } from "./vendor_call.ts";
 import { stableJson, wireSchema } from "./model_wire.ts";
 
 /** The vendor's API. */
@@ -68,43 +62,22 @@ export interface OpenAIProviderOptions {
 export class OpenAIProvider implements ModelProvider {
   /** The provider name images use. */
   readonly name: string;
-  readonly #env: EnvReader;
-  readonly #keyEnv: string;
-  readonly #baseURLEnv: string;
-  readonly #retry: RetryOptions;
+  readonly #config: VendorConfig;
 
   constructor(options: OpenAIProviderOptions = {}) {
-    this.name = options.name ?? "openai";
-    this.#env = options.env ?? Deno.env;
-    this.#keyEnv = options.keyEnv ?? "OPENAI_API_KEY";
-    this.#baseURLEnv = options.baseURLEnv ?? "OPENAI_BASE_URL";
-    this.#retry = options.retry ?? {};
+    this.#config = vendorConfig(options, {
+      name: "openai",
+      keyEnv: "OPENAI_API_KEY",
+      baseURLEnv: "OPENAI_BASE_URL",
+      vendorBaseURL: OPENAI_VENDOR_URL,
+      sdk: OpenAI,
+    });
+    this.name = this.#config.name;
   }
 
   /** Performs one model turn; failures are {@linkcode LibosError}s with no key in them. */
-  async complete(request: ModelRequest): Promise<ModelResponse> {
-    const spec = request.model;
-    const model = "name" in spec ? spec.name ?? "" : "";
-    const target = `${this.name}/${model}`;
-    let endpoint: Endpoint | null = null;
-    return await runModelCall(target, request.signal, {
-      sdk: OpenAI,
-      retry: this.#retry,
-      secrets: () => [endpoint?.apiKey ?? undefined],
-    }, () => {
-      if (!("options" in spec) && spec.provider === "scripted") {
-        throw libosError("EINVAL", `Cannot call model '${target}': the image's model is scripted`);
-      }
-      const options = parseModelOptions(target, "options" in spec ? spec.options : undefined);
-      endpoint = resolveEndpoint(target, options, {
-        defaults: {
-          keyEnv: this.#keyEnv,
-          baseURLEnv: this.#baseURLEnv,
-          vendorBaseURL: OPENAI_VENDOR_URL,
-        },
-        env: this.#env,
-      });
-      const timeoutMs = options.timeoutMs ?? 120_000;
+  complete(request: ModelRequest): Promise<ModelResponse> {
+    return callVendor(this.#config, request, ({ model, options, endpoint, timeoutMs }) => {
       const client = new OpenAI({
         apiKey: endpoint.apiKey ?? "no-key",
         baseURL: endpoint.baseURL,
@@ -117,11 +90,7 @@ export class OpenAIProvider implements ModelProvider {
       });
       const call: _Call = { client, model, options, request, vendor: endpoint.vendor };
       const attempt = options.api === "responses" ? _responsesTurn : _chatTurn;
-      return {
-        timeoutMs,
-        maxRetries: options.maxRetries,
-        attempt: (signal: AbortSignal) => attempt(call, signal),
-      };
+      return (signal: AbortSignal) => attempt(call, signal);
     });
   }
 }
