@@ -194,33 +194,34 @@ export class Syscalls {
     return { turn: this.#turn, callId: this.#callId, sys: n };
   }
 
-  /** Journals the intent of an effect that leaves the kernel, durably. */
-  async #intent(name: string, args: unknown, data: Record<string, unknown> = {}): Promise<void> {
+  /** Journals a syscall's intent (`phase` effect or wait) for replay, in the batch. */
+  #journalIntent(
+    name: string,
+    args: unknown,
+    phase: "effect" | "wait",
+    data: Record<string, unknown>,
+  ): void {
     const n = this.#n;
     const argsHash = sha256Hex(canonicalJson(_jsonSafe(args) ?? null));
     const entry = this.#k._journal(
       this.#batch,
       this.pid,
       "syscall.intent",
-      { name, argsHash, phase: "effect", ...data },
+      { name, argsHash, phase, ...data },
       this.#where(n),
     );
     this.#replay.set(n, entry);
+  }
+
+  /** Journals the intent of an effect that leaves the kernel, durably. */
+  async #intent(name: string, args: unknown, data: Record<string, unknown> = {}): Promise<void> {
+    this.#journalIntent(name, args, "effect", data);
     await this.#k._commit(this.#batch);
   }
 
   /** Parks the process until `wait` is over; the call runs again then. */
   #park(name: string, args: unknown, wait: WaitReason, data: Record<string, unknown>): never {
-    const n = this.#n;
-    const argsHash = sha256Hex(canonicalJson(_jsonSafe(args) ?? null));
-    const entry = this.#k._journal(
-      this.#batch,
-      this.pid,
-      "syscall.intent",
-      { name, argsHash, phase: "wait", ...data },
-      this.#where(n),
-    );
-    this.#replay.set(n, entry);
+    this.#journalIntent(name, args, "wait", data);
     this.#k._park(this.#batch, this.#p, wait);
     throw libosError("EWAITING", `Process ${this.pid} waits for ${wait.kind}`, { pid: this.pid });
   }
