@@ -18,6 +18,7 @@ import { delegate, isLive, validateGrantSpec } from "./capability.ts";
 import { canonicalJson, sha256Hex } from "./canonical_json.ts";
 import { libosError } from "./errors.ts";
 import type { Kernel } from "./kernel.ts";
+import { voidHumanRequest } from "./human_queue.ts";
 import { isTerminal } from "./lifecycle.ts";
 import { newOid } from "./object_memory.ts";
 import type { GrantSpec } from "./schemas.ts";
@@ -203,7 +204,7 @@ export async function restoreCheckpoint(
     _restoreObjects(k, batch, m, versions, now);
     for (const r of k.humanRequests({ pid: live.pid, state: "pending" })) {
       if (!m.human.some((h) => h.id === r.id)) {
-        k._voidRequest(batch, r.id, `checkpoint ${id} was restored`);
+        voidHumanRequest(k, batch, r.id, `checkpoint ${id} was restored`);
       }
     }
     const snap = m.process;

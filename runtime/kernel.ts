@@ -24,6 +24,12 @@ import { assertTransition, isTerminal } from "./lifecycle.ts";
 import { MemoryFilesystem } from "./memory_fs.ts";
 import { MemoryStore } from "./memory_store.ts";
 import type { ContextMessage, ModelProvider } from "./model_provider.ts";
+import {
+  answerHumanRequest,
+  expireHumanRequest,
+  listHumanRequests,
+  voidHumanRequest,
+} from "./human_queue.ts";
 import { newOid, ObjectMemory, type ObjectQuotas } from "./object_memory.ts";
 import { defaultObjectTypes, ObjectTypeRegistry } from "./object_types.ts";
 import {
@@ -998,7 +1004,7 @@ export class Kernel implements AsyncDisposable {
 
   #voidRequests(batch: Batch, pid: Pid, why: string): void {
     for (const r of this._human.values()) {
-      if (r.pid === pid) this._voidRequest(batch, r.id, why);
+      if (r.pid === pid) voidHumanRequest(this, batch, r.id, why);
     }
   }
 
@@ -1097,16 +1103,6 @@ export class Kernel implements AsyncDisposable {
   /** @internal The last journal seq of a process. */
   _journalHead(pid: Pid): number {
     return this.#journalHeads.get(pid) ?? 0;
-  }
-
-  /** @internal Voids a pending human request. */
-  _voidRequest(batch: Batch, id: string, why: string): void {
-    const r = this._human.get(id);
-    if (r === undefined || r.state !== "pending") return;
-    r.state = "void";
-    r.decidedAt = this.clock.now();
-    r.answer = why;
-    this._saveHuman(batch, r);
   }
 
   #probation: Promise<void> = Promise.resolve();
@@ -1290,7 +1286,7 @@ export class Kernel implements AsyncDisposable {
       });
       for (const r of this._human.values()) {
         if (r.state === "pending" && r.grantId === g.id) {
-          this._voidRequest(batch, r.id, `grant ${g.id} was revoked`);
+          voidHumanRequest(this, batch, r.id, `grant ${g.id} was revoked`);
           const proc = this._procs.get(r.pid);
           if (
             proc?.state === "waiting" && proc.wait?.kind === "human" && proc.wait.requestId === r.id
@@ -1304,15 +1300,9 @@ export class Kernel implements AsyncDisposable {
     return revoked;
   }
 
-  /** Human requests, optionally by state and pid. */
+  /** Human requests, optionally by state and pid, oldest first. */
   humanRequests(filter: { state?: HumanState; pid?: Pid } = {}): HumanRequest[] {
-    const out: HumanRequest[] = [];
-    for (const r of this._human.values()) {
-      if (filter.state !== undefined && r.state !== filter.state) continue;
-      if (filter.pid !== undefined && r.pid !== filter.pid) continue;
-      out.push(structuredClone(r));
-    }
-    return out.sort((a, b) => a.createdAt - b.createdAt || _idNum(a.id) - _idNum(b.id));
+    return listHumanRequests(this, filter);
   }
 
   /** One human request. */
@@ -1329,95 +1319,12 @@ export class Kernel implements AsyncDisposable {
    * again from its start; the approved action is the exact one it asked for.
    * A second decision is refused (`ESTATE`).
    */
-  async answer(
+  answer(
     id: string,
     decision: HumanDecision,
     options: Actor = { actor: OPERATOR_ROOT },
   ): Promise<HumanRequest> {
-    const r = this._human.get(id);
-    if (r === undefined) {
-      throw libosError("ENOENT", `Cannot answer human request '${id}': no such request`);
-    }
-    if (!["approve", "deny", "answer"].includes(decision.decision)) {
-      throw new TypeError(`Cannot answer '${id}': decision must be approve, deny or answer`);
-    }
-    this.#expireIfDue(r);
-    if (r.state !== "pending") {
-      throw libosError("ESTATE", `Cannot answer human request '${id}': it is already ${r.state}`, {
-        id,
-      });
-    }
-    if (r.kind === "question" && decision.decision === "approve") {
-      throw new TypeError(
-        `Cannot approve question '${id}': answer it (decision "answer") or deny it`,
-      );
-    }
-    if (r.kind !== "question" && decision.decision === "answer") {
-      throw new TypeError(`Cannot answer ${r.kind} request '${id}' with text: approve or deny it`);
-    }
-    if (decision.decision === "answer" && typeof decision.answer !== "string") {
-      throw new TypeError(`Cannot answer '${id}': 'answer' must be a string`);
-    }
-    const batch = new Batch();
-    const now = this.clock.now();
-    r.state = decision.decision === "approve"
-      ? "approved"
-      : decision.decision === "deny"
-      ? "denied"
-      : "answered";
-    r.decidedAt = now;
-    r.decidedBy = options.actor;
-    r.answer = decision.answer ?? null;
-    r.scope = decision.scope ?? "once";
-    if (
-      r.state === "approved" && (r.kind === "permission" || r.scope === "always") &&
-      r.resource !== null
-    ) {
-      // A permission grant (or an "always" approval) becomes a capability.
-      this._saveGrant(batch, {
-        id: this._nextId("grant", "g_", batch),
-        subject: r.pid,
-        resource: r.resource,
-        rights: [...r.rights],
-        effect: "allow",
-        uses: r.scope === "always" ? null : 1,
-        expiresAt: null,
-        delegable: false,
-        parentId: null,
-        issuedBy: `human:${r.id}`,
-        revoked: false,
-        createdAt: now,
-      });
-    }
-    this._saveHuman(batch, r);
-    this._journal(batch, r.pid, "human", {
-      requestId: r.id,
-      decision: r.state,
-      by: options.actor,
-      scope: r.scope,
-    });
-    this._audit(batch, {
-      actor: options.actor,
-      action: `human.${r.state}`,
-      pid: r.pid,
-      resource: r.resource,
-      capabilityId: r.grantId,
-      callId: r.callId,
-      detail: { request: r.id, kind: r.kind, scope: r.scope, actionHash: r.actionHash },
-    });
-    const p = this._procs.get(r.pid);
-    if (p?.state === "waiting" && p.wait?.kind === "human" && p.wait.requestId === r.id) {
-      this._transition(batch, p, "runnable", { reason: null, actor: options.actor });
-    }
-    await this._commit(batch);
-    return structuredClone(r);
-  }
-
-  #expireIfDue(r: HumanRequest): void {
-    if (r.state === "pending" && r.expiresAt !== null && this.clock.now() >= r.expiresAt) {
-      r.state = "expired";
-      r.decidedAt = this.clock.now();
-    }
+    return answerHumanRequest(this, id, decision, options.actor);
   }
 
   /** @internal Arms the expiry of a pending request. */
@@ -1428,29 +1335,9 @@ export class Kernel implements AsyncDisposable {
       key,
       this.clock.setTimer(r.expiresAt, () => {
         this.#timers.delete(key);
-        void this.#expire(r.id).catch((e) => this._panic(r.pid, e));
+        void expireHumanRequest(this, r.id).catch((e) => this._panic(r.pid, e));
       }),
     );
-  }
-
-  async #expire(id: string): Promise<void> {
-    const r = this._human.get(id);
-    if (r === undefined || r.state !== "pending") return;
-    const batch = new Batch();
-    r.state = "expired";
-    r.decidedAt = this.clock.now();
-    this._saveHuman(batch, r);
-    this._audit(batch, {
-      actor: "kernel",
-      action: "human.expired",
-      pid: r.pid,
-      detail: { request: r.id },
-    });
-    const p = this._procs.get(r.pid);
-    if (p?.state === "waiting" && p.wait?.kind === "human" && p.wait.requestId === r.id) {
-      this._transition(batch, p, "runnable", { reason: null });
-    }
-    await this._commit(batch);
   }
 
   /** A process's journal. */
@@ -1590,11 +1477,6 @@ function _findQualified(objects: ObjectMemory, ref: string): ObjectRecord | unde
   const i = ref.lastIndexOf("/");
   if (i <= 0) return undefined;
   return objects.find(ref.slice(0, i), ref.slice(i + 1));
-}
-
-function _idNum(id: string): number {
-  const n = Number(id.slice(id.indexOf("_") + 1));
-  return Number.isFinite(n) ? n : 0;
 }
 
 /** The hash of an exact action, for binding approvals. */

@@ -1,0 +1,165 @@
+/**
+ * The human queue's decisions (DESIGN §2): answering a request (approve,
+ * deny, answer), its expiry, and voiding it when what it rests on is gone (a
+ * revoked grant, a restored checkpoint, an ended process). Each decision is
+ * one batch: the request, the grant an approval makes, the journal entry, the
+ * audit record and the waiting process's wake-up commit together.
+ *
+ * @module
+ */
+import { Batch } from "./batch.ts";
+import { libosError } from "./errors.ts";
+import type { HumanDecision, Kernel } from "./kernel.ts";
+import type { HumanRequest, HumanState, Pid } from "./types.ts";
+
+/** Human requests, optionally by state and pid, oldest first. */
+export function listHumanRequests(
+  k: Kernel,
+  filter: { state?: HumanState; pid?: Pid },
+): HumanRequest[] {
+  const out: HumanRequest[] = [];
+  for (const r of k._human.values()) {
+    if (filter.state !== undefined && r.state !== filter.state) continue;
+    if (filter.pid !== undefined && r.pid !== filter.pid) continue;
+    out.push(structuredClone(r));
+  }
+  return out.sort((a, b) => a.createdAt - b.createdAt || _idNum(a.id) - _idNum(b.id));
+}
+
+/**
+ * Answers a human request for `actor`. The process wakes and its pending tool
+ * call runs again from its start. A second decision is refused (`ESTATE`).
+ */
+export async function answerHumanRequest(
+  k: Kernel,
+  id: string,
+  decision: HumanDecision,
+  actor: string,
+): Promise<HumanRequest> {
+  const r = k._human.get(id);
+  if (r === undefined) {
+    throw libosError("ENOENT", `Cannot answer human request '${id}': no such request`);
+  }
+  if (!["approve", "deny", "answer"].includes(decision.decision)) {
+    throw new TypeError(`Cannot answer '${id}': decision must be approve, deny or answer`);
+  }
+  _expireIfDue(k, r);
+  if (r.state !== "pending") {
+    throw libosError("ESTATE", `Cannot answer human request '${id}': it is already ${r.state}`, {
+      id,
+    });
+  }
+  if (r.kind === "question" && decision.decision === "approve") {
+    throw new TypeError(
+      `Cannot approve question '${id}': answer it (decision "answer") or deny it`,
+    );
+  }
+  if (r.kind !== "question" && decision.decision === "answer") {
+    throw new TypeError(`Cannot answer ${r.kind} request '${id}' with text: approve or deny it`);
+  }
+  if (decision.decision === "answer" && typeof decision.answer !== "string") {
+    throw new TypeError(`Cannot answer '${id}': 'answer' must be a string`);
+  }
+  const batch = new Batch();
+  const now = k.clock.now();
+  r.state = decision.decision === "approve"
+    ? "approved"
+    : decision.decision === "deny"
+    ? "denied"
+    : "answered";
+  r.decidedAt = now;
+  r.decidedBy = actor;
+  r.answer = decision.answer ?? null;
+  r.scope = decision.scope ?? "once";
+  if (
+    r.state === "approved" && (r.kind === "permission" || r.scope === "always") &&
+    r.resource !== null
+  ) {
+    // A permission grant (or an "always" approval) becomes a capability.
+    k._saveGrant(batch, {
+      id: k._nextId("grant", "g_", batch),
+      subject: r.pid,
+      resource: r.resource,
+      rights: [...r.rights],
+      effect: "allow",
+      uses: r.scope === "always" ? null : 1,
+      expiresAt: null,
+      delegable: false,
+      parentId: null,
+      issuedBy: `human:${r.id}`,
+      revoked: false,
+      createdAt: now,
+    });
+  }
+  k._saveHuman(batch, r);
+  k._journal(batch, r.pid, "human", {
+    requestId: r.id,
+    decision: r.state,
+    by: actor,
+    scope: r.scope,
+  });
+  k._audit(batch, {
+    actor,
+    action: `human.${r.state}`,
+    pid: r.pid,
+    resource: r.resource,
+    capabilityId: r.grantId,
+    callId: r.callId,
+    detail: { request: r.id, kind: r.kind, scope: r.scope, actionHash: r.actionHash },
+  });
+  _wake(k, batch, r, actor);
+  await k._commit(batch);
+  return structuredClone(r);
+}
+
+/** Expires a pending request whose time is up (its timer fired); the process wakes. */
+export async function expireHumanRequest(k: Kernel, id: string): Promise<void> {
+  const r = k._human.get(id);
+  if (r === undefined || r.state !== "pending") return;
+  const batch = new Batch();
+  r.state = "expired";
+  r.decidedAt = k.clock.now();
+  k._saveHuman(batch, r);
+  k._audit(batch, {
+    actor: "kernel",
+    action: "human.expired",
+    pid: r.pid,
+    detail: { request: r.id },
+  });
+  _wake(k, batch, r, null);
+  await k._commit(batch);
+}
+
+/** Voids a pending request, in `batch`: what it rested on is gone (`why`). */
+export function voidHumanRequest(k: Kernel, batch: Batch, id: string, why: string): void {
+  const r = k._human.get(id);
+  if (r === undefined || r.state !== "pending") return;
+  r.state = "void";
+  r.decidedAt = k.clock.now();
+  r.answer = why;
+  k._saveHuman(batch, r);
+}
+
+/** A request past its expiry is expired before anyone may answer it. */
+function _expireIfDue(k: Kernel, r: HumanRequest): void {
+  if (r.state === "pending" && r.expiresAt !== null && k.clock.now() >= r.expiresAt) {
+    r.state = "expired";
+    r.decidedAt = k.clock.now();
+  }
+}
+
+/** The process waiting on `r` becomes runnable. */
+function _wake(k: Kernel, batch: Batch, r: HumanRequest, actor: string | null): void {
+  const p = k._procs.get(r.pid);
+  if (p?.state === "waiting" && p.wait?.kind === "human" && p.wait.requestId === r.id) {
+    k._transition(batch, p, "runnable", {
+      reason: null,
+      ...(actor === null ? {} : { actor }),
+    });
+  }
+}
+
+function _idNum(id: string): number {
+  const n = Number(id.slice(id.indexOf("_") + 1));
+  return Number.isFinite(n) ? n : 0;
+}
