@@ -1023,8 +1023,9 @@ export class Kernel implements AsyncDisposable {
       });
     }
     const batch = new Batch();
-    // A persisted counter: an invocation's call id is never reused after a restart.
-    const callId = this._nextId("invocation", "x", batch);
+    // `x<boot>.<n>`: the boot number is persisted once per boot, so no call id is reused after
+    // a restart and no invocation writes more than its own records.
+    const callId = `x${this.#boot}.${++this.#invocations}`;
     const sys = new Syscalls(this, p, {
       batch,
       callId,
@@ -1104,6 +1105,10 @@ export class Kernel implements AsyncDisposable {
   _journalHead(pid: Pid): number {
     return this.#journalHeads.get(pid) ?? 0;
   }
+
+  /** This boot's number (persisted), and the invocations made in it: see invoke. */
+  #boot = 0;
+  #invocations = 0;
 
   #probation: Promise<void> = Promise.resolve();
 
@@ -1407,6 +1412,7 @@ export class Kernel implements AsyncDisposable {
 
   async #recover(): Promise<void> {
     const batch = new Batch();
+    this.#boot = Number(this._nextId("boot", "", batch));
     // After a crash (no clean shutdown recorded), every process resumed in
     // the middle of its work counts a recovery: see runQuantum.
     const crashed = this.#meta["shutdown"] !== "clean" && this._procs.size > 0;
