@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { anthropicMessages, AnthropicProvider, toolUseId } from "./anthropic_provider.ts";
-import { LibosError } from "./errors.ts";
 import type { ContextMessage, ModelRequest } from "./model_provider.ts";
-import { primitiveToolSpec } from "./primitive_tools.ts";
 import { MALFORMED_KEY } from "./tool_call_args.ts";
 import { type ModelServer, startModelServer } from "../tests/model_server.ts";
+import {
+  boundRequest,
+  type ProviderTarget,
+  recordingRetry,
+  rejection,
+} from "../tests/fixtures/provider_kit.ts";
 import {
   apiError,
   message,
@@ -17,17 +21,15 @@ const KEY = "sk-ant-api03-TESTKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-
 /** The provider's environment; `request` binds the key to its test server there. */
 const ENV = new Map([["ANTHROPIC_API_KEY", KEY]]);
 
+const TARGET: ProviderTarget = {
+  provider: "anthropic",
+  name: "claude-sonnet-4-6",
+  keyEnv: "ANTHROPIC_API_KEY",
+  baseURL: (server) => server.url,
+};
+
 function provider(sleeps: number[] = []): AnthropicProvider {
-  return new AnthropicProvider({
-    env: ENV,
-    retry: {
-      sleep: (ms) => {
-        sleeps.push(ms);
-        return Promise.resolve();
-      },
-      random: () => 0,
-    },
-  });
+  return new AnthropicProvider({ env: ENV, retry: recordingRetry(sleeps, 0) });
 }
 
 function request(
@@ -35,32 +37,7 @@ function request(
   options: Record<string, unknown> = {},
   extra: Partial<ModelRequest> = {},
 ): ModelRequest {
-  ENV.set("ANTHROPIC_BASE_URL", server.url);
-  return {
-    pid: "p_1",
-    model: {
-      provider: "anthropic",
-      name: "claude-sonnet-4-6",
-      options: { baseURL: server.url, apiKeyEnv: "ANTHROPIC_API_KEY", ...options },
-    },
-    forked: false,
-    system: "You summarize repositories.",
-    messages: [{ role: "user", text: "Summarize the repository." }],
-    tools: [primitiveToolSpec("read_text_file")!, primitiveToolSpec("exit")!],
-    turn: 0,
-    signal: new AbortController().signal,
-    ...extra,
-  };
-}
-
-async function rejection(p: Promise<unknown>): Promise<LibosError> {
-  try {
-    await p;
-  } catch (error) {
-    assert.ok(error instanceof LibosError, `expected a LibosError, got ${error}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
+  return boundRequest(ENV, TARGET, server, options, extra);
 }
 
 Deno.test("anthropic: a plain reply comes back as final text with its usage, cache reads included", async () => {

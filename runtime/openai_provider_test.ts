@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
-import { LibosError } from "./errors.ts";
 import type { ContextMessage, ModelRequest } from "./model_provider.ts";
 import { chatMessages, OpenAIProvider, responsesInput } from "./openai_provider.ts";
-import { primitiveToolSpec } from "./primitive_tools.ts";
 import { MALFORMED_KEY } from "./tool_call_args.ts";
 import { type ModelServer, startModelServer } from "../tests/model_server.ts";
+import {
+  boundRequest,
+  type ProviderTarget,
+  recordingRetry,
+  rejection,
+} from "../tests/fixtures/provider_kit.ts";
 import {
   chatCompletion,
   chatStream,
@@ -23,17 +27,15 @@ const KEY = "sk-proj-TESTKEY0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH";
 /** The provider's environment; `request` binds the key to its test server there. */
 const ENV = new Map([["TEST_OPENAI_API_KEY", KEY]]);
 
+const TARGET: ProviderTarget = {
+  provider: "openai",
+  name: "gpt-4o-mini",
+  keyEnv: "TEST_OPENAI_API_KEY",
+  baseURL: (server) => `${server.url}/v1`,
+};
+
 function provider(sleeps: number[] = []): OpenAIProvider {
-  return new OpenAIProvider({
-    env: ENV,
-    retry: {
-      sleep: (ms) => {
-        sleeps.push(ms);
-        return Promise.resolve();
-      },
-      random: () => 0.5,
-    },
-  });
+  return new OpenAIProvider({ env: ENV, retry: recordingRetry(sleeps, 0.5) });
 }
 
 function request(
@@ -41,32 +43,7 @@ function request(
   options: Record<string, unknown> = {},
   extra: Partial<ModelRequest> = {},
 ): ModelRequest {
-  ENV.set("TEST_OPENAI_BASE_URL", `${server.url}/v1`);
-  return {
-    pid: "p_1",
-    model: {
-      provider: "openai",
-      name: "gpt-4o-mini",
-      options: { baseURL: `${server.url}/v1`, apiKeyEnv: "TEST_OPENAI_API_KEY", ...options },
-    },
-    forked: false,
-    system: "You summarize repositories.",
-    messages: [{ role: "user", text: "Summarize the repository." }],
-    tools: [primitiveToolSpec("read_text_file")!, primitiveToolSpec("exit")!],
-    turn: 0,
-    signal: new AbortController().signal,
-    ...extra,
-  };
-}
-
-async function rejection(p: Promise<unknown>): Promise<LibosError> {
-  try {
-    await p;
-  } catch (error) {
-    assert.ok(error instanceof LibosError, `expected a LibosError, got ${error}`);
-    return error;
-  }
-  assert.fail("expected the call to fail");
+  return boundRequest(ENV, TARGET, server, options, extra);
 }
 
 Deno.test("openai: a plain reply comes back as final text with its usage, over chat completions", async () => {
