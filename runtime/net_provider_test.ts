@@ -87,6 +87,28 @@ function serve(
   return { server, port: server.addr.port, hits };
 }
 
+/**
+ * A loopback server whose requests wait until it is disposed; `arrival`
+ * resolves when the first request is in.
+ */
+function stalledServer(): { port: number; arrival: Promise<void> } & AsyncDisposable {
+  const released = Promise.withResolvers<void>();
+  const arrived = Promise.withResolvers<void>();
+  const { server, port } = serve(async () => {
+    arrived.resolve();
+    await released.promise;
+    return new Response("late");
+  });
+  return {
+    port,
+    arrival: arrived.promise,
+    async [Symbol.asyncDispose]() {
+      released.resolve();
+      await server.shutdown();
+    },
+  };
+}
+
 async function rejects(promise: Promise<unknown>): Promise<LibosError> {
   try {
     await promise;
@@ -399,76 +421,41 @@ Deno.test("a body past maxBytes is ELIMIT, with or without a content-length", as
 });
 
 Deno.test("a server that does not answer in time is ETIMEDOUT", async () => {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => release = resolve);
-  const { server, port } = serve(async () => {
-    await released;
-    return new Response("late");
-  });
-  try {
-    const net = new NetProvider();
-    const started = performance.now();
-    const error = await rejects(
-      net.fetch({ url: `http://127.0.0.1:${port}/` }, { ...authorizer(), timeoutMs: 150 }),
-    );
-    assert.equal(error.code, "ETIMEDOUT");
-    assert.ok(performance.now() - started < 2_000);
-  } finally {
-    release();
-    await server.shutdown();
-  }
+  await using stalled = stalledServer();
+  const net = new NetProvider();
+  const started = performance.now();
+  const error = await rejects(
+    net.fetch({ url: `http://127.0.0.1:${stalled.port}/` }, { ...authorizer(), timeoutMs: 150 }),
+  );
+  assert.equal(error.code, "ETIMEDOUT");
+  assert.ok(performance.now() - started < 2_000);
 });
 
 Deno.test("aborting the signal cancels the fetch with ECANCELED", async () => {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => release = resolve);
-  let arrived = () => {};
-  const arrival = new Promise<void>((resolve) => arrived = resolve);
-  const { server, port } = serve(async () => {
-    arrived();
-    await released;
-    return new Response("late");
-  });
-  try {
-    const net = new NetProvider();
-    const controller = new AbortController();
-    const pending = rejects(
-      net.fetch({ url: `http://127.0.0.1:${port}/` }, {
-        ...authorizer(),
-        signal: controller.signal,
-      }),
-    );
-    await arrival;
-    controller.abort();
-    assert.equal((await pending).code, "ECANCELED");
-  } finally {
-    release();
-    await server.shutdown();
-  }
+  await using stalled = stalledServer();
+  const net = new NetProvider();
+  const controller = new AbortController();
+  const pending = rejects(
+    net.fetch({ url: `http://127.0.0.1:${stalled.port}/` }, {
+      ...authorizer(),
+      signal: controller.signal,
+    }),
+  );
+  await stalled.arrival;
+  controller.abort();
+  assert.equal((await pending).code, "ECANCELED");
 });
 
 Deno.test("disposing the provider cancels fetches in flight and refuses new ones", async () => {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => release = resolve);
-  let arrived = () => {};
-  const arrival = new Promise<void>((resolve) => arrived = resolve);
-  const { server, port } = serve(async () => {
-    arrived();
-    await released;
-    return new Response("late");
-  });
-  try {
-    const net = new NetProvider();
-    const pending = rejects(net.fetch({ url: `http://127.0.0.1:${port}/` }, authorizer()));
-    await arrival;
-    await net[Symbol.asyncDispose]();
-    assert.equal((await pending).code, "ECANCELED");
-    const after = await rejects(net.fetch({ url: `http://127.0.0.1:${port}/` }, authorizer()));
-    assert.equal(after.code, "ECANCELED");
-  } finally {
-    release();
-    await server.shutdown();
-  }
+  await using stalled = stalledServer();
+  const url = `http://127.0.0.1:${stalled.port}/`;
+  const net = new NetProvider();
+  const pending = rejects(net.fetch({ url }, authorizer()));
+  await stalled.arrival;
+  await net[Symbol.asyncDispose]();
+  assert.equal((await pending).code, "ECANCELED");
+  const after = await rejects(net.fetch({ url }, authorizer()));
+  assert.equal(after.code, "ECANCELED");
 });
 
 Deno.test("bad requests are EINVAL before anything is authorised", async () => {
