@@ -499,19 +499,12 @@ export class Syscalls {
 
   /** Reads a text file (UTF-8). */
   readText(path: string): Promise<string> {
-    return this.#syscall("fs.readText", { path }, { idempotent: true }, async (intent) => {
-      const t = await this.#fsTarget("fs.read", path, "read", {
-        args: { path },
-        preview: `read ${path}`,
-        intent,
-      });
-      const bytes = await this.#readFile(t.real);
-      this.#allowed("fs.read", t.resource, t.authz, { bytes: bytes.length });
+    return this.#readAs("fs.readText", path, (bytes, checked) => {
       try {
         return decoder.decode(bytes);
       } catch {
-        throw libosError("EINVAL", `Cannot read '${t.path}' as text: it is not valid UTF-8`, {
-          path: t.path,
+        throw libosError("EINVAL", `Cannot read '${checked}' as text: it is not valid UTF-8`, {
+          path: checked,
         });
       }
     });
@@ -519,7 +512,19 @@ export class Syscalls {
 
   /** Reads a file's bytes. */
   readBytes(path: string): Promise<Uint8Array> {
-    return this.#syscall("fs.readBytes", { path }, { idempotent: true }, async (intent) => {
+    return this.#readAs("fs.readBytes", path, (bytes) => bytes);
+  }
+
+  /**
+   * Reads a file under the `read` right (one `fs.read` decision) and converts
+   * its bytes; `convert` gets the path as checked, too.
+   */
+  #readAs<T>(
+    name: string,
+    path: string,
+    convert: (bytes: Uint8Array, checked: string) => T,
+  ): Promise<T> {
+    return this.#syscall(name, { path }, { idempotent: true }, async (intent) => {
       const t = await this.#fsTarget("fs.read", path, "read", {
         args: { path },
         preview: `read ${path}`,
@@ -527,7 +532,7 @@ export class Syscalls {
       });
       const bytes = await this.#readFile(t.real);
       this.#allowed("fs.read", t.resource, t.authz, { bytes: bytes.length });
-      return bytes;
+      return convert(bytes, t.path);
     });
   }
 
