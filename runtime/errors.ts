@@ -8,25 +8,29 @@
  */
 
 /** The stable error codes of Agent libOS. */
-export type ErrorCode =
-  | "EPERM" // a capability check refused the action
-  | "ENOENT" // the target does not exist
-  | "EEXIST" // the target exists already (a name taken in a namespace)
-  | "EINVAL" // malformed input: a bad image, a bad grant, arguments failing a schema
-  | "ESTATE" // an illegal lifecycle transition
-  | "EBUDGET" // a process budget (steps, tool calls, tokens, wall time, children) is spent
-  | "EQUOTA" // a size quota is exceeded
-  | "ELIMIT" // a runtime limit (message size, syscall count) is exceeded
-  | "ETIMEDOUT" // a deadline passed
-  | "ENOMEM" // an isolate ran out of memory
-  | "EWAITING" // the action waits for a human, a child or a timer
-  | "ENONDET" // a replayed call diverged from its journal
-  | "EDENIED" // a human denied the action
-  | "EEXPIRED" // a human request expired before it was answered
-  | "ECANCELED" // the process was cancelled while the action ran
-  | "EUNKNOWN" // the outcome of an interrupted effect is not known
-  | "ETOOL" // a tool failed in its own code
-  | "EINTERNAL"; // a kernel bug: never expected
+export const ERROR_CODES = [
+  "EPERM", // a capability check refused the action
+  "ENOENT", // the target does not exist
+  "EEXIST", // the target exists already (a name taken in a namespace)
+  "EINVAL", // malformed input: a bad image, a bad grant, arguments failing a schema
+  "ESTATE", // an illegal lifecycle transition
+  "EBUDGET", // a process budget (steps, tool calls, tokens, wall time, children) is spent
+  "EQUOTA", // a size quota is exceeded
+  "ELIMIT", // a runtime limit (message size, syscall count) is exceeded
+  "ETIMEDOUT", // a deadline passed
+  "ENOMEM", // an isolate ran out of memory
+  "EWAITING", // the action waits for a human, a child or a timer
+  "ENONDET", // a replayed call diverged from its journal
+  "EDENIED", // a human denied the action
+  "EEXPIRED", // a human request expired before it was answered
+  "ECANCELED", // the process was cancelled while the action ran
+  "EUNKNOWN", // the outcome of an interrupted effect is not known
+  "ETOOL", // a tool failed in its own code
+  "EINTERNAL", // a kernel bug: never expected
+] as const;
+
+/** One of {@linkcode ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Structured fields an error may carry (all optional). */
 export interface ErrorFields {

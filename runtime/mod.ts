@@ -32,6 +32,7 @@ export {
   type SpawnRequest,
 } from "./kernel.ts";
 export {
+  ERROR_CODES,
   type ErrorCode,
   type ErrorData,
   hasCode,

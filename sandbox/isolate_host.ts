@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type ErrorCode, type ErrorData, libosError } from "../runtime/mod.ts";
+import { ERROR_CODES, type ErrorCode, type ErrorData, libosError } from "../runtime/mod.ts";
 import { encodeFrame, FrameError, FrameReader } from "./frame.ts";
 import { hostDenoDir, type LaunchPlan } from "./host_launch.ts";
 import type { SandboxLimits } from "./limits.ts";
@@ -109,26 +109,7 @@ interface _Call {
   settle(result: HostCallResult | HostDescribeResult): void;
 }
 
-const _KNOWN_CODES = new Set<string>([
-  "EPERM",
-  "ENOENT",
-  "EEXIST",
-  "EINVAL",
-  "ESTATE",
-  "EBUDGET",
-  "EQUOTA",
-  "ELIMIT",
-  "ETIMEDOUT",
-  "ENOMEM",
-  "EWAITING",
-  "ENONDET",
-  "EDENIED",
-  "EEXPIRED",
-  "ECANCELED",
-  "EUNKNOWN",
-  "ETOOL",
-  "EINTERNAL",
-]);
+const _KNOWN_CODES: ReadonlySet<string> = new Set<string>(ERROR_CODES);
 
 const _STDERR_TAIL = 8192;
 
