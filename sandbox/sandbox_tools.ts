@@ -20,7 +20,7 @@ import { builtinToolsDir } from "../tools/mod.ts";
 import type { SandboxAuditRecord } from "./isolate_host.ts";
 import type { SandboxLimits } from "./limits.ts";
 import { type BrokenTool, type ToolEntry, ToolFolder } from "./tool_folder.ts";
-import { IsolateToolRunner, toolHash } from "./tool_runner.ts";
+import { DESCRIBE_PID, IsolateToolRunner, toolHash } from "./tool_runner.ts";
 import type { BubblewrapMode, Confinement } from "./host_launch.ts";
 
 /** Options of {@linkcode SandboxTools.create}. */
@@ -214,7 +214,7 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
     };
     const sink = r.pid === null ? undefined : this.#sinks.get(r.pid);
     if (sink !== undefined) return sink(record);
-    const pid = r.pid === null || r.pid === _DESCRIBE_HOST
+    const pid = r.pid === null || r.pid === DESCRIBE_PID
       ? null
       : r.pid.startsWith(_JIT_HOST)
       ? r.pid.slice(_JIT_HOST.length)
@@ -230,8 +230,6 @@ export class SandboxTools implements ToolHost, AsyncDisposable {
 
 /** The host pid prefix of a process's JIT proposal runs. */
 const _JIT_HOST = "@jit:";
-/** The host pid of describe calls (tool folder scans). */
-const _DESCRIBE_HOST = "@describe";
 /** Records kept for the kernel's sink before it is attached. */
 const _MAX_WAITING = 1000;
 

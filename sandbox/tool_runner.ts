@@ -105,7 +105,7 @@ export function toolHash(source: string): string {
 const _MAX_CHECKED = 4096;
 
 /** The pseudo-process that describe calls run under: never a real process's host. */
-const _DESCRIBE_PID = "@describe";
+export const DESCRIBE_PID = "@describe";
 
 /** A {@linkcode ToolRunner} on a warm pool of isolate hosts. */
 export class IsolateToolRunner implements ToolRunner {
@@ -242,7 +242,7 @@ export class IsolateToolRunner implements ToolRunner {
 
   /** Loads tool source in an isolate and returns what it says about itself; throws EINVAL. */
   async describeCode(code: ToolCode, label: string): Promise<ToolDescription> {
-    const lease = await this.#pool.acquire(_DESCRIBE_PID);
+    const lease = await this.#pool.acquire(DESCRIBE_PID);
     try {
       const result = await lease.host.describe(code, { label, deadlineMs: this.#describeDeadline });
       if (!result.ok) throw libosError(result.error.code, result.error.message, { file: label });
