@@ -25,6 +25,8 @@ import {
   serveControlPlane,
 } from "./api/mod.ts";
 import {
+  auditPages,
+  DataDirLock,
   escapePreview,
   type HumanRequest,
   isTerminal,
@@ -38,6 +40,7 @@ import {
   ShellProvider,
   SqliteStore,
   type ToolHost,
+  verifyAudit,
 } from "./mod.ts";
 import { SandboxTools } from "./sandbox/mod.ts";
 
@@ -46,14 +49,18 @@ const USAGE = `libos — Agent libOS for Deno
 Usage:
   libos start [--image F] [--goal G] [--data DIR] [--workspace DIR] [--once]
               [--port 8787] [--host 127.0.0.1] [--tools DIR]... [--no-sandbox]
+              [--unconfined-shell]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
       answered on standard input: "approve h_1", "deny h_1", "answer h_1 <text>",
       or in the console. --once exits when that process ends (status 0 if it
       exited, else 1). The admin token is LIBOS_ADMIN_TOKEN, else DIR/admin.token
-      (generated at the first start, mode 0600, and printed once).
-  libos verify [--data DIR]      Verify the audit chain of a data directory.
+      (generated at the first start, mode 0600, and printed once). One kernel
+      at a time holds DIR (DIR/kernel.lock): a second start there fails at once.
+  libos verify [--data DIR]      Verify the audit chain of a data directory. It opens the
+                                 database read-only and writes nothing, so it also runs
+                                 beside a kernel on DIR.
   libos image check F...         Validate image files (file:line:column on error).
 
   Over the API of a running kernel (--url, default LIBOS_URL or
@@ -108,20 +115,32 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Boots a kernel on the data directory `lock` holds: whoever writes the store
+ * must hold the directory's lock for as long as the store is open.
+ */
 async function openKernel(
-  data: string,
+  lock: DataDirLock,
   workspace: string,
-  options: { autostart?: boolean; toolHost?: ToolHost } = {},
+  options: { toolHost?: ToolHost; unconfinedShell?: boolean } = {},
 ): Promise<Kernel> {
-  await mkdir(data, { recursive: true });
-  const store = await SqliteStore.open(join(data, "kernel.db"));
+  if (!lock.held || lock.mode !== "exclusive") {
+    throw new TypeError(`Cannot open the store in '${lock.dir}': its lock is not held exclusively`);
+  }
+  const store = await SqliteStore.open(join(lock.dir, "kernel.db"));
+  const unconfined = options.unconfinedShell === true;
+  const shell = new ShellProvider({ workspace, unconfined });
+  const confinement = await shell.confinement();
+  console.log(`libos: shell — ${confinement.notice}`);
   return await Kernel.create({
     store,
     filesystem: new LocalFilesystem(workspace),
-    autostart: options.autostart ?? true,
+    autostart: true,
     models: providersFromEnv(Deno.env),
     net: new NetProvider(),
-    shell: new ShellProvider({ workspace }),
+    shell,
+    // The shell's confinement is part of the record of every boot.
+    boot: { shell: confinement.kind, unconfinedShell: unconfined },
     ...(options.toolHost === undefined ? {} : { toolHost: options.toolHost }),
   });
 }
@@ -139,6 +158,7 @@ async function start(args: string[]): Promise<number> {
       host: { type: "string", default: "127.0.0.1" },
       tools: { type: "string", multiple: true, default: [] },
       "no-sandbox": { type: "boolean", default: false },
+      "unconfined-shell": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -149,6 +169,9 @@ async function start(args: string[]): Promise<number> {
   }
   const data = resolve(values.data);
   const workspace = resolve(values.workspace);
+  await mkdir(data, { recursive: true });
+  // Held until this function returns, or the OS drops it when the process dies.
+  using lock = DataDirLock.acquire(data);
   const admin = await resolveAdminToken({
     dataDir: data,
     env: Deno.env.get("LIBOS_ADMIN_TOKEN"),
@@ -163,7 +186,10 @@ async function start(args: string[]): Promise<number> {
   } else {
     console.log("libos: --no-sandbox: only the primitive tools are available");
   }
-  const kernel = await openKernel(data, workspace, sandbox === null ? {} : { toolHost: sandbox });
+  const kernel = await openKernel(lock, workspace, {
+    ...(sandbox === null ? {} : { toolHost: sandbox }),
+    unconfinedShell: values["unconfined-shell"],
+  });
   // Listen for signals before saying "up": a signal from then on shuts down cleanly.
   const stop = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stop.resolve(name);
@@ -318,26 +344,38 @@ function readAnswers(kernel: Kernel): AbortController {
   return abort;
 }
 
+/**
+ * Verifies the audit chain from the store, opened read-only: it changes no
+ * byte of the database, its WAL or the clean-shutdown marker, and runs beside
+ * a kernel on the same directory.
+ */
 async function verify(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { data: { type: "string", default: ".libos" } },
     strict: true,
   });
-  const kernel = await openKernel(resolve(values.data), resolve("."), { autostart: false });
-  try {
-    const t0 = performance.now();
-    const v = await kernel.verifyAudit();
-    const ms = (performance.now() - t0).toFixed(1);
-    if (v.ok) {
-      console.log(`audit chain ok: ${v.count} records verified in ${ms} ms`);
-      return 0;
-    }
-    console.log(`audit chain BROKEN at record ${v.seq}: ${v.reason} (${v.count} records read)`);
+  const data = resolve(values.data);
+  const db = join(data, "kernel.db");
+  if (!(await _exists(db))) {
+    console.error(`libos: Cannot verify '${data}': it holds no kernel.db`);
     return 1;
-  } finally {
-    await kernel.close();
   }
+  // With no kernel on the directory, a shared lock keeps one from starting, so
+  // a database without a WAL can be read as an immutable file: SQLite then
+  // creates no -wal or -shm file. With a kernel on it, SQLite reads its WAL.
+  using reader = DataDirLock.acquireShared(data);
+  const immutable = reader !== null && !(await _exists(`${db}-wal`));
+  await using store = await SqliteStore.open(db, { readOnly: true, immutable });
+  const t0 = performance.now();
+  const v = await verifyAudit(auditPages(store));
+  const ms = (performance.now() - t0).toFixed(1);
+  if (v.ok) {
+    console.log(`audit chain ok: ${v.count} records verified in ${ms} ms`);
+    return 0;
+  }
+  console.log(`audit chain BROKEN at record ${v.seq}: ${v.reason} (${v.count} records read)`);
+  return 1;
 }
 
 async function image(args: string[]): Promise<number> {
@@ -561,6 +599,16 @@ async function remote(command: string, args: string[]): Promise<number> {
 function _env(name: string): string | undefined {
   const v = Deno.env.get(name);
   return v === undefined || v === "" ? undefined : v;
+}
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 async function _readToken(path: string): Promise<string | null> {

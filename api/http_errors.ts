@@ -4,14 +4,14 @@
  *
  * | cause                                   | status |
  * | --------------------------------------- | ------ |
- * | validation (zod), `TypeError`, `EINVAL` | 400    |
+ * | validation (zod), `EINVAL`               | 400    |
  * | no or unknown bearer token              | 401    |
  * | role too weak, `EPERM`                  | 403    |
  * | `ENOENT`, unknown route                 | 404    |
- * | `ESTATE`, `EEXIST` (illegal transition, second decision, taken name) | 409 |
+ * | `ESTATE`, `EEXIST`, `EEXPIRED` (illegal transition, second decision, taken name, an answer after expiry) | 409 |
  * | request body over the limit             | 413    |
  * | `EQUOTA`, `ELIMIT`, `EBUDGET` (a well-formed request the kernel's limits refuse) | 422 |
- * | anything else                           | 500, with a generic message |
+ * | anything else (a `TypeError` too)       | 500, with a generic message |
  *
  * 413 is kept for the request body itself; a quota or limit of the kernel's
  * state is 422, since resending the same request cannot help either way but
@@ -42,6 +42,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   ENOENT: 404,
   ESTATE: 409,
   EEXIST: 409,
+  EEXPIRED: 409,
   EQUOTA: 422,
   ELIMIT: 422,
   EBUDGET: 422,
@@ -89,9 +90,9 @@ export function onError(error: unknown, c: Context): Response {
     const code = status === 413 ? "ELIMIT" : status < 500 ? "EINVAL" : "EINTERNAL";
     return errorResponse(c, status, { code, message: error.message || _reason(status) });
   }
-  if (error instanceof TypeError || error instanceof RangeError) {
-    return errorResponse(c, 400, { code: "EINVAL", message: error.message });
-  }
+  // Anything else — a TypeError included — is the kernel's own fault: its
+  // text is for the log, never for the client (a caller's mistake is a
+  // LibosError EINVAL or a zod issue, with words the kernel wrote).
   return _internal(c, error);
 }
 

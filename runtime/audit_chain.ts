@@ -14,6 +14,7 @@
  */
 import { canonicalJson, sha256Hex } from "./canonical_json.ts";
 import { libosError } from "./errors.ts";
+import type { Store } from "./store.ts";
 import type { AuditEntry, AuditRecord, StoredAudit } from "./types.ts";
 
 /** The `prevHash` of the first record: 64 zeros. */
@@ -212,6 +213,36 @@ export async function verifyAudit(
     };
   }
   return { ok: true, count, head: last === 0 ? null : { seq: last, hash: prevHash } };
+}
+
+/** Options of {@linkcode auditPages}. */
+export interface AuditPagesOptions {
+  /** Records per read. Default 10,000. */
+  pageSize?: number;
+}
+
+/**
+ * Reads a store's whole audit log in pages, first record first: the source
+ * {@linkcode verifyAudit} takes (`verifyAudit(auditPages(store))`). Records
+ * appended while it reads are read too; it ends at the first empty page.
+ */
+export async function* auditPages(
+  store: Pick<Store, "readAudit">,
+  options: AuditPagesOptions = {},
+): AsyncGenerator<StoredAudit[], void, undefined> {
+  const limit = options.pageSize ?? 10_000;
+  if (!(Number.isSafeInteger(limit) && limit > 0)) {
+    throw new RangeError(
+      `Cannot page the audit log: pageSize must be an integer > 0, got ${limit}`,
+    );
+  }
+  let after = 0;
+  for (;;) {
+    const page = await store.readAudit({ afterSeq: after, limit });
+    if (page.length === 0) return;
+    yield page;
+    after = page[page.length - 1]!.seq;
+  }
 }
 
 function _isPage(item: StoredAudit | readonly StoredAudit[]): item is readonly StoredAudit[] {

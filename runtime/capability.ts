@@ -472,6 +472,13 @@ export interface IssueOptions {
   now: number;
   /** Makes a fresh grant id. */
   nextId: () => string;
+  /**
+   * Called by {@linkcode delegate}, once it succeeds, for every one-time
+   * parent grant a child grant draws uses from: the caller takes `uses` from
+   * the parent's remaining uses, so a tree of processes shares one pool and
+   * never performs more effects than the original grant allowed.
+   */
+  draw?: (parent: Grant, uses: number) => void;
 }
 
 /**
@@ -643,6 +650,7 @@ export function delegate(
   }
 
   const out: Grant[] = [];
+  const draws: [Grant, number][] = [];
   const copies = new Map<Grant, Set<string>>();
   const addCopy = (source: Grant, right: string) => {
     const set = copies.get(source);
@@ -676,12 +684,14 @@ export function delegate(
         }
       }
     }
+    const uses = parent.uses === null
+      ? spec.uses ?? null
+      : Math.min(spec.uses ?? parent.uses, parent.uses);
+    if (parent.uses !== null && uses !== null) draws.push([parent, uses]);
     out.push(make({
       rights: [...rights].sort(),
       effect,
-      uses: parent.uses === null
-        ? spec.uses ?? null
-        : Math.min(spec.uses ?? parent.uses, parent.uses),
+      uses,
       expiresAt: parent.expiresAt === null
         ? requestedExpiry
         : Math.min(requestedExpiry ?? parent.expiresAt, parent.expiresAt),
@@ -710,6 +720,7 @@ export function delegate(
       createdAt: now,
     });
   }
+  for (const [parent, uses] of draws) options.draw?.(parent, uses);
   return out;
 }
 

@@ -89,7 +89,10 @@ export async function createCheckpoint(
     options.reason !== undefined && options.reason !== null &&
     (typeof options.reason !== "string" || options.reason.length > 1000)
   ) {
-    throw new TypeError("Cannot checkpoint: 'reason' must be a string of at most 1000 characters");
+    throw libosError(
+      "EINVAL",
+      "Cannot checkpoint: 'reason' must be a string of at most 1000 characters",
+    );
   }
   const members = [
     root,
@@ -211,12 +214,15 @@ export async function restoreCheckpoint(
     const back = snap.state === "running" || snap.state === "created" ? "runnable" : snap.state;
     // A process paused for the restore stays paused: it resumes into the past.
     const paused = from === "suspended";
+    const spent = live.usage;
     Object.assign(live, structuredClone(snap), {
       state: paused ? "suspended" : back,
       suspendedFrom: paused ? back : null,
       updatedAt: now,
       endedAt: null,
     });
+    // Spent budget stays spent: a restore rolls state back, never the meter.
+    live.usage = _keepSpent(spent, live.usage);
     k._resetLive(live.pid);
     k._journal(batch, live.pid, "lifecycle", {
       restore: id,
@@ -243,6 +249,20 @@ export async function restoreCheckpoint(
   }
   await k._commit(batch);
   return structuredClone(k._proc(record.pid));
+}
+
+/** Usage after a restore: every meter at least what was spent before it. */
+function _keepSpent(spent: ProcessRecord["usage"], snap: ProcessRecord["usage"]) {
+  return {
+    ...snap,
+    steps: Math.max(spent.steps, snap.steps),
+    toolCalls: Math.max(spent.toolCalls, snap.toolCalls),
+    tokens: Math.max(spent.tokens, snap.tokens),
+    children: Math.max(spent.children, snap.children),
+    costMicroUsd: Math.max(spent.costMicroUsd, snap.costMicroUsd),
+    subtreeTokens: Math.max(spent.subtreeTokens, snap.subtreeTokens),
+    subtreeCostMicroUsd: Math.max(spent.subtreeCostMicroUsd, snap.subtreeCostMicroUsd),
+  };
 }
 
 function _restoreGrants(k: Kernel, batch: Batch, m: CheckpointedProcess, actor: string): void {

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "EPERM", // a capability check refused the action
   "ENOENT", // the target does not exist
   "EEXIST", // the target exists already (a name taken in a namespace)
+  "EBUSY", // the target is held by another owner (a data directory by another kernel)
   "EINVAL", // malformed input: a bad image, a bad grant, arguments failing a schema
   "ESTATE", // an illegal lifecycle transition
   "EBUDGET", // a process budget (steps, tool calls, tokens, wall time, children) is spent

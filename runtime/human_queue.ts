@@ -41,24 +41,40 @@ export async function answerHumanRequest(
     throw libosError("ENOENT", `Cannot answer human request '${id}': no such request`);
   }
   if (!["approve", "deny", "answer"].includes(decision.decision)) {
-    throw new TypeError(`Cannot answer '${id}': decision must be approve, deny or answer`);
+    throw libosError("EINVAL", `Cannot answer '${id}': decision must be approve, deny or answer`);
   }
-  _expireIfDue(k, r);
+  if (r.state === "pending" && r.expiresAt !== null && k.clock.now() >= r.expiresAt) {
+    // The answer and the expiry race to one commit, and the expiry won (its
+    // timer had not fired yet): it is committed now, the process wakes, and
+    // the late answer is audited too.
+    const batch = new Batch();
+    _expire(k, batch, r);
+    _late(k, batch, r, actor, decision.decision);
+    await k._commit(batch);
+    throw libosError("EEXPIRED", `Cannot answer human request '${id}': it expired unanswered`, {
+      id,
+    });
+  }
   if (r.state !== "pending") {
+    // A second decision is refused and changes nothing.
     throw libosError("ESTATE", `Cannot answer human request '${id}': it is already ${r.state}`, {
       id,
     });
   }
   if (r.kind === "question" && decision.decision === "approve") {
-    throw new TypeError(
+    throw libosError(
+      "EINVAL",
       `Cannot approve question '${id}': answer it (decision "answer") or deny it`,
     );
   }
   if (r.kind !== "question" && decision.decision === "answer") {
-    throw new TypeError(`Cannot answer ${r.kind} request '${id}' with text: approve or deny it`);
+    throw libosError(
+      "EINVAL",
+      `Cannot answer ${r.kind} request '${id}' with text: approve or deny it`,
+    );
   }
   if (decision.decision === "answer" && typeof decision.answer !== "string") {
-    throw new TypeError(`Cannot answer '${id}': 'answer' must be a string`);
+    throw libosError("EINVAL", `Cannot answer '${id}': 'answer' must be a string`);
   }
   const batch = new Batch();
   const now = k.clock.now();
@@ -75,7 +91,10 @@ export async function answerHumanRequest(
     r.state === "approved" && (r.kind === "permission" || r.scope === "always") &&
     r.resource !== null
   ) {
-    // A permission grant (or an "always" approval) becomes a capability.
+    // A permission grant (or an "always" approval) becomes a capability. An
+    // approval's grant derives from the grant that asked: revoking, expiring
+    // or restoring that one takes this one with it.
+    const asked = r.grantId === null ? undefined : k.grants.get(r.grantId);
     k._saveGrant(batch, {
       id: k._nextId("grant", "g_", batch),
       subject: r.pid,
@@ -83,9 +102,9 @@ export async function answerHumanRequest(
       rights: [...r.rights],
       effect: "allow",
       uses: r.scope === "always" ? null : 1,
-      expiresAt: null,
+      expiresAt: asked?.expiresAt ?? null,
       delegable: false,
-      parentId: null,
+      parentId: asked?.id ?? null,
       issuedBy: `human:${r.id}`,
       revoked: false,
       createdAt: now,
@@ -117,6 +136,12 @@ export async function expireHumanRequest(k: Kernel, id: string): Promise<void> {
   const r = k._human.get(id);
   if (r === undefined || r.state !== "pending") return;
   const batch = new Batch();
+  _expire(k, batch, r);
+  await k._commit(batch);
+}
+
+/** Expires `r` in `batch`: stored, audited, its process woken. */
+function _expire(k: Kernel, batch: Batch, r: HumanRequest): void {
   r.state = "expired";
   r.decidedAt = k.clock.now();
   k._saveHuman(batch, r);
@@ -127,7 +152,17 @@ export async function expireHumanRequest(k: Kernel, id: string): Promise<void> {
     detail: { request: r.id },
   });
   _wake(k, batch, r, null);
-  await k._commit(batch);
+}
+
+/** Audits an answer that lost the race to an earlier decision (or the expiry). */
+function _late(k: Kernel, batch: Batch, r: HumanRequest, actor: string, decision: string): void {
+  k._audit(batch, {
+    actor,
+    action: "human.late",
+    pid: r.pid,
+    decision: "deny",
+    detail: { request: r.id, decision, state: r.state },
+  });
 }
 
 /** Voids a pending request, in `batch`: what it rested on is gone (`why`). */
@@ -138,14 +173,13 @@ export function voidHumanRequest(k: Kernel, batch: Batch, id: string, why: strin
   r.decidedAt = k.clock.now();
   r.answer = why;
   k._saveHuman(batch, r);
-}
-
-/** A request past its expiry is expired before anyone may answer it. */
-function _expireIfDue(k: Kernel, r: HumanRequest): void {
-  if (r.state === "pending" && r.expiresAt !== null && k.clock.now() >= r.expiresAt) {
-    r.state = "expired";
-    r.decidedAt = k.clock.now();
-  }
+  k._audit(batch, {
+    actor: "kernel",
+    action: "human.void",
+    pid: r.pid,
+    capabilityId: r.grantId,
+    detail: { request: r.id, reason: why },
+  });
 }
 
 /** The process waiting on `r` becomes runnable. */

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { AuditChain, verifyAudit } from "./audit_chain.ts";
+import { AuditChain, auditPages, verifyAudit } from "./audit_chain.ts";
 import type { AuditVerification } from "./audit_chain.ts";
 import { Batch } from "./batch.ts";
 import { delegate, issueGrant, validateGrantSpec } from "./capability.ts";
@@ -19,6 +19,7 @@ import { LibosError, libosError } from "./errors.ts";
 import { EventBus, type KernelEvent, type KernelListener } from "./events.ts";
 import type { FilesystemProvider } from "./fs_provider.ts";
 import { GrantTable } from "./grant_table.ts";
+import { Authorizer } from "./engine/authorizer.ts";
 import { ImageRegistry } from "./image_registry.ts";
 import { assertTransition, isTerminal } from "./lifecycle.ts";
 import { MemoryFilesystem } from "./memory_fs.ts";
@@ -106,6 +107,11 @@ export interface KernelOptions {
   net?: NetProvider;
   /** The shell substrate for `shell.run` (default none: run_shell is refused). */
   shell?: ShellProvider;
+  /**
+   * Facts about this boot the operator chose (e.g. an unconfined shell),
+   * recorded in the audit log as the boot's `kernel.boot` record.
+   */
+  boot?: Record<string, unknown>;
 }
 
 /** Who performs an operation from outside the process tree. */
@@ -167,6 +173,8 @@ export class Kernel implements AsyncDisposable {
   readonly objectTypes: ObjectTypeRegistry;
   readonly objects: ObjectMemory;
   readonly grants: GrantTable = new GrantTable();
+  /** The one place rights are decided (primitives, model calls, the sandbox). */
+  readonly authorizer: Authorizer;
   readonly events: EventBus = new EventBus();
   readonly humanTtlMs: number | null;
   /** The sandbox's tools, when the kernel has a sandbox. */
@@ -193,12 +201,14 @@ export class Kernel implements AsyncDisposable {
   #timers = new Map<string, Disposable>();
   #closed = false;
   #fatal: unknown = null;
+  readonly #bootFacts: Record<string, unknown>;
   #meta: Record<string, unknown> = {};
 
   private constructor(options: KernelOptions, store: Store, audit: AuditChain) {
     this.store = store;
     this.fs = options.filesystem ?? new MemoryFilesystem();
     this.clock = options.clock ?? systemClock;
+    this.authorizer = new Authorizer(this.grants, this.clock);
     this.objectTypes = options.objectTypes ?? defaultObjectTypes();
     this.objects = new ObjectMemory(options.objectQuotas ?? {});
     this.humanTtlMs = options.humanTtlMs ?? null;
@@ -207,6 +217,7 @@ export class Kernel implements AsyncDisposable {
     this.net = options.net ?? null;
     this.shell = options.shell ?? null;
     this.#audit = audit;
+    this.#bootFacts = { ...options.boot };
     this.#counters = {};
     for (const m of [new ScriptedModel(), ...(options.models ?? [])]) this._models.set(m.name, m);
     this.toolHost?.attach?.((pid, record) => this.#hostAudit(pid, record));
@@ -514,7 +525,7 @@ export class Kernel implements AsyncDisposable {
     options: Actor = { actor: OPERATOR_ROOT },
   ): Promise<void> {
     if (key === "counters" || key.length === 0 || key.length > 200) {
-      throw new TypeError(`Cannot set meta '${key}': reserved or malformed key`);
+      throw libosError("EINVAL", `Cannot set meta '${key}': reserved or malformed key`);
     }
     const batch = new Batch();
     this.#meta[key] = structuredClone(value);
@@ -587,7 +598,10 @@ export class Kernel implements AsyncDisposable {
     },
   ): Promise<ProcessRecord> {
     if (typeof request.goal !== "string" || request.goal.length > 100_000) {
-      throw new TypeError("Cannot spawn: 'goal' must be a string of at most 100,000 characters");
+      throw libosError(
+        "EINVAL",
+        "Cannot spawn: 'goal' must be a string of at most 100,000 characters",
+      );
     }
     const now = this.clock.now();
     const specs = (request.capabilities ?? []).map((s, i) => {
@@ -610,7 +624,10 @@ export class Kernel implements AsyncDisposable {
     }
     const image = imageRecord.image;
     const parent = options.parent;
-    const cwd = resolvePath(parent?.cwd ?? "", request.cwd ?? parent?.cwd ?? "");
+    // A requested cwd is relative to the parent's; none means the parent's own.
+    const cwd = request.cwd === undefined
+      ? parent?.cwd ?? ""
+      : resolvePath(parent?.cwd ?? "", request.cwd);
     if (parent !== null) {
       const limit = parent.budgets.children;
       if (limit !== undefined && parent.usage.children >= limit) {
@@ -627,6 +644,7 @@ export class Kernel implements AsyncDisposable {
     const grants: Grant[] = [];
     const nextGrantId = () => this._nextId("grant", "g_", batch);
     const dropped: GrantSpec[] = [];
+    const drawn: [Grant, number][] = [];
     if (parent === null) {
       for (const spec of [...image.capabilities, ...specs]) {
         grants.push(
@@ -638,18 +656,33 @@ export class Kernel implements AsyncDisposable {
       // are dropped and audited) and every grant asked for explicitly, or
       // the spawn is refused.
       const held = this.grants.of(parent.pid);
-      const issue = { subject: pid, issuedBy: `pid:${parent.pid}`, now, nextId: nextGrantId };
-      if (options.forkOf === null) {
-        for (const spec of image.capabilities) {
-          try {
-            grants.push(...delegate(held, spec, issue));
-          } catch (error) {
-            if (!(error instanceof LibosError && error.code === "EPERM")) throw error;
-            dropped.push(spec);
+      // A child's one-time uses are drawn from its parent's: one pool for the tree.
+      const issue = {
+        subject: pid,
+        issuedBy: `pid:${parent.pid}`,
+        now,
+        nextId: nextGrantId,
+        draw: (g: Grant, uses: number) => {
+          g.uses = (g.uses ?? 0) - uses;
+          drawn.push([g, uses]);
+        },
+      };
+      try {
+        if (options.forkOf === null) {
+          for (const spec of image.capabilities) {
+            try {
+              grants.push(...delegate(held, spec, issue));
+            } catch (error) {
+              if (!(error instanceof LibosError && error.code === "EPERM")) throw error;
+              dropped.push(spec);
+            }
           }
         }
+        for (const spec of specs) grants.push(...delegate(held, spec, issue));
+      } catch (error) {
+        for (const [g, uses] of drawn) g.uses = (g.uses ?? 0) + uses;
+        throw error;
       }
-      for (const spec of specs) grants.push(...delegate(held, spec, issue));
     }
     const src = options.forkOf;
     const p: ProcessRecord = {
@@ -695,6 +728,7 @@ export class Kernel implements AsyncDisposable {
     }
     this._saveProcess(batch, p);
     for (const g of grants) this._saveGrant(batch, g);
+    for (const [g] of drawn) this._saveGrant(batch, g);
     this._journal(batch, pid, "lifecycle", {
       from: null,
       to: "created",
@@ -793,12 +827,20 @@ export class Kernel implements AsyncDisposable {
     options: Actor = { actor: OPERATOR_ROOT },
   ): Promise<ProcessRecord> {
     const parent = this._proc(pid);
-    const child = await this._fork(parent, request, options.actor);
+    const child = await this._fork(parent, request, { actor: options.actor });
     return structuredClone(child);
   }
 
-  /** @internal Fork: same image, cwd and tools; named grants; objects shared read-only. */
-  async _fork(parent: ProcessRecord, request: ForkRequest, actor: string): Promise<ProcessRecord> {
+  /**
+   * @internal Fork: same image, cwd and tools; named grants; objects shared
+   * read-only. With `batch`, the child is made in it and nothing is committed.
+   */
+  async _fork(
+    parent: ProcessRecord,
+    request: ForkRequest,
+    options: { actor: string; batch?: Batch },
+  ): Promise<ProcessRecord> {
+    const actor = options.actor;
     if (isTerminal(parent.state)) {
       throw libosError("ESTATE", `Cannot fork process ${parent.pid}: it is ${parent.state}`, {
         pid: parent.pid,
@@ -820,7 +862,7 @@ export class Kernel implements AsyncDisposable {
     const caps: GrantSpec[] = [
       ...(request.capabilities ?? []),
     ];
-    const batch = new Batch();
+    const batch = options.batch ?? new Batch();
     const child = await this._spawn(
       {
         image: parent.imageId,
@@ -847,7 +889,7 @@ export class Kernel implements AsyncDisposable {
         createdAt: this.clock.now(),
       });
     }
-    await this._commit(batch);
+    if (options.batch === undefined) await this._commit(batch);
     return child;
   }
 
@@ -896,15 +938,24 @@ export class Kernel implements AsyncDisposable {
     signal: Signal,
     options: Actor = { actor: OPERATOR_ROOT },
   ): Promise<ProcessRecord> {
+    const batch = new Batch();
+    const p = this._signal(batch, pid, signal, options.actor);
+    await this._commit(batch);
+    return structuredClone(p);
+  }
+
+  /** @internal Signals in `batch` (committed by the caller); returns the live record. */
+  _signal(batch: Batch, pid: Pid, signal: Signal, actor: string): ProcessRecord {
+    const options = { actor };
     const p = this._proc(pid);
     if (!["pause", "resume", "cancel", "kill"].includes(signal)) {
-      throw new TypeError(
+      throw libosError(
+        "EINVAL",
         `Cannot signal ${pid}: unknown signal '${
           String(signal)
         }' (expected pause, resume, cancel or kill)`,
       );
     }
-    const batch = new Batch();
     const subtree = [p, ...this.#descendants(pid)];
     switch (signal) {
       case "pause": {
@@ -973,8 +1024,7 @@ export class Kernel implements AsyncDisposable {
         break;
       }
     }
-    await this._commit(batch);
-    return structuredClone(p);
+    return p;
   }
 
   #waitSatisfied(p: ProcessRecord): boolean {
@@ -1274,6 +1324,16 @@ export class Kernel implements AsyncDisposable {
     if (root === undefined) {
       throw libosError("ENOENT", `Cannot revoke grant '${grantId}': no such grant`);
     }
+    const source = root.parentId === null ? undefined : this.grants.get(root.parentId);
+    if (root.effect !== "allow" && source !== undefined && source.effect === root.effect) {
+      // A copy of the parent's deny or ask carried into a child: revoking it
+      // alone would make the child more permissive than its parent.
+      throw libosError(
+        "EPERM",
+        `Cannot revoke grant '${grantId}': it carries ${source.subject}'s ${root.effect} grant ${source.id} to ${root.subject}; revoke ${source.id} instead`,
+        { resource: root.resource },
+      );
+    }
     const batch = new Batch();
     const revoked: Grant[] = [];
     for (const g of this.grants.lineageOf(grantId)) {
@@ -1369,21 +1429,11 @@ export class Kernel implements AsyncDisposable {
   async verifyAudit(
     options: { expectedHead?: { seq: number; hash: string } } = {},
   ): Promise<AuditVerification> {
-    const store = this.store;
     // The kernel's own head comes from the same database; a head recorded
     // elsewhere (printed at shutdown, kept by an operator) also catches a
     // truncated tail.
     const head = options.expectedHead ?? this.auditHead;
-    async function* pages() {
-      let after = 0;
-      for (;;) {
-        const page = await store.readAudit({ afterSeq: after, limit: 10_000 });
-        if (page.length === 0) return;
-        yield page;
-        after = page[page.length - 1]!.seq;
-      }
-    }
-    return await verifyAudit(pages(), head === null ? {} : { expectedHead: head });
+    return await verifyAudit(auditPages(this.store), head === null ? {} : { expectedHead: head });
   }
 
   /** Objects of a namespace. */
@@ -1413,6 +1463,11 @@ export class Kernel implements AsyncDisposable {
   async #recover(): Promise<void> {
     const batch = new Batch();
     this.#boot = Number(this._nextId("boot", "", batch));
+    this._audit(batch, {
+      actor: "kernel",
+      action: "kernel.boot",
+      detail: { boot: this.#boot, ...this.#bootFacts },
+    });
     // After a crash (no clean shutdown recorded), every process resumed in
     // the middle of its work counts a recovery: see runQuantum.
     const crashed = this.#meta["shutdown"] !== "clean" && this._procs.size > 0;

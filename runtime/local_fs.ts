@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type ErrorCode, hasCode, LibosError, libosError } from "./errors.ts";
+import { type ErrorCode, LibosError, libosError } from "./errors.ts";
 import {
   type DirEntry,
   type FileStat,
@@ -114,19 +114,29 @@ export class LocalFilesystem implements FilesystemProvider {
     }
     const host = await this.#hostPath(real);
     const existing = await _lstat(host, verb, path);
+    if (existing?.isDirectory) throw fsError("EINVAL", verb, path, "it is a directory");
+    if (existing?.isSymlink) {
+      throw fsError("EPERM", verb, path, "it changed while it was being written");
+    }
+    // Atomic: the bytes go to a new file beside the target, which then
+    // replaces it in one rename. A crash leaves the target either as it was
+    // or as written, never cut short, so a write found in flight can be
+    // settled from what the file holds.
+    const tmp = `${host}.libos-${crypto.randomUUID().slice(0, 8)}.tmp`;
     try {
+      await Deno.writeFile(tmp, data, {
+        createNew: true,
+        ...(existing?.mode == null ? {} : { mode: existing.mode & 0o7777 }),
+      });
       if (existing === null) {
-        await Deno.writeFile(host, data, { createNew: true });
-      } else if (existing.isDirectory) {
-        throw fsError("EINVAL", verb, path, "it is a directory");
-      } else if (existing.isSymlink) {
-        throw fsError("EPERM", verb, path, "it changed while it was being written");
+        // Only where nothing appeared in the meantime (a symlink included).
+        await Deno.link(tmp, host);
+        await Deno.remove(tmp);
       } else {
-        await Deno.writeFile(host, data);
+        await Deno.rename(tmp, host);
       }
     } catch (error) {
-      if (hasCode(error, "EINVAL") || hasCode(error, "EPERM")) throw error;
-      // createNew refuses whatever appeared in the meantime, a symlink included.
+      await Deno.remove(tmp).catch(() => {});
       if (existing === null && _hostCode(error) === "EEXIST") {
         throw fsError("EPERM", verb, path, "it changed while it was being written", error);
       }

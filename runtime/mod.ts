@@ -75,7 +75,13 @@ export { MemoryStore } from "./memory_store.ts";
 export { runStoreContract } from "./store_contract.ts";
 export { loadImageFile, parseImage, validateImage } from "./image_loader.ts";
 export { ImageRegistry } from "./image_registry.ts";
-export { type AuditVerification, verifyAudit } from "./audit_chain.ts";
+export {
+  auditPages,
+  type AuditPagesOptions,
+  type AuditVerification,
+  verifyAudit,
+} from "./audit_chain.ts";
+export { type DataDirHolder, DataDirLock } from "./data_dir_lock.ts";
 export { decide, delegate, matchPattern, parseResource, validateGrantSpec } from "./capability.ts";
 export type { DirEntry, FileStat, FilesystemProvider } from "./fs_provider.ts";
 export { LocalFilesystem } from "./local_fs.ts";
@@ -127,9 +133,27 @@ export {
   type NetResponse,
 } from "./net_provider.ts";
 export {
+  type ShellBubblewrapMode,
+  type ShellConfinement,
   ShellProvider,
   type ShellProviderOptions,
   type ShellRequest,
   type ShellResult,
 } from "./shell_provider.ts";
+export {
+  computeShellView,
+  type GatingGrant,
+  type ShellView,
+  type ShellViewDecide,
+  type ShellViewOptions,
+  type ViewEntry,
+  type ViewMode,
+} from "./shell_view.ts";
+export {
+  proxyEnvironment,
+  ShellNetProxy,
+  type ShellNetProxyOptions,
+  type ShellProxyTarget,
+  type ShellProxyVerdict,
+} from "./shell_proxy.ts";
 export type { FetchResult, ShellRunResult } from "./syscalls.ts";

@@ -61,6 +61,14 @@ export interface ModelResponse {
 export interface ModelProvider {
   /** The provider name images use in `model.provider`. */
   readonly name: string;
+  /**
+   * True when calling again with the same request gives the same response at
+   * no cost (a script). The kernel then lets the response ride on the turn's
+   * next commit instead of committing it alone before the first tool runs —
+   * unless a sandboxed tool is among the calls. Default false: every other
+   * response is durable before its first tool runs.
+   */
+  readonly replayable?: boolean;
   /** Performs one model turn. */
   complete(request: ModelRequest): Promise<ModelResponse>;
 }

@@ -237,6 +237,23 @@ export class NetProvider {
     }
   }
 
+  /**
+   * Decides and resolves a URL's host exactly as a fetch's hop does
+   * (`authorize` on the host, then on every address a name resolves to) and
+   * answers the address to connect to, connecting nothing: the kernel's
+   * proxy for sandboxed programs uses it per connection.
+   */
+  resolve(
+    url: URL,
+    options: Pick<FetchOptions, "authorize"> & { signal?: AbortSignal },
+  ): Promise<string> {
+    return this.#authorize(
+      url,
+      { authorize: options.authorize },
+      options.signal ?? new AbortController().signal,
+    );
+  }
+
   /** Runs `authorize` for the host, resolves a name, authorises every address; returns the one to connect to. */
   async #authorize(url: URL, options: FetchOptions, signal: AbortSignal): Promise<string> {
     const host = classifyHost(url.hostname);

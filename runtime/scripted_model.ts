@@ -24,6 +24,8 @@ const REF = /^steps\[(\d+)\](?:\.calls\[(\d+)\])?\.result(?:\.(.+))?$/;
 /** The scripted provider (`"provider": "scripted"`). */
 export class ScriptedModel implements ModelProvider {
   readonly name = "scripted";
+  /** A script answers the same turn the same way, for free. */
+  readonly replayable = true;
 
   complete(request: ModelRequest): Promise<ModelResponse> {
     try {

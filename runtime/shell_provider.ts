@@ -1,16 +1,17 @@
 /**
  * The shell substrate: the host side of the kernel's `shell.run` primitive.
- * The kernel decides (which program, which cwd, read or write access,
- * network or not, how long); this provider runs the program so that it
- * cannot do more than that.
+ * The kernel decides (which program, in which cwd, which view of the
+ * workspace, through which network proxy, for how long); this provider runs
+ * the program so that it cannot do more than that.
  *
  * Every run:
  * - takes an argv, never a shell string; `argv[0]` without a slash is looked
  *   up on the run's PATH (on the host, whose /usr is what the sandbox sees);
  * - gets a scrubbed environment: only `PATH=/usr/bin:/bin`, `HOME=/tmp`,
- *   `LANG=C.UTF-8`, plus the request's `env` (and, under bubblewrap, `PWD`,
- *   which bwrap always sets to the sandbox working directory); nothing of the
- *   kernel's environment (API keys, tokens) is inherited;
+ *   `LANG=C.UTF-8`, plus the request's `env`, and, under bubblewrap, `PWD`
+ *   (the sandbox working directory) and, with a proxy, the proxy variables
+ *   of {@linkcode proxyEnvironment}; nothing of the kernel's environment (API
+ *   keys, tokens) is inherited;
  * - has no standard input;
  * - runs in its own session and process group; past `timeoutMs` the whole
  *   group is killed (SIGKILL), and so is whatever the program left running
@@ -19,39 +20,62 @@
  *   output is cut (`truncated: true`) and the group is killed.
  *
  * Under bubblewrap (`confined: true`) the program runs with every namespace
- * unshared (user, pid, ipc, uts, cgroup, and network unless `network` is
- * true, when only the network namespace is shared), `--die-with-parent`,
- * `--new-session`, all capabilities dropped, and a mount namespace that holds
- * only: read-only /usr, /bin, /lib, /lib64 (bound, or mirrored as the host's
- * symlinks), /etc/alternatives, and, with network only, /etc/resolv.conf and
- * /etc/hosts; a fresh /proc of its own pid namespace, a minimal /dev, an empty
- * /tmp; and the cwd subtree of the workspace bound at the same
- * workspace-relative path under /workspace (read-only unless `access` is
- * "write"), which is the working directory. No /home, no /root, no other
- * part of the workspace, no other /etc file. A symlink inside the subtree
- * resolves inside that view, so it cannot lead out of it.
+ * unshared (user, pid, ipc, uts, cgroup and network: the host's network
+ * namespace is never shared, so neither the host's loopback nor the kernel's
+ * control plane is reachable), `--die-with-parent`, `--new-session`, all
+ * capabilities dropped, and a mount namespace that holds only: read-only
+ * /usr, /bin, /lib, /lib64 (bound, or mirrored as the host's symlinks) and
+ * /etc/alternatives; a fresh /proc of its own pid namespace, a minimal /dev,
+ * an empty /tmp; and the request's `view` of the cwd subtree under
+ * /workspace/<path>, applied by {@linkcode viewMountArgs} (an `rw` entry
+ * writable, a `ro` entry read-only, a `hidden` directory an empty read-only
+ * tmpfs, a `hidden` file unreadable), with the working directory at
+ * /workspace/<cwd>. No /home, no /root, no other part of the workspace, no
+ * other /etc file (no /etc/hosts or /etc/resolv.conf: names are resolved by
+ * the kernel's proxy). A symlink inside the view resolves inside the view.
+ *
+ * With a `proxy`, the sandbox also holds the proxy's unix socket at
+ * /run/libos/proxy.sock, and the Deno binary and shell_relay.ts read-only
+ * under /run/libos; bubblewrap starts the relay (Deno with permission only to
+ * listen on 127.0.0.1:3128, use the socket and run the program), which runs
+ * the program as its child and forwards each connection to 127.0.0.1:3128 in
+ * the sandbox's own network namespace to the kernel's
+ * {@linkcode ShellNetProxy}, which decides it. Without a proxy the program
+ * has no network at all (only its own empty loopback).
  *
  * Without bubblewrap (`bubblewrap: "off"`, or "auto" where `bwrap` is missing
- * or cannot create namespaces) a run is NOT confined and says so
- * (`confined: false`): the program runs as the kernel's own user, in the cwd
- * on the host, and sees the whole host filesystem, the rest of the workspace
- * and the network, and `access: "read"` is not enforced. Only the argv
- * discipline, the scrubbed environment, the timeout, the output cap and the
- * process-group kill hold (a program that starts its own session escapes the
- * group kill). A kernel that needs the confinement should construct the
- * provider with `bubblewrap: "require"` or refuse `shell.run` when
- * {@linkcode ShellProvider.confinement} answers "none".
+ * or cannot create namespaces) a run is refused with EPERM, unless the
+ * operator constructed the provider with `unconfined: true`: then the run is
+ * NOT confined and says so (`confined: false`): the program runs as the
+ * kernel's own user, in the cwd on the host, and sees the whole host
+ * filesystem, the rest of the workspace and the host's network; `view` and
+ * `proxy` are not applied. Only the argv discipline, the scrubbed
+ * environment, no stdin, the timeout, the output cap and the process-group
+ * kill hold (a program that starts its own session escapes the group kill).
+ * {@linkcode ShellProvider.confinement} says which of the three holds, in a
+ * sentence the kernel prints at start.
  *
- * Errors are {@linkcode LibosError}s: EINVAL for a bad request, ENOENT for a
+ * Errors are {@linkcode LibosError}s: EINVAL for a bad request (a malformed
+ * view, a cwd that is not a real path, a missing proxy socket), ENOENT for a
  * program not on the PATH or a cwd that does not exist, EPERM for a cwd that
- * leads outside the workspace, EINTERNAL when bubblewrap is required but does
- * not work, ECANCELED when `signal` aborts or the provider is disposed. A
- * timeout, a cut output or a non-zero exit are results, not errors.
+ * leads outside the workspace, for a view entry that changed into a path
+ * leading elsewhere, and for a run that cannot be confined without
+ * `unconfined`; EINTERNAL when bubblewrap is required but does not work,
+ * ECANCELED when `signal` aborts or the provider is disposed. A timeout, a
+ * cut output or a non-zero exit are results, not errors.
  *
  * @module
  */
-import { isAbsolute, join, relative, sep } from "node:path";
+import { isAbsolute, join, posix, relative, sep } from "node:path";
 import { libosError } from "./errors.ts";
+import { proxyEnvironment, relayInvocation, type ShellNetProxy } from "./shell_proxy.ts";
+import {
+  checkViewEntries,
+  isNormalPath,
+  SANDBOX_WORKSPACE,
+  type ShellView,
+  viewMountArgs,
+} from "./shell_view.ts";
 
 /** Whether to confine runs with bubblewrap: when it works, always, or never. */
 export type ShellBubblewrapMode = "auto" | "off" | "require";
@@ -60,20 +84,40 @@ export type ShellBubblewrapMode = "auto" | "off" | "require";
 export interface ShellProviderOptions {
   /** The workspace: an absolute host directory. */
   workspace: string;
-  /** Default "auto": bubblewrap where it works, an unconfined run (`confined: false`) elsewhere. */
+  /** Default "auto": bubblewrap where it works; elsewhere runs are refused (or unconfined, see `unconfined`). */
   bubblewrap?: ShellBubblewrapMode;
+  /**
+   * Default false. True lets runs go ahead unconfined where bubblewrap is
+   * off or does not work (the operator's explicit choice, e.g. a CLI flag);
+   * false refuses them with EPERM. Not allowed with `bubblewrap: "require"`.
+   */
+  unconfined?: boolean;
+}
+
+/** What confines runs here, and the sentence that says so. */
+export interface ShellConfinement {
+  /**
+   * "bubblewrap": runs are confined; "unconfined": runs go ahead without
+   * confinement (`unconfined: true`); "refused": runs are refused.
+   */
+  kind: "bubblewrap" | "unconfined" | "refused";
+  /** A plain statement of what holds, for the kernel to print at start. */
+  notice: string;
 }
 
 /** One run, as the kernel decided it. */
 export interface ShellRequest {
   /** The program and its arguments; no shell is involved. */
   argv: string[];
-  /** The working directory, workspace-relative and already resolved ("" is the workspace root). */
+  /** The working directory: workspace-relative, normal form, a real path ("" is the workspace root). */
   cwd: string;
-  /** What the process holds on the cwd subtree: "write" makes the bind writable. */
-  access: "read" | "write";
-  /** Whether the program may use the network. */
-  network: boolean;
+  /**
+   * What the program sees of the cwd subtree: the entries of a
+   * {@linkcode ShellView} computed for this cwd (the first one is the cwd).
+   */
+  view: ShellView["entries"];
+  /** The kernel's network proxy for this run, or null for no network at all. */
+  proxy: Pick<ShellNetProxy, "socketPath"> | null;
   /** Deadline of the run; past it the process group is killed. */
   timeoutMs: number;
   /** Most bytes of stdout and stderr together (default 1 MiB); past it the output is cut and the group killed. */
@@ -109,18 +153,32 @@ export interface ShellRunOptions {
 /** Default of {@linkcode ShellRequest.maxOutputBytes}: 1 MiB. */
 export const DEFAULT_SHELL_MAX_OUTPUT_BYTES = 1024 * 1024;
 
-/** Where the cwd subtree appears inside the sandbox. */
-export const SANDBOX_WORKSPACE = "/workspace";
-
 const _BASE_ENV: Record<string, string> = { PATH: "/usr/bin:/bin", HOME: "/tmp", LANG: "C.UTF-8" };
 
 /** How long to wait for the output pipes once the process group is gone. */
 const _DRAIN_GRACE_MS = 1_000;
 
-/** Runs argv commands in the workspace, confined by bubblewrap where it can be. */
+const _NOTICES = {
+  bubblewrap: "shell.run programs run under bubblewrap: no host network (only the kernel's " +
+    "proxy, for net: grants), and only the workspace paths their fs grants show.",
+  unconfined: "shell.run programs run UNCONFINED (bubblewrap is off or not working, and " +
+    "unconfined runs were allowed): they see the whole host filesystem and network as the " +
+    "kernel's user; only argv, the scrubbed environment, the timeout and the output cap hold.",
+  refused: "shell.run is refused: bubblewrap (bwrap) is off, missing or not working here, so " +
+    "programs cannot be confined; install bubblewrap, or allow unconfined runs explicitly.",
+} as const;
+
+/** Runs argv commands in the workspace, confined by bubblewrap (or refused, or unconfined if allowed). */
 export class ShellProvider {
   readonly #workspace: string;
+
+  /** The workspace: an absolute host directory. */
+  get workspace(): string {
+    return this.#workspace;
+  }
+
   readonly #mode: ShellBubblewrapMode;
+  readonly #unconfined: boolean;
   #workspaceReal: Promise<string> | null = null;
   readonly #running = new Set<{ kill(): void; done: Promise<unknown> }>();
   #disposed = false;
@@ -133,12 +191,22 @@ export class ShellProvider {
     }
     this.#workspace = options.workspace;
     this.#mode = options.bubblewrap ?? "auto";
+    this.#unconfined = options.unconfined ?? false;
+    if (this.#unconfined && this.#mode === "require") {
+      throw new TypeError(
+        `Cannot allow unconfined shell runs with bubblewrap "require": choose one`,
+      );
+    }
   }
 
-  /** What confines runs here: "bubblewrap", or "none" (see the module doc for what that means). */
-  async confinement(): Promise<"bubblewrap" | "none"> {
-    if (this.#mode === "off") return "none";
-    return await this.#bubblewrapWorks() ? "bubblewrap" : "none";
+  /** What confines runs here (see the module doc), with a notice for the kernel to print. */
+  async confinement(): Promise<ShellConfinement> {
+    const kind = await this.#bubblewrap()
+      ? "bubblewrap"
+      : this.#unconfined
+      ? "unconfined"
+      : "refused";
+    return { kind, notice: _NOTICES[kind] };
   }
 
   /** Runs one command to its end (or its deadline) and reports what it did. */
@@ -154,38 +222,29 @@ export class ShellProvider {
     const env = { ..._BASE_ENV, ...request.env };
     const cwd = await this.#resolveCwd(request.cwd, name);
     const program = await _findProgram(name, env["PATH"] ?? "");
-    const confined = await this.confinement() === "bubblewrap";
-    if (!confined && this.#mode === "require") {
-      throw libosError(
-        "EINTERNAL",
-        `Cannot run '${name}': bubblewrap is required but 'bwrap' is missing or cannot create namespaces here`,
-      );
+    const confined = await this.#bubblewrap();
+    if (!confined) {
+      if (this.#mode === "require") {
+        throw libosError(
+          "EINTERNAL",
+          `Cannot run '${name}': bubblewrap is required but 'bwrap' is missing or cannot create namespaces here`,
+        );
+      }
+      if (!this.#unconfined) {
+        throw libosError(
+          "EPERM",
+          `Cannot run '${name}': the program cannot be confined (bubblewrap is ${
+            this.#mode === "off" ? "turned off" : "missing or not working here"
+          }); install bubblewrap, or let the operator allow unconfined runs explicitly ` +
+            "(ShellProvider option `unconfined: true`)",
+        );
+      }
     }
-    const sandboxCwd = cwd.relative === ""
-      ? SANDBOX_WORKSPACE
-      : `${SANDBOX_WORKSPACE}/${cwd.relative}`;
     const command = confined
-      ? new Deno.Command("bwrap", {
-        args: [
-          ..._bubblewrapArgs({
-            env,
-            network: request.network,
-            hostCwd: cwd.host,
-            sandboxCwd,
-            writable: request.access === "write",
-          }),
-          "--",
-          program,
-          ...argv.slice(1),
-        ],
-        cwd: "/",
-        clearEnv: true,
-        env: {},
-        ..._STDIO,
-      })
+      ? await this.#bubblewrapCommand(request, { env, program, root: cwd.root })
       : new Deno.Command(program, {
         args: argv.slice(1),
-        cwd: cwd.host,
+        cwd: join(cwd.root, cwd.relative),
         clearEnv: true,
         env,
         ..._STDIO,
@@ -199,6 +258,46 @@ export class ShellProvider {
       maxOutputBytes,
       confined,
       signal: options.signal,
+    });
+  }
+
+  /** bwrap, the view's mounts, and either the program or the relay that runs it. */
+  async #bubblewrapCommand(
+    request: ShellRequest,
+    how: { env: Record<string, string>; program: string; root: string },
+  ): Promise<Deno.Command> {
+    const name = request.argv[0] as string;
+    const sandboxCwd = request.cwd === ""
+      ? SANDBOX_WORKSPACE
+      : `${SANDBOX_WORKSPACE}/${request.cwd}`;
+    const mounts = await viewMountArgs(request.view, { workspace: how.root, cwd: request.cwd });
+    let env = how.env;
+    let run = [how.program, ...request.argv.slice(1)];
+    if (request.proxy !== null) {
+      const socketPath = request.proxy.socketPath;
+      const socket = await Deno.lstat(socketPath).catch(() => null);
+      if (socket === null || socket.isSocket !== true) {
+        throw libosError(
+          "EINVAL",
+          `Cannot run '${name}': the proxy socket '${socketPath}' does not exist or is not a socket`,
+        );
+      }
+      const relay = await relayInvocation({
+        socketPath,
+        program: posix.isAbsolute(how.program) ? how.program : posix.join(sandboxCwd, how.program),
+        args: request.argv.slice(1),
+        env: { ...how.env, PWD: sandboxCwd, ...proxyEnvironment() },
+      });
+      mounts.push(...relay.mounts);
+      env = relay.relayEnv;
+      run = relay.argv;
+    }
+    return new Deno.Command("bwrap", {
+      args: [..._bubblewrapArgs({ env, mounts, sandboxCwd }), "--", ...run],
+      cwd: "/",
+      clearEnv: true,
+      env: {},
+      ..._STDIO,
     });
   }
 
@@ -326,8 +425,8 @@ export class ShellProvider {
     };
   }
 
-  /** The cwd's host path and its real workspace-relative path; refuses a path that leads outside. */
-  async #resolveCwd(cwd: string, name: string): Promise<{ host: string; relative: string }> {
+  /** The workspace's real path and the cwd's; refuses a cwd that leads outside or is not real. */
+  async #resolveCwd(cwd: string, name: string): Promise<{ root: string; relative: string }> {
     const root = await (this.#workspaceReal ??= Deno.realPath(this.#workspace));
     let real: string;
     try {
@@ -367,12 +466,22 @@ export class ShellProvider {
         path: cwd,
       });
     }
-    return { host: real, relative: rel.split(sep).join("/") };
+    const relativePath = rel.split(sep).join("/");
+    if (relativePath !== cwd) {
+      throw libosError(
+        "EINVAL",
+        `Cannot run '${name}' in '${cwd}': the cwd must be a real path (it leads to '${relativePath}')`,
+        { path: cwd },
+      );
+    }
+    return { root, relative: relativePath };
   }
 
-  #bubblewrapWorks(): Promise<boolean> {
+  /** Whether runs here go under bubblewrap. */
+  async #bubblewrap(): Promise<boolean> {
+    if (this.#mode === "off") return false;
     _probe ??= _probeBubblewrap();
-    return _probe;
+    return await _probe;
   }
 }
 
@@ -388,10 +497,7 @@ function _validate(request: ShellRequest): { argv: string[]; maxOutputBytes: num
     throw libosError("EINVAL", `Cannot run '${name}': argv holds an empty program or a NUL byte`);
   }
   const cwd = request.cwd;
-  if (
-    typeof cwd !== "string" || cwd.startsWith("/") || cwd.includes("\0") || cwd.includes("\\") ||
-    (cwd !== "" && cwd.split("/").some((part) => part === "" || part === "." || part === ".."))
-  ) {
+  if (typeof cwd !== "string" || !isNormalPath(cwd)) {
     throw libosError(
       "EINVAL",
       `Cannot run '${name}' in '${cwd}': the cwd must be a normalised workspace-relative path`,
@@ -400,8 +506,17 @@ function _validate(request: ShellRequest): { argv: string[]; maxOutputBytes: num
       },
     );
   }
-  if (request.access !== "read" && request.access !== "write") {
-    throw libosError("EINVAL", `Cannot run '${name}': access must be "read" or "write"`);
+  checkViewEntries(request.view, cwd);
+  const proxy = request.proxy;
+  if (
+    proxy !== null &&
+    (typeof proxy !== "object" || typeof proxy.socketPath !== "string" ||
+      !isAbsolute(proxy.socketPath))
+  ) {
+    throw libosError(
+      "EINVAL",
+      `Cannot run '${name}': proxy must be null or {socketPath} with an absolute path`,
+    );
   }
   if (!Number.isInteger(request.timeoutMs) || request.timeoutMs <= 0) {
     throw libosError("EINVAL", `Cannot run '${name}': timeoutMs must be a positive integer`);
@@ -458,32 +573,16 @@ function _systemArgs(): string[] {
   return args;
 }
 
+/** The bwrap arguments before `--`: namespaces, environment, system paths, the given mounts. */
 function _bubblewrapArgs(
-  options: {
-    env: Record<string, string>;
-    network: boolean;
-    hostCwd: string;
-    sandboxCwd: string;
-    writable: boolean;
-  },
+  options: { env: Record<string, string>; mounts: string[]; sandboxCwd: string },
 ): string[] {
-  const args = ["--unshare-all"];
-  if (options.network) args.push("--share-net");
-  args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv");
+  const args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"];
+  args.push("--clearenv");
   for (const [key, value] of Object.entries(options.env)) args.push("--setenv", key, value);
   args.push(..._systemArgs());
-  if (options.network) {
-    for (const file of ["/etc/resolv.conf", "/etc/hosts"]) {
-      try {
-        Deno.statSync(file);
-        args.push("--ro-bind", file, file);
-      } catch {
-        // absent on this host
-      }
-    }
-  }
   args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
-  args.push(options.writable ? "--bind" : "--ro-bind", options.hostCwd, options.sandboxCwd);
+  args.push(...options.mounts);
   args.push("--chdir", options.sandboxCwd);
   return args;
 }
@@ -498,10 +597,11 @@ async function _probeBubblewrap(): Promise<boolean> {
       args: [
         ..._bubblewrapArgs({
           env: _BASE_ENV,
-          network: false,
-          hostCwd: "/usr",
+          mounts: [
+            ...["--ro-bind", "/usr", SANDBOX_WORKSPACE],
+            ...["--tmpfs", `${SANDBOX_WORKSPACE}/bin`, "--remount-ro", `${SANDBOX_WORKSPACE}/bin`],
+          ],
           sandboxCwd: SANDBOX_WORKSPACE,
-          writable: false,
         }),
         "--",
         "/usr/bin/env",

@@ -12,6 +12,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { clearImmediate, setImmediate } from "node:timers";
+import { pathToFileURL } from "node:url";
 import { LibosError, libosError } from "./errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
 import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
@@ -38,6 +39,22 @@ export interface SqliteStoreOptions {
   groupCommitMs?: number;
   /** How long a write waits for another connection's lock (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * Open for reading only (default false): no schema migration, no pragma that
+   * writes, no checkpoint; `apply` rejects with `ESTATE` and SQLite refuses
+   * any write. The schema must be this code's version (`EINVAL` otherwise).
+   * To read a WAL database SQLite needs its `-wal` and `-shm` files and
+   * creates them, empty, when they are missing; see `immutable`.
+   */
+  readOnly?: boolean;
+  /**
+   * With `readOnly` only (default false): the caller promises that nobody
+   * writes the database while this store is open and that it has no `-wal`
+   * file (a writer closed it cleanly), for instance because it holds a lock
+   * that keeps writers out. SQLite then reads the file without locking and
+   * creates no `-wal` or `-shm` file, so the store leaves no trace.
+   */
+  immutable?: boolean;
 }
 
 /** Counters of a {@linkcode SqliteStore}, for tests and benchmarks. */
@@ -206,22 +223,29 @@ export class SqliteStore implements Store {
   #db: DatabaseSync;
   #s: _Statements;
   #state: "open" | "closed" = "open";
+  #access: "read-write" | "read-only";
   #groupCommitMs: number;
   #queue: _Pending[] = [];
   #cancelTimer: (() => void) | null = null;
   #stats: SqliteStoreStats = { batches: 0, flushes: 0, transactions: 0 };
 
-  private constructor(db: DatabaseSync, path: string, groupCommitMs: number) {
+  private constructor(
+    db: DatabaseSync,
+    path: string,
+    options: { groupCommitMs: number; access: "read-write" | "read-only" },
+  ) {
     this.#db = db;
     this.path = path;
-    this.#groupCommitMs = groupCommitMs;
+    this.#access = options.access;
+    this.#groupCommitMs = options.groupCommitMs;
     this.#s = _prepare(db);
   }
 
   /**
    * Opens (creating if needed) the database at `path` and brings its schema
    * up to date. Fails with `EINVAL` when the database was written by newer
-   * code (a schema version this code does not know).
+   * code (a schema version this code does not know). With `options.readOnly`
+   * it neither creates nor migrates anything (see {@linkcode SqliteStoreOptions}).
    */
   static open(path: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     const groupCommitMs = options.groupCommitMs ?? 0;
@@ -232,9 +256,14 @@ export class SqliteStore implements Store {
     if (!(Number.isSafeInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
       return Promise.reject(new RangeError(`busyTimeoutMs must be an integer >= 0`));
     }
+    const readOnly = options.readOnly ?? false;
+    const immutable = options.immutable ?? false;
+    if (immutable && !readOnly) {
+      return Promise.reject(new TypeError("Cannot open a store immutable: it needs readOnly"));
+    }
     let db: DatabaseSync;
     try {
-      db = new DatabaseSync(path);
+      db = readOnly ? _openReadOnly(path, immutable) : new DatabaseSync(path);
     } catch (error) {
       return Promise.reject(
         libosError("EINVAL", `Cannot open store '${path}': ${_message(error)}`, { path }, error),
@@ -242,11 +271,22 @@ export class SqliteStore implements Store {
     }
     try {
       db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
       db.exec("PRAGMA foreign_keys = ON");
-      _migrate(db, path);
-      return Promise.resolve(new SqliteStore(db, path, groupCommitMs));
+      if (readOnly) {
+        // Connection settings only: neither pragma writes to the database.
+        db.exec("PRAGMA query_only = ON");
+        _checkSchema(db, path);
+      } else {
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec("PRAGMA synchronous = FULL");
+        _migrate(db, path);
+      }
+      return Promise.resolve(
+        new SqliteStore(db, path, {
+          groupCommitMs,
+          access: readOnly ? "read-only" : "read-write",
+        }),
+      );
     } catch (error) {
       db.close();
       return Promise.reject(error);
@@ -267,6 +307,14 @@ export class SqliteStore implements Store {
     if (this.#state === "closed") {
       return Promise.reject(
         libosError("ESTATE", `Cannot apply a batch to store '${this.path}': the store is closed`),
+      );
+    }
+    if (this.#access === "read-only") {
+      return Promise.reject(
+        libosError(
+          "ESTATE",
+          `Cannot apply a batch to store '${this.path}': the store is open read-only`,
+        ),
       );
     }
     let ops: _Op[];
@@ -625,6 +673,49 @@ function _prepare(db: DatabaseSync) {
   };
 }
 
+/** The schema version a database records (0 when it has none). */
+function _schemaVersion(db: DatabaseSync): number {
+  const table = db.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+  ).get();
+  if (table === undefined) return 0;
+  return Number(db.prepare("SELECT MAX(version) AS v FROM schema_version").get()?.v ?? 0);
+}
+
+function _newerSchema(path: string, found: number): LibosError {
+  return libosError(
+    "EINVAL",
+    `Cannot open store '${path}': its schema version ${found} is newer than this code knows (${SQLITE_SCHEMA_VERSION})`,
+    { path },
+  );
+}
+
+/** Checks, without writing, that a database has exactly this code's schema. */
+function _checkSchema(db: DatabaseSync, path: string): void {
+  let found: number;
+  try {
+    found = _schemaVersion(db);
+  } catch (error) {
+    throw libosError("EINVAL", `Cannot open store '${path}': ${_message(error)}`, { path }, error);
+  }
+  if (found > SQLITE_SCHEMA_VERSION) throw _newerSchema(path, found);
+  if (found === 0) {
+    throw libosError(
+      "EINVAL",
+      `Cannot open store '${path}' read-only: it holds no kernel state (no schema)`,
+      { path },
+    );
+  }
+  if (found < SQLITE_SCHEMA_VERSION) {
+    throw libosError(
+      "EINVAL",
+      `Cannot open store '${path}' read-only: its schema version ${found} is older than ` +
+        `this code's (${SQLITE_SCHEMA_VERSION}); open it for writing once to migrate it`,
+      { path },
+    );
+  }
+}
+
 /** Brings the schema up to date, one step per transaction. */
 function _migrate(db: DatabaseSync, path: string): void {
   db.exec(
@@ -633,16 +724,9 @@ function _migrate(db: DatabaseSync, path: string): void {
       description TEXT NOT NULL,
       applied_at BIGINT NOT NULL)`,
   );
-  const current = () =>
-    Number(db.prepare("SELECT MAX(version) AS v FROM schema_version").get()?.v ?? 0);
+  const current = () => _schemaVersion(db);
   const found = current();
-  if (found > SQLITE_SCHEMA_VERSION) {
-    throw libosError(
-      "EINVAL",
-      `Cannot open store '${path}': its schema version ${found} is newer than this code knows (${SQLITE_SCHEMA_VERSION})`,
-      { path },
-    );
-  }
+  if (found > SQLITE_SCHEMA_VERSION) throw _newerSchema(path, found);
   for (const step of _MIGRATIONS.slice(found)) {
     db.exec("BEGIN IMMEDIATE");
     try {
@@ -811,6 +895,27 @@ function _limit(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (Number.isSafeInteger(value) && value >= 0) return value;
   throw new RangeError(`limit must be a non-negative integer, got ${String(value)}`);
+}
+
+/** An SQLite URI that opens `path` as a file nobody changes (no locks, no `-wal`, no `-shm`). */
+/**
+ * Opens read-only; `immutable` asks SQLite (through a `file:` URI) to create
+ * no -wal or -shm file. Where this SQLite build takes no URI, the plain
+ * read-only open is used.
+ */
+function _openReadOnly(path: string, immutable: boolean): DatabaseSync {
+  if (immutable) {
+    try {
+      return new DatabaseSync(new URL(_immutableUri(path)), { readOnly: true });
+    } catch {
+      // fall through
+    }
+  }
+  return new DatabaseSync(path, { readOnly: true });
+}
+
+function _immutableUri(path: string): string {
+  return `${pathToFileURL(path).href}?immutable=1`;
 }
 
 function _message(error: unknown): string {

@@ -8,7 +8,6 @@
  * @module
  */
 import { Batch } from "./batch.ts";
-import { decide } from "./capability.ts";
 import { effectiveJournal } from "./checkpoints.ts";
 import { hasCode, toErrorData } from "./errors.ts";
 import type { Kernel } from "./kernel.ts";
@@ -86,6 +85,15 @@ async function _quantum(
       const response = await _modelTurn(k, p, live.messages!, abort.signal, batch);
       if (!_running(p)) return;
       if (response === null) return;
+      // The response is durable before the first of its tools runs: a crash
+      // from here on never calls (or bills) the model for this turn again. A
+      // replayable (scripted) response of primitive calls only rides on the
+      // next commit, which every primitive makes before an outside effect.
+      const provider = k._models.get(k._image(p).model.provider);
+      if (
+        provider?.replayable !== true ||
+        response.calls.some((c) => primitiveTool(c.name) === undefined)
+      ) await k._commit(batch);
       if (response.stop === "exhausted") {
         return _fail(k, batch, p, response.text ?? "the script ran out");
       }
@@ -209,7 +217,7 @@ async function _modelTurn(
     // A real model costs money and sends the context away: it needs a grant.
     const name = "name" in image.model ? image.model.name ?? "" : "";
     const resource = `model:${image.model.provider}/${name}`;
-    const { decision, grant } = decide(k.grants.of(p.pid), resource, "call", k.clock.now());
+    const { decision, grant } = k.authorizer.decide(p.pid, resource, "call");
     k._audit(batch, {
       actor: `pid:${p.pid}`,
       action: "model.complete",

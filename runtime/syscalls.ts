@@ -14,7 +14,6 @@
  * @module
  */
 import type { Batch } from "./batch.ts";
-import { decide } from "./capability.ts";
 import { canonicalJson, sha256Hex } from "./canonical_json.ts";
 import { type ErrorCode, hasCode, LibosError, libosError } from "./errors.ts";
 import type { Kernel } from "./kernel.ts";
@@ -34,18 +33,32 @@ import type {
 import { fsResource, resolvePath } from "./workspace_path.ts";
 import type { DirEntry, FileStat } from "./fs_provider.ts";
 import { isLive, shellResource, validateGrantSpec } from "./capability.ts";
-import { normalizeHost } from "./address.ts";
+import { classifyHost, type HostClass, normalizeHost } from "./address.ts";
 import { createCheckpoint } from "./checkpoints.ts";
 import { primitiveTool } from "./primitive_tools.ts";
+import { computeShellView } from "./shell_view.ts";
+import { ShellNetProxy, type ShellNetProxyOptions } from "./shell_proxy.ts";
 
-/** A syscall's authorization: the grant that allowed it, the approval used. */
-interface _Authz {
-  grant: Grant | null;
-  request: HumanRequest | null;
+/** One syscall in progress. */
+interface _Call {
+  /** Its number within the tool call. */
+  n: number;
+  name: string;
+  argsHash: string;
+  /** What an earlier attempt journaled (`phase` effect or wait), or null. */
+  intent: Record<string, unknown> | null;
 }
 
-/** What a process may do to its own namespace without a grant. */
-const OWN_RIGHTS = new Set(["read", "write", "delete", "link", "list"]);
+/** A syscall's authorization: the grant that allowed it, the approval used, whether spent. */
+interface _Authz {
+  action: string;
+  resource: string;
+  right: string;
+  grant: Grant | null;
+  request: HumanRequest | null;
+  /** Spent by this attempt, or by an earlier one whose intent committed before a crash. */
+  spent: boolean;
+}
 
 /** Largest file a read primitive returns (8 MiB). */
 export const MAX_FILE_BYTES = 8 << 20;
@@ -122,6 +135,22 @@ export class Syscalls {
   }
 
   // ------------------------------------------------------------ machinery
+  //
+  // The engine: every primitive goes this one way.
+  //   1. replay: a syscall that completed answers from the journal; one in
+  //      flight at a crash is redone only when its primitive is idempotent,
+  //      else it fails EUNKNOWN (its grant stays spent);
+  //   2. resolve the target, then #authorize (the kernel's one Authorizer:
+  //      deny is audited and thrown before the target is touched; ask raises
+  //      an approval in the same batch as the intent that needed it, and
+  //      parks);
+  //   3. an effect that leaves the kernel (a file, a socket, a program): #effect
+  //      commits ONE batch holding the intent, the spend of every grant and
+  //      approval that allowed it and the audited decision, before the effect;
+  //      an effect inside the kernel (objects, processes, grants) is made in
+  //      the batch itself, with #allowed (spend + audit) beside it;
+  //   4. #record journals the result in the call's batch, which also carries
+  //      any process-table change (a forked child, a killed one).
 
   /**
    * Runs one syscall: answers from the journal when it already completed,
@@ -131,7 +160,7 @@ export class Syscalls {
     name: string,
     args: unknown,
     options: { idempotent: boolean },
-    body: (intent: Record<string, unknown> | null) => Promise<T>,
+    body: (call: _Call) => Promise<T>,
   ): Promise<T> {
     const n = ++this.#n;
     const argsHash = sha256Hex(canonicalJson(_jsonSafe(args) ?? null));
@@ -153,41 +182,41 @@ export class Syscalls {
         throw libosError(e.code, e.message, { pid: this.pid });
       }
       intent = prior.data;
-      if (intent["phase"] === "effect" && !options.idempotent) {
-        const error = libosError(
-          "EUNKNOWN",
-          `Cannot tell whether ${name} took effect: the kernel stopped while it ran, and ${name} is not safe to repeat`,
-          { pid: this.pid },
-        );
-        this.#record(n, name, argsHash, { ok: false, error });
-        throw error;
-      }
+    }
+    const c: _Call = { n, name, argsHash, intent };
+    if (intent?.["phase"] === "effect" && !options.idempotent) {
+      const error = libosError(
+        "EUNKNOWN",
+        `Cannot tell whether ${name} took effect: the kernel stopped while it ran, and ${name} is not safe to repeat`,
+        { pid: this.pid },
+      );
+      this.#record(c, { ok: false, error });
+      throw error;
     }
     try {
-      const value = await body(intent);
-      this.#record(n, name, argsHash, { ok: true, value });
+      const value = await body(c);
+      this.#record(c, { ok: true, value });
       return value;
     } catch (error) {
       if (hasCode(error, "EWAITING")) throw error;
       const e = error instanceof LibosError
         ? error
         : libosError("EINVAL", error instanceof Error ? error.message : String(error));
-      this.#record(n, name, argsHash, { ok: false, error: e });
+      this.#record(c, { ok: false, error: e });
       throw e;
     }
   }
 
   #record(
-    n: number,
-    name: string,
-    argsHash: string,
+    c: _Call,
     outcome: { ok: true; value: unknown } | { ok: false; error: LibosError },
   ): void {
+    const { name, argsHash } = c;
     const data: Record<string, unknown> = outcome.ok
       ? { name, argsHash, ok: true, value: _jsonSafe(outcome.value) ?? null }
       : { name, argsHash, ok: false, error: outcome.error.toData() };
-    const entry = this.#k._journal(this.#batch, this.pid, "syscall", data, this.#where(n));
-    this.#replay.set(n, entry);
+    const entry = this.#k._journal(this.#batch, this.pid, "syscall", data, this.#where(c.n));
+    this.#replay.set(c.n, entry);
   }
 
   #where(n: number): { turn: number; callId: string; sys: number } {
@@ -195,33 +224,51 @@ export class Syscalls {
   }
 
   /** Journals a syscall's intent (`phase` effect or wait) for replay, in the batch. */
-  #journalIntent(
-    name: string,
-    args: unknown,
-    phase: "effect" | "wait",
-    data: Record<string, unknown>,
-  ): void {
-    const n = this.#n;
-    const argsHash = sha256Hex(canonicalJson(_jsonSafe(args) ?? null));
+  #journalIntent(c: _Call, phase: "effect" | "wait", data: Record<string, unknown>): void {
     const entry = this.#k._journal(
       this.#batch,
       this.pid,
       "syscall.intent",
-      { name, argsHash, phase, ...data },
-      this.#where(n),
+      { name: c.name, argsHash: c.argsHash, phase, ...data },
+      this.#where(c.n),
     );
-    this.#replay.set(n, entry);
+    this.#replay.set(c.n, entry);
+    c.intent = entry.data;
   }
 
-  /** Journals the intent of an effect that leaves the kernel, durably. */
-  async #intent(name: string, args: unknown, data: Record<string, unknown> = {}): Promise<void> {
-    this.#journalIntent(name, args, "effect", data);
+  /** Whether an earlier attempt of this syscall committed its intent (and spent) before a crash. */
+  #redo(c: _Call): boolean {
+    return c.intent?.["phase"] === "effect";
+  }
+
+  /**
+   * Commits what must be durable before an effect leaves the kernel, as one
+   * batch: the intent, the spend of every grant and approval in `authz`, and
+   * the audited decision (of the first). A redo after a crash (the intent was
+   * committed before) spends and audits nothing again.
+   */
+  async #effect(
+    c: _Call,
+    authz: readonly _Authz[],
+    data: Record<string, unknown>,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
+    if (this.#redo(c)) return;
+    const [first] = authz;
+    if (first !== undefined) this.#allowed(first, detail);
+    for (const a of authz) this.#spend(a);
+    this.#journalIntent(c, "effect", data);
     await this.#k._commit(this.#batch);
   }
 
   /** Parks the process until `wait` is over; the call runs again then. */
-  #park(name: string, args: unknown, wait: WaitReason, data: Record<string, unknown>): never {
-    this.#journalIntent(name, args, "wait", data);
+  #park(c: _Call, wait: WaitReason, data: Record<string, unknown>): never {
+    // Every request this syscall raised stays findable: a syscall that needs
+    // two approvals (the program and the paths it would see) finds both.
+    const requests = _strings(c.intent?.["requests"]);
+    const id = data["requestId"];
+    if (typeof id === "string" && !requests.includes(id)) requests.push(id);
+    this.#journalIntent(c, "wait", requests.length === 0 ? data : { ...data, requests });
     this.#k._park(this.#batch, this.#p, wait);
     throw libosError("EWAITING", `Process ${this.pid} waits for ${wait.kind}`, { pid: this.pid });
   }
@@ -248,45 +295,75 @@ export class Syscalls {
     });
   }
 
-  /**
-   * Decides a right on a resource. A deny is audited and thrown before the
-   * target is touched; `ask` raises (or finds) an approval bound to the exact
-   * action and parks the process until a human decides.
-   */
-  #authorize(
+  /** Audits a denial and builds its EPERM. */
+  #deny(
     action: string,
     resource: string,
     right: string,
-    exact: {
-      args: unknown;
-      preview: string;
-      content?: string;
-      intent: Record<string, unknown> | null;
-    },
+    grant: Grant | null,
+    detail: Record<string, unknown> = {},
+  ): LibosError {
+    this.#audit(action, {
+      resource,
+      decision: "deny",
+      grant,
+      detail: {
+        right,
+        reason: grant === null ? "no grant" : `grant ${grant.id} denies`,
+        ...detail,
+      },
+    });
+    return libosError(
+      "EPERM",
+      `Cannot ${right} '${resource}': process ${this.pid} ${
+        grant === null
+          ? `holds no ${resource.split(":", 1)[0]} ${right} capability for it`
+          : `holds grant ${grant.id} that denies it`
+      }`,
+      { pid: this.pid, resource, right },
+    );
+  }
+
+  /**
+   * Decides a right on a resource. A deny is audited and thrown before the
+   * target is touched; `ask` raises (or finds) an approval bound to the exact
+   * action and parks the process until a human decides. A redo of an effect
+   * whose intent was committed was decided and spent then: it is not decided
+   * again (a spent one-time grant would now refuse its own effect).
+   */
+  #authorize(
+    c: _Call,
+    action: string,
+    resource: string,
+    right: string,
+    exact: { args: unknown; preview: string; content?: string },
   ): _Authz {
-    const k = this.#k;
-    const now = k.clock.now();
-    const { decision, grant } = this.#implicit(resource, right) ??
-      decide(k.grants.of(this.pid), resource, right, now);
-    if (decision === "allow") return { grant, request: null };
-    if (decision === "deny") {
-      this.#audit(action, {
-        resource,
-        decision: "deny",
-        grant,
-        detail: { right, reason: grant === null ? "no grant" : `grant ${grant.id} denies` },
-      });
-      throw libosError(
-        "EPERM",
-        `Cannot ${right} '${resource}': process ${this.pid} ${
-          grant === null
-            ? `holds no ${resource.split(":", 1)[0]} ${right} capability for it`
-            : `holds grant ${grant.id} that denies it`
-        }`,
-        { pid: this.pid, resource, right },
-      );
+    if (this.#redo(c)) {
+      return { action, resource, right, grant: null, request: null, spent: true };
     }
-    // ask: an approval bound to the hash of the exact action.
+    const k = this.#k;
+    const { decision, grant } = k.authorizer.decide(this.pid, resource, right);
+    if (decision === "allow") {
+      return { action, resource, right, grant, request: null, spent: false };
+    }
+    if (decision === "deny") throw this.#deny(action, resource, right, grant);
+    return this.#ask(c, action, resource, right, grant, exact);
+  }
+
+  /**
+   * Asks a human to approve the exact action: answers the approval once it is
+   * approved (to be spent with the effect), throws when it was denied, expired
+   * or voided, and otherwise raises the request (in the batch of the intent
+   * that needs it) or finds it pending, and parks the process.
+   */
+  #ask(
+    c: _Call,
+    action: string,
+    resource: string,
+    right: string,
+    grant: Grant | null,
+    exact: { args: unknown; preview: string; content?: string },
+  ): _Authz {
     const hash = sha256Hex(canonicalJson({
       action,
       resource,
@@ -294,12 +371,12 @@ export class Syscalls {
       args: _jsonSafe(exact.args) ?? null,
       content: exact.content ?? null,
     }));
-    const r = this.#knownRequest(exact.intent);
-    if (r !== undefined && r.actionHash === hash) {
+    const r = this.#knownRequest(c, hash);
+    if (r !== undefined) {
       switch (r.state) {
         case "approved":
           if (r.consumed) break;
-          return { grant, request: r };
+          return { action, resource, right, grant, request: r, spent: false };
         case "denied":
           this.#audit(action, {
             resource,
@@ -329,10 +406,12 @@ export class Syscalls {
             { pid: this.pid, resource, right },
           );
         case "pending":
-          this.#park(action, exact.args, { kind: "human", requestId: r.id }, { requestId: r.id });
+          this.#park(c, { kind: "human", requestId: r.id }, { requestId: r.id });
       }
     }
-    const request = this.#newRequest({
+    // The request and the intent that needs it commit in one batch: a replay
+    // finds this request instead of raising a new one.
+    const request = this.#newRequest(c, {
       kind: "approval",
       actionHash: hash,
       preview: `${this.pid} wants to ${right} ${resource}\n${exact.preview}`,
@@ -346,32 +425,25 @@ export class Syscalls {
       grant,
       detail: { right, request: request.id },
     });
-    this.#park(action, exact.args, { kind: "human", requestId: request.id }, {
-      requestId: request.id,
-    });
+    this.#park(c, { kind: "human", requestId: request.id }, { requestId: request.id });
   }
 
   /**
    * The request an earlier attempt of this syscall raised — this process's
    * own (a journal copied by an import or a fork names requests of another).
    */
-  #knownRequest(intent: Record<string, unknown> | null): HumanRequest | undefined {
-    const id = intent?.["requestId"];
-    const r = typeof id === "string" ? this.#k._human.get(id) : undefined;
-    return r?.pid === this.pid ? r : undefined;
-  }
-
-  /** A process owns its namespace: no grant is needed there. */
-  #implicit(resource: string, right: string): { decision: "allow"; grant: null } | null {
-    const own = `proc/${this.pid}`;
-    if (
-      OWN_RIGHTS.has(right) &&
-      (resource === `ns:${own}` || resource.startsWith(`obj:${own}/`))
-    ) return { decision: "allow", grant: null };
-    return null;
+  #knownRequest(c: _Call, actionHash?: string): HumanRequest | undefined {
+    const ids = [c.intent?.["requestId"], ...(_strings(c.intent?.["requests"]))];
+    for (const id of ids.reverse()) {
+      const r = typeof id === "string" ? this.#k._human.get(id) : undefined;
+      if (r?.pid !== this.pid) continue;
+      if (actionHash === undefined || r.actionHash === actionHash) return r;
+    }
+    return undefined;
   }
 
   #newRequest(
+    c: _Call,
     fields: Pick<
       HumanRequest,
       "kind" | "actionHash" | "preview" | "resource" | "rights" | "grantId"
@@ -389,7 +461,7 @@ export class Syscalls {
       resource: fields.resource,
       rights: fields.rights,
       callId: this.#callId,
-      sys: this.#n,
+      sys: c.n,
       grantId: fields.grantId,
       createdAt: now,
       expiresAt: k.humanTtlMs === null ? null : now + k.humanTtlMs,
@@ -404,8 +476,13 @@ export class Syscalls {
     return r;
   }
 
-  /** Spends a one-time grant and an approval, in the batch of the effect. */
+  /**
+   * The one place a syscall spends: a one-time grant's use and an approval,
+   * each exactly once, in the batch that commits before (or with) the effect.
+   */
   #spend(authz: _Authz): void {
+    if (authz.spent) return;
+    authz.spent = true;
     const { grant, request } = authz;
     if (grant !== null && grant.uses !== null) {
       grant.uses -= 1;
@@ -417,14 +494,17 @@ export class Syscalls {
     }
   }
 
-  #allowed(
-    action: string,
-    resource: string,
-    authz: _Authz,
-    detail: Record<string, unknown> = {},
-  ): void {
+  /** Spends and audits an allowed decision (an effect made inside the kernel's batch). */
+  #allowed(authz: _Authz, detail: Record<string, unknown> = {}): void {
+    const redone = authz.spent;
     this.#spend(authz);
-    this.#audit(action, { resource, decision: "allow", grant: authz.grant, detail });
+    if (redone) return;
+    this.#audit(authz.action, {
+      resource: authz.resource,
+      decision: "allow",
+      grant: authz.grant,
+      detail: authz.request === null ? detail : { ...detail, request: authz.request.id },
+    });
   }
 
   // ------------------------------------------------------------------- fs
@@ -432,7 +512,7 @@ export class Syscalls {
   /** Resolves a path; an escape is audited as a deny. */
   #path(action: string, input: unknown): string {
     if (typeof input !== "string") {
-      throw new TypeError(`Cannot use path ${String(input)}: expected a string`);
+      throw libosError("EINVAL", `Cannot use path ${String(input)}: expected a string`);
     }
     try {
       return resolvePath(this.#p.cwd, input);
@@ -451,19 +531,15 @@ export class Syscalls {
    * leads elsewhere (an escape from the workspace is EPERM).
    */
   async #fsTarget(
+    c: _Call,
     action: string,
     input: unknown,
     right: string,
-    exact: {
-      args: unknown;
-      preview: string;
-      content?: string;
-      intent: Record<string, unknown> | null;
-    },
+    exact: { args: unknown; preview: string; content?: string },
   ): Promise<{ path: string; real: string; authz: _Authz; resource: string }> {
     const path = this.#path(action, input);
     const resource = fsResource(path);
-    const authz = this.#authorize(action, resource, right, exact);
+    const authz = this.#authorize(c, action, resource, right, exact);
     let real: string;
     try {
       real = await this.#k.fs.realPath(path);
@@ -479,7 +555,7 @@ export class Syscalls {
     }
     if (real !== path) {
       const realResource = fsResource(real);
-      const again = decide(this.#k.grants.of(this.pid), realResource, right, this.#k.clock.now());
+      const again = this.#k.authorizer.decide(this.pid, realResource, right);
       if (again.decision !== "allow") {
         this.#audit(action, {
           resource: realResource,
@@ -524,14 +600,13 @@ export class Syscalls {
     path: string,
     convert: (bytes: Uint8Array, checked: string) => T,
   ): Promise<T> {
-    return this.#syscall(name, { path }, { idempotent: true }, async (intent) => {
-      const t = await this.#fsTarget("fs.read", path, "read", {
+    return this.#syscall(name, { path }, { idempotent: true }, async (c) => {
+      const t = await this.#fsTarget(c, "fs.read", path, "read", {
         args: { path },
         preview: `read ${path}`,
-        intent,
       });
       const bytes = await this.#readFile(t.real);
-      this.#allowed("fs.read", t.resource, t.authz, { bytes: bytes.length });
+      this.#allowed(t.authz, { bytes: bytes.length });
       return convert(bytes, t.path);
     });
   }
@@ -574,19 +649,20 @@ export class Syscalls {
   write(path: string, data: string | Uint8Array): Promise<{ path: string; bytes: number }> {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
     if (!(bytes instanceof Uint8Array)) {
-      return Promise.reject(new TypeError("Cannot write: data must be a string or Uint8Array"));
+      return Promise.reject(
+        libosError("EINVAL", "Cannot write: data must be a string or Uint8Array"),
+      );
     }
     const content = sha256Hex(bytes);
     const args = { path, content };
-    return this.#syscall("fs.write", args, { idempotent: true }, async (intent) => {
+    return this.#syscall("fs.write", args, { idempotent: true }, async (c) => {
       const preview = typeof data === "string" ? data : `<${bytes.length} bytes>`;
-      const t = await this.#fsTarget("fs.write", path, "write", {
+      const t = await this.#fsTarget(c, "fs.write", path, "write", {
         args,
         preview: `write ${bytes.length} bytes to ${path} (sha256 ${
           content.slice(0, 16)
         }…):\n${preview}`,
         content,
-        intent,
       });
       if (bytes.length > MAX_FILE_BYTES) {
         throw libosError(
@@ -595,73 +671,129 @@ export class Syscalls {
           { path: t.path },
         );
       }
-      await this.#intent("fs.write", args, { path: t.real });
-      await this.#k.fs.writeBytes(t.real, bytes, { createParents: true });
-      this.#allowed("fs.write", t.resource, t.authz, { bytes: bytes.length, sha256: content });
+      await this.#writeFile(c, t, bytes, content);
       return { path: t.path, bytes: bytes.length };
+    });
+  }
+
+  /**
+   * Writes a file's bytes as an effect. The intent records the file's state
+   * before the write (kind, size, mtime, or absent); a write found in flight
+   * after a crash is settled from evidence: a file that already holds the
+   * intended bytes completes without being touched; one still in its prior
+   * state is written; anything else is an unknown outcome (EUNKNOWN).
+   */
+  async #writeFile(
+    c: _Call,
+    t: { path: string; real: string; authz: _Authz },
+    bytes: Uint8Array,
+    content: string,
+    also: readonly _Authz[] = [],
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
+    const fs = this.#k.fs;
+    if (this.#redo(c)) {
+      const now = await fs.stat(t.real);
+      if (now?.kind === "file" && now.size === bytes.length) {
+        if (sha256Hex(await fs.readBytes(t.real)) === content) {
+          return this.#settled(c, t.authz, "evidence");
+        }
+      }
+      const before = c.intent?.["before"] as _Before | null | undefined;
+      // (An intent from before evidence was recorded is simply redone.)
+      if (before !== undefined && !_sameState(before, now)) {
+        throw libosError(
+          "EUNKNOWN",
+          `Cannot tell whether ${c.name} of '${t.path}' took effect: the kernel stopped while it ran, and the file now holds neither its earlier content nor the intended bytes`,
+          { pid: this.pid, path: t.path },
+        );
+      }
+      this.#settled(c, t.authz, "redo");
+      await fs.writeBytes(t.real, bytes, { createParents: true });
+      return;
+    }
+    const before = _stateOf(await fs.stat(t.real));
+    await this.#effect(c, [t.authz, ...also], { path: t.real, before }, {
+      bytes: bytes.length,
+      sha256: content,
+      ...detail,
+    });
+    await fs.writeBytes(t.real, bytes, { createParents: true });
+  }
+
+  /** Audits how an effect found in flight after a crash was settled. */
+  #settled(c: _Call, authz: _Authz, how: "evidence" | "redo"): void {
+    this.#audit(authz.action, {
+      resource: authz.resource,
+      decision: "allow",
+      detail: { settled: how, syscall: c.name },
     });
   }
 
   /** Lists a directory. */
   list(path: string): Promise<DirEntry[]> {
-    return this.#syscall("fs.list", { path }, { idempotent: true }, async (intent) => {
-      const t = await this.#fsTarget("fs.list", path, "list", {
+    return this.#syscall("fs.list", { path }, { idempotent: true }, async (c) => {
+      const t = await this.#fsTarget(c, "fs.list", path, "list", {
         args: { path },
         preview: `list ${path}`,
-        intent,
       });
       const entries = await this.#k.fs.list(t.real);
-      this.#allowed("fs.list", t.resource, t.authz, { entries: entries.length });
+      this.#allowed(t.authz, { entries: entries.length });
       return entries;
     });
   }
 
   /** Stats a path (null when it does not exist). Needs `read` or `list`. */
   stat(path: string): Promise<FileStat | null> {
-    return this.#syscall("fs.stat", { path }, { idempotent: true }, async (intent) => {
-      const t = await this.#fsTarget("fs.stat", path, "read", {
+    return this.#syscall("fs.stat", { path }, { idempotent: true }, async (c) => {
+      const t = await this.#fsTarget(c, "fs.stat", path, "read", {
         args: { path },
         preview: `stat ${path}`,
-        intent,
       });
       const st = await this.#k.fs.stat(t.real);
-      this.#allowed("fs.stat", t.resource, t.authz);
+      this.#allowed(t.authz);
       return st;
     });
   }
 
   /** Deletes a file or an empty directory (needs `delete`, not `write`). */
   delete(path: string): Promise<{ path: string }> {
-    return this.#syscall("fs.delete", { path }, { idempotent: true }, async (intent) => {
-      const t = await this.#fsTarget("fs.delete", path, "delete", {
+    return this.#syscall("fs.delete", { path }, { idempotent: true }, async (c) => {
+      const t = await this.#fsTarget(c, "fs.delete", path, "delete", {
         args: { path },
         preview: `delete ${path}`,
-        intent,
       });
-      const redo = intent !== null && intent["phase"] === "effect";
-      await this.#intent("fs.delete", { path }, { path: t.real });
-      try {
-        await this.#k.fs.remove(t.real);
-      } catch (error) {
-        // Redone after a crash: the first attempt may have removed it.
-        if (!(redo && hasCode(error, "ENOENT"))) throw error;
+      const fs = this.#k.fs;
+      if (this.#redo(c)) {
+        // Found in flight after a crash: gone and there before means the
+        // first attempt removed it (evidence); never there stays ENOENT.
+        const existed = c.intent?.["existed"];
+        if (existed !== false && (await fs.stat(t.real)) === null) {
+          this.#settled(c, t.authz, "evidence");
+          return { path: t.path };
+        }
+      } else {
+        const existed = (await fs.stat(t.real)) !== null;
+        await this.#effect(c, [t.authz], { path: t.real, existed });
       }
-      this.#allowed("fs.delete", t.resource, t.authz);
+      await fs.remove(t.real);
       return { path: t.path };
     });
   }
 
   /** Makes a directory and its parents (needs `write`). */
   mkdir(path: string): Promise<{ path: string }> {
-    return this.#syscall("fs.mkdir", { path }, { idempotent: true }, async (intent) => {
-      const t = await this.#fsTarget("fs.mkdir", path, "write", {
+    return this.#syscall("fs.mkdir", { path }, { idempotent: true }, async (c) => {
+      const t = await this.#fsTarget(c, "fs.mkdir", path, "write", {
         args: { path },
         preview: `make directory ${path}`,
-        intent,
       });
-      await this.#intent("fs.mkdir", { path }, { path: t.real });
+      if (this.#redo(c) && (await this.#k.fs.stat(t.real))?.kind === "dir") {
+        this.#settled(c, t.authz, "evidence");
+        return { path: t.path };
+      }
+      await this.#effect(c, [t.authz], { path: t.real });
       await this.#k.fs.mkdir(t.real, { recursive: true });
-      this.#allowed("fs.mkdir", t.resource, t.authz);
       return { path: t.path };
     });
   }
@@ -671,7 +803,8 @@ export class Syscalls {
   /** Splits a ref into namespace and name (or an oid). */
   #ref(ref: unknown): { oid: string } | { namespace: string; name: string } {
     if (typeof ref !== "string" || ref.length === 0 || ref.length > 512 || ref.includes("\u0000")) {
-      throw new TypeError(
+      throw libosError(
+        "EINVAL",
         `Cannot use object ref ${JSON.stringify(ref)}: expected an oid, 'namespace/name' or a name`,
       );
     }
@@ -683,36 +816,46 @@ export class Syscalls {
 
   /** Resolves a ref and authorizes `right` on it before revealing anything. */
   #object(
+    c: _Call,
     action: string,
     ref: unknown,
     right: string,
-    intent: Record<string, unknown> | null,
     args: unknown,
   ): { object: ObjectRecord; authz: _Authz; resource: string } {
     const r = this.#ref(ref);
     if ("oid" in r) {
+      // An oid names no namespace: a missing object and one the process may
+      // not touch fail with the same words, so an oid reveals nothing.
+      const hidden = () =>
+        libosError(
+          "EPERM",
+          `Cannot ${right} object '${r.oid}': process ${this.pid} holds no obj ${right} capability for an object with that id`,
+          { pid: this.pid, right },
+        );
       const o = this.#k.objects.get(r.oid);
       if (o === undefined) {
-        throw libosError("ENOENT", `Cannot ${right} object '${r.oid}': no such object`, {
-          pid: this.pid,
+        this.#audit(action, {
+          resource: `obj:${r.oid}`,
+          decision: "deny",
+          detail: { right, reason: "no such object, or no grant for it" },
         });
+        throw hidden();
       }
       const resource = `obj:${o.namespace}/${o.name}`;
-      return {
-        object: o,
-        resource,
-        authz: this.#authorize(action, resource, right, {
+      try {
+        const authz = this.#authorize(c, action, resource, right, {
           args,
           preview: `${right} object ${o.namespace}/${o.name}`,
-          intent,
-        }),
-      };
+        });
+        return { object: o, resource, authz };
+      } catch (error) {
+        throw hasCode(error, "EPERM") ? hidden() : error;
+      }
     }
     const resource = `obj:${r.namespace}/${r.name}`;
-    const authz = this.#authorize(action, resource, right, {
+    const authz = this.#authorize(c, action, resource, right, {
       args,
       preview: `${right} object ${r.namespace}/${r.name}`,
-      intent,
     });
     const o = this.#k.objects.find(r.namespace, r.name);
     if (o === undefined) {
@@ -729,14 +872,13 @@ export class Syscalls {
   create(
     input: { name: string; type: string; payload: unknown; namespace?: string },
   ): Promise<ObjectInfo> {
-    return this.#syscall("obj.create", input, { idempotent: false }, (intent) => {
+    return this.#syscall("obj.create", input, { idempotent: false }, (c) => {
       const namespace = input.namespace ?? `proc/${this.pid}`;
       _checkName(input.name);
       const resource = `obj:${namespace}/${input.name}`;
-      const authz = this.#authorize("obj.create", resource, "write", {
+      const authz = this.#authorize(c, "obj.create", resource, "write", {
         args: input,
         preview: `create ${input.type} object ${namespace}/${input.name}`,
-        intent,
       });
       if (this.#k.objects.find(namespace, input.name) !== undefined) {
         throw libosError(
@@ -752,24 +894,24 @@ export class Syscalls {
         payload: input.payload,
         provenance: this.#provenance(),
       });
-      this.#allowed("obj.create", resource, authz, { oid: o.oid, type: o.type, size: o.size });
+      this.#allowed(authz, { oid: o.oid, type: o.type, size: o.size });
       return Promise.resolve(_info(o));
     });
   }
 
   /** Reads an object's latest version. */
   read(ref: string): Promise<ObjectRecord> {
-    return this.#syscall("obj.read", { ref }, { idempotent: true }, (intent) => {
-      const { object, authz, resource } = this.#object("obj.read", ref, "read", intent, { ref });
-      this.#allowed("obj.read", resource, authz, { oid: object.oid, version: object.version });
+    return this.#syscall("obj.read", { ref }, { idempotent: true }, (c) => {
+      const { object, authz } = this.#object(c, "obj.read", ref, "read", { ref });
+      this.#allowed(authz, { oid: object.oid, version: object.version });
       return Promise.resolve(structuredClone(object));
     });
   }
 
   /** Writes a new version of an object (validated by its type). */
   writeObject(ref: string, payload: unknown): Promise<ObjectInfo> {
-    return this.#syscall("obj.write", { ref, payload }, { idempotent: false }, (intent) => {
-      const { object, authz, resource } = this.#object("obj.write", ref, "write", intent, {
+    return this.#syscall("obj.write", { ref, payload }, { idempotent: false }, (c) => {
+      const { object, authz } = this.#object(c, "obj.write", ref, "write", {
         ref,
         payload,
       });
@@ -781,7 +923,7 @@ export class Syscalls {
         provenance: this.#provenance(),
         oid: object.oid,
       });
-      this.#allowed("obj.write", resource, authz, { oid: o.oid, version: o.version, size: o.size });
+      this.#allowed(authz, { oid: o.oid, version: o.version, size: o.size });
       return Promise.resolve(_info(o));
     });
   }
@@ -789,29 +931,29 @@ export class Syscalls {
   /** Lists a namespace (own by default; another needs `ns:<namespace>` list). */
   listObjects(namespace?: string): Promise<ObjectInfo[]> {
     const ns = namespace ?? `proc/${this.pid}`;
-    return this.#syscall("obj.list", { namespace: ns }, { idempotent: true }, (intent) => {
+    return this.#syscall("obj.list", { namespace: ns }, { idempotent: true }, (c) => {
       const resource = `ns:${ns}`;
-      const authz = this.#authorize("obj.list", resource, "list", {
+      const authz = this.#authorize(c, "obj.list", resource, "list", {
         args: { namespace: ns },
         preview: `list namespace ${ns}`,
-        intent,
       });
       const list = this.#k.objects.list(ns).map(_info);
-      this.#allowed("obj.list", resource, authz, { count: list.length });
+      this.#allowed(authz, { count: list.length });
       return Promise.resolve(list);
     });
   }
 
   /** Links one object to another (`link` on the source, `read` on the target). */
   link(from: string, rel: string, to: string): Promise<ObjectInfo> {
-    return this.#syscall("obj.link", { from, rel, to }, { idempotent: false }, (intent) => {
+    return this.#syscall("obj.link", { from, rel, to }, { idempotent: false }, (c) => {
       if (typeof rel !== "string" || !/^[a-z][a-z0-9_.-]{0,63}$/.test(rel)) {
-        throw new TypeError(
+        throw libosError(
+          "EINVAL",
           `Cannot link with relation ${JSON.stringify(rel)}: expected a lower-case name`,
         );
       }
-      const src = this.#object("obj.link", from, "link", intent, { from, rel, to });
-      const dst = this.#object("obj.link", to, "read", intent, { from, rel, to });
+      const src = this.#object(c, "obj.link", from, "link", { from, rel, to });
+      const dst = this.#object(c, "obj.link", to, "read", { from, rel, to });
       const links = [
         ...src.object.links.filter((l) => !(l.rel === rel && l.oid === dst.object.oid)),
         { rel, oid: dst.object.oid },
@@ -825,7 +967,7 @@ export class Syscalls {
         oid: src.object.oid,
         links,
       });
-      this.#allowed("obj.link", src.resource, src.authz, { rel, to: dst.object.oid });
+      this.#allowed(src.authz, { rel, to: dst.object.oid });
       this.#spend(dst.authz);
       return Promise.resolve(_info(o));
     });
@@ -833,13 +975,13 @@ export class Syscalls {
 
   /** Deletes an object (its versions stay in the store). */
   deleteObject(ref: string): Promise<{ oid: string }> {
-    return this.#syscall("obj.delete", { ref }, { idempotent: false }, (intent) => {
-      const { object, authz, resource } = this.#object("obj.delete", ref, "delete", intent, {
+    return this.#syscall("obj.delete", { ref }, { idempotent: false }, (c) => {
+      const { object, authz } = this.#object(c, "obj.delete", ref, "delete", {
         ref,
       });
       this.#k.objects.delete(object.oid);
       this.#batch.add({ kind: "object.delete", oid: object.oid });
-      this.#allowed("obj.delete", resource, authz, { oid: object.oid });
+      this.#allowed(authz, { oid: object.oid });
       return Promise.resolve({ oid: object.oid });
     });
   }
@@ -854,13 +996,12 @@ export class Syscalls {
     type = "file_snapshot",
   ): Promise<ObjectInfo & { sha256: string }> {
     const args = { path, name, type };
-    return this.#syscall("obj.fromFile", args, { idempotent: false }, async (intent) => {
+    return this.#syscall("obj.fromFile", args, { idempotent: false }, async (c) => {
       _checkName(name);
       const namespace = `proc/${this.pid}`;
-      const t = await this.#fsTarget("obj.fromFile", path, "read", {
+      const t = await this.#fsTarget(c, "obj.fromFile", path, "read", {
         args,
         preview: `copy ${path} into object ${name}`,
-        intent,
       });
       const bytes = await this.#readFile(t.real);
       const sha = sha256Hex(bytes);
@@ -880,7 +1021,7 @@ export class Syscalls {
         payload,
         provenance: this.#provenance(),
       });
-      this.#allowed("obj.fromFile", t.resource, t.authz, {
+      this.#allowed(t.authz, {
         oid: o.oid,
         bytes: bytes.length,
         sha256: sha,
@@ -895,25 +1036,17 @@ export class Syscalls {
     path: string,
   ): Promise<{ path: string; bytes: number; sha256: string }> {
     const args = { ref, path };
-    return this.#syscall("obj.toFile", args, { idempotent: true }, async (intent) => {
-      const src = this.#object("obj.toFile", ref, "read", intent, args);
+    return this.#syscall("obj.toFile", args, { idempotent: true }, async (c) => {
+      const src = this.#object(c, "obj.toFile", ref, "read", args);
       const bytes = _objectBytes(src.object);
       const sha = sha256Hex(bytes);
-      const t = await this.#fsTarget("obj.toFile", path, "write", {
+      const t = await this.#fsTarget(c, "obj.toFile", path, "write", {
         args,
         preview:
           `write object ${src.object.namespace}/${src.object.name} (${bytes.length} bytes) to ${path}`,
         content: sha,
-        intent,
       });
-      await this.#intent("obj.toFile", args, { path: t.real });
-      await this.#k.fs.writeBytes(t.real, bytes, { createParents: true });
-      this.#spend(src.authz);
-      this.#allowed("obj.toFile", t.resource, t.authz, {
-        oid: src.object.oid,
-        bytes: bytes.length,
-        sha256: sha,
-      });
+      await this.#writeFile(c, t, bytes, sha, [src.authz], { oid: src.object.oid });
       return { path: t.path, bytes: bytes.length, sha256: sha };
     });
   }
@@ -927,21 +1060,20 @@ export class Syscalls {
   /** Asks a human a question and waits for the answer. */
   ask(question: string, options: { channel?: string } = {}): Promise<{ answer: string }> {
     const channel = options.channel ?? "operator";
-    return this.#syscall("human.ask", { question, channel }, { idempotent: true }, (intent) => {
+    return this.#syscall("human.ask", { question, channel }, { idempotent: true }, (c) => {
       if (typeof question !== "string" || question.length === 0) {
-        throw new TypeError("Cannot ask: 'question' must be a non-empty string");
+        throw libosError("EINVAL", "Cannot ask: 'question' must be a non-empty string");
       }
       const resource = `human:${channel}`;
-      const authz = this.#authorize("human.ask", resource, "ask", {
+      const authz = this.#authorize(c, "human.ask", resource, "ask", {
         args: { question, channel },
         preview: question,
-        intent,
       });
-      const r = this.#knownRequest(intent);
+      const r = this.#knownRequest(c);
       if (r !== undefined) {
         switch (r.state) {
           case "answered":
-            this.#allowed("human.ask", resource, authz, { request: r.id });
+            this.#allowed(authz, { request: r.id });
             return Promise.resolve({ answer: r.answer ?? "" });
           case "denied":
             throw libosError(
@@ -964,12 +1096,12 @@ export class Syscalls {
               { pid: this.pid },
             );
           default:
-            this.#park("human.ask", { question, channel }, { kind: "human", requestId: r.id }, {
+            this.#park(c, { kind: "human", requestId: r.id }, {
               requestId: r.id,
             });
         }
       }
-      const request = this.#newRequest({
+      const request = this.#newRequest(c, {
         kind: "question",
         actionHash: null,
         preview: question,
@@ -983,7 +1115,7 @@ export class Syscalls {
         grant: authz.grant,
         detail: { request: request.id },
       });
-      this.#park("human.ask", { question, channel }, { kind: "human", requestId: request.id }, {
+      this.#park(c, { kind: "human", requestId: request.id }, {
         requestId: request.id,
       });
     });
@@ -992,17 +1124,16 @@ export class Syscalls {
   /** Tells a human something (recorded in the audit log and the event stream). */
   notify(message: string, options: { channel?: string } = {}): Promise<{ delivered: true }> {
     const channel = options.channel ?? "operator";
-    return this.#syscall("human.notify", { message, channel }, { idempotent: true }, (intent) => {
+    return this.#syscall("human.notify", { message, channel }, { idempotent: true }, (c) => {
       if (typeof message !== "string") {
-        throw new TypeError("Cannot notify: 'message' must be a string");
+        throw libosError("EINVAL", "Cannot notify: 'message' must be a string");
       }
       const resource = `human:${channel}`;
-      const authz = this.#authorize("human.notify", resource, "notify", {
+      const authz = this.#authorize(c, "human.notify", resource, "notify", {
         args: { message, channel },
         preview: message,
-        intent,
       });
-      this.#allowed("human.notify", resource, authz, {
+      this.#allowed(authz, {
         message: escapePreview(message, { max: 2000 }),
       });
       return Promise.resolve({ delivered: true as const });
@@ -1019,19 +1150,18 @@ export class Syscalls {
     reason: string,
   ): Promise<{ granted: true; grantId: string }> {
     const args = { resource, rights, reason };
-    return this.#syscall("human.requestPermission", args, { idempotent: true }, (intent) => {
+    return this.#syscall("human.requestPermission", args, { idempotent: true }, (c) => {
       const spec = validateGrantSpec(_parseSpec({ resource, rights }), this.#k.clock.now());
-      const authz = this.#authorize("human.requestPermission", "human:operator", "ask", {
+      const authz = this.#authorize(c, "human.requestPermission", "human:operator", "ask", {
         args,
         preview: reason,
-        intent,
       });
-      const r = this.#knownRequest(intent);
+      const r = this.#knownRequest(c);
       if (r !== undefined) {
         switch (r.state) {
           case "approved": {
             const g = this.#k.grants.of(this.pid).find((x) => x.issuedBy === `human:${r.id}`);
-            this.#allowed("human.requestPermission", spec.resource, authz, {
+            this.#allowed(authz, {
               request: r.id,
               grant: g?.id ?? null,
             });
@@ -1058,12 +1188,12 @@ export class Syscalls {
               { pid: this.pid },
             );
           default:
-            this.#park("human.requestPermission", args, { kind: "human", requestId: r.id }, {
+            this.#park(c, { kind: "human", requestId: r.id }, {
               requestId: r.id,
             });
         }
       }
-      const request = this.#newRequest({
+      const request = this.#newRequest(c, {
         kind: "permission",
         actionHash: null,
         preview: `${this.pid} asks for ${spec.resource} ${spec.rights.join(",")}: ${reason}`,
@@ -1076,7 +1206,7 @@ export class Syscalls {
         decision: "ask",
         detail: { request: request.id, rights: spec.rights },
       });
-      this.#park("human.requestPermission", args, { kind: "human", requestId: request.id }, {
+      this.#park(c, { kind: "human", requestId: request.id }, {
         requestId: request.id,
       });
     });
@@ -1088,11 +1218,10 @@ export class Syscalls {
   spawn(
     input: { goal: string; image?: string; capabilities?: GrantSpec[] },
   ): Promise<{ pid: Pid }> {
-    return this.#syscall("proc.spawn", input, { idempotent: false }, async (intent) => {
-      const authz = this.#authorize("proc.spawn", "proc", "spawn", {
+    return this.#syscall("proc.spawn", input, { idempotent: false }, async (c) => {
+      const authz = this.#authorize(c, "proc.spawn", "proc", "spawn", {
         args: input,
         preview: `spawn a child (${input.image ?? this.#p.imageId}) to: ${input.goal}`,
-        intent,
       });
       const child = await this.#k._spawn(
         {
@@ -1102,7 +1231,7 @@ export class Syscalls {
         },
         { actor: `pid:${this.pid}`, parent: this.#p, forkOf: null, batch: this.#batch },
       );
-      this.#allowed("proc.spawn", "proc", authz, { child: child.pid });
+      this.#allowed(authz, { child: child.pid });
       return { pid: child.pid };
     });
   }
@@ -1111,26 +1240,26 @@ export class Syscalls {
   fork(
     input: { goal: string; capabilities?: GrantSpec[]; objects?: string[] },
   ): Promise<{ pid: Pid }> {
-    return this.#syscall("proc.fork", input, { idempotent: false }, async (intent) => {
-      const authz = this.#authorize("proc.fork", "proc", "fork", {
+    return this.#syscall("proc.fork", input, { idempotent: false }, async (c) => {
+      const authz = this.#authorize(c, "proc.fork", "proc", "fork", {
         args: input,
         preview: `fork to: ${input.goal}`,
-        intent,
       });
-      await this.#k._commit(this.#batch);
+      // The child is created in this call's batch: it commits with the
+      // syscall's result, so a replay returns this child instead of forking again.
       const child = await this.#k._fork(this.#p, {
         goal: input.goal,
         capabilities: (input.capabilities ?? []).map(_parseSpec),
         objects: input.objects ?? [],
-      }, `pid:${this.pid}`);
-      this.#allowed("proc.fork", "proc", authz, { child: child.pid });
+      }, { actor: `pid:${this.pid}`, batch: this.#batch });
+      this.#allowed(authz, { child: child.pid });
       return { pid: child.pid };
     });
   }
 
   /** Waits for a child to end; returns its state and result. */
   wait(pid: Pid): Promise<WaitResult> {
-    return this.#syscall("proc.wait", { pid }, { idempotent: true }, () => {
+    return this.#syscall("proc.wait", { pid }, { idempotent: true }, (c) => {
       const child = this.#child("wait for", pid);
       if (isTerminal(child.state)) {
         this.#audit("proc.wait", {
@@ -1145,7 +1274,7 @@ export class Syscalls {
           reason: child.reason,
         });
       }
-      this.#park("proc.wait", { pid }, { kind: "child", pid }, { child: pid });
+      this.#park(c, { kind: "child", pid }, { child: pid });
     });
   }
 
@@ -1154,17 +1283,16 @@ export class Syscalls {
     pid: Pid,
     signal: "pause" | "resume" | "cancel" | "kill",
   ): Promise<{ pid: Pid; state: string }> {
-    return this.#syscall("proc.signal", { pid, signal }, { idempotent: false }, async (intent) => {
-      const authz = this.#authorize("proc.signal", "proc", "signal", {
+    return this.#syscall("proc.signal", { pid, signal }, { idempotent: false }, (c) => {
+      const authz = this.#authorize(c, "proc.signal", "proc", "signal", {
         args: { pid, signal },
         preview: `${signal} ${pid}`,
-        intent,
       });
       this.#child("signal", pid);
-      this.#allowed("proc.signal", "proc", authz, { target: pid, signal });
-      await this.#k._commit(this.#batch);
-      const after = await this.#k.signal(pid, signal, { actor: `pid:${this.pid}` });
-      return { pid, state: after.state };
+      this.#allowed(authz, { target: pid, signal });
+      // In this call's batch: the signal lands with the syscall's result.
+      const after = this.#k._signal(this.#batch, pid, signal, `pid:${this.pid}`);
+      return Promise.resolve({ pid, state: after.state });
     });
   }
 
@@ -1232,7 +1360,7 @@ export class Syscalls {
       body: request.body ?? null,
     };
     const idempotent = method === "GET" || method === "HEAD";
-    return this.#syscall("net.fetch", args, { idempotent }, async (intent) => {
+    return this.#syscall("net.fetch", args, { idempotent }, async (c) => {
       const k = this.#k;
       if (k.net === null) {
         throw libosError("EINVAL", "Cannot fetch: this kernel has no network provider");
@@ -1246,59 +1374,34 @@ export class Syscalls {
           `Cannot fetch '${escapePreview(String(request.url), { max: 200 })}': not an absolute URL`,
         );
       }
-      const used: Grant[] = [];
-      const authorize = (hop: URL, address: { kind: string; address: string | null }) => {
-        const port = hop.port !== "" ? hop.port : hop.protocol === "https:" ? "443" : "80";
-        const host = address.kind === "name"
-          ? normalizeHost(hop.hostname)
-          : address.address ?? normalizeHost(hop.hostname);
-        const resource = `net:${host}:${port}`;
-        const special = address.kind !== "name" && address.kind !== "public";
-        const { decision, grant } = decide(k.grants.of(this.pid), resource, "fetch", k.clock.now());
-        const explicit = grant !== null && !/[*?]/.test(grant.resource);
-        if (decision !== "allow" || (special && !explicit)) {
-          this.#audit("net.fetch", {
-            resource,
-            decision: "deny",
-            grant,
-            detail: {
-              url: hop.href,
-              address: address.address,
-              kind: address.kind,
-              reason: special && decision === "allow"
-                ? "a special address needs an explicit grant"
-                : "no grant",
-            },
-          });
-          throw libosError(
-            "EPERM",
-            `Cannot fetch '${hop.href}': process ${this.pid} holds no ${
-              special ? "explicit " : ""
-            }net fetch capability for ${resource}`,
-            { pid: this.pid, resource, right: "fetch" },
-          );
-        }
-        if (grant !== null) used.push(grant);
+      const port = _port;
+      // The first hop is decided by the engine like any syscall (deny, ask,
+      // uses), and spent and audited before anything is connected.
+      const resource = `net:${normalizeHost(url.hostname)}:${port(url)}`;
+      const authz = this.#authorize(c, "net.fetch", resource, "fetch", {
+        args,
+        preview: `${method} ${url.href}${
+          request.body === undefined ? "" : `\n${String(request.body)}`
+        }`,
+      });
+      const literal = classifyHost(url.hostname);
+      if (!this.#redo(c)) this.#special(url, literal, port(url));
+      await this.#effect(c, [authz], { url: url.href }, { url: url.href, method });
+      let hops = 0;
+      const authorize = (hop: URL, address: HostClass) => {
+        // A hop's host: the first was decided above; each redirect is a
+        // request of its own. An address a name resolved to: a public one is
+        // covered by the name's decision, a special one needs a grant naming it.
+        if (_isHostCheck(hop, address)) {
+          if (hops++ > 0) this.#netRequest(hop, address, { redirect: hops - 1 });
+        } else this.#special(hop, address, _port(hop));
       };
-      if (intent === null) await this.#intent("net.fetch", args, { url: url.href });
       const res = await k.net.fetch({
         url: url.href,
         method,
         ...(request.headers === undefined ? {} : { headers: request.headers }),
         ...(request.body === undefined ? {} : { body: request.body }),
       }, { authorize });
-      for (const g of new Set(used)) this.#spend({ grant: g, request: null });
-      this.#audit("net.fetch", {
-        resource: `net:${normalizeHost(url.hostname)}`,
-        decision: "allow",
-        grant: used[0] ?? null,
-        detail: {
-          url: url.href,
-          status: res.status,
-          bytes: res.body.length,
-          redirects: res.redirects.length,
-        },
-      });
       let text: string | null = null;
       try {
         text = decoder.decode(res.body);
@@ -1316,15 +1419,81 @@ export class Syscalls {
   }
 
   /**
+   * Decides one network request that is not the syscall's own first hop (a
+   * fetch's redirect, a sandboxed program's connection through the kernel's
+   * proxy): `net:<host>:<port>` must be allowed outright (no human can be
+   * asked mid-flight), a special literal address needs a grant naming it;
+   * the decision is audited and a one-time grant spent, as its own request.
+   */
+  #netRequest(hop: URL, address: HostClass, detail: Record<string, unknown>): void {
+    const target = `net:${normalizeHost(hop.hostname)}:${_port(hop)}`;
+    const d = this.#k.authorizer.decide(this.pid, target, "fetch");
+    if (d.decision !== "allow") {
+      throw this.#deny("net.fetch", target, "fetch", d.grant, {
+        url: hop.href,
+        ...detail,
+        ...(d.decision === "ask"
+          ? { reason: "a request made in flight cannot wait for a human" }
+          : {}),
+      });
+    }
+    this.#special(hop, address, _port(hop));
+    this.#allowed(
+      {
+        action: "net.fetch",
+        resource: target,
+        right: "fetch",
+        grant: d.grant,
+        request: null,
+        spent: false,
+      },
+      { url: hop.href, ...detail },
+    );
+  }
+
+  /**
+   * A loopback, private, link-local or otherwise special address is reached
+   * only under an explicit grant naming it (no wildcard covers one); refused
+   * with EPERM and audited otherwise.
+   */
+  #special(hop: URL, address: HostClass, port: string): void {
+    if (address.kind === "name" || address.kind === "public" || address.address === null) return;
+    const target = `net:${address.address}:${port}`;
+    const d = this.#k.authorizer.decide(this.pid, target, "fetch");
+    if (this.#k.authorizer.explicit(d)) return;
+    this.#audit("net.fetch", {
+      resource: target,
+      decision: "deny",
+      grant: d.grant,
+      detail: {
+        url: hop.href,
+        address: address.address,
+        kind: address.kind,
+        reason: "a special address needs an explicit grant naming it",
+      },
+    });
+    throw libosError(
+      "EPERM",
+      `Cannot fetch '${hop.href}': ${address.address} is a ${address.kind} address, and process ${this.pid} holds no explicit net fetch capability for ${target}`,
+      { pid: this.pid, resource: target, right: "fetch" },
+    );
+  }
+
+  /**
    * Runs a program (argv, no shell) under a `shell:<program> <args>` grant,
-   * in the process cwd, confined to that subtree with the fs rights held
-   * there (read-only unless write is held), with no network unless a `net:`
-   * grant allows one.
+   * in the process cwd. The program sees the cwd subtree exactly as the
+   * process's fs grants show it (see runtime/shell_view.ts: deny and ungranted
+   * paths hidden, read-only where only read is held); where part of it is
+   * under an `ask` grant the run needs a human's approval naming the program
+   * and those paths, and a one-time grant there is spent per run. It never
+   * gets the host network: with a live `net:` grant it reaches the network
+   * through the kernel's proxy, which decides, audits and spends each
+   * connection as a request of its own.
    */
   runShell(argv: string[], options: { timeoutMs?: number } = {}): Promise<ShellRunResult> {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const args = { argv, timeoutMs };
-    return this.#syscall("shell.run", args, { idempotent: false }, async (intent) => {
+    return this.#syscall("shell.run", args, { idempotent: false }, async (c) => {
       const k = this.#k;
       if (
         !Array.isArray(argv) || argv.length === 0 ||
@@ -1336,56 +1505,86 @@ export class Syscalls {
         );
       }
       if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
-        throw new RangeError(
+        throw libosError(
+          "EINVAL",
           `Cannot run '${argv[0]}': timeoutMs must be 1 to 600,000, got ${timeoutMs}`,
         );
       }
       const resource = shellResource(argv[0]!, argv.slice(1));
-      const authz = this.#authorize("shell.run", resource, "exec", {
+      const shown = argv.map((a) => JSON.stringify(a)).join(" ");
+      const authz = this.#authorize(c, "shell.run", resource, "exec", {
         args,
-        preview: `run ${argv.map((a) => JSON.stringify(a)).join(" ")} in /${this.#p.cwd}`,
-        intent,
+        preview: `run ${shown} in /${this.#p.cwd}`,
       });
-      if (k.shell === null) {
+      const shell = k.shell;
+      if (shell === null) {
         throw libosError("EINVAL", "Cannot run a program: this kernel has no shell provider");
       }
-      const cwd = this.#p.cwd;
-      const real = await k.fs.realPath(cwd);
-      const now = k.clock.now();
-      const held = (right: string) =>
-        decide(k.grants.of(this.pid), fsResource(real), right, now).decision === "allow";
-      if (!held("read") && !held("write")) {
-        this.#audit("shell.run", {
-          resource: fsResource(real),
-          decision: "deny",
-          detail: { reason: "no fs read or write on the working directory" },
+      const real = await k.fs.realPath(this.#p.cwd);
+      const decide = (r: string, right: "read" | "write") =>
+        k.authorizer.decide(this.pid, r, right);
+      // No program runs where the process may not read at all.
+      const here = decide(fsResource(real), "read");
+      if (here.decision === "deny") {
+        throw this.#deny("shell.run", fsResource(real), "read", here.grant, {
+          reason: "no fs read capability on the working directory",
         });
-        throw libosError(
-          "EPERM",
-          `Cannot run '${
-            argv[0]
-          }' in '/${real}': process ${this.pid} holds no fs read or write capability for its working directory`,
-          { pid: this.pid, resource: fsResource(real) },
-        );
       }
-      const network = k.grants.of(this.pid).some((g) =>
-        g.effect === "allow" && g.resource.startsWith("net:") && g.rights.includes("fetch") &&
-        isLive(g, now)
-      );
-      await this.#intent("shell.run", args, { cwd: real });
-      const r = await k.shell.run({
+      const workspace = shell.workspace;
+      let view = await computeShellView({ workspace, cwd: real, decide });
+      // Parts of the subtree under an ask or a one-time grant: the run goes
+      // through those grants (one approval naming the program and the paths;
+      // a use spent per run), or it does not happen.
+      const through: _Authz[] = [];
+      if (view.gating.length > 0) {
+        const asks = view.gating.filter((g) => g.reason === "ask");
+        if (asks.length > 0) {
+          const first = k.grants.get(asks[0]!.grantId) ?? null;
+          through.push(this.#ask(c, "shell.run", asks[0]!.resource, "read", first, {
+            args: { argv, grants: asks.map((g) => g.grantId) },
+            preview: `run ${shown} in /${real}, which would see ${
+              asks.map((g) => `${g.resource} (grant ${g.grantId})`).join(", ")
+            }`,
+          }));
+        }
+        for (const g of view.gating) {
+          const grant = k.grants.get(g.grantId) ?? null;
+          if (g.reason !== "uses" || grant === null) continue;
+          through.push({
+            action: "shell.run",
+            resource: g.resource,
+            right: "read",
+            grant,
+            request: null,
+            spent: false,
+          });
+        }
+        view = await computeShellView({
+          workspace,
+          cwd: real,
+          decide,
+          granted: new Set(view.gating.map((g) => g.grantId)),
+        });
+      }
+      const network = k.net !== null &&
+        k.grants.of(this.pid).some((g) =>
+          g.effect === "allow" && g.resource.startsWith("net:") && g.rights.includes("fetch") &&
+          isLive(g, k.clock.now())
+        );
+      await this.#effect(c, [authz, ...through], { cwd: real }, {
+        network,
+        view: view.walked,
+        through: through.map((a) => a.grant?.id ?? null),
+      });
+      await using proxy = network
+        ? await ShellNetProxy.start({ authorize: this.#proxied() })
+        : null;
+      const r = await shell.run({
         argv,
         cwd: real,
-        access: held("write") ? "write" : "read",
-        network,
+        view: view.entries,
+        proxy: proxy === null ? null : { socketPath: proxy.socketPath },
         timeoutMs,
-      });
-      this.#allowed("shell.run", resource, authz, {
-        code: r.code,
-        signal: r.signal,
-        timedOut: r.timedOut,
-        confined: r.confined,
-        network,
       });
       return {
         code: r.code,
@@ -1397,6 +1596,34 @@ export class Syscalls {
         confined: r.confined,
       };
     });
+  }
+
+  /**
+   * The kernel's side of a program's proxy: each connection is a network
+   * request of the process's own, decided, audited and spent (and committed)
+   * before the proxy connects; the address connected is the one decided.
+   */
+  #proxied(): ShellNetProxyOptions["authorize"] {
+    return async (target, { signal }) => {
+      const net = this.#k.net;
+      const host = target.host.includes(":") ? `[${target.host}]` : target.host;
+      try {
+        if (net === null) throw libosError("EPERM", "this kernel has no network provider");
+        const url = new URL(`http://${host}:${target.port}/`);
+        const address = await net.resolve(url, {
+          signal,
+          authorize: (hop, a) =>
+            _isHostCheck(hop, a)
+              ? this.#netRequest(hop, a, { via: "shell" })
+              : this.#special(hop, a, _port(hop)),
+        });
+        await this.#k._commit(this.#batch);
+        return { ok: true, address };
+      } catch (error) {
+        await this.#k._commit(this.#batch);
+        return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+      }
+    };
   }
 
   // ---------------------------------------------------------- JIT tools
@@ -1448,11 +1675,10 @@ export class Syscalls {
 
   /** Puts an accepted proposal into this process's tool table (needs `tool` register). */
   registerTool(candidate: string): Promise<{ name: string; candidate: string }> {
-    return this.#syscall("tool.register", { candidate }, { idempotent: true }, (intent) => {
-      const authz = this.#authorize("tool.register", "tool", "register", {
+    return this.#syscall("tool.register", { candidate }, { idempotent: true }, (c) => {
+      const authz = this.#authorize(c, "tool.register", "tool", "register", {
         args: { candidate },
         preview: `register tool ${candidate}`,
-        intent,
       });
       const t = this.#p.jitTools.find((x) => x.hash === candidate);
       if (t === undefined) {
@@ -1475,7 +1701,7 @@ export class Syscalls {
       t.registered = true;
       if (!this.#p.tools.includes(t.name)) this.#p.tools.push(t.name);
       this.#k._saveProcess(this.#batch, this.#p);
-      this.#allowed("tool.register", "tool", authz, {
+      this.#allowed(authz, {
         name: t.name,
         candidate,
         proposedBy: t.proposedBy,
@@ -1498,20 +1724,19 @@ export class Syscalls {
   ): Promise<{ checkpoint: string; restored: boolean }> {
     const args = { reason: reason ?? null, subtree: options.subtree === true };
     const argsHash = sha256Hex(canonicalJson(args));
-    return this.#syscall("checkpoint.create", args, { idempotent: false }, async (intent) => {
-      const authz = this.#authorize("checkpoint.create", "checkpoint", "create", {
+    return this.#syscall("checkpoint.create", args, { idempotent: false }, async (c) => {
+      const authz = this.#authorize(c, "checkpoint.create", "checkpoint", "create", {
         args,
         preview: `checkpoint ${this.pid}${reason ? `: ${reason}` : ""}`,
-        intent,
       });
       const info = await createCheckpoint(this.#k, this.pid, {
         reason: reason ?? null,
         subtree: options.subtree === true,
         actor: `pid:${this.pid}`,
         batch: this.#batch,
-        call: { callId: this.#callId, sys: this.#n, argsHash },
+        call: { callId: this.#callId, sys: c.n, argsHash },
       });
-      this.#allowed("checkpoint.create", "checkpoint", authz, { checkpoint: info.id });
+      this.#allowed(authz, { checkpoint: info.id });
       return { checkpoint: info.id, restored: false };
     });
   }
@@ -1528,17 +1753,46 @@ export class Syscalls {
 
   /** Sleeps; the process waits (not running) and wakes on the kernel's clock. */
   sleep(ms: number): Promise<{ slept: number }> {
-    return this.#syscall("clock.sleep", { ms }, { idempotent: true }, (intent) => {
+    return this.#syscall("clock.sleep", { ms }, { idempotent: true }, (c) => {
       if (!Number.isFinite(ms) || ms < 0 || ms > 7 * 24 * 3600_000) {
-        throw new RangeError(`Cannot sleep ${ms} ms: expected 0 to 604,800,000`);
+        throw libosError("EINVAL", `Cannot sleep ${ms} ms: expected 0 to 604,800,000`);
       }
-      const until = typeof intent?.["until"] === "number"
-        ? intent["until"] as number
+      const until = typeof c.intent?.["until"] === "number"
+        ? c.intent["until"] as number
         : this.#k.clock.now() + ms;
       if (this.#k.clock.now() >= until) return Promise.resolve({ slept: ms });
-      this.#park("clock.sleep", { ms }, { kind: "timer", until }, { until });
+      this.#park(c, { kind: "timer", until }, { until });
     });
   }
+}
+
+function _port(url: URL): string {
+  return url.port !== "" ? url.port : url.protocol === "https:" ? "443" : "80";
+}
+
+/** Whether `authorize` is called for a hop's host (a name, or a literal) rather than a resolved address. */
+function _isHostCheck(hop: URL, address: HostClass): boolean {
+  return address.kind === "name" || address.address === normalizeHost(hop.hostname);
+}
+
+function _strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((x): x is string => typeof x === "string") : [];
+}
+
+/** A file's state as an intent records it, to settle a write found in flight. */
+interface _Before {
+  kind: string;
+  size: number;
+  mtimeMs: number;
+}
+
+function _stateOf(st: FileStat | null): _Before | null {
+  return st === null ? null : { kind: st.kind, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+function _sameState(before: _Before | null, now: FileStat | null): boolean {
+  if (before === null || now === null) return before === null && now === null;
+  return before.kind === now.kind && before.size === now.size && before.mtimeMs === now.mtimeMs;
 }
 
 function _checkName(name: unknown): void {

@@ -128,7 +128,10 @@ Deno.test("ask_human parks the process until a human answers; the answer is the 
   assert.equal((await t.kernel.wait(p.pid)).state, "waiting");
   const [q] = t.kernel.humanRequests({ state: "pending" });
   assert.equal(q?.kind, "question");
-  await assert.rejects(t.kernel.answer(q!.id, { decision: "approve" }), TypeError);
+  await assert.rejects(
+    t.kernel.answer(q!.id, { decision: "approve" }),
+    (e: Error & { code?: string }) => e.code === "EINVAL",
+  );
   await t.kernel.answer(q!.id, { decision: "answer", answer: "main" });
   const done = await t.kernel.wait(p.pid, { until: "terminal" });
   assert.equal(done.result, "main");

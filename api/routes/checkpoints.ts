@@ -8,6 +8,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { actorOf, type ApiEnv } from "../context.ts";
 import { apiRoute, jsonBody, jsonResponse } from "../route_def.ts";
+import { libosError } from "../../runtime/mod.ts";
 import {
   CheckpointBodySchema,
   CheckpointInfoSchema,
@@ -120,7 +121,8 @@ export function checkpointRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(importRoute, async (c) => {
     const type = c.req.header("content-type") ?? "application/octet-stream";
     if (!/^application\/octet-stream\b/i.test(type)) {
-      throw new TypeError(
+      throw libosError(
+        "EINVAL",
         `Cannot import a bundle sent as '${type}': send application/octet-stream`,
       );
     }

@@ -49,7 +49,8 @@ Deno.test("a process that brings the kernel down on every resume is quarantined 
 });
 
 for (const when of ["--crash-before", "--crash-after"] as const) {
-  Deno.test(`a write in flight when the kernel dies (${when.slice(8)} the effect) is redone once: fs.write is idempotent`, async () => {
+  const phase = when.slice(8);
+  Deno.test(`a write in flight when the kernel dies (${phase} the effect) is settled from evidence: done once, never rewritten`, async () => {
     const r = await inTemp((dir) => runInterruptedWrite(dir, [when, "w1/f2.txt"]));
     assert.deepEqual(r.exits, [9, 0]);
     assert.equal(r.file, "round 2\n");
@@ -59,7 +60,15 @@ for (const when of ["--crash-before", "--crash-after"] as const) {
     // Rounds 1 and 2, approved.txt, once.txt twice (the second refused before any intent).
     assert.equal(writes.length, 5);
     assert.equal(new Set(writes.map((w) => w.callId)).size, 5, "each write call completed once");
-    // Four effect intents, the approval's wait, and the interrupted write's second intent.
-    assert.equal(intents.length, 6);
+    // Four effect intents and the approval's wait: the settlement adds none.
+    assert.equal(intents.length, 5);
+    if (phase === "after") {
+      // The file already held the intended bytes: completed without being touched.
+      assert.deepEqual(r.settled, ["evidence"]);
+      assert.ok(r.stats[0] !== null);
+      assert.deepEqual(r.stats[1], r.stats[0], "same inode and mtime after recovery");
+    } else {
+      assert.deepEqual(r.settled, ["redo"]);
+    }
   });
 }

@@ -319,6 +319,10 @@ export async function runInterruptedWrite(
     processes: ProcessRecord[];
     journal: { name: string; kind: string; callId: string | null }[];
     file: string | null;
+    /** How the write found in flight was settled ("evidence" or "redo"). */
+    settled: string[];
+    /** The file's inode and mtime after the crash, and at the end (null: absent). */
+    stats: ({ ino: number | null; mtime: number | null } | null)[];
   }
 > {
   const { data, workspace } = await _dirs(dir);
@@ -334,8 +338,14 @@ export async function runInterruptedWrite(
     "--sleep",
     "0",
   ];
+  const stat = async () => {
+    const st = await Deno.lstat(join(workspace, crash[1])).catch(() => null);
+    return st === null ? null : { ino: st.ino, mtime: st.mtime?.getTime() ?? null };
+  };
   const first = await _runWorker([...args, ...crash], null);
+  const afterCrash = await stat();
   const second = await _runWorker(args, null);
+  const atEnd = await stat();
   await using kernel = await _inspect(data, workspace);
   const processes = kernel.list();
   const journal = (await kernel.journal(processes[0]!.pid)).map((e) => ({
@@ -344,5 +354,15 @@ export async function runInterruptedWrite(
     callId: e.callId,
   }));
   const file = await Deno.readTextFile(join(workspace, crash[1])).catch(() => null);
-  return { exits: [first.code, second.code], processes, journal, file };
+  const settled = (await kernel.audit({ action: "fs.write" }))
+    .map((a) => (a.detail as { settled?: string }).settled)
+    .filter((x): x is string => x !== undefined);
+  return {
+    exits: [first.code, second.code],
+    processes,
+    journal,
+    file,
+    settled,
+    stats: [afterCrash, atEnd],
+  };
 }

@@ -1,0 +1,100 @@
+/**
+ * A store that can "crash": from a chosen batch on, nothing more reaches the
+ * store it wraps, and every later commit hangs as it would in a kernel whose
+ * process was killed. A new kernel booted on the wrapped store then sees
+ * exactly what was durable at the crash. Tests use it to land a crash
+ * between two given commits without killing a real process.
+ *
+ * @module
+ */
+import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "../store.ts";
+import type {
+  CheckpointInfo,
+  CheckpointRecord,
+  JournalEntry,
+  ObjectRecord,
+  Pid,
+  StoredAudit,
+} from "../types.ts";
+
+/** Decides, per batch, whether the kernel dies right after (or before) it lands. */
+export type CrashPoint = (mutations: readonly Mutation[]) => "before" | "after" | null;
+
+/** Wraps a store; see the module doc. */
+export class CrashableStore implements Store {
+  readonly inner: Store;
+  readonly kind: string;
+  #crashed = false;
+  #point: CrashPoint | null = null;
+  /** Batches that reached the inner store. */
+  applied = 0;
+
+  constructor(inner: Store) {
+    this.inner = inner;
+    this.kind = inner.kind;
+  }
+
+  /** Whether the crash happened. */
+  get crashed(): boolean {
+    return this.#crashed;
+  }
+
+  /** Crashes at the first batch `point` picks. */
+  crashAt(point: CrashPoint): void {
+    this.#point = point;
+  }
+
+  /** Crashes now: no later batch lands. */
+  crash(): void {
+    this.#crashed = true;
+  }
+
+  apply(batch: readonly Mutation[]): Promise<void> {
+    if (this.#crashed) return new Promise<void>(() => {});
+    const at = this.#point?.(batch) ?? null;
+    if (at === "before") {
+      this.#crashed = true;
+      return new Promise<void>(() => {});
+    }
+    const done = this.inner.apply(batch);
+    this.applied += 1;
+    if (at === "after") {
+      this.#crashed = true;
+      return done.then(() => new Promise<void>(() => {}));
+    }
+    return done;
+  }
+
+  load(): Promise<StoreSnapshot> {
+    return this.inner.load();
+  }
+
+  readJournal(pid: Pid, query?: JournalQuery): Promise<JournalEntry[]> {
+    return this.inner.readJournal(pid, query);
+  }
+
+  readAudit(query?: AuditQuery): Promise<StoredAudit[]> {
+    return this.inner.readAudit(query);
+  }
+
+  readObjectVersions(oid: string): Promise<ObjectRecord[]> {
+    return this.inner.readObjectVersions(oid);
+  }
+
+  readCheckpoint(id: string): Promise<CheckpointRecord | null> {
+    return this.inner.readCheckpoint(id);
+  }
+
+  listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
+    return this.inner.listCheckpoints(pid);
+  }
+
+  /** A crashed store leaves the wrapped one open for the next kernel. */
+  close(): Promise<void> {
+    return this.#crashed ? Promise.resolve() : this.inner.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
