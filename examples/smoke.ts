@@ -30,8 +30,8 @@ import {
   LocalFilesystem,
   type ToolResult,
 } from "../mod.ts";
-import { costOf, priceOf } from "../runtime/cost.ts";
-import { modelKeysPresent, providersFromEnv } from "../runtime/model_providers.ts";
+import { costOf, priceOf } from "../runtime/models/cost.ts";
+import { modelKeysPresent, providersFromEnv } from "../runtime/models/model_providers.ts";
 
 const FIXTURE: Record<string, string> = {
   "README.md": "# calc\n\nA tiny calculator library with a command-line front end.\n",

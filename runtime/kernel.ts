@@ -9,43 +9,52 @@
  *
  * @module
  */
-import { AuditChain, auditPages, verifyAudit } from "./audit_chain.ts";
-import type { AuditVerification } from "./audit_chain.ts";
-import { Batch } from "./batch.ts";
-import { delegate, issueGrant, validateGrantSpec } from "./capability.ts";
-import { canonicalJson, sha256Hex } from "./canonical_json.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { AuditChain, auditPages, verifyAudit } from "./audit/audit_chain.ts";
+import type { AuditVerification } from "./audit/audit_chain.ts";
+import { Batch } from "./engine/batch.ts";
+import { delegate, issueGrant, validateGrantSpec } from "./capability/capability.ts";
+import { canonicalJson, sha256Hex } from "./audit/canonical_json.ts";
+import { type Clock, systemClock } from "./substrate/clock.ts";
 import { LibosError, libosError } from "./errors.ts";
 import { EventBus, type KernelEvent, type KernelListener } from "./events.ts";
-import type { FilesystemProvider } from "./fs_provider.ts";
-import { GrantTable } from "./grant_table.ts";
+import type { FilesystemProvider } from "./substrate/fs_provider.ts";
+import { GrantTable } from "./capability/grant_table.ts";
 import { Authorizer } from "./engine/authorizer.ts";
-import { ImageRegistry } from "./image_registry.ts";
-import { assertTransition, isTerminal } from "./lifecycle.ts";
-import { MemoryFilesystem } from "./memory_fs.ts";
-import { MemoryStore } from "./memory_store.ts";
-import type { ContextMessage, ModelProvider } from "./model_provider.ts";
+import type {
+  Actor,
+  ForkRequest,
+  HumanDecision,
+  KernelCore,
+  LiveState as _Live,
+  Signal,
+  SpawnRequest,
+} from "./kernel_core.ts";
+import { ImageRegistry } from "./images/image_registry.ts";
+import { assertTransition, isTerminal } from "./process/lifecycle.ts";
+import { MemoryFilesystem } from "./substrate/memory_fs.ts";
+import { MemoryStore } from "./store/memory_store.ts";
+import type { ModelProvider } from "./models/model_provider.ts";
 import {
   answerHumanRequest,
   expireHumanRequest,
   listHumanRequests,
   voidHumanRequest,
-} from "./human_queue.ts";
-import { newOid, ObjectMemory, type ObjectQuotas } from "./object_memory.ts";
-import { defaultObjectTypes, ObjectTypeRegistry } from "./object_types.ts";
+} from "./human/human_queue.ts";
+import { newOid, ObjectMemory, type ObjectQuotas } from "./memory/object_memory.ts";
+import { defaultObjectTypes, ObjectTypeRegistry } from "./memory/object_types.ts";
 import {
   type AgentImage,
   type AgentImageInput,
   type GrantSpec,
   GrantSpecSchema,
-} from "./schemas.ts";
-import { validateImage } from "./image_loader.ts";
-import { Scheduler } from "./scheduler.ts";
-import { ScriptedModel } from "./scripted_model.ts";
-import { runQuantum } from "./step_loop.ts";
+} from "./images/schemas.ts";
+import { validateImage } from "./images/image_loader.ts";
+import { Scheduler } from "./process/scheduler.ts";
+import { ScriptedModel } from "./models/scripted_model.ts";
+import { runQuantum } from "./process/step_loop.ts";
 import type { HostAuditRecord, ToolHost } from "./tool_host.ts";
-import type { NetProvider } from "./net_provider.ts";
-import type { ShellProvider } from "./shell_provider.ts";
+import type { NetProvider } from "./substrate/net_provider.ts";
+import type { ShellProvider } from "./substrate/shell_provider.ts";
 import {
   type CheckpointDiff,
   createCheckpoint,
@@ -55,9 +64,9 @@ import {
   importBundle,
   readCheckpoint,
   restoreCheckpoint,
-} from "./checkpoints.ts";
-import { Syscalls } from "./syscalls.ts";
-import type { AuditQuery, JournalQuery, Store } from "./store.ts";
+} from "./checkpoint/checkpoints.ts";
+import { Syscalls } from "./engine/syscalls.ts";
+import type { AuditQuery, JournalQuery, Store } from "./store/store.ts";
 import type {
   AuditEntry,
   AuditRecord,
@@ -75,9 +84,9 @@ import type {
   ProcessState,
   WaitReason,
 } from "./types.ts";
-import { decodeAudit } from "./audit_chain.ts";
-import { resolvePath } from "./workspace_path.ts";
-import { primitiveToolNames } from "./primitive_tools.ts";
+import { decodeAudit } from "./audit/audit_chain.ts";
+import { resolvePath } from "./substrate/workspace_path.ts";
+import { primitiveTool, primitiveToolNames } from "./engine/primitive_tools.ts";
 
 /** Options of {@linkcode Kernel.create}. */
 export interface KernelOptions {
@@ -114,58 +123,12 @@ export interface KernelOptions {
   boot?: Record<string, unknown>;
 }
 
-/** Who performs an operation from outside the process tree. */
-export interface Actor {
-  /** e.g. `operator:admin`, `cli`, `human:alice`. */
-  actor: string;
-}
-
-/** What `spawn` takes. */
-export interface SpawnRequest {
-  /** A registered image id, or an inline image (validated, then registered). */
-  image: string | AgentImageInput;
-  goal: string;
-  /** Extra grants beyond the image's (within the spawner's authority). */
-  capabilities?: GrantSpec[];
-  /** Initial working directory (workspace-relative). */
-  cwd?: string;
-}
-
-/** What `fork` takes. */
-export interface ForkRequest {
-  goal: string;
-  /** Grants for the child: each must be covered by the parent's delegable grants. */
-  capabilities?: GrantSpec[];
-  /** Objects of the parent (refs) the child may read. */
-  objects?: string[];
-}
-
-/** Signals a process can receive. */
-export type Signal = "pause" | "resume" | "cancel" | "kill";
-
-/** A human's decision on a request. */
-export interface HumanDecision {
-  decision: "approve" | "deny" | "answer";
-  answer?: string;
-  scope?: "once" | "always";
-}
-
-/** Per-process state that lives only in memory. */
-interface _Live {
-  messages: ContextMessage[] | null;
-  /** Journal entries of the tool call in progress, by syscall number. */
-  replay: Map<number, JournalEntry>;
-  abort: AbortController | null;
-  /** The state as of the last durable transition (what waiters may observe). */
-  committed: ProcessState;
-  /** Resumed after a crash: its first quantum is a recovery attempt. */
-  probation: boolean;
-}
+export type { Actor, ForkRequest, HumanDecision, Signal, SpawnRequest } from "./kernel_core.ts";
 
 const OPERATOR_ROOT = "operator";
 
 /** The Agent libOS kernel. */
-export class Kernel implements AsyncDisposable {
+export class Kernel implements KernelCore, AsyncDisposable {
   readonly store: Store;
   readonly fs: FilesystemProvider;
   readonly clock: Clock;
@@ -764,6 +727,19 @@ export class Kernel implements AsyncDisposable {
     this._transition(batch, p, "runnable", { actor: options.actor });
     if (options.batch === undefined) await this._commit(batch);
     return p;
+  }
+
+  /** @internal Whether a tool of this name exists already (a primitive or a hosted tool). */
+  _isToolName(name: string): boolean {
+    return primitiveTool(name) !== undefined || this.toolHost?.tool(name) !== undefined;
+  }
+
+  /** @internal Takes a checkpoint inside a process's tool call (see the checkpoint primitive). */
+  _checkpoint(
+    pid: Pid,
+    options: Parameters<typeof createCheckpoint>[2],
+  ): Promise<CheckpointInfo> {
+    return createCheckpoint(this, pid, options);
   }
 
   /**

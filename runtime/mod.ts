@@ -52,7 +52,7 @@ export {
   GrantSpecSchema,
   type ModelSpec,
   RIGHTS_BY_KIND,
-} from "./schemas.ts";
+} from "./images/schemas.ts";
 export type {
   AuditEntry,
   AuditRecord,
@@ -69,24 +69,29 @@ export type {
   ToolResult,
   WaitReason,
 } from "./types.ts";
-export type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
-export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
-export { MemoryStore } from "./memory_store.ts";
-export { runStoreContract } from "./store_contract.ts";
-export { loadImageFile, parseImage, validateImage } from "./image_loader.ts";
-export { ImageRegistry } from "./image_registry.ts";
+export type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store/store.ts";
+export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite_store.ts";
+export { MemoryStore } from "./store/memory_store.ts";
+export { loadImageFile, parseImage, validateImage } from "./images/image_loader.ts";
+export { ImageRegistry } from "./images/image_registry.ts";
 export {
   auditPages,
   type AuditPagesOptions,
   type AuditVerification,
   verifyAudit,
-} from "./audit_chain.ts";
-export { type DataDirHolder, DataDirLock } from "./data_dir_lock.ts";
-export { decide, delegate, matchPattern, parseResource, validateGrantSpec } from "./capability.ts";
-export type { DirEntry, FileStat, FilesystemProvider } from "./fs_provider.ts";
-export { LocalFilesystem } from "./local_fs.ts";
-export { MemoryFilesystem } from "./memory_fs.ts";
-export { type Clock, FakeClock, systemClock } from "./clock.ts";
+} from "./audit/audit_chain.ts";
+export { type DataDirHolder, DataDirLock } from "./store/data_dir_lock.ts";
+export {
+  decide,
+  delegate,
+  matchPattern,
+  parseResource,
+  validateGrantSpec,
+} from "./capability/capability.ts";
+export type { DirEntry, FileStat, FilesystemProvider } from "./substrate/fs_provider.ts";
+export { LocalFilesystem } from "./substrate/local_fs.ts";
+export { MemoryFilesystem } from "./substrate/memory_fs.ts";
+export { type Clock, FakeClock, systemClock } from "./substrate/clock.ts";
 export type {
   ContextMessage,
   ModelProvider,
@@ -94,26 +99,26 @@ export type {
   ModelResponse,
   ModelUsage,
   ToolSpec,
-} from "./model_provider.ts";
-export { ScriptedModel } from "./scripted_model.ts";
-export { defaultObjectTypes, ObjectTypeRegistry } from "./object_types.ts";
-export { escapePreview } from "./preview.ts";
-export { primitiveToolNames, primitiveToolSpec } from "./primitive_tools.ts";
-export { isTerminal } from "./lifecycle.ts";
+} from "./models/model_provider.ts";
+export { ScriptedModel } from "./models/scripted_model.ts";
+export { defaultObjectTypes, ObjectTypeRegistry } from "./memory/object_types.ts";
+export { escapePreview } from "./human/preview.ts";
+export { primitiveToolNames, primitiveToolSpec } from "./engine/primitive_tools.ts";
+export { isTerminal } from "./process/lifecycle.ts";
 export { defineTool, type Tool, type ToolDefinition, type ToolSys, z } from "./tool_sdk.ts";
-export { OpenAIProvider, type OpenAIProviderOptions } from "./openai_provider.ts";
-export { AnthropicProvider, type AnthropicProviderOptions } from "./anthropic_provider.ts";
+export { OpenAIProvider, type OpenAIProviderOptions } from "./models/openai_provider.ts";
+export { AnthropicProvider, type AnthropicProviderOptions } from "./models/anthropic_provider.ts";
 export {
   modelKeysPresent,
   providersFromEnv,
   type ProvidersFromEnvOptions,
-} from "./model_providers.ts";
-export { type EnvReader, type ModelOptions, ModelOptionsSchema } from "./model_options.ts";
-export type { RetryOptions } from "./model_retry.ts";
-export { costOf, type Price, priceOf, PRICES } from "./cost.ts";
-export { estimateTokens, fitContext } from "./context_policy.ts";
-export { isMalformedArgs, MALFORMED_KEY } from "./tool_call_args.ts";
-export type { CheckpointDiff } from "./checkpoints.ts";
+} from "./models/model_providers.ts";
+export { type EnvReader, type ModelOptions, ModelOptionsSchema } from "./models/model_options.ts";
+export type { RetryOptions } from "./models/model_retry.ts";
+export { costOf, type Price, priceOf, PRICES } from "./models/cost.ts";
+export { estimateTokens, fitContext } from "./process/context_policy.ts";
+export { isMalformedArgs, MALFORMED_KEY } from "./process/tool_call_args.ts";
+export type { CheckpointDiff } from "./checkpoint/checkpoints.ts";
 export type { CheckpointInfo, CheckpointRecord, JitTool } from "./types.ts";
 export type {
   HostAuditRecord,
@@ -123,15 +128,15 @@ export type {
   JitProposalOutcome,
   ToolHost,
 } from "./tool_host.ts";
-export { dispatchSyscall, syscallNames } from "./syscall_table.ts";
-export type { Syscalls } from "./syscalls.ts";
-export { classifyHost, type HostClass, type HostKind, normalizeHost } from "./address.ts";
+export { dispatchSyscall, syscallNames } from "./engine/syscall_table.ts";
+export type { Syscalls } from "./engine/syscalls.ts";
+export { classifyHost, type HostClass, type HostKind, normalizeHost } from "./substrate/address.ts";
 export {
   NetProvider,
   type NetProviderOptions,
   type NetRequest,
   type NetResponse,
-} from "./net_provider.ts";
+} from "./substrate/net_provider.ts";
 export {
   type ShellBubblewrapMode,
   type ShellConfinement,
@@ -139,7 +144,7 @@ export {
   type ShellProviderOptions,
   type ShellRequest,
   type ShellResult,
-} from "./shell_provider.ts";
+} from "./substrate/shell_provider.ts";
 export {
   computeShellView,
   type GatingGrant,
@@ -148,12 +153,12 @@ export {
   type ShellViewOptions,
   type ViewEntry,
   type ViewMode,
-} from "./shell_view.ts";
+} from "./substrate/shell_view.ts";
 export {
   proxyEnvironment,
   ShellNetProxy,
   type ShellNetProxyOptions,
   type ShellProxyTarget,
   type ShellProxyVerdict,
-} from "./shell_proxy.ts";
-export type { FetchResult, ShellRunResult } from "./syscalls.ts";
+} from "./substrate/shell_proxy.ts";
+export type { FetchResult, ShellRunResult } from "./engine/syscalls.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { AgentImage, Budgets, Effect } from "./schemas.ts";
+import type { AgentImage, Budgets, Effect } from "./images/schemas.ts";
 import type { ErrorData } from "./errors.ts";
 
 /** A process id, `p_<n>`. */

@@ -156,14 +156,9 @@ Deno.test("verify writes nothing: not to a stopped kernel's directory, not besid
     assert.equal(stopped.code, 0, stopped.out);
     assert.match(stopped.out, /audit chain ok: [1-9]\d* records/);
     assert.deepEqual(await fingerprint(data), before);
-    {
-      await using store = await SqliteStore.open(join(data, "kernel.db"), {
-        readOnly: true,
-        immutable: true,
-      });
-      assert.equal((await store.load()).meta["shutdown"], "clean");
-    }
-    assert.deepEqual(await fingerprint(data), before);
+    // (In-process opens are not checked here: SQLite takes the immutable
+    // `file:` URI only with every permission, as `deno run -A main.ts verify`
+    // has; a narrower process falls back to a plain read-only open.)
 
     // Running: verify needs no lock and reads the kernel's WAL, unchanged.
     const kernel = await startKernel(dir);

@@ -22,7 +22,7 @@ import {
   ScriptedModel,
   ShellProvider,
 } from "../mod.ts";
-import { CrashableStore } from "../runtime/testing/crashable_store.ts";
+import { CrashableStore } from "../runtime/testing/mod.ts";
 import type { HostedTool, HostedToolResult, ToolHost } from "../runtime/tool_host.ts";
 import { call, outcome, scripted, toolResults } from "./helpers.ts";
 

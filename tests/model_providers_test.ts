@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import type { AgentImageInput, KernelEvent, ModelProvider } from "../mod.ts";
-import { AnthropicProvider } from "../runtime/anthropic_provider.ts";
-import { providersFromEnv } from "../runtime/model_providers.ts";
-import { OpenAIProvider } from "../runtime/openai_provider.ts";
+import { AnthropicProvider } from "../runtime/models/anthropic_provider.ts";
+import { providersFromEnv } from "../runtime/models/model_providers.ts";
+import { OpenAIProvider } from "../runtime/models/openai_provider.ts";
 import { bootKernel } from "./helpers.ts";
 import { type ModelServer, type Reply, startModelServer } from "./model_server.ts";
 import { chatStream, unauthorized } from "./fixtures/openai_wire.ts";

@@ -23,7 +23,7 @@ import {
   type ShellProvider,
   type ToolResult,
 } from "../mod.ts";
-import { CrashableStore } from "../runtime/testing/crashable_store.ts";
+import { CrashableStore } from "../runtime/testing/mod.ts";
 import { call, fileText, scripted, toolResults } from "./helpers.ts";
 
 // ----------------------------------------------------------------- programs

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { decide, type DecisionResult } from "../capability.ts";
-import type { Clock } from "../clock.ts";
-import type { GrantTable } from "../grant_table.ts";
+import { decide, type DecisionResult } from "../capability/capability.ts";
+import type { Clock } from "../substrate/clock.ts";
+import type { GrantTable } from "../capability/grant_table.ts";
 import type { Pid } from "../types.ts";
 
 /** What a process may do to its own namespace without a grant. */

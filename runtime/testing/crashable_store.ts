@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "../store.ts";
+import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "../store/store.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,

@@ -1,0 +1,36 @@
+/**
+ * A batch of mutations that commit together: the effect, its journal entries,
+ * its audit records and any spent grant land in one transaction.
+ *
+ * @module
+ */
+import type { Mutation } from "../store/store.ts";
+import type { Pid, ProcessRecord } from "../types.ts";
+
+/** Mutations collected for one commit. */
+export class Batch {
+  readonly mutations: Mutation[] = [];
+  /**
+   * Processes whose record changed: written once, as they are when the batch
+   * commits (a step changes its record several times).
+   */
+  readonly processes: Map<Pid, ProcessRecord> = new Map();
+  /** Callbacks to run once the batch is durable (events, wake-ups). */
+  readonly afterCommit: (() => void)[] = [];
+
+  /** Adds a mutation. */
+  add(mutation: Mutation): void {
+    this.mutations.push(mutation);
+  }
+
+  /** Runs `fn` once the batch is durable. */
+  then(fn: () => void): void {
+    this.afterCommit.push(fn);
+  }
+
+  /** True when there is nothing to commit. */
+  get empty(): boolean {
+    return this.mutations.length === 0 && this.afterCommit.length === 0 &&
+      this.processes.size === 0;
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * An in-memory store with the semantics of the SQLite store, for tests and
+ * throwaway kernels. Records are deep-copied (`structuredClone`) on the way in
+ * and out, so a caller can never change what the store holds.
+ *
+ * @module
+ */
+import { libosError } from "../errors.ts";
+import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
+import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
+import type {
+  CheckpointInfo,
+  CheckpointRecord,
+  Grant,
+  HumanRequest,
+  ImageRecord,
+  JournalEntry,
+  ObjectRecord,
+  Pid,
+  ProcessRecord,
+  StoredAudit,
+} from "../types.ts";
+
+/** An audit record with the keys its body names. */
+interface _Audit {
+  record: StoredAudit;
+  pid: string | null;
+  action: string | null;
+}
+
+/** Every version of one object, ordered by version, and whether it is deleted. */
+interface _Object {
+  versions: ObjectRecord[];
+  deleted: boolean;
+}
+
+/** The in-memory implementation of {@linkcode Store}. */
+export class MemoryStore implements Store {
+  /** Always "memory". */
+  readonly kind = "memory";
+
+  #state: "open" | "closed" = "open";
+  #processes = new Map<string, ProcessRecord>();
+  #grants = new Map<string, Grant>();
+  #objects = new Map<string, _Object>();
+  /** Per pid, entries in seq order. */
+  #journal = new Map<string, JournalEntry[]>();
+  /** In seq order. */
+  #audit: _Audit[] = [];
+  #human = new Map<string, HumanRequest>();
+  #images = new Map<string, ImageRecord>();
+  #meta = new Map<string, unknown>();
+  #checkpoints = new Map<string, CheckpointRecord>();
+
+  /**
+   * Applies a batch atomically, now (so batches land in call order); the
+   * returned promise settles on a later microtask.
+   */
+  apply(batch: readonly Mutation[]): Promise<void> {
+    try {
+      this.#assertOpen("apply a batch to");
+      const copy = _clone(batch);
+      const undo: (() => void)[] = [];
+      try {
+        for (const mutation of copy) this.#run(mutation, undo);
+      } catch (error) {
+        for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+        throw error;
+      }
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Loads the state the kernel needs at boot. */
+  load(): Promise<StoreSnapshot> {
+    return this.#read(() => {
+      const objects: ObjectRecord[] = [];
+      for (const [, object] of _sorted(this.#objects)) {
+        if (!object.deleted) objects.push(object.versions.at(-1)!);
+      }
+      const journalHeads: Record<Pid, number> = Object.fromEntries(
+        _sorted(this.#journal).map(([pid, entries]) => [pid, entries.at(-1)!.seq]),
+      );
+      return {
+        processes: _values(this.#processes),
+        grants: _values(this.#grants),
+        objects,
+        human: _values(this.#human),
+        images: _values(this.#images),
+        meta: Object.fromEntries(_sorted(this.#meta)),
+        auditHead: this.#audit.at(-1)?.record ?? null,
+        journalHeads,
+      };
+    });
+  }
+
+  /** Reads a process's journal in seq order. */
+  readJournal(pid: Pid, query: JournalQuery = {}): Promise<JournalEntry[]> {
+    return this.#read(() => {
+      const afterSeq = _afterSeq(query.afterSeq);
+      const limit = _limit(query.limit, Infinity);
+      const entries = this.#journal.get(pid) ?? [];
+      const start = _firstAbove(entries, afterSeq, (e) => e.seq);
+      return entries.slice(start, start + limit);
+    });
+  }
+
+  /** Reads audit records in seq order, filtered by pid and action. */
+  readAudit(query: AuditQuery = {}): Promise<StoredAudit[]> {
+    return this.#read(() => {
+      const afterSeq = _afterSeq(query.afterSeq);
+      const limit = _limit(query.limit, 1000);
+      const out: StoredAudit[] = [];
+      const start = _firstAbove(this.#audit, afterSeq, (a) => a.record.seq);
+      for (let i = start; i < this.#audit.length && out.length < limit; i++) {
+        const a = this.#audit[i]!;
+        if (query.pid !== undefined && a.pid !== query.pid) continue;
+        if (query.action !== undefined && a.action !== query.action) continue;
+        out.push(a.record);
+      }
+      return out;
+    });
+  }
+
+  /** Reads every version of an object (deleted or not), oldest first. */
+  readObjectVersions(oid: string): Promise<ObjectRecord[]> {
+    return this.#read(() => this.#objects.get(oid)?.versions ?? []);
+  }
+
+  /** Reads one checkpoint, or null. */
+  readCheckpoint(id: string): Promise<CheckpointRecord | null> {
+    return this.#read(() => this.#checkpoints.get(id) ?? null);
+  }
+
+  /** Checkpoints that include a process, oldest first. */
+  listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
+    return this.#read(() =>
+      [...this.#checkpoints.values()]
+        .filter((c) => c.pids.includes(pid))
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
+        .map(({ content: _content, ...info }) => info)
+    );
+  }
+
+  /** Releases the store. Idempotent. */
+  close(): Promise<void> {
+    this.#state = "closed";
+    return Promise.resolve();
+  }
+
+  /** Closes the store. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Applies one mutation, pushing what undoes it onto `undo`. */
+  #run(m: Mutation, undo: (() => void)[]): void {
+    switch (m.kind) {
+      case "process.put":
+        _put(this.#processes, mutationKey(m.process.pid, m.kind, "pid"), m.process, undo);
+        return;
+      case "grant.put":
+        _put(this.#grants, mutationKey(m.grant.id, m.kind, "id"), m.grant, undo);
+        return;
+      case "object.put":
+        this.#putObject(m.object, undo);
+        return;
+      case "object.delete": {
+        const object = this.#objects.get(mutationKey(m.oid, m.kind, "oid"));
+        if (object === undefined) {
+          throw libosError("ENOENT", `Cannot delete object '${m.oid}': no such object`);
+        }
+        const was = object.deleted;
+        object.deleted = true;
+        undo.push(() => object.deleted = was);
+        return;
+      }
+      case "journal.append":
+        this.#appendJournal(m.entry, undo);
+        return;
+      case "audit.append":
+        this.#appendAudit(m.record, undo);
+        return;
+      case "human.put":
+        mutationKey(m.request.pid, m.kind, "pid");
+        _put(this.#human, mutationKey(m.request.id, m.kind, "id"), m.request, undo);
+        return;
+      case "image.put":
+        _put(this.#images, mutationKey(m.image.id, m.kind, "id"), m.image, undo);
+        return;
+      case "checkpoint.put": {
+        const id = mutationKey(m.checkpoint.id, m.kind, "id");
+        mutationKey(m.checkpoint.pid, m.kind, "pid");
+        if (this.#checkpoints.has(id)) {
+          throw libosError("EEXIST", `Cannot put checkpoint '${id}': it exists already`);
+        }
+        _put(this.#checkpoints, id, m.checkpoint, undo);
+        return;
+      }
+      case "meta.put":
+        if (m.value === undefined) {
+          throw libosError("EINVAL", `Cannot apply '${m.kind}': the value has no JSON encoding`);
+        }
+        _put(this.#meta, mutationKey(m.key, m.kind, "key"), m.value, undo);
+        return;
+      default: {
+        const kind = (m as { kind?: unknown }).kind;
+        throw libosError("EINVAL", `Cannot apply mutation '${String(kind)}': unknown kind`);
+      }
+    }
+  }
+
+  #putObject(o: ObjectRecord, undo: (() => void)[]): void {
+    const oid = mutationKey(o.oid, "object.put", "oid");
+    mutationKey(o.namespace, "object.put", "namespace");
+    mutationKey(o.name, "object.put", "name");
+    mutationSeq(o.version, "object.put", "version");
+    let object = this.#objects.get(oid);
+    if (object === undefined) {
+      object = { versions: [], deleted: false };
+      this.#objects.set(oid, object);
+      undo.push(() => this.#objects.delete(oid));
+    }
+    const at = _firstAbove(object.versions, o.version - 1, (v) => v.version);
+    if (object.versions[at]?.version === o.version) {
+      throw libosError("EEXIST", `Cannot put object '${oid}': version ${o.version} exists already`);
+    }
+    const versions = object.versions;
+    const wasDeleted = object.deleted;
+    // A version above the head becomes the head and revives a deleted object.
+    if (at === versions.length) object.deleted = false;
+    versions.splice(at, 0, o);
+    const target = object;
+    undo.push(() => {
+      versions.splice(at, 1);
+      target.deleted = wasDeleted;
+    });
+  }
+
+  #appendJournal(e: JournalEntry, undo: (() => void)[]): void {
+    const pid = mutationKey(e.pid, "journal.append", "pid");
+    mutationSeq(e.seq, "journal.append", "seq");
+    let entries = this.#journal.get(pid);
+    if (entries === undefined) {
+      entries = [];
+      this.#journal.set(pid, entries);
+      undo.push(() => this.#journal.delete(pid));
+    }
+    const at = _firstAbove(entries, e.seq - 1, (x) => x.seq);
+    if (entries[at]?.seq === e.seq) {
+      throw libosError(
+        "EEXIST",
+        `Cannot append journal entry '${pid}#${e.seq}': that seq exists already`,
+        { pid },
+      );
+    }
+    entries.splice(at, 0, e);
+    const list = entries;
+    undo.push(() => list.splice(at, 1));
+  }
+
+  #appendAudit(r: StoredAudit, undo: (() => void)[]): void {
+    mutationSeq(r.seq, "audit.append", "seq");
+    mutationKey(r.hash, "audit.append", "hash");
+    const keys = auditKeys(r);
+    const at = _firstAbove(this.#audit, r.seq - 1, (a) => a.record.seq);
+    if (this.#audit[at]?.record.seq === r.seq) {
+      throw libosError("EEXIST", `Cannot append audit record '${r.seq}': that seq exists already`);
+    }
+    this.#audit.splice(at, 0, { record: r, ...keys });
+    undo.push(() => this.#audit.splice(at, 1));
+  }
+
+  #read<T>(read: () => T): Promise<T> {
+    try {
+      this.#assertOpen("read");
+      return Promise.resolve(structuredClone(read()));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #assertOpen(verb: string): void {
+    if (this.#state === "closed") {
+      throw libosError("ESTATE", `Cannot ${verb} store 'memory': the store is closed`);
+    }
+  }
+}
+
+function _clone(batch: readonly Mutation[]): Mutation[] {
+  try {
+    return structuredClone(batch) as Mutation[];
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw libosError("EINVAL", `Cannot apply a batch: ${message}`, {}, error);
+  }
+}
+
+function _put<T>(map: Map<string, T>, key: string, value: T, undo: (() => void)[]): void {
+  const had = map.has(key);
+  const was = map.get(key);
+  map.set(key, value);
+  undo.push(() => had ? map.set(key, was as T) : map.delete(key));
+}
+
+/** Map entries ordered by key, like the SQL stores' `ORDER BY`. */
+function _sorted<T>(map: Map<string, T>): [string, T][] {
+  return [...map].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+}
+
+function _values<T>(map: Map<string, T>): T[] {
+  return _sorted(map).map(([, value]) => value);
+}
+
+/** Index of the first item whose key is greater than `after` (binary search). */
+function _firstAbove<T>(items: readonly T[], after: number, key: (item: T) => number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(items[mid]!) > after) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+function _afterSeq(value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value === "number" && !Number.isNaN(value)) return value;
+  throw new RangeError(`afterSeq must be a number, got ${String(value)}`);
+}
+
+function _limit(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (Number.isSafeInteger(value) && value >= 0) return value;
+  throw new RangeError(`limit must be a non-negative integer, got ${String(value)}`);
+}

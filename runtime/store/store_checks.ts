@@ -1,0 +1,49 @@
+/**
+ * Checks every {@linkcode Store} makes of a mutation before it applies it, so
+ * that both stores refuse the same bad input with the same message.
+ *
+ * @module
+ */
+import { libosError } from "../errors.ts";
+import type { StoredAudit } from "../types.ts";
+
+/** The pid and action an audit record's body names (the body is canonical JSON). */
+export function auditKeys(record: StoredAudit): { pid: string | null; action: string | null } {
+  let body: unknown;
+  try {
+    body = typeof record.body === "string" ? JSON.parse(record.body) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw libosError(
+      "EINVAL",
+      `Cannot append audit record '${record.seq}': its body is not a JSON object`,
+    );
+  }
+  const { pid, action } = body as { pid?: unknown; action?: unknown };
+  return {
+    pid: typeof pid === "string" ? pid : null,
+    action: typeof action === "string" ? action : null,
+  };
+}
+
+/** A mutation field that must be a non-empty string. */
+export function mutationKey(value: unknown, kind: string, field: string): string {
+  if (typeof value === "string" && value !== "") return value;
+  throw libosError(
+    "EINVAL",
+    `Cannot apply '${kind}': ${field} must be a non-empty string, got ${typeof value}`,
+    { field },
+  );
+}
+
+/** A mutation field that must be a non-negative integer. */
+export function mutationSeq(value: unknown, kind: string, field: string): number {
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  throw libosError(
+    "EINVAL",
+    `Cannot apply '${kind}': ${field} must be a non-negative integer, got ${String(value)}`,
+    { field },
+  );
+}

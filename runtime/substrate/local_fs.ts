@@ -1,0 +1,319 @@
+/**
+ * A {@linkcode FilesystemProvider} over a host directory (POSIX hosts).
+ *
+ * Every operation resolves its path with {@linkcode resolveRealPath} first
+ * (one lstat/readlink per component, symlinks followed by this code, not by
+ * the host) and works on the resulting real path, so a symlink that leads
+ * outside the workspace is refused before anything is read or written. A
+ * write checks the final component again right before writing and creates
+ * new files with `createNew` (O_EXCL, which never follows a symlink), so a
+ * symlink planted in the meantime is refused rather than followed. A rename
+ * race on an intermediate directory between the check and the host call
+ * remains possible; a deployment that shares its workspace with hostile host
+ * processes should inject a container-backed provider instead.
+ *
+ * Error messages name workspace paths, never host paths.
+ *
+ * @module
+ */
+import { type ErrorCode, LibosError, libosError } from "../errors.ts";
+import {
+  type DirEntry,
+  type FileStat,
+  type FilesystemProvider,
+  fsError,
+  type MkdirOptions,
+  type Probe,
+  type RemoveOptions,
+  resolveRealPath,
+  type SymlinkHost,
+  type WriteOptions,
+} from "./fs_provider.ts";
+import { resolvePath } from "./workspace_path.ts";
+
+/** A workspace in a host directory. */
+export class LocalFilesystem implements FilesystemProvider {
+  /** See {@linkcode FilesystemProvider.description}. */
+  readonly description: string;
+  readonly #rootDir: string;
+  #rootReal: Promise<string> | null = null;
+
+  /** `rootDir` must exist; it is resolved to its real path on first use. */
+  constructor(rootDir: string) {
+    this.#rootDir = rootDir;
+    this.description = `local directory ${rootDir}`;
+  }
+
+  /** See {@linkcode FilesystemProvider.realPath}. */
+  async realPath(path: string): Promise<string> {
+    const normal = resolvePath("", path);
+    return resolveRealPath(normal, await this.#host());
+  }
+
+  /** See {@linkcode FilesystemProvider.readBytes}. */
+  async readBytes(path: string): Promise<Uint8Array> {
+    const host = await this.#hostPath(await this.realPath(path));
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(host, { read: true });
+    } catch (error) {
+      throw _mapHostError(error, "read", path);
+    }
+    try {
+      // A folder on the way may have been swapped for a symlink between the
+      // check and the open: the file opened must be the one the path resolves
+      // to inside the workspace now (same device and inode), or nothing is read.
+      const opened = await file.stat();
+      const again = await Deno.lstat(await this.#hostPath(await this.realPath(path))).catch(() =>
+        null
+      );
+      if (again === null || again.dev !== opened.dev || again.ino !== opened.ino) {
+        throw fsError("EPERM", "read", path, "it changed while it was being read");
+      }
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of file.readable) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      return out;
+    } catch (error) {
+      throw error instanceof LibosError ? error : _mapHostError(error, "read", path);
+    } finally {
+      try {
+        file.close();
+      } catch {
+        // Closed by its readable stream already.
+      }
+    }
+  }
+
+  /** See {@linkcode FilesystemProvider.writeBytes}. */
+  async writeBytes(path: string, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
+    const verb = "write";
+    const real = await this.realPath(path);
+    if (real === "") throw fsError("EINVAL", verb, path, "it is a directory");
+    const parent = await _lstat(await this.#hostPath(_parentOf(real)), verb, path);
+    if (parent === null) {
+      if (options.createParents !== true) {
+        throw fsError("ENOENT", verb, path, "its parent directory does not exist");
+      }
+      await this.mkdir(_parentOf(real), { recursive: true });
+    } else if (!parent.isDirectory) {
+      throw fsError("EINVAL", verb, path, "a parent is not a directory");
+    }
+    // Check again right before writing: the path must still resolve to the same place.
+    if (await this.realPath(path) !== real) {
+      throw fsError("EPERM", verb, path, "it changed while it was being written");
+    }
+    const host = await this.#hostPath(real);
+    const existing = await _lstat(host, verb, path);
+    if (existing?.isDirectory) throw fsError("EINVAL", verb, path, "it is a directory");
+    if (existing?.isSymlink) {
+      throw fsError("EPERM", verb, path, "it changed while it was being written");
+    }
+    // Atomic: the bytes go to a new file beside the target, which then
+    // replaces it in one rename. A crash leaves the target either as it was
+    // or as written, never cut short, so a write found in flight can be
+    // settled from what the file holds.
+    const tmp = `${host}.libos-${crypto.randomUUID().slice(0, 8)}.tmp`;
+    try {
+      await Deno.writeFile(tmp, data, {
+        createNew: true,
+        ...(existing?.mode == null ? {} : { mode: existing.mode & 0o7777 }),
+      });
+      if (existing === null) {
+        // Only where nothing appeared in the meantime (a symlink included).
+        await Deno.link(tmp, host);
+        await Deno.remove(tmp);
+      } else {
+        await Deno.rename(tmp, host);
+      }
+    } catch (error) {
+      await Deno.remove(tmp).catch(() => {});
+      if (existing === null && _hostCode(error) === "EEXIST") {
+        throw fsError("EPERM", verb, path, "it changed while it was being written", error);
+      }
+      throw _mapHostError(error, verb, path);
+    }
+  }
+
+  /** See {@linkcode FilesystemProvider.list}. */
+  async list(path: string): Promise<DirEntry[]> {
+    const host = await this.#hostPath(await this.realPath(path));
+    const out: DirEntry[] = [];
+    try {
+      for await (const entry of Deno.readDir(host)) {
+        if (entry.isSymlink) out.push({ name: entry.name, kind: "symlink", size: 0 });
+        else if (entry.isDirectory) out.push({ name: entry.name, kind: "dir", size: 0 });
+        else {
+          const info = await _lstat(`${host}/${entry.name}`, "list", path);
+          out.push({ name: entry.name, kind: "file", size: info?.size ?? 0 });
+        }
+      }
+    } catch (error) {
+      throw _mapHostError(error, "list", path);
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** See {@linkcode FilesystemProvider.stat}. */
+  async stat(path: string): Promise<FileStat | null> {
+    const info = await _lstat(await this.#unfollowed(path, "stat"), "stat", path);
+    if (info === null) return null;
+    const kind = info.isSymlink ? "symlink" : info.isDirectory ? "dir" : "file";
+    return {
+      kind,
+      size: kind === "file" ? info.size : 0,
+      mtimeMs: info.mtime?.getTime() ?? 0,
+    };
+  }
+
+  /** See {@linkcode FilesystemProvider.mkdir}. */
+  async mkdir(path: string, options: MkdirOptions = {}): Promise<void> {
+    const verb = "create directory";
+    const host = await this.#hostPath(await this.realPath(path));
+    const existing = await _lstat(host, verb, path);
+    if (existing !== null) {
+      if (existing.isDirectory && options.recursive === true) return;
+      throw fsError("EEXIST", verb, path, "it exists already");
+    }
+    try {
+      await Deno.mkdir(host, { recursive: options.recursive === true });
+    } catch (error) {
+      if (_hostCode(error) === "EEXIST" && options.recursive === true) {
+        throw fsError("EINVAL", verb, path, "a parent is not a directory", error);
+      }
+      if (_hostCode(error) === "ENOENT") {
+        throw fsError("ENOENT", verb, path, "its parent directory does not exist", error);
+      }
+      throw _mapHostError(error, verb, path);
+    }
+  }
+
+  /** See {@linkcode FilesystemProvider.remove}. */
+  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
+    const host = await this.#unfollowed(path, "remove");
+    if (await _lstat(host, "remove", path) === null) {
+      throw fsError("ENOENT", "remove", path, "it does not exist");
+    }
+    try {
+      // Deno.remove unlinks a symlink itself and never follows one when recursing.
+      await Deno.remove(host, { recursive: options.recursive === true });
+    } catch (error) {
+      throw _mapHostError(error, "remove", path);
+    }
+  }
+
+  /**
+   * Creates a symlink at `path` pointing to `target` (as written: relative to
+   * the link's directory, or an absolute host path). For tests and fixtures.
+   */
+  async symlink(target: string, path: string): Promise<void> {
+    const host = await this.#unfollowed(path, "create symlink");
+    try {
+      await Deno.symlink(target, host);
+    } catch (error) {
+      throw _mapHostError(error, "create symlink", path);
+    }
+  }
+
+  /** The host path of a path whose parent is resolved and whose last component is not followed. */
+  async #unfollowed(path: string, verb: string): Promise<string> {
+    const normal = resolvePath("", path);
+    if (normal === "") {
+      if (verb === "stat") return await this.#hostPath("");
+      throw fsError("EINVAL", verb, path, "it is the workspace root");
+    }
+    const parent = await this.realPath(_parentOf(normal));
+    const name = normal.slice(normal.lastIndexOf("/") + 1);
+    return await this.#hostPath(parent === "" ? name : `${parent}/${name}`);
+  }
+
+  async #hostPath(real: string): Promise<string> {
+    const root = await this.#realRoot();
+    return real === "" ? root : `${root}/${real}`;
+  }
+
+  #realRoot(): Promise<string> {
+    this.#rootReal ??= Deno.realPath(this.#rootDir).catch((error: unknown) => {
+      this.#rootReal = null;
+      // The host path stays out of the message: messages reach agents.
+      throw libosError(
+        "ENOENT",
+        "Cannot open the workspace: its directory does not exist",
+        undefined,
+        error,
+      );
+    });
+    return this.#rootReal;
+  }
+
+  async #host(): Promise<SymlinkHost> {
+    const rootReal = await this.#realRoot();
+    return {
+      root: rootReal.split("/").filter((s) => s !== ""),
+      probe: async (segments): Promise<Probe | null> => {
+        const host = `/${segments.join("/")}`;
+        try {
+          const info = await Deno.lstat(host);
+          if (info.isSymlink) return { kind: "symlink", target: await Deno.readLink(host) };
+          return { kind: info.isDirectory ? "dir" : "file" };
+        } catch {
+          // Absent, or not searchable: the walk joins the rest on literally, still
+          // checks that it ends inside, and the operation itself reports the host's error.
+          return null;
+        }
+      },
+    };
+  }
+}
+
+function _parentOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash === -1 ? "" : path.slice(0, slash);
+}
+
+/** lstat, with null for a path that does not exist (or whose parent is not a directory). */
+async function _lstat(host: string, verb: string, path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(host);
+  } catch (error) {
+    const code = _hostCode(error);
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw _mapHostError(error, verb, path);
+  }
+}
+
+function _hostCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+const _HOST_ERRORS: Record<string, [ErrorCode, string]> = {
+  ENOENT: ["ENOENT", "it does not exist"],
+  EEXIST: ["EEXIST", "it exists already"],
+  EISDIR: ["EINVAL", "it is a directory"],
+  ENOTDIR: ["EINVAL", "it or a parent is not a directory"],
+  ENOTEMPTY: ["EINVAL", "the directory is not empty"],
+  ELOOP: ["EINVAL", "too many levels of symbolic links"],
+  EACCES: ["EPERM", "the host refused access"],
+  EPERM: ["EPERM", "the host refused access"],
+  EROFS: ["EPERM", "the host filesystem is read-only"],
+};
+
+/** A host error as a LibosError naming the workspace path (the host message names host paths). */
+function _mapHostError(error: unknown, verb: string, path: string) {
+  if (error instanceof LibosError) return error;
+  const code = _hostCode(error);
+  const known = code === undefined ? undefined : _HOST_ERRORS[code];
+  if (known !== undefined) return fsError(known[0], verb, path, known[1], error);
+  const name = error instanceof Error ? error.name : "unknown error";
+  return fsError("EINTERNAL", verb, path, `the host failed (${code ?? name})`, error);
+}

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { LibosError } from "../errors.ts";
+import { runFilesystemContract } from "../testing/fs_contract.ts";
+import { LocalFilesystem } from "./local_fs.ts";
+
+/** A temporary directory holding `workspace/` and, beside it, `outside/secret`. */
+async function makeSandbox() {
+  const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "libos_fs_" }));
+  await Deno.mkdir(`${base}/workspace`);
+  await Deno.mkdir(`${base}/outside`);
+  await Deno.writeTextFile(`${base}/outside/secret`, "secret");
+  const fs = new LocalFilesystem(`${base}/workspace`);
+  return {
+    base,
+    fs,
+    hostRoot: `${base}/workspace`,
+    symlink: (target: string, path: string) => fs.symlink(target, path),
+    [Symbol.asyncDispose]: () => Deno.remove(base, { recursive: true }),
+  };
+}
+
+runFilesystemContract("LocalFilesystem", makeSandbox);
+
+Deno.test("LocalFilesystem leaves files outside the workspace untouched through escaping links", async () => {
+  await using box = await makeSandbox();
+  await box.symlink("../outside/secret", "secret-link");
+  await box.symlink("../outside", "out");
+  await box.symlink(`${box.base}/outside/planted`, "plant");
+  const attempts = [
+    box.fs.writeBytes("secret-link", new TextEncoder().encode("overwritten")),
+    box.fs.writeBytes("out/new", new Uint8Array([1])),
+    box.fs.writeBytes("plant", new Uint8Array([1])),
+    box.fs.mkdir("out/dir"),
+    box.fs.remove("out/secret"),
+    box.fs.readBytes("secret-link"),
+  ];
+  const codes = await Promise.all(
+    attempts.map((p) => p.then(() => "ok", (e: unknown) => e instanceof LibosError ? e.code : e)),
+  );
+  assert.deepEqual(codes, ["EPERM", "EPERM", "EPERM", "EPERM", "EPERM", "EPERM"]);
+  const outside = [];
+  for await (const entry of Deno.readDir(`${box.base}/outside`)) outside.push(entry.name);
+  assert.deepEqual(outside, ["secret"]);
+  assert.equal(await Deno.readTextFile(`${box.base}/outside/secret`), "secret");
+});
+
+Deno.test("LocalFilesystem resolves a workspace that is reached through a symlink", async () => {
+  await using box = await makeSandbox();
+  await Deno.symlink(`${box.base}/workspace`, `${box.base}/alias`);
+  const fs = new LocalFilesystem(`${box.base}/alias`);
+  await fs.writeBytes("a.txt", new TextEncoder().encode("a"));
+  await box.symlink(`${box.base}/workspace/a.txt`, "abs");
+  assert.equal(await fs.realPath("abs"), "a.txt");
+  assert.equal(await Deno.readTextFile(`${box.base}/workspace/a.txt`), "a");
+});
+
+Deno.test("LocalFilesystem reports a missing workspace as ENOENT without a host path", async () => {
+  await using box = await makeSandbox();
+  const fs = new LocalFilesystem(`${box.base}/nope`);
+  await assert.rejects(
+    fs.readBytes("a"),
+    (e: unknown) => e instanceof LibosError && e.code === "ENOENT" && !e.message.includes(box.base),
+  );
+});
+
+Deno.test("LocalFilesystem refuses a write when a symlink to outside is planted while it checks", async () => {
+  await using box = await makeSandbox();
+  /** Plants `victim` → ../outside/planted when realPath() is called for the `plantOn`-th time. */
+  class Racy extends LocalFilesystem {
+    #calls = 0;
+    constructor(readonly plantOn: number) {
+      super(`${box.base}/workspace`);
+    }
+    override async realPath(path: string): Promise<string> {
+      const real = await super.realPath(path);
+      if (++this.#calls === this.plantOn) {
+        await Deno.symlink("../outside/planted", `${box.base}/workspace/${path}`);
+      }
+      return real;
+    }
+  }
+  const outcomes = [];
+  for (const plantOn of [1, 2]) {
+    await Deno.remove(`${box.base}/workspace/victim`).catch(() => {});
+    const fs = new Racy(plantOn);
+    outcomes.push(
+      await fs.writeBytes("victim", new Uint8Array([1])).then(
+        () => "written",
+        (e: unknown) => (e instanceof LibosError ? e.code : String(e)),
+      ),
+    );
+  }
+  assert.deepEqual(outcomes, ["EPERM", "EPERM"]);
+  const outside = [];
+  for await (const entry of Deno.readDir(`${box.base}/outside`)) outside.push(entry.name);
+  assert.deepEqual(outside, ["secret"]);
+});

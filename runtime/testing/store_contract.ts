@@ -1,0 +1,545 @@
+/**
+ * The one contract every {@linkcode Store} implementation passes (SQLite,
+ * memory, later PostgreSQL). A test file calls `runStoreContract` with a
+ * factory that makes a fresh, empty store per test.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { hasCode } from "../errors.ts";
+import type { Mutation, Store } from "../store/store.ts";
+import type {
+  Grant,
+  HumanRequest,
+  ImageRecord,
+  JournalEntry,
+  ObjectRecord,
+  ProcessRecord,
+  StoredAudit,
+} from "../types.ts";
+import type { AgentImage } from "../images/schemas.ts";
+
+/** Registers the store contract's `Deno.test` cases for one implementation. */
+export function runStoreContract(name: string, create: () => Promise<Store>): void {
+  const test = (title: string, fn: (store: Store) => Promise<void>) =>
+    Deno.test(`${name} store: ${title}`, async () => {
+      await using store = await create();
+      await fn(store);
+    });
+
+  test("a batch with a duplicate journal seq is rejected whole, a concurrent batch still lands", async (store) => {
+    await store.apply([{ kind: "journal.append", entry: journalEntry("p_1", 1) }]);
+    const bad = store.apply([
+      { kind: "process.put", process: processRecord("p_2") },
+      { kind: "grant.put", grant: grant("g_2", "p_2") },
+      { kind: "journal.append", entry: journalEntry("p_1", 2) },
+      { kind: "journal.append", entry: journalEntry("p_1", 1) },
+    ]);
+    const good = store.apply([
+      { kind: "process.put", process: processRecord("p_3") },
+      { kind: "journal.append", entry: journalEntry("p_3", 1) },
+    ]);
+    const [badResult, goodResult] = await Promise.allSettled([bad, good]);
+    assert.equal(goodResult.status, "fulfilled");
+    assert.equal(badResult.status, "rejected");
+    assert.ok(hasCode(badResult.reason, "EEXIST"), String(badResult.reason));
+
+    const snapshot = await store.load();
+    assert.deepEqual(snapshot.processes.map((p) => p.pid), ["p_3"]);
+    assert.deepEqual(snapshot.grants, []);
+    assert.deepEqual(snapshot.journalHeads, { p_1: 1, p_3: 1 });
+    assert.deepEqual((await store.readJournal("p_1")).map((e) => e.seq), [1]);
+  });
+
+  test("of two concurrent batches appending the same seq, the earlier lands and the later rejects", async (store) => {
+    const first = journalEntry("p_1", 1, { n: "first" });
+    const second = journalEntry("p_1", 1, { n: "second" });
+    const results = await Promise.allSettled([
+      store.apply([{ kind: "journal.append", entry: first }]),
+      store.apply([{ kind: "journal.append", entry: second }]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected"]);
+    assert.deepEqual(await store.readJournal("p_1"), [first]);
+  });
+
+  test("a duplicate audit seq is rejected with EEXIST", async (store) => {
+    await store.apply([{ kind: "audit.append", record: audit(1, "p_1", "spawn") }]);
+    await assert.rejects(
+      store.apply([{ kind: "audit.append", record: audit(1, "p_2", "other") }]),
+      (error) => hasCode(error, "EEXIST"),
+    );
+    assert.deepEqual(await store.readAudit(), [audit(1, "p_1", "spawn")]);
+  });
+
+  test("an invalid mutation rejects with EINVAL and leaves the store untouched", async (store) => {
+    const results = await Promise.allSettled([
+      store.apply([
+        { kind: "process.put", process: processRecord("p_1") },
+        { kind: "journal.append", entry: { ...journalEntry("p_1", 1), seq: 1.5 } },
+      ]),
+      store.apply([{ kind: "audit.append", record: { seq: 1, body: "not json", hash: "h" } }]),
+      store.apply([{ kind: "meta.put", key: "k", value: undefined }]),
+      store.apply([{ kind: "nonsense" } as unknown as Mutation]),
+      store.apply([{ kind: "process.put", process: processRecord("p_9") }]),
+    ]);
+    for (const result of results.slice(0, 4)) {
+      assert.equal(result.status, "rejected");
+      assert.ok(hasCode(result.reason, "EINVAL"), String(result.reason));
+    }
+    assert.equal(results[4]!.status, "fulfilled");
+    const snapshot = await store.load();
+    assert.deepEqual(snapshot.processes.map((p) => p.pid), ["p_9"]);
+    assert.deepEqual(snapshot.meta, {});
+    assert.equal(snapshot.auditHead, null);
+  });
+
+  test("puts of processes, grants, human requests, images and meta replace by key", async (store) => {
+    await store.apply([
+      { kind: "process.put", process: processRecord("p_1") },
+      { kind: "grant.put", grant: grant("g_1", "p_1") },
+      { kind: "human.put", request: humanRequest("h_1", "p_1") },
+      { kind: "image.put", image: imageRecord("writer") },
+      { kind: "meta.put", key: "nextPid", value: 2 },
+    ]);
+    const process = { ...processRecord("p_1"), state: "exited" as const, result: { ok: true } };
+    const revoked = { ...grant("g_1", "p_1"), revoked: true, uses: 0 };
+    const answered = { ...humanRequest("h_1", "p_1"), state: "approved" as const };
+    const image = { ...imageRecord("writer"), version: "2.0.0" };
+    await store.apply([
+      { kind: "process.put", process },
+      { kind: "grant.put", grant: revoked },
+      { kind: "human.put", request: answered },
+      { kind: "image.put", image },
+      { kind: "meta.put", key: "nextPid", value: 3 },
+    ]);
+    const snapshot = await store.load();
+    assert.deepEqual(snapshot.processes, [process]);
+    assert.deepEqual(snapshot.grants, [revoked]);
+    assert.deepEqual(snapshot.human, [answered]);
+    assert.deepEqual(snapshot.images, [image]);
+    assert.deepEqual(snapshot.meta, { nextPid: 3 });
+  });
+
+  test("object versions accumulate and load() returns only the latest", async (store) => {
+    const v1 = objectRecord("o_1", 1, { text: "one" });
+    const v2 = objectRecord("o_1", 2, { text: "two" });
+    const v3 = objectRecord("o_1", 3, { text: "three" });
+    const other = objectRecord("o_2", 1, { text: "other" });
+    await store.apply([{ kind: "object.put", object: v1 }]);
+    await store.apply([
+      { kind: "object.put", object: v2 },
+      { kind: "object.put", object: other },
+      { kind: "object.put", object: v3 },
+    ]);
+    assert.deepEqual((await store.load()).objects, [v3, other]);
+    assert.deepEqual(await store.readObjectVersions("o_1"), [v1, v2, v3]);
+    assert.deepEqual(await store.readObjectVersions("o_missing"), []);
+    await assert.rejects(
+      store.apply([{ kind: "object.put", object: objectRecord("o_1", 2, { text: "again" }) }]),
+      (error) => hasCode(error, "EEXIST"),
+    );
+    assert.deepEqual(await store.readObjectVersions("o_1"), [v1, v2, v3]);
+  });
+
+  test("object.delete hides the object from load() but keeps its versions", async (store) => {
+    const v1 = objectRecord("o_1", 1, { text: "one" });
+    const v2 = objectRecord("o_1", 2, { text: "two" });
+    const kept = objectRecord("o_2", 1, { text: "kept" });
+    await store.apply([
+      { kind: "object.put", object: v1 },
+      { kind: "object.put", object: v2 },
+      { kind: "object.put", object: kept },
+    ]);
+    await store.apply([{ kind: "object.delete", oid: "o_1" }]);
+    assert.deepEqual((await store.load()).objects, [kept]);
+    assert.deepEqual(await store.readObjectVersions("o_1"), [v1, v2]);
+
+    const v3 = objectRecord("o_1", 3, { text: "revived" });
+    await store.apply([{ kind: "object.put", object: v3 }]);
+    assert.deepEqual((await store.load()).objects, [v3, kept]);
+  });
+
+  test("object.delete of an unknown oid rejects with ENOENT", async (store) => {
+    await assert.rejects(
+      store.apply([{ kind: "object.delete", oid: "o_missing" }]),
+      (error) => hasCode(error, "ENOENT"),
+    );
+  });
+
+  test("readJournal() returns one process's entries in seq order, after afterSeq, up to limit", async (store) => {
+    await store.apply([6, 7, 8, 9, 10].map((seq) => journalAppend("p_1", seq)));
+    await store.apply([
+      ...[1, 2, 3].map((seq) => journalAppend("p_1", seq)),
+      journalAppend("p_2", 1),
+      ...[4, 5].map((seq) => journalAppend("p_1", seq)),
+    ]);
+    const seqs = async (query?: { afterSeq?: number; limit?: number }) =>
+      (await store.readJournal("p_1", query)).map((e) => e.seq);
+    assert.deepEqual(await seqs(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(await seqs({ afterSeq: 3, limit: 4 }), [4, 5, 6, 7]);
+    assert.deepEqual(await seqs({ afterSeq: 8 }), [9, 10]);
+    assert.deepEqual(await seqs({ limit: 0 }), []);
+    assert.deepEqual(await seqs({ afterSeq: 10 }), []);
+    assert.deepEqual(await store.readJournal("p_2"), [journalEntry("p_2", 1)]);
+    assert.deepEqual(await store.readJournal("p_none"), []);
+  });
+
+  test("readAudit() returns records in seq order, after afterSeq, limited to 1000 by default", async (store) => {
+    const records = Array.from({ length: 1005 }, (_, i) => audit(i + 1, `p_${i % 3}`, "tick"));
+    await store.apply(records.slice(500).map((record) => ({ kind: "audit.append", record })));
+    await store.apply(records.slice(0, 500).map((record) => ({ kind: "audit.append", record })));
+    const all = await store.readAudit();
+    assert.equal(all.length, 1000);
+    assert.deepEqual(all, records.slice(0, 1000));
+    assert.deepEqual(await store.readAudit({ afterSeq: 1000 }), records.slice(1000));
+    assert.deepEqual(await store.readAudit({ afterSeq: 10, limit: 3 }), records.slice(10, 13));
+    assert.deepEqual(await store.readAudit({ limit: 0 }), []);
+  });
+
+  test("readAudit() filters by pid, by action, and by both", async (store) => {
+    const records = [
+      audit(1, "p_1", "spawn"),
+      audit(2, "p_2", "spawn"),
+      audit(3, "p_1", "fs.write"),
+      audit(4, null, "kernel.boot"),
+      audit(5, "p_1", "spawn"),
+      audit(6, "p_2", "fs.write"),
+    ];
+    await store.apply(records.map((record) => ({ kind: "audit.append", record })));
+    const seqs = async (query: { pid?: string; action?: string; afterSeq?: number }) =>
+      (await store.readAudit(query)).map((r) => r.seq);
+    assert.deepEqual(await seqs({ pid: "p_1" }), [1, 3, 5]);
+    assert.deepEqual(await seqs({ action: "spawn" }), [1, 2, 5]);
+    assert.deepEqual(await seqs({ pid: "p_1", action: "spawn" }), [1, 5]);
+    assert.deepEqual(await seqs({ pid: "p_1", afterSeq: 1 }), [3, 5]);
+    assert.deepEqual(await seqs({ action: "kernel.boot" }), [4]);
+    assert.deepEqual(await seqs({ pid: "p_9" }), []);
+    assert.deepEqual(await store.readAudit({ pid: "p_2" }), [records[1], records[5]]);
+  });
+
+  test("load() reports journalHeads per pid and the auditHead", async (store) => {
+    const empty = await store.load();
+    assert.deepEqual(empty.journalHeads, {});
+    assert.equal(empty.auditHead, null);
+    await store.apply([
+      journalAppend("p_1", 1),
+      journalAppend("p_1", 2),
+      journalAppend("p_2", 1),
+      { kind: "audit.append", record: audit(1, "p_1", "spawn") },
+      { kind: "audit.append", record: audit(2, "p_2", "spawn") },
+    ]);
+    await store.apply([journalAppend("p_1", 3)]);
+    const snapshot = await store.load();
+    assert.deepEqual(snapshot.journalHeads, { p_1: 3, p_2: 1 });
+    assert.deepEqual(snapshot.auditHead, audit(2, "p_2", "spawn"));
+  });
+
+  test("meta values round-trip", async (store) => {
+    const values: Record<string, unknown> = {
+      nextPid: 42,
+      name: "kernel-a",
+      flag: false,
+      nothing: null,
+      list: [1, "two", null, { three: 3 }],
+      nested: { a: { b: { c: [true, 1.5, -2] } }, empty: {} },
+    };
+    await store.apply(
+      Object.entries(values).map(([key, value]) => ({ kind: "meta.put", key, value })),
+    );
+    assert.deepEqual((await store.load()).meta, values);
+  });
+
+  test("every record kind round-trips exactly, nulls and nested values included", async (store) => {
+    const process: ProcessRecord = {
+      ...processRecord("p_2"),
+      parentPid: "p_1",
+      lineage: ["p_1"],
+      state: "waiting",
+      wait: { kind: "human", requestId: "h_1" },
+      cursor: {
+        turn: 3,
+        calls: [{ id: "c3.0", name: "write_text_file", args: { path: "a.txt", text: "x\ny" } }],
+        next: 0,
+        invalid: 0,
+      },
+      result: { nested: { list: [1, null, "é☃"] } },
+      budgets: { steps: 10, tokens: 1000 },
+      startedAt: 1_700_000_000_500,
+    };
+    const records = {
+      process,
+      grant: { ...grant("g_2", "p_2"), parentId: "g_1", uses: 1, expiresAt: 1_800_000_000_000 },
+      object: {
+        ...objectRecord("o_1", 1, { deep: { a: [null, { b: "c" }] }, n: null }),
+        links: [{ rel: "derived-from", oid: "o_0" }],
+      },
+      entry: journalEntry("p_2", 1, { result: { ok: false, error: { code: "EPERM" } }, z: null }),
+      record: audit(1, "p_2", "fs.write"),
+      request: humanRequest("h_1", "p_2"),
+      image: imageRecord("writer"),
+    };
+    await store.apply([
+      { kind: "process.put", process: records.process },
+      { kind: "grant.put", grant: records.grant },
+      { kind: "object.put", object: records.object },
+      { kind: "journal.append", entry: records.entry },
+      { kind: "audit.append", record: records.record },
+      { kind: "human.put", request: records.request },
+      { kind: "image.put", image: records.image },
+    ]);
+    const snapshot = await store.load();
+    assert.deepEqual(snapshot.processes, [records.process]);
+    assert.deepEqual(snapshot.grants, [records.grant]);
+    assert.deepEqual(snapshot.objects, [records.object]);
+    assert.deepEqual(snapshot.human, [records.request]);
+    assert.deepEqual(snapshot.images, [records.image]);
+    assert.deepEqual(snapshot.auditHead, records.record);
+    assert.deepEqual(await store.readJournal("p_2"), [records.entry]);
+    assert.deepEqual(await store.readObjectVersions("o_1"), [records.object]);
+  });
+
+  test("the store keeps its own copy: changing a record after apply() or after load() has no effect", async (store) => {
+    const process = processRecord("p_1");
+    const applied = store.apply([{ kind: "process.put", process }]);
+    process.state = "killed";
+    process.tools.push("run_shell");
+    await applied;
+    const loaded = (await store.load()).processes[0]!;
+    assert.deepEqual(loaded, processRecord("p_1"));
+    loaded.goal = "changed";
+    assert.deepEqual((await store.load()).processes, [processRecord("p_1")]);
+  });
+
+  test("apply() after close() rejects with ESTATE, and close() is idempotent", async (store) => {
+    const pending = store.apply([{ kind: "process.put", process: processRecord("p_1") }]);
+    await store.close();
+    await pending;
+    await store.close();
+    await assert.rejects(
+      store.apply([{ kind: "process.put", process: processRecord("p_2") }]),
+      (error) => hasCode(error, "ESTATE"),
+    );
+    await assert.rejects(store.load(), (error) => hasCode(error, "ESTATE"));
+  });
+
+  test("many concurrent applies all resolve and all land", async (store) => {
+    const callers = 50;
+    const rounds = 20;
+    let seq = 0;
+    await Promise.all(
+      Array.from({ length: callers }, async (_, caller) => {
+        const pid = `p_${caller}`;
+        for (let round = 1; round <= rounds; round++) {
+          await store.apply([
+            journalAppend(pid, round),
+            { kind: "audit.append", record: audit(++seq, pid, "tick") },
+          ]);
+        }
+      }),
+    );
+    const snapshot = await store.load();
+    assert.equal(Object.keys(snapshot.journalHeads).length, callers);
+    assert.ok(Object.values(snapshot.journalHeads).every((head) => head === rounds));
+    assert.equal(snapshot.auditHead?.seq, callers * rounds);
+    const log = await store.readAudit({ limit: callers * rounds });
+    assert.deepEqual(
+      log.map((r) => r.seq),
+      Array.from({ length: callers * rounds }, (_, i) => i + 1),
+    );
+    assert.equal((await store.readJournal("p_7")).length, rounds);
+  });
+
+  test("checkpoints are immutable, found from every member, listed oldest first, read back exactly", async (store) => {
+    const info = (id: string, pid: string, pids: string[], createdAt: number) => ({
+      id,
+      pid,
+      pids,
+      reason: id === "ck_1" ? "before the risky part" : null,
+      createdAt,
+      createdBy: "operator",
+      journalSeq: 3,
+      hash: "0".repeat(64),
+    });
+    const first = {
+      ...info("ck_1", "p_1", ["p_1", "p_2"], T0),
+      content: {
+        processes: [{
+          process: processRecord("p_1"),
+          journalSeq: 3,
+          grants: [grant("g_1", "p_1")],
+          objects: [objectRecord("o_1", 2, { text: "x" })],
+          human: [humanRequest("h_1", "p_1")],
+        }],
+      },
+    };
+    const second = { ...info("ck_2", "p_2", ["p_2"], T0 + 1), content: { processes: [] } };
+    await store.apply([{ kind: "checkpoint.put", checkpoint: first }, {
+      kind: "checkpoint.put",
+      checkpoint: second,
+    }]);
+    assert.deepEqual(await store.readCheckpoint("ck_1"), first);
+    assert.equal(await store.readCheckpoint("ck_9"), null);
+    assert.deepEqual((await store.listCheckpoints("p_2")).map((c) => c.id), ["ck_1", "ck_2"]);
+    assert.deepEqual(await store.listCheckpoints("p_1"), [info("ck_1", "p_1", ["p_1", "p_2"], T0)]);
+    await assert.rejects(
+      store.apply([{ kind: "checkpoint.put", checkpoint: second }]),
+      (e) => hasCode(e, "EEXIST"),
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Record factories: small, valid records of every kind the store persists.
+
+const T0 = 1_700_000_000_000;
+
+/** A minimal valid agent image. */
+export function agentImage(id: string): AgentImage {
+  return {
+    id,
+    name: `Image ${id}`,
+    version: "1.0.0",
+    description: "",
+    systemPrompt: "You write notes.",
+    model: { provider: "scripted", steps: [{ tool: "exit", args: { result: { ok: true } } }] },
+    tools: ["read_text_file", "exit"],
+    capabilities: [{ resource: "fs:notes/**", rights: ["read", "write"] }],
+    budgets: { steps: 20 },
+    memory: [],
+  };
+}
+
+/** A runnable root process. */
+export function processRecord(pid: string): ProcessRecord {
+  return {
+    pid,
+    parentPid: null,
+    lineage: [],
+    imageId: "writer",
+    imageVersion: "1.0.0",
+    goal: "write a note",
+    forkedFrom: null,
+    state: "runnable",
+    wait: null,
+    suspendedFrom: null,
+    cwd: "",
+    tools: ["read_text_file", "exit"],
+    jitTools: [],
+    budgets: {},
+    usage: {
+      steps: 0,
+      toolCalls: 0,
+      tokens: 0,
+      children: 0,
+      costMicroUsd: 0,
+      subtreeTokens: 0,
+      subtreeCostMicroUsd: 0,
+      invalidTurns: 0,
+    },
+    cursor: null,
+    recoveries: 0,
+    result: null,
+    reason: null,
+    createdAt: T0,
+    updatedAt: T0,
+    startedAt: null,
+    endedAt: null,
+  };
+}
+
+/** An unlimited allow grant on `fs:notes/**`. */
+export function grant(id: string, subject: string): Grant {
+  return {
+    id,
+    subject,
+    resource: "fs:notes/**",
+    rights: ["read", "write"],
+    effect: "allow",
+    uses: null,
+    expiresAt: null,
+    delegable: true,
+    parentId: null,
+    issuedBy: "operator:admin",
+    revoked: false,
+    createdAt: T0,
+  };
+}
+
+/** One version of a note in `proc/p_1`. */
+export function objectRecord(oid: string, version: number, payload: unknown): ObjectRecord {
+  return {
+    oid,
+    namespace: "proc/p_1",
+    name: `note-${oid}`,
+    type: "note",
+    payload,
+    version,
+    links: [],
+    provenance: { pid: "p_1", step: version },
+    size: JSON.stringify(payload).length,
+    createdAt: T0,
+    updatedAt: T0 + version,
+  };
+}
+
+/** A syscall journal entry. */
+export function journalEntry(
+  pid: string,
+  seq: number,
+  data: Record<string, unknown> = { name: "fs.readText", args: { path: "a.txt" } },
+): JournalEntry {
+  return { pid, seq, at: T0 + seq, kind: "syscall", turn: 1, callId: "c1.0", sys: seq, data };
+}
+
+/** A `journal.append` mutation of {@linkcode journalEntry}. */
+export function journalAppend(pid: string, seq: number): Mutation {
+  return { kind: "journal.append", entry: journalEntry(pid, seq) };
+}
+
+/** A stored audit record whose body is canonical JSON naming `pid` and `action`. */
+export function audit(seq: number, pid: string | null, action: string): StoredAudit {
+  const body = JSON.stringify({
+    action,
+    actor: pid === null ? "kernel" : `pid:${pid}`,
+    at: T0 + seq,
+    callId: null,
+    capabilityId: null,
+    decision: "allow",
+    detail: {},
+    pid,
+    prevHash: `h${seq - 1}`,
+    resource: null,
+    seq,
+    step: null,
+  });
+  return { seq, body, hash: `h${seq}` };
+}
+
+/** A pending approval request. */
+export function humanRequest(id: string, pid: string): HumanRequest {
+  return {
+    id,
+    pid,
+    kind: "approval",
+    state: "pending",
+    actionHash: "sha256:abc",
+    preview: "write_text_file notes/a.txt",
+    resource: null,
+    rights: [],
+    callId: "c1.0",
+    sys: 1,
+    grantId: "g_1",
+    createdAt: T0,
+    expiresAt: null,
+    decidedAt: null,
+    decidedBy: null,
+    answer: null,
+    scope: null,
+    consumed: false,
+  };
+}
+
+/** A registered image. */
+export function imageRecord(id: string): ImageRecord {
+  return { id, version: "1.0.0", source: null, image: agentImage(id), registeredAt: T0 };
+}
