@@ -2,25 +2,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { libos, withTemp as withTempIn } from "./cli_kit.ts";
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "libos-cli-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function libos(args: string[], cwd: string): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempIn("libos-cli-", fn);
 }
 
 Deno.test("libos start --once runs an image to its end and exits 0; a restart finds the committed state", async () => {

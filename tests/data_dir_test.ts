@@ -6,29 +6,16 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { hasCode, SqliteStore } from "../mod.ts";
+import { libos as cliCommand, withTemp as withTempIn } from "./cli_kit.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const HELLO = new URL("../examples/images/hello.jsonc", import.meta.url).pathname;
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "libos-data-dir-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempIn("libos-data-dir-", fn);
 }
 
 function libos(args: string[], cwd: string): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd,
-    env: { LIBOS_ADMIN_TOKEN: "" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  });
+  return cliCommand(args, cwd, { env: { LIBOS_ADMIN_TOKEN: "" }, timeoutMs: 60_000 });
 }
 
 async function run(args: string[], cwd: string): Promise<{ code: number; out: string }> {

@@ -164,3 +164,20 @@ Deno.test("the context policy moves old tool results into objects and sends a st
     "the object holds the whole result",
   );
 });
+
+Deno.test("a counted model grant is spent by each call, before the model is asked: a third call is refused", async () => {
+  const model = fake([
+    () => ({ text: null, calls: [{ name: "now", args: {} }], stop: "tool_calls" }),
+  ]);
+  await using t = await bootKernel({ models: [model] });
+  const p = await t.kernel.spawn({
+    image: image(),
+    goal: "g",
+    capabilities: [{ ...grant, uses: 2 }],
+  });
+  const done = await t.kernel.wait(p.pid, { until: "terminal" });
+  assert.equal(done.state, "failed");
+  assert.match(done.reason ?? "", /holds no model call capability/);
+  assert.equal(model.seen.length, 2, "two calls under a uses: 2 grant");
+  assert.equal(t.kernel.capabilities(p.pid).find((g) => g.resource === grant.resource)?.uses, 0);
+});

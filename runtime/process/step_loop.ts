@@ -236,6 +236,12 @@ async function _modelTurn(
       );
       return null;
     }
+    // A counted grant is spent by the call, whatever comes of it; the
+    // decision and the spend are durable before the model is asked.
+    if (grant !== null && grant.uses !== null) {
+      grant.uses -= 1;
+      k._saveGrant(batch, grant);
+    }
   }
   const tools = _toolSpecs(k, p);
   let sent: ContextMessage[] = messages;
@@ -289,6 +295,7 @@ async function _modelTurn(
       return null;
     }
   }
+  if (image.model.provider !== "scripted") await k._commit(batch);
   let response: ModelResponse;
   try {
     response = await provider.complete({

@@ -165,7 +165,8 @@ const _NOTICES = {
     "unconfined runs were allowed): they see the whole host filesystem and network as the " +
     "kernel's user; only argv, the scrubbed environment, the timeout and the output cap hold.",
   refused: "shell.run is refused: bubblewrap (bwrap) is off, missing or not working here, so " +
-    "programs cannot be confined; install bubblewrap, or allow unconfined runs explicitly.",
+    "programs cannot be confined; install bubblewrap, or allow unconfined runs explicitly " +
+    "(`libos start --unconfined-shell`).",
 } as const;
 
 /** Runs argv commands in the workspace, confined by bubblewrap (or refused, or unconfined if allowed). */
@@ -236,7 +237,7 @@ export class ShellProvider {
           `Cannot run '${name}': the program cannot be confined (bubblewrap is ${
             this.#mode === "off" ? "turned off" : "missing or not working here"
           }); install bubblewrap, or let the operator allow unconfined runs explicitly ` +
-            "(ShellProvider option `unconfined: true`)",
+            "(`libos start --unconfined-shell`, or the ShellProvider option `unconfined: true`)",
         );
       }
     }
