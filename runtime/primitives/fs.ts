@@ -233,7 +233,7 @@ export async function writeFile(
     await fs.writeBytes(t.real, bytes, { createParents: true });
     return;
   }
-  const before = _stateOf(await fs.stat(t.real));
+  const before = _stateOf(await (fs.statResolved?.(t.real) ?? fs.stat(t.real)));
   await e.effect(c, [t.authz, ...also], { path: t.real, before }, {
     bytes: bytes.length,
     sha256: content,

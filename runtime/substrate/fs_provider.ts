@@ -84,6 +84,12 @@ export interface FilesystemProvider {
   list(path: string): Promise<DirEntry[]>;
   /** Metadata of a path with lstat semantics (a final symlink is not followed); null if absent. */
   stat(path: string): Promise<FileStat | null>;
+  /**
+   * Optional: stat of a path the caller has just resolved with
+   * {@linkcode FilesystemProvider.realPath} (the engine's state before an
+   * effect), without resolving it again. Same answer as `stat`.
+   */
+  statResolved?(real: string): Promise<FileStat | null>;
   /** Creates a directory. */
   mkdir(path: string, options?: MkdirOptions): Promise<void>;
   /**

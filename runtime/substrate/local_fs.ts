@@ -105,12 +105,13 @@ export class LocalFilesystem implements FilesystemProvider {
         throw fsError("ENOENT", verb, path, "its parent directory does not exist");
       }
       await this.mkdir(_parentOf(real), { recursive: true });
+      // Check again after the folders were made: the path must still resolve
+      // to the same place.
+      if (await this.realPath(path) !== real) {
+        throw fsError("EPERM", verb, path, "it changed while it was being written");
+      }
     } else if (!parent.isDirectory) {
       throw fsError("EINVAL", verb, path, "a parent is not a directory");
-    }
-    // Check again right before writing: the path must still resolve to the same place.
-    if (await this.realPath(path) !== real) {
-      throw fsError("EPERM", verb, path, "it changed while it was being written");
     }
     const host = await this.#hostPath(real);
     const existing = await _lstat(host, verb, path);
@@ -128,18 +129,11 @@ export class LocalFilesystem implements FilesystemProvider {
         createNew: true,
         ...(existing?.mode == null ? {} : { mode: existing.mode & 0o7777 }),
       });
-      if (existing === null) {
-        // Only where nothing appeared in the meantime (a symlink included).
-        await Deno.link(tmp, host);
-        await Deno.remove(tmp);
-      } else {
-        await Deno.rename(tmp, host);
-      }
+      // A rename replaces the directory entry itself: whatever appeared there
+      // in the meantime (a symlink included) is replaced, never followed.
+      await Deno.rename(tmp, host);
     } catch (error) {
       await Deno.remove(tmp).catch(() => {});
-      if (existing === null && _hostCode(error) === "EEXIST") {
-        throw fsError("EPERM", verb, path, "it changed while it was being written", error);
-      }
       throw _mapHostError(error, verb, path);
     }
   }
@@ -165,14 +159,12 @@ export class LocalFilesystem implements FilesystemProvider {
 
   /** See {@linkcode FilesystemProvider.stat}. */
   async stat(path: string): Promise<FileStat | null> {
-    const info = await _lstat(await this.#unfollowed(path, "stat"), "stat", path);
-    if (info === null) return null;
-    const kind = info.isSymlink ? "symlink" : info.isDirectory ? "dir" : "file";
-    return {
-      kind,
-      size: kind === "file" ? info.size : 0,
-      mtimeMs: info.mtime?.getTime() ?? 0,
-    };
+    return _fileStat(await _lstat(await this.#unfollowed(path, "stat"), "stat", path));
+  }
+
+  /** See {@linkcode FilesystemProvider.statResolved}: one lstat, no resolution. */
+  async statResolved(real: string): Promise<FileStat | null> {
+    return _fileStat(await _lstat(await this.#hostPath(resolvePath("", real)), "stat", real));
   }
 
   /** See {@linkcode FilesystemProvider.mkdir}. */
@@ -316,4 +308,11 @@ function _mapHostError(error: unknown, verb: string, path: string) {
   if (known !== undefined) return fsError(known[0], verb, path, known[1], error);
   const name = error instanceof Error ? error.name : "unknown error";
   return fsError("EINTERNAL", verb, path, `the host failed (${code ?? name})`, error);
+}
+
+/** A host lstat as the provider reports it. */
+function _fileStat(info: Deno.FileInfo | null): FileStat | null {
+  if (info === null) return null;
+  const kind = info.isSymlink ? "symlink" : info.isDirectory ? "dir" : "file";
+  return { kind, size: kind === "file" ? info.size : 0, mtimeMs: info.mtime?.getTime() ?? 0 };
 }
