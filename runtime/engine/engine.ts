@@ -40,12 +40,15 @@ import type {
   WaitReason,
 } from "../types.ts";
 import { fromJsonSafe, jsonSafe, strings } from "./json_safe.ts";
+import { PRIMITIVES, type SysName } from "../primitives/table.ts";
 
 /** One syscall in progress. */
 export interface Call {
   /** Its number within the tool call. */
   n: number;
-  name: string;
+  name: SysName;
+  /** The audit action of its decisions (from the primitives' name table). */
+  audit: string;
   argsHash: string;
   /** What an earlier attempt journaled (`phase` effect or wait), or null. */
   intent: Record<string, unknown> | null;
@@ -114,11 +117,13 @@ export class SyscallEngine {
    * otherwise runs `body` and journals the result (value or error).
    */
   async syscall<T>(
-    name: string,
+    name: SysName,
     args: unknown,
-    options: { idempotent: boolean },
     body: (call: Call) => Promise<T>,
+    options: { idempotent?: boolean } = {},
   ): Promise<T> {
+    const names = PRIMITIVES[name];
+    const idempotent = options.idempotent ?? names.idempotent;
     const n = ++this.#n;
     const argsHash = sha256Hex(canonicalJson(jsonSafe(args) ?? null));
     const prior = this.#replay.get(n);
@@ -140,8 +145,8 @@ export class SyscallEngine {
       }
       intent = prior.data;
     }
-    const c: Call = { n, name, argsHash, intent };
-    if (intent?.["phase"] === "effect" && !options.idempotent) {
+    const c: Call = { n, name, audit: names.audit, argsHash, intent };
+    if (intent?.["phase"] === "effect" && !idempotent) {
       const error = libosError(
         "EUNKNOWN",
         `Cannot tell whether ${name} took effect: the kernel stopped while it ran, and ${name} is not safe to repeat`,

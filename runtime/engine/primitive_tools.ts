@@ -9,10 +9,13 @@ import { z } from "zod";
 import { GrantSpecSchema } from "../images/schemas.ts";
 import type { ToolSpec } from "../models/model_provider.ts";
 import type { Syscalls } from "./syscalls.ts";
+import { PRIMITIVES, type SysName } from "../primitives/table.ts";
 
 /** A primitive tool: its schema and the syscall it makes. */
 export interface PrimitiveTool {
   name: string;
+  /** The syscall it makes. */
+  sys: SysName;
   description: string;
   input: z.ZodType;
   run(sys: Syscalls, args: never): Promise<unknown>;
@@ -24,48 +27,51 @@ const ref = z.string().min(1).max(512).describe(
 );
 const grants = z.array(GrantSpecSchema).max(64);
 
+/** A primitive tool for the syscall `sys`: its name comes from the primitives' name table. */
 function tool<S extends z.ZodType>(
-  name: string,
+  sys: SysName,
   description: string,
   input: S,
   run: (sys: Syscalls, args: z.infer<S>) => Promise<unknown>,
 ): PrimitiveTool {
-  return { name, description, input, run: run as PrimitiveTool["run"] };
+  const name = PRIMITIVES[sys].tool;
+  if (name === null) throw new Error(`syscall ${sys} has no tool in the name table`);
+  return { name, sys, description, input, run: run as PrimitiveTool["run"] };
 }
 
 const TOOLS: readonly PrimitiveTool[] = [
   tool(
-    "read_text_file",
+    "fs.readText",
     "Read a UTF-8 text file",
     z.strictObject({ path }),
     (s, a) => s.readText(a.path).then((text) => ({ text })),
   ),
   tool(
-    "write_text_file",
+    "fs.write",
     "Write a UTF-8 text file (parents are created)",
     z.strictObject({ path, text: z.string() }),
     (s, a) => s.write(a.path, a.text),
   ),
   tool(
-    "list_directory",
+    "fs.list",
     "List a directory",
     z.strictObject({ path: path.default(".") }),
     (s, a) => s.list(a.path).then((entries) => ({ entries })),
   ),
   tool(
-    "make_directory",
+    "fs.mkdir",
     "Make a directory and its parents",
     z.strictObject({ path }),
     (s, a) => s.mkdir(a.path),
   ),
   tool(
-    "delete_file",
+    "fs.delete",
     "Delete a file or an empty directory",
     z.strictObject({ path }),
     (s, a) => s.delete(a.path),
   ),
   tool(
-    "create_object",
+    "obj.create",
     "Create a typed object in a namespace (default: yours)",
     z.strictObject({
       name: z.string(),
@@ -81,49 +87,49 @@ const TOOLS: readonly PrimitiveTool[] = [
       ),
   ),
   tool(
-    "read_object",
+    "obj.read",
     "Read an object's latest version",
     z.strictObject({ ref }),
     (s, a) => s.read(a.ref),
   ),
   tool(
-    "write_object",
+    "obj.write",
     "Write a new version of an object",
     z.strictObject({ ref, payload: z.unknown() }),
     (s, a) => s.writeObject(a.ref, a.payload),
   ),
   tool(
-    "list_objects",
+    "obj.list",
     "List the objects of a namespace (default: yours)",
     z.strictObject({ namespace: z.string().optional() }),
     (s, a) => s.listObjects(a.namespace).then((objects) => ({ objects })),
   ),
   tool(
-    "file_to_object",
+    "obj.fromFile",
     "Copy a file into an object without reading it into the conversation",
     z.strictObject({ path, name: z.string(), type: z.string().optional() }),
     (s, a) => s.fileToObject(a.path, a.name, a.type),
   ),
   tool(
-    "object_to_file",
+    "obj.toFile",
     "Write an object's content to a file",
     z.strictObject({ ref, path }),
     (s, a) => s.objectToFile(a.ref, a.path),
   ),
   tool(
-    "ask_human",
+    "human.ask",
     "Ask the operator a question and wait for the answer",
     z.strictObject({ question: z.string().min(1).max(10_000) }),
     (s, a) => s.ask(a.question),
   ),
   tool(
-    "notify_human",
+    "human.notify",
     "Tell the operator something",
     z.strictObject({ message: z.string().max(10_000) }),
     (s, a) => s.notify(a.message),
   ),
   tool(
-    "request_permission",
+    "human.requestPermission",
     "Ask the operator for a capability",
     z.strictObject({
       resource: z.string(),
@@ -133,7 +139,7 @@ const TOOLS: readonly PrimitiveTool[] = [
     (s, a) => s.requestPermission(a.resource, a.rights, a.reason),
   ),
   tool(
-    "spawn_process",
+    "proc.spawn",
     "Start a child process from an image (default: yours) with a goal",
     z.strictObject({
       goal: z.string().min(1),
@@ -148,7 +154,7 @@ const TOOLS: readonly PrimitiveTool[] = [
       }),
   ),
   tool(
-    "fork_process",
+    "proc.fork",
     "Fork yourself with a goal, passing only the named capabilities and objects (read-only)",
     z.strictObject({
       goal: z.string().min(1),
@@ -163,33 +169,33 @@ const TOOLS: readonly PrimitiveTool[] = [
       }),
   ),
   tool(
-    "wait_process",
+    "proc.wait",
     "Wait for a child process to end",
     z.strictObject({ pid: z.string() }),
     (s, a) => s.wait(a.pid),
   ),
   tool(
-    "signal_process",
+    "proc.signal",
     "Send a signal to a descendant",
     z.strictObject({ pid: z.string(), signal: z.enum(["pause", "resume", "cancel", "kill"]) }),
     (s, a) => s.signal(a.pid, a.signal),
   ),
   tool(
-    "exit",
+    "proc.exit",
     "End this process with a result",
     z.strictObject({ result: z.unknown() }),
     (s, a) => s.exit(a.result),
   ),
-  tool("get_cwd", "The working directory", z.strictObject({}), (s) => s.cwd()),
+  tool("proc.cwd", "The working directory", z.strictObject({}), (s) => s.cwd()),
   tool(
-    "set_cwd",
+    "proc.chdir",
     "Change the working directory",
     z.strictObject({ path }),
     (s, a) => s.chdir(a.path),
   ),
-  tool("now", "The current time", z.strictObject({}), (s) => s.now()),
+  tool("clock.now", "The current time", z.strictObject({}), (s) => s.now()),
   tool(
-    "run_shell",
+    "shell.run",
     "Run a program (argv, no shell) in your working directory",
     z.strictObject({
       argv: z.array(z.string().max(4096)).min(1).max(256),
@@ -198,7 +204,7 @@ const TOOLS: readonly PrimitiveTool[] = [
     (s, a) => s.runShell(a.argv, a.timeoutMs === undefined ? {} : { timeoutMs: a.timeoutMs }),
   ),
   tool(
-    "fetch_url",
+    "net.fetch",
     "Fetch a URL (http or https)",
     z.strictObject({
       url: z.string().max(8192),
@@ -215,7 +221,7 @@ const TOOLS: readonly PrimitiveTool[] = [
       }),
   ),
   tool(
-    "propose_tool",
+    "tool.propose",
     "Propose a tool you wrote (TypeScript, defineTool from 'libos/tool'); it is checked, type-checked and its tests run in an isolate; answers {candidate, accepted, report?}",
     z.strictObject({
       source: z.string().min(1).max(65_536),
@@ -224,19 +230,19 @@ const TOOLS: readonly PrimitiveTool[] = [
     (s, a) => s.proposeTool(a.source, a.tests ?? []),
   ),
   tool(
-    "register_tool",
+    "tool.register",
     "Add an accepted proposal to your tool table by its candidate hash",
     z.strictObject({ candidate: z.string().regex(/^sha256:[0-9a-f]{64}$/) }),
     (s, a) => s.registerTool(a.candidate),
   ),
   tool(
-    "checkpoint",
+    "checkpoint.create",
     "Checkpoint yourself (with subtree, your descendants too); after a restore this call answers restored: true",
     z.strictObject({ reason: z.string().max(1000).optional(), subtree: z.boolean().optional() }),
     (s, a) => s.checkpoint(a.reason, { subtree: a.subtree === true }),
   ),
   tool(
-    "sleep",
+    "clock.sleep",
     "Sleep for some milliseconds",
     z.strictObject({ ms: z.number().int().min(0).max(604_800_000) }),
     (s, a) => s.sleep(a.ms),

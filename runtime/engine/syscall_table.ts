@@ -9,6 +9,7 @@
 import { libosError } from "../errors.ts";
 import type { GrantSpec } from "../images/schemas.ts";
 import type { Syscalls } from "./syscalls.ts";
+import type { SysName } from "../primitives/table.ts";
 
 type _Args = Record<string, unknown>;
 type _Entry = (sys: Syscalls, a: _Args) => Promise<unknown>;
@@ -17,8 +18,12 @@ const _str = (a: _Args, key: string): string => a[key] as string;
 const _opt = <T>(a: _Args, key: string): T | undefined =>
   a[key] === undefined ? undefined : a[key] as T;
 
-/** Every syscall a tool may make, by name. */
-const TABLE: Readonly<Record<string, _Entry>> = {
+/**
+ * Every syscall a sandboxed tool may make, by its name in the primitives' name
+ * table: all but proposing or registering tools and checkpointing, which
+ * belong to the model's own turn.
+ */
+const TABLE: Readonly<Partial<Record<SysName, _Entry>>> = {
   "fs.readText": (s, a) => s.readText(_str(a, "path")),
   "fs.readBytes": (s, a) => s.readBytes(_str(a, "path")),
   "fs.write": (s, a) => s.write(_str(a, "path"), a["data"] as string | Uint8Array),
@@ -101,7 +106,7 @@ export function dispatchSyscall(
   name: string,
   args: Record<string, unknown>,
 ): Promise<unknown> {
-  const entry = Object.hasOwn(TABLE, name) ? TABLE[name] : undefined;
+  const entry = Object.hasOwn(TABLE, name) ? TABLE[name as SysName] : undefined;
   if (entry === undefined) {
     return Promise.reject(libosError("EINVAL", `Cannot make syscall '${name}': no such syscall`));
   }

@@ -19,8 +19,8 @@ export function checkpoint(
 ): Promise<{ checkpoint: string; restored: boolean }> {
   const args = { reason: reason ?? null, subtree: options.subtree === true };
   const argsHash = sha256Hex(canonicalJson(args));
-  return e.syscall("checkpoint.create", args, { idempotent: false }, async (c) => {
-    const authz = e.authorize(c, "checkpoint.create", "checkpoint", "create", {
+  return e.syscall("checkpoint.create", args, async (c) => {
+    const authz = e.authorize(c, c.audit, "checkpoint", "create", {
       args,
       preview: `checkpoint ${e.pid}${reason ? `: ${reason}` : ""}`,
     });

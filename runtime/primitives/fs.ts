@@ -16,6 +16,7 @@ import { escapePreview } from "../human/preview.ts";
 import type { DirEntry, FileStat } from "../substrate/fs_provider.ts";
 import { fsResource, resolvePath } from "../substrate/workspace_path.ts";
 import type { Authz, Call, SyscallEngine } from "../engine/engine.ts";
+import { PRIMITIVES } from "./table.ts";
 
 /** Largest file a read primitive returns (8 MiB). */
 export const MAX_FILE_BYTES = 8 << 20;
@@ -112,12 +113,12 @@ export function readBytes(e: SyscallEngine, path: string): Promise<Uint8Array> {
  */
 function _readAs<T>(
   e: SyscallEngine,
-  name: string,
+  name: "fs.readText" | "fs.readBytes",
   path: string,
   convert: (bytes: Uint8Array, checked: string) => T,
 ): Promise<T> {
-  return e.syscall(name, { path }, { idempotent: true }, async (c) => {
-    const t = await fsTarget(e, c, "fs.read", path, "read", {
+  return e.syscall(name, { path }, async (c) => {
+    const t = await fsTarget(e, c, c.audit, path, "read", {
       args: { path },
       preview: `read ${path}`,
     });
@@ -151,7 +152,7 @@ export async function readFile(e: SyscallEngine, real: string): Promise<Uint8Arr
   } catch (error) {
     // The provider found the path changed under it (a swapped symlink): a denial.
     if (hasCode(error, "EPERM")) {
-      e.audit("fs.read", {
+      e.audit(PRIMITIVES["fs.readText"].audit, {
         resource: fsResource(real),
         decision: "deny",
         detail: { reason: error.message },
@@ -175,9 +176,9 @@ export function write(
   }
   const content = sha256Hex(bytes);
   const args = { path, content };
-  return e.syscall("fs.write", args, { idempotent: true }, async (c) => {
+  return e.syscall("fs.write", args, async (c) => {
     const preview = typeof data === "string" ? data : `<${bytes.length} bytes>`;
-    const t = await fsTarget(e, c, "fs.write", path, "write", {
+    const t = await fsTarget(e, c, c.audit, path, "write", {
       args,
       preview: `write ${bytes.length} bytes to ${path} (sha256 ${
         content.slice(0, 16)
@@ -244,8 +245,8 @@ export async function writeFile(
 
 /** Lists a directory. */
 export function list(e: SyscallEngine, path: string): Promise<DirEntry[]> {
-  return e.syscall("fs.list", { path }, { idempotent: true }, async (c) => {
-    const t = await fsTarget(e, c, "fs.list", path, "list", {
+  return e.syscall("fs.list", { path }, async (c) => {
+    const t = await fsTarget(e, c, c.audit, path, "list", {
       args: { path },
       preview: `list ${path}`,
     });
@@ -257,8 +258,8 @@ export function list(e: SyscallEngine, path: string): Promise<DirEntry[]> {
 
 /** Stats a path (null when it does not exist). Needs `read` or `list`. */
 export function stat(e: SyscallEngine, path: string): Promise<FileStat | null> {
-  return e.syscall("fs.stat", { path }, { idempotent: true }, async (c) => {
-    const t = await fsTarget(e, c, "fs.stat", path, "read", {
+  return e.syscall("fs.stat", { path }, async (c) => {
+    const t = await fsTarget(e, c, c.audit, path, "read", {
       args: { path },
       preview: `stat ${path}`,
     });
@@ -270,8 +271,8 @@ export function stat(e: SyscallEngine, path: string): Promise<FileStat | null> {
 
 /** Deletes a file or an empty directory (needs `delete`, not `write`). */
 export function remove(e: SyscallEngine, path: string): Promise<{ path: string }> {
-  return e.syscall("fs.delete", { path }, { idempotent: true }, async (c) => {
-    const t = await fsTarget(e, c, "fs.delete", path, "delete", {
+  return e.syscall("fs.delete", { path }, async (c) => {
+    const t = await fsTarget(e, c, c.audit, path, "delete", {
       args: { path },
       preview: `delete ${path}`,
     });
@@ -295,8 +296,8 @@ export function remove(e: SyscallEngine, path: string): Promise<{ path: string }
 
 /** Makes a directory and its parents (needs `write`). */
 export function mkdir(e: SyscallEngine, path: string): Promise<{ path: string }> {
-  return e.syscall("fs.mkdir", { path }, { idempotent: true }, async (c) => {
-    const t = await fsTarget(e, c, "fs.mkdir", path, "write", {
+  return e.syscall("fs.mkdir", { path }, async (c) => {
+    const t = await fsTarget(e, c, c.audit, path, "write", {
       args: { path },
       preview: `make directory ${path}`,
     });

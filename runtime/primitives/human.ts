@@ -18,12 +18,12 @@ export function ask(
   options: { channel?: string } = {},
 ): Promise<{ answer: string }> {
   const channel = options.channel ?? "operator";
-  return e.syscall("human.ask", { question, channel }, { idempotent: true }, (c) => {
+  return e.syscall("human.ask", { question, channel }, (c) => {
     if (typeof question !== "string" || question.length === 0) {
       throw libosError("EINVAL", "Cannot ask: 'question' must be a non-empty string");
     }
     const resource = `human:${channel}`;
-    const authz = e.authorize(c, "human.ask", resource, "ask", {
+    const authz = e.authorize(c, c.audit, resource, "ask", {
       args: { question, channel },
       preview: question,
     });
@@ -67,7 +67,7 @@ export function ask(
       rights: [],
       grantId: authz.grant?.id ?? null,
     });
-    e.audit("human.ask", {
+    e.audit(c.audit, {
       resource,
       decision: "allow",
       grant: authz.grant,
@@ -86,12 +86,12 @@ export function notify(
   options: { channel?: string } = {},
 ): Promise<{ delivered: true }> {
   const channel = options.channel ?? "operator";
-  return e.syscall("human.notify", { message, channel }, { idempotent: true }, (c) => {
+  return e.syscall("human.notify", { message, channel }, (c) => {
     if (typeof message !== "string") {
       throw libosError("EINVAL", "Cannot notify: 'message' must be a string");
     }
     const resource = `human:${channel}`;
-    const authz = e.authorize(c, "human.notify", resource, "notify", {
+    const authz = e.authorize(c, c.audit, resource, "notify", {
       args: { message, channel },
       preview: message,
     });
@@ -113,9 +113,9 @@ export function requestPermission(
   reason: string,
 ): Promise<{ granted: true; grantId: string }> {
   const args = { resource, rights, reason };
-  return e.syscall("human.requestPermission", args, { idempotent: true }, (c) => {
+  return e.syscall("human.requestPermission", args, (c) => {
     const spec = validateGrantSpec(parseSpec({ resource, rights }), e.k.clock.now());
-    const authz = e.authorize(c, "human.requestPermission", "human:operator", "ask", {
+    const authz = e.authorize(c, c.audit, "human:operator", "ask", {
       args,
       preview: reason,
     });
@@ -164,7 +164,7 @@ export function requestPermission(
       rights: spec.rights,
       grantId: null,
     });
-    e.audit("human.requestPermission", {
+    e.audit(c.audit, {
       resource: spec.resource,
       decision: "ask",
       detail: { request: request.id, rights: spec.rights },

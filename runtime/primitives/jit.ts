@@ -20,7 +20,7 @@ export function proposeTool(
   tests: unknown[] = [],
 ): Promise<Record<string, unknown>> {
   const args = { source, tests };
-  return e.syscall("tool.propose", args, { idempotent: true }, async () => {
+  return e.syscall("tool.propose", args, async (c) => {
     const host = e.k.toolHost;
     if (host?.propose === undefined) {
       throw libosError(
@@ -29,7 +29,7 @@ export function proposeTool(
       );
     }
     const r = await host.propose(e.pid, { source, tests });
-    e.audit("tool.propose", {
+    e.audit(c.audit, {
       detail: {
         candidate: r.candidate,
         accepted: r.ok,
@@ -62,8 +62,8 @@ export function registerTool(
   e: SyscallEngine,
   candidate: string,
 ): Promise<{ name: string; candidate: string }> {
-  return e.syscall("tool.register", { candidate }, { idempotent: true }, (c) => {
-    const authz = e.authorize(c, "tool.register", "tool", "register", {
+  return e.syscall("tool.register", { candidate }, (c) => {
+    const authz = e.authorize(c, c.audit, "tool", "register", {
       args: { candidate },
       preview: `register tool ${candidate}`,
     });

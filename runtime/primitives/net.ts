@@ -13,6 +13,10 @@ import { escapePreview } from "../human/preview.ts";
 import { classifyHost, type HostClass, normalizeHost } from "../substrate/address.ts";
 import type { SyscallEngine } from "../engine/engine.ts";
 import { b64 } from "../engine/json_safe.ts";
+import { PRIMITIVES } from "./table.ts";
+
+/** The audit action of every network request (a fetch, its redirects, a program's connections). */
+const FETCH = PRIMITIVES["net.fetch"].audit;
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -44,7 +48,7 @@ export function fetchUrl(
     body: request.body ?? null,
   };
   const idempotent = method === "GET" || method === "HEAD";
-  return e.syscall("net.fetch", args, { idempotent }, async (c) => {
+  return e.syscall("net.fetch", args, async (c) => {
     const k = e.k;
     if (k.net === null) {
       throw libosError("EINVAL", "Cannot fetch: this kernel has no network provider");
@@ -61,7 +65,7 @@ export function fetchUrl(
     // The first hop is decided by the engine like any syscall (deny, ask,
     // uses), and spent and audited before anything is connected.
     const resource = `net:${normalizeHost(url.hostname)}:${port(url)}`;
-    const authz = e.authorize(c, "net.fetch", resource, "fetch", {
+    const authz = e.authorize(c, c.audit, resource, "fetch", {
       args,
       preview: `${method} ${url.href}${
         request.body === undefined ? "" : `\n${String(request.body)}`
@@ -98,7 +102,7 @@ export function fetchUrl(
       redirects: res.redirects,
       ...(text === null ? { base64: b64(res.body) } : { text }),
     };
-  });
+  }, { idempotent });
 }
 
 /**
@@ -117,7 +121,7 @@ export function netRequest(
   const target = `net:${normalizeHost(hop.hostname)}:${port(hop)}`;
   const d = e.k.authorizer.decide(e.pid, target, "fetch");
   if (d.decision !== "allow") {
-    throw e.deny("net.fetch", target, "fetch", d.grant, {
+    throw e.deny(FETCH, target, "fetch", d.grant, {
       url: hop.href,
       ...detail,
       ...(d.decision === "ask"
@@ -128,7 +132,7 @@ export function netRequest(
   special(e, hop, address, port(hop));
   e.allowed(
     {
-      action: "net.fetch",
+      action: FETCH,
       resource: target,
       right: "fetch",
       grant: d.grant,
@@ -149,7 +153,7 @@ export function special(e: SyscallEngine, hop: URL, address: HostClass, port: st
   const target = `net:${address.address}:${port}`;
   const d = e.k.authorizer.decide(e.pid, target, "fetch");
   if (e.k.authorizer.explicit(d)) return;
-  e.audit("net.fetch", {
+  e.audit(FETCH, {
     resource: target,
     decision: "deny",
     grant: d.grant,

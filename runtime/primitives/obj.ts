@@ -106,11 +106,11 @@ export function create(
   e: SyscallEngine,
   input: { name: string; type: string; payload: unknown; namespace?: string },
 ): Promise<ObjectInfo> {
-  return e.syscall("obj.create", input, { idempotent: false }, (c) => {
+  return e.syscall("obj.create", input, (c) => {
     const namespace = input.namespace ?? `proc/${e.pid}`;
     _checkName(input.name);
     const resource = `obj:${namespace}/${input.name}`;
-    const authz = e.authorize(c, "obj.create", resource, "write", {
+    const authz = e.authorize(c, c.audit, resource, "write", {
       args: input,
       preview: `create ${input.type} object ${namespace}/${input.name}`,
     });
@@ -135,8 +135,8 @@ export function create(
 
 /** Reads an object's latest version. */
 export function read(e: SyscallEngine, ref: string): Promise<ObjectRecord> {
-  return e.syscall("obj.read", { ref }, { idempotent: true }, (c) => {
-    const { object, authz } = _object(e, c, "obj.read", ref, "read", { ref });
+  return e.syscall("obj.read", { ref }, (c) => {
+    const { object, authz } = _object(e, c, c.audit, ref, "read", { ref });
     e.allowed(authz, { oid: object.oid, version: object.version });
     return Promise.resolve(structuredClone(object));
   });
@@ -144,8 +144,8 @@ export function read(e: SyscallEngine, ref: string): Promise<ObjectRecord> {
 
 /** Writes a new version of an object (validated by its type). */
 export function writeObject(e: SyscallEngine, ref: string, payload: unknown): Promise<ObjectInfo> {
-  return e.syscall("obj.write", { ref, payload }, { idempotent: false }, (c) => {
-    const { object, authz } = _object(e, c, "obj.write", ref, "write", {
+  return e.syscall("obj.write", { ref, payload }, (c) => {
+    const { object, authz } = _object(e, c, c.audit, ref, "write", {
       ref,
       payload,
     });
@@ -165,9 +165,9 @@ export function writeObject(e: SyscallEngine, ref: string, payload: unknown): Pr
 /** Lists a namespace (own by default; another needs `ns:<namespace>` list). */
 export function listObjects(e: SyscallEngine, namespace?: string): Promise<ObjectInfo[]> {
   const ns = namespace ?? `proc/${e.pid}`;
-  return e.syscall("obj.list", { namespace: ns }, { idempotent: true }, (c) => {
+  return e.syscall("obj.list", { namespace: ns }, (c) => {
     const resource = `ns:${ns}`;
-    const authz = e.authorize(c, "obj.list", resource, "list", {
+    const authz = e.authorize(c, c.audit, resource, "list", {
       args: { namespace: ns },
       preview: `list namespace ${ns}`,
     });
@@ -179,15 +179,15 @@ export function listObjects(e: SyscallEngine, namespace?: string): Promise<Objec
 
 /** Links one object to another (`link` on the source, `read` on the target). */
 export function link(e: SyscallEngine, from: string, rel: string, to: string): Promise<ObjectInfo> {
-  return e.syscall("obj.link", { from, rel, to }, { idempotent: false }, (c) => {
+  return e.syscall("obj.link", { from, rel, to }, (c) => {
     if (typeof rel !== "string" || !/^[a-z][a-z0-9_.-]{0,63}$/.test(rel)) {
       throw libosError(
         "EINVAL",
         `Cannot link with relation ${JSON.stringify(rel)}: expected a lower-case name`,
       );
     }
-    const src = _object(e, c, "obj.link", from, "link", { from, rel, to });
-    const dst = _object(e, c, "obj.link", to, "read", { from, rel, to });
+    const src = _object(e, c, c.audit, from, "link", { from, rel, to });
+    const dst = _object(e, c, c.audit, to, "read", { from, rel, to });
     const links = [
       ...src.object.links.filter((l) => !(l.rel === rel && l.oid === dst.object.oid)),
       { rel, oid: dst.object.oid },
@@ -209,8 +209,8 @@ export function link(e: SyscallEngine, from: string, rel: string, to: string): P
 
 /** Deletes an object (its versions stay in the store). */
 export function deleteObject(e: SyscallEngine, ref: string): Promise<{ oid: string }> {
-  return e.syscall("obj.delete", { ref }, { idempotent: false }, (c) => {
-    const { object, authz } = _object(e, c, "obj.delete", ref, "delete", {
+  return e.syscall("obj.delete", { ref }, (c) => {
+    const { object, authz } = _object(e, c, c.audit, ref, "delete", {
       ref,
     });
     e.k.objects.delete(object.oid);
@@ -231,10 +231,10 @@ export function fileToObject(
   type = "file_snapshot",
 ): Promise<ObjectInfo & { sha256: string }> {
   const args = { path, name, type };
-  return e.syscall("obj.fromFile", args, { idempotent: false }, async (c) => {
+  return e.syscall("obj.fromFile", args, async (c) => {
     _checkName(name);
     const namespace = `proc/${e.pid}`;
-    const t = await fsTarget(e, c, "obj.fromFile", path, "read", {
+    const t = await fsTarget(e, c, c.audit, path, "read", {
       args,
       preview: `copy ${path} into object ${name}`,
     });
@@ -272,11 +272,11 @@ export function objectToFile(
   path: string,
 ): Promise<{ path: string; bytes: number; sha256: string }> {
   const args = { ref, path };
-  return e.syscall("obj.toFile", args, { idempotent: true }, async (c) => {
-    const src = _object(e, c, "obj.toFile", ref, "read", args);
+  return e.syscall("obj.toFile", args, async (c) => {
+    const src = _object(e, c, c.audit, ref, "read", args);
     const bytes = _objectBytes(src.object);
     const sha = sha256Hex(bytes);
-    const t = await fsTarget(e, c, "obj.toFile", path, "write", {
+    const t = await fsTarget(e, c, c.audit, path, "write", {
       args,
       preview:
         `write object ${src.object.namespace}/${src.object.name} (${bytes.length} bytes) to ${path}`,

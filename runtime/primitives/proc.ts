@@ -28,8 +28,8 @@ export function spawn(
   e: SyscallEngine,
   input: { goal: string; image?: string; capabilities?: GrantSpec[] },
 ): Promise<{ pid: Pid }> {
-  return e.syscall("proc.spawn", input, { idempotent: false }, async (c) => {
-    const authz = e.authorize(c, "proc.spawn", "proc", "spawn", {
+  return e.syscall("proc.spawn", input, async (c) => {
+    const authz = e.authorize(c, c.audit, "proc", "spawn", {
       args: input,
       preview: `spawn a child (${input.image ?? e.p.imageId}) to: ${input.goal}`,
     });
@@ -51,8 +51,8 @@ export function fork(
   e: SyscallEngine,
   input: { goal: string; capabilities?: GrantSpec[]; objects?: string[] },
 ): Promise<{ pid: Pid }> {
-  return e.syscall("proc.fork", input, { idempotent: false }, async (c) => {
-    const authz = e.authorize(c, "proc.fork", "proc", "fork", {
+  return e.syscall("proc.fork", input, async (c) => {
+    const authz = e.authorize(c, c.audit, "proc", "fork", {
       args: input,
       preview: `fork to: ${input.goal}`,
     });
@@ -70,10 +70,10 @@ export function fork(
 
 /** Waits for a child to end; returns its state and result. */
 export function wait(e: SyscallEngine, pid: Pid): Promise<WaitResult> {
-  return e.syscall("proc.wait", { pid }, { idempotent: true }, (c) => {
+  return e.syscall("proc.wait", { pid }, (c) => {
     const child = _child(e, "wait for", pid);
     if (isTerminal(child.state)) {
-      e.audit("proc.wait", {
+      e.audit(c.audit, {
         resource: "proc",
         decision: "allow",
         detail: { child: pid, state: child.state },
@@ -95,8 +95,8 @@ export function signal(
   pid: Pid,
   signal: "pause" | "resume" | "cancel" | "kill",
 ): Promise<{ pid: Pid; state: string }> {
-  return e.syscall("proc.signal", { pid, signal }, { idempotent: false }, (c) => {
-    const authz = e.authorize(c, "proc.signal", "proc", "signal", {
+  return e.syscall("proc.signal", { pid, signal }, (c) => {
+    const authz = e.authorize(c, c.audit, "proc", "signal", {
       args: { pid, signal },
       preview: `${signal} ${pid}`,
     });
@@ -122,7 +122,7 @@ function _child(e: SyscallEngine, verb: string, pid: unknown): ProcessRecord {
 
 /** Ends the calling process with a result. */
 export function exit(e: SyscallEngine, result: unknown): Promise<{ exited: true }> {
-  return e.syscall("proc.exit", { result }, { idempotent: true }, () => {
+  return e.syscall("proc.exit", { result }, () => {
     e.p.result = jsonSafe(result) ?? null;
     e.k._transition(e.batch, e.p, "exited", {
       reason: "exit",
@@ -134,21 +134,16 @@ export function exit(e: SyscallEngine, result: unknown): Promise<{ exited: true 
 
 /** The working directory. */
 export function cwd(e: SyscallEngine): Promise<{ cwd: string }> {
-  return e.syscall(
-    "proc.cwd",
-    {},
-    { idempotent: true },
-    () => Promise.resolve({ cwd: e.p.cwd }),
-  );
+  return e.syscall("proc.cwd", {}, () => Promise.resolve({ cwd: e.p.cwd }));
 }
 
 /** Changes the working directory (it never leaves the workspace). */
 export function chdir(e: SyscallEngine, path: string): Promise<{ cwd: string }> {
-  return e.syscall("proc.chdir", { path }, { idempotent: true }, () => {
-    const next = workspacePath(e, "proc.chdir", path);
+  return e.syscall("proc.chdir", { path }, (c) => {
+    const next = workspacePath(e, c.audit, path);
     e.p.cwd = next;
     e.k._saveProcess(e.batch, e.p);
-    e.audit("proc.chdir", { detail: { cwd: next } });
+    e.audit(c.audit, { detail: { cwd: next } });
     return Promise.resolve({ cwd: next });
   });
 }

@@ -43,7 +43,7 @@ export function runShell(
 ): Promise<ShellRunResult> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const args = { argv, timeoutMs };
-  return e.syscall("shell.run", args, { idempotent: false }, async (c) => {
+  return e.syscall("shell.run", args, async (c) => {
     const k = e.k;
     if (
       !Array.isArray(argv) || argv.length === 0 ||
@@ -62,7 +62,7 @@ export function runShell(
     }
     const resource = shellResource(argv[0]!, argv.slice(1));
     const shown = argv.map((a) => JSON.stringify(a)).join(" ");
-    const authz = e.authorize(c, "shell.run", resource, "exec", {
+    const authz = e.authorize(c, c.audit, resource, "exec", {
       args,
       preview: `run ${shown} in /${e.p.cwd}`,
     });
@@ -75,7 +75,7 @@ export function runShell(
     // No program runs where the process may not read at all.
     const here = decide(fsResource(real), "read");
     if (here.decision === "deny") {
-      throw e.deny("shell.run", fsResource(real), "read", here.grant, {
+      throw e.deny(c.audit, fsResource(real), "read", here.grant, {
         reason: "no fs read capability on the working directory",
       });
     }
@@ -89,7 +89,7 @@ export function runShell(
       const asks = view.gating.filter((g) => g.reason === "ask");
       if (asks.length > 0) {
         const first = k.grants.get(asks[0]!.grantId) ?? null;
-        through.push(e.ask(c, "shell.run", asks[0]!.resource, "read", first, {
+        through.push(e.ask(c, c.audit, asks[0]!.resource, "read", first, {
           args: { argv, grants: asks.map((g) => g.grantId) },
           preview: `run ${shown} in /${real}, which would see ${
             asks.map((g) => `${g.resource} (grant ${g.grantId})`).join(", ")
@@ -100,7 +100,7 @@ export function runShell(
         const grant = k.grants.get(g.grantId) ?? null;
         if (g.reason !== "uses" || grant === null) continue;
         through.push({
-          action: "shell.run",
+          action: c.audit,
           resource: g.resource,
           right: "read",
           grant,
