@@ -20,6 +20,7 @@ import { EventBus, type KernelEvent, type KernelListener } from "./events.ts";
 import type { FilesystemProvider } from "./substrate/fs_provider.ts";
 import { GrantTable } from "./capability/grant_table.ts";
 import { Authorizer } from "./engine/authorizer.ts";
+import { type Ceiling, checkCeiling, describeCeiling } from "./capability/ceiling.ts";
 import type {
   Actor,
   ForkRequest,
@@ -481,11 +482,17 @@ export class Kernel implements KernelCore, AsyncDisposable {
     return v === undefined ? undefined : structuredClone(v);
   }
 
-  /** Stores a durable setting; resolves when it is committed. */
+  /**
+   * Stores a durable setting; resolves when it is committed. With `audit`,
+   * that record (what the change means, e.g. `token.create`) is written
+   * beside the `meta.put` record, in the same batch.
+   */
   async putMeta(
     key: string,
     value: unknown,
-    options: Actor = { actor: OPERATOR_ROOT },
+    options: Actor & { audit?: { action: string; detail: Record<string, unknown> } } = {
+      actor: OPERATOR_ROOT,
+    },
   ): Promise<void> {
     if (key === "counters" || key.length === 0 || key.length > 200) {
       throw libosError("EINVAL", `Cannot set meta '${key}': reserved or malformed key`);
@@ -494,6 +501,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
     this.#meta[key] = structuredClone(value);
     batch.add({ kind: "meta.put", key, value });
     this._audit(batch, { actor: options.actor, action: "meta.put", detail: { key } });
+    if (options.audit !== undefined) {
+      const { action, detail } = options.audit;
+      this._audit(batch, { actor: options.actor, action, detail: structuredClone(detail) });
+    }
     await this._commit(batch);
   }
 
@@ -509,6 +520,11 @@ export class Kernel implements KernelCore, AsyncDisposable {
   ): Promise<ImageRecord> {
     const parsed = { data: validateImage(image, { source: options.source ?? "inline image" }) };
     for (const spec of parsed.data.capabilities) validateGrantSpec(spec, this.clock.now());
+    await this.#withinCeiling(
+      parsed.data.capabilities,
+      options,
+      `register image '${parsed.data.id}'`,
+    );
     const before = this.images.has(parsed.data.id)
       ? this.images.get(parsed.data.id, parsed.data.version)
       : undefined;
@@ -546,8 +562,35 @@ export class Kernel implements KernelCore, AsyncDisposable {
     request: SpawnRequest,
     options: Actor = { actor: OPERATOR_ROOT },
   ): Promise<ProcessRecord> {
-    const p = await this._spawn(request, { actor: options.actor, parent: null, forkOf: null });
+    const p = await this._spawn(request, {
+      actor: options.actor,
+      ...(options.ceiling === undefined ? {} : { ceiling: options.ceiling }),
+      parent: null,
+      forkOf: null,
+    });
     return structuredClone(p);
+  }
+
+  /**
+   * Refuses (EPERM, audited as `authority.refuse` with the actor) grants
+   * above the actor's ceiling; nothing else changes.
+   */
+  async #withinCeiling(specs: readonly GrantSpec[], who: Actor, what: string): Promise<void> {
+    try {
+      checkCeiling(specs, who.ceiling, { what, now: this.clock.now() });
+    } catch (error) {
+      if (!(error instanceof LibosError) || error.code !== "EPERM") throw error;
+      const batch = new Batch();
+      this._audit(batch, {
+        actor: who.actor,
+        action: "authority.refuse",
+        resource: typeof error.fields["resource"] === "string" ? error.fields["resource"] : null,
+        decision: "deny",
+        detail: { what, ceiling: describeCeiling(who.ceiling ?? null) },
+      });
+      await this._commit(batch);
+      throw error;
+    }
   }
 
   /** @internal Spawns for the operator (parent null) or for a parent process. */
@@ -555,6 +598,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
     request: SpawnRequest,
     options: {
       actor: string;
+      ceiling?: Ceiling;
       parent: ProcessRecord | null;
       forkOf: ProcessRecord | null;
       batch?: Batch;
@@ -579,11 +623,18 @@ export class Kernel implements KernelCore, AsyncDisposable {
       }
       return validateGrantSpec(parsed.data, now);
     });
+    const who: Actor = {
+      actor: options.actor,
+      ...(options.ceiling === undefined ? {} : { ceiling: options.ceiling }),
+    };
+    // A registered image's grants were checked against its registrar's
+    // ceiling; an inline one is checked now, and so is every extra grant.
+    if (options.parent === null) await this.#withinCeiling(specs, who, "spawn");
     let imageRecord: ImageRecord;
     if (typeof request.image === "string") {
       imageRecord = this.images.get(request.image);
     } else {
-      imageRecord = await this.registerImage(request.image, { actor: options.actor });
+      imageRecord = await this.registerImage(request.image, who);
     }
     const image = imageRecord.image;
     const parent = options.parent;
@@ -803,6 +854,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
     options: Actor = { actor: OPERATOR_ROOT },
   ): Promise<ProcessRecord> {
     const parent = this._proc(pid);
+    await this.#withinCeiling(request.capabilities ?? [], options, `fork ${pid}`);
     const child = await this._fork(parent, request, { actor: options.actor });
     return structuredClone(child);
   }
@@ -1106,7 +1158,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
     options: { capabilities?: GrantSpec[] } = {},
     actor: Actor = { actor: OPERATOR_ROOT },
   ): Promise<{ pids: Record<Pid, Pid> }> {
-    return forkCheckpoint(this, id, { ...options, actor: actor.actor });
+    return this.#withinCeiling(options.capabilities ?? [], actor, `fork checkpoint '${id}'`)
+      .then(() => forkCheckpoint(this, id, { ...options, actor: actor.actor }));
   }
 
   /** A checkpoint as a self-contained, hash-verified bundle. */
@@ -1119,7 +1172,9 @@ export class Kernel implements KernelCore, AsyncDisposable {
     bytes: Uint8Array,
     actor: Actor = { actor: OPERATOR_ROOT },
   ): Promise<{ pids: Record<Pid, Pid> }> {
-    return importBundle(this, bytes, actor.actor);
+    return importBundle(this, bytes, actor.actor, {
+      within: (specs) => this.#withinCeiling(specs, actor, "import a bundle"),
+    });
   }
 
   /** @internal Live descendants and dead ones alike. */
@@ -1271,6 +1326,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
       );
     }
     const valid = validateGrantSpec(parsed.data, this.clock.now());
+    await this.#withinCeiling([valid], options, `grant to ${pid}`);
     const batch = new Batch();
     const g = issueGrant(valid, {
       subject: pid,

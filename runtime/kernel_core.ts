@@ -13,6 +13,7 @@
  * @module
  */
 import type { Authorizer } from "./engine/authorizer.ts";
+import type { Ceiling } from "./capability/ceiling.ts";
 import type { Batch } from "./engine/batch.ts";
 import type { GrantTable } from "./capability/grant_table.ts";
 import type { Clock } from "./substrate/clock.ts";
@@ -47,6 +48,11 @@ import type {
 export interface Actor {
   /** e.g. `operator:admin`, `cli`, `human:alice`. */
   actor: string;
+  /**
+   * What the actor may give processes (a token's ceiling); absent or null:
+   * no ceiling. See runtime/capability/ceiling.ts.
+   */
+  ceiling?: Ceiling;
 }
 
 /** What `spawn` takes. */

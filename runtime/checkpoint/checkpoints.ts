@@ -521,8 +521,23 @@ export async function importBundle(
   k: Kernel,
   bytes: Uint8Array,
   actor: string,
+  options: { within?: (specs: GrantSpec[]) => Promise<void> } = {},
 ): Promise<{ pids: Record<Pid, Pid> }> {
-  return await _instantiate(k, parseBundle(bytes), actor, { via: "import" });
+  const bundle = parseBundle(bytes);
+  // Its grants are issued again as the importing operator: within its ceiling.
+  const now = k.clock.now();
+  await options.within?.(
+    bundle.checkpoint.content.processes.flatMap((m) =>
+      m.grants.filter((g) => !g.revoked && isLive(g, now)).map((g) => ({
+        resource: g.resource,
+        rights: [...g.rights],
+        effect: g.effect,
+        ...(g.uses === null ? {} : { uses: g.uses }),
+        delegable: g.delegable,
+      }))
+    ),
+  );
+  return await _instantiate(k, bundle, actor, { via: "import" });
 }
 
 async function _instantiate(

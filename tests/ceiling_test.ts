@@ -1,0 +1,106 @@
+/**
+ * Authority ceilings: an operator gives processes nothing above its ceiling —
+ * not through an inline image, an image it registers, a grant, a fork or an
+ * imported bundle — while a registered image needs no ceiling beyond the one
+ * it was checked against at registration. Each refusal is audited with the
+ * caller's identity and changes nothing else.
+ */
+import assert from "node:assert/strict";
+import { bootKernel, call, scripted } from "./helpers.ts";
+
+const ceiling = [{ resource: "fs:pub/**", rights: ["read", "write"] }];
+const alice = { actor: "token:alice", ceiling };
+
+function refused(what: RegExp) {
+  return (e: Error & { code?: string }) =>
+    e.code === "EPERM" && what.test(e.message) &&
+    /ceiling \(fs:pub\/\*\*:read,write\)/.test(e.message);
+}
+
+Deno.test("an inline image above the caller's ceiling is refused, named and audited; one within it spawns", async () => {
+  await using t = await bootKernel();
+  const wide = scripted([call("exit", { result: null })], {
+    capabilities: [{ resource: "shell:**", rights: ["exec"] }, {
+      resource: "net:**",
+      rights: ["fetch"],
+    }],
+  });
+  await assert.rejects(
+    t.kernel.spawn({ image: wide, goal: "g" }, alice),
+    refused(/'shell:\*\*' exec/),
+  );
+  assert.deepEqual(t.kernel.list(), []);
+  const [audit] = await t.kernel.audit({ action: "authority.refuse" });
+  assert.equal(audit?.actor, "token:alice");
+  assert.equal(audit?.resource, "shell:**");
+  const narrow = scripted([call("exit", { result: null })], {
+    capabilities: [{ resource: "fs:pub/a.txt", rights: ["write"] }],
+  });
+  const p = await t.kernel.spawn({ image: narrow, goal: "g" }, alice);
+  assert.equal((await t.kernel.wait(p.pid, { until: "terminal" })).state, "exited");
+});
+
+Deno.test("a registered image needs no ceiling beyond its registrar's; extra grants at spawn do", async () => {
+  await using t = await bootKernel();
+  const img = scripted([call("exit", { result: null })], {
+    id: "wide",
+    capabilities: [{ resource: "shell:git", rights: ["exec"] }],
+  });
+  await assert.rejects(t.kernel.registerImage(img, alice), refused(/register image 'wide'/));
+  await t.kernel.registerImage(img, { actor: "operator:admin" });
+  const p = await t.kernel.spawn({ image: "wide", goal: "g" }, alice);
+  assert.equal((await t.kernel.wait(p.pid, { until: "terminal" })).state, "exited");
+  await assert.rejects(
+    t.kernel.spawn({
+      image: "wide",
+      goal: "g",
+      capabilities: [{ resource: "fs:secret/**", rights: ["read"] }],
+    }, alice),
+    refused(/'fs:secret\/\*\*' read/),
+  );
+});
+
+Deno.test("grant and fork above the ceiling are refused; a deny is always within it", async () => {
+  await using t = await bootKernel();
+  const p = await t.kernel.spawn({
+    image: scripted([call("sleep", { ms: 100_000 })], {
+      capabilities: [{ resource: "fs:**", rights: ["read"], delegable: true }],
+    }),
+    goal: "g",
+  });
+  await assert.rejects(
+    t.kernel.grant(p.pid, { resource: "fs:**", rights: ["write"] }, alice),
+    refused(/grant to p_1/),
+  );
+  await t.kernel.grant(p.pid, { resource: "fs:pub/x", rights: ["write"] }, alice);
+  await t.kernel.grant(p.pid, { resource: "net:**", rights: ["fetch"], effect: "deny" }, alice);
+  await assert.rejects(
+    t.kernel.fork(
+      p.pid,
+      { goal: "f", capabilities: [{ resource: "fs:**", rights: ["read"] }] },
+      alice,
+    ),
+    refused(/fork p_1/),
+  );
+  await t.kernel.signal(p.pid, "kill");
+});
+
+Deno.test("a bundle whose grants are above the importer's ceiling is refused and imports nothing", async () => {
+  await using a = await bootKernel();
+  await using b = await bootKernel();
+  const p = await a.kernel.spawn({
+    image: scripted([call("checkpoint", {}), call("sleep", { ms: 100_000 })], {
+      capabilities: [
+        { resource: "checkpoint", rights: ["create"] },
+        { resource: "net:**", rights: ["fetch"] },
+      ],
+    }),
+    goal: "g",
+  });
+  await a.kernel.wait(p.pid);
+  const [ck] = await a.kernel.listCheckpoints(p.pid);
+  const bytes = await a.kernel.exportCheckpoint(ck!.id);
+  await assert.rejects(b.kernel.importBundle(bytes, alice), refused(/import a bundle/));
+  assert.deepEqual(b.kernel.list(), []);
+  await a.kernel.signal(p.pid, "kill");
+});
