@@ -110,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     default:
-      console.error(`libos: unknown command '${command}'\n\n${USAGE}`);
+      console.error(_line`libos: unknown command '${command}'` + `\n\n${USAGE}`);
       return 2;
   }
 }
@@ -131,7 +131,7 @@ async function openKernel(
   const unconfined = options.unconfinedShell === true;
   const shell = new ShellProvider({ workspace, unconfined });
   const confinement = await shell.confinement();
-  console.log(`libos: shell — ${confinement.notice}`);
+  console.log(_line`libos: shell — ${confinement.notice}`);
   return await Kernel.create({
     store,
     filesystem: new LocalFilesystem(workspace),
@@ -164,7 +164,7 @@ async function start(args: string[]): Promise<number> {
   });
   const port = Number(values.port);
   if (!/^\d{1,5}$/.test(values.port) || port > 65535) {
-    console.error(`libos: --port must be a number from 0 to 65535, got '${values.port}'`);
+    console.error(_line`libos: --port must be a number from 0 to 65535, got '${values.port}'`);
     return 2;
   }
   const data = resolve(values.data);
@@ -180,9 +180,9 @@ async function start(args: string[]): Promise<number> {
   let sandbox: SandboxTools | null = null;
   if (!values["no-sandbox"]) {
     sandbox = await SandboxTools.create({ dirs: values.tools.map((d) => resolve(d)) });
-    console.log(`libos: sandbox — ${sandbox.confinement.notice}`);
-    console.log(`libos: tools ${sandbox.names().join(", ") || "(none)"}`);
-    for (const b of sandbox.broken) console.log(`libos: skipped tool ${b.file}: ${b.reason}`);
+    console.log(_line`libos: sandbox — ${sandbox.confinement.notice}`);
+    console.log(_line`libos: tools ${sandbox.names().join(", ") || "(none)"}`);
+    for (const b of sandbox.broken) console.log(_line`libos: skipped tool ${b.file}: ${b.reason}`);
   } else {
     console.log("libos: --no-sandbox: only the primitive tools are available");
   }
@@ -198,7 +198,7 @@ async function start(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", sigint);
   Deno.addSignalListener("SIGTERM", sigterm);
   console.log(
-    `libos: kernel up — data ${data}, workspace ${workspace}, store ${kernel.store.kind}`,
+    _line`libos: kernel up — data ${data}, workspace ${workspace}, store ${kernel.store.kind}`,
   );
   const plane = await ControlPlane.create(kernel, { adminToken: admin.token });
   let server;
@@ -215,23 +215,22 @@ async function start(args: string[]): Promise<number> {
       : error instanceof Error
       ? error.message
       : String(error);
-    console.error(`libos: cannot serve the API on ${values.host}:${port}: ${why}`);
+    console.error(_line`libos: cannot serve the API on ${values.host}:${port}: ${why}`);
     return 1;
   }
-  console.log(`libos: API on ${server.url} (console ${server.url}/, docs ${server.url}/docs)`);
+  console.log(_line`libos: API on ${server.url} (console ${server.url}/, docs ${server.url}/docs)`);
   if (admin.source === "generated") {
-    console.log(
-      `libos: admin token (shown once; kept in ${admin.path}, mode 0600):\n  ${admin.token}`,
-    );
+    console.log(_line`libos: admin token (shown once; kept in ${admin.path}, mode 0600):`);
+    console.log(_line`  ${admin.token}`);
   } else {
     console.log(
-      `libos: admin token from ${admin.source === "env" ? "LIBOS_ADMIN_TOKEN" : admin.path}`,
+      _line`libos: admin token from ${admin.source === "env" ? "LIBOS_ADMIN_TOKEN" : admin.path}`,
     );
   }
   const live = kernel.list().filter((p) => !isTerminal(p.state));
   if (live.length > 0) {
     console.log(
-      `libos: resumed ${live.length} live process(es): ${live.map((p) => p.pid).join(", ")}`,
+      _line`libos: resumed ${live.length} live process(es): ${live.map((p) => p.pid).join(", ")}`,
     );
   }
 
@@ -246,12 +245,12 @@ async function start(args: string[]): Promise<number> {
         : e.reason !== null
         ? ` (${e.reason})`
         : "";
-      console.log(`${e.pid} ${e.from ?? "·"} → ${e.state}${tail}`);
+      console.log(_line`${e.pid} ${e.from ?? "·"} → ${e.state}${tail}`);
       if (e.pid === watched && isTerminal(e.state)) finished.resolve(p);
     } else if (e.type === "human" && e.request.state === "pending") {
       printRequest(e.request);
     } else if (e.type === "audit" && e.decision === "deny") {
-      console.log(`audit #${e.seq}: ${e.action} denied for ${e.pid ?? "-"}`);
+      console.log(_line`audit #${e.seq}: ${e.action} denied for ${e.pid ?? "-"}`);
     }
   });
   for (const r of kernel.humanRequests({ state: "pending" })) printRequest(r);
@@ -264,7 +263,7 @@ async function start(args: string[]): Promise<number> {
       goal: values.goal ?? img.description ?? img.name,
     }, { actor: "cli" });
     watched = p.pid;
-    console.log(`libos: spawned ${p.pid} from ${img.id}@${img.version}`);
+    console.log(_line`libos: spawned ${p.pid} from ${img.id}@${img.version}`);
   }
 
   const stdin = readAnswers(kernel);
@@ -276,7 +275,7 @@ async function start(args: string[]): Promise<number> {
       ? finished.promise.then((p) => ({ kind: "done" as const, p }))
       : new Promise<never>(() => {}),
   ]);
-  if (outcome.kind === "signal") console.log(`libos: ${outcome.s}: shutting down`);
+  if (outcome.kind === "signal") console.log(_line`libos: ${outcome.s}: shutting down`);
   else code = outcome.p.state === "exited" ? 0 : 1;
   Deno.removeSignalListener("SIGINT", sigint);
   Deno.removeSignalListener("SIGTERM", sigterm);
@@ -288,12 +287,16 @@ async function start(args: string[]): Promise<number> {
   return code;
 }
 
+/**
+ * A pending human request. Its preview keeps its lines, each one behind a
+ * margin, so no line of it can pass for a line of the kernel's own.
+ */
 function printRequest(r: HumanRequest): void {
+  const preview = escapePreview(r.preview).split("\n").map((l) => `  │ ${l}`);
+  const answer = r.kind === "question" ? _line`answer ${r.id} <text>` : _line`approve ${r.id}`;
   console.log(
-    `\n[human] ${r.id} (${r.kind}) from ${r.pid}:\n${r.preview}\n` +
-      `  answer with: ${
-        r.kind === "question" ? `answer ${r.id} <text>` : `approve ${r.id}`
-      } | deny ${r.id}\n`,
+    ["", _line`[human] ${r.id} (${r.kind}) from ${r.pid}:`, ...preview].join("\n") +
+      _line`\n  answer with: ${answer} | deny ${r.id}\n`,
   );
 }
 
@@ -325,7 +328,9 @@ function readAnswers(kernel: Kernel): AbortController {
           ? "answer"
           : null;
         if (decision === null) {
-          console.log(`libos: expected "approve ID", "deny ID" or "answer ID text", got '${line}'`);
+          console.log(
+            _line`libos: expected "approve ID", "deny ID" or "answer ID text", got '${line}'`,
+          );
           continue;
         }
         try {
@@ -334,9 +339,9 @@ function readAnswers(kernel: Kernel): AbortController {
             decision === "answer" ? { decision, answer: text.join(" ") } : { decision },
             { actor: "cli" },
           );
-          console.log(`libos: ${r.id} ${r.state}`);
+          console.log(_line`libos: ${r.id} ${r.state}`);
         } catch (error) {
-          console.log(`libos: ${error instanceof Error ? error.message : String(error)}`);
+          for (const l of _errorLines(error)) console.log(`libos: ${l}`);
         }
       }
     }
@@ -358,7 +363,7 @@ async function verify(args: string[]): Promise<number> {
   const data = resolve(values.data);
   const db = join(data, "kernel.db");
   if (!(await _exists(db))) {
-    console.error(`libos: Cannot verify '${data}': it holds no kernel.db`);
+    console.error(_line`libos: Cannot verify '${data}': it holds no kernel.db`);
     return 1;
   }
   // With no kernel on the directory, a shared lock keeps one from starting, so
@@ -371,10 +376,10 @@ async function verify(args: string[]): Promise<number> {
   const v = await verifyAudit(auditPages(store));
   const ms = (performance.now() - t0).toFixed(1);
   if (v.ok) {
-    console.log(`audit chain ok: ${v.count} records verified in ${ms} ms`);
+    console.log(_line`audit chain ok: ${v.count} records verified in ${ms} ms`);
     return 0;
   }
-  console.log(`audit chain BROKEN at record ${v.seq}: ${v.reason} (${v.count} records read)`);
+  console.log(_line`audit chain BROKEN at record ${v.seq}: ${v.reason} (${v.count} records read)`);
   return 1;
 }
 
@@ -389,11 +394,11 @@ async function image(args: string[]): Promise<number> {
     try {
       const img = await loadImageFile(f);
       console.log(
-        `${f}: ok (${img.id}@${img.version}, ${img.tools.length} tools, ${img.capabilities.length} grants)`,
+        _line`${f}: ok (${img.id}@${img.version}, ${img.tools.length} tools, ${img.capabilities.length} grants)`,
       );
     } catch (error) {
       bad++;
-      console.log(error instanceof LibosError ? error.message : String(error));
+      for (const l of _errorLines(error)) console.log(l);
     }
   }
   return bad === 0 ? 0 : 1;
@@ -420,7 +425,7 @@ async function remote(command: string, args: string[]): Promise<number> {
     strict: true,
   });
   const usage = (text: string) => {
-    console.error(`usage: ${text}`);
+    console.error(_line`usage: ${text}`);
     return 2;
   };
   const token = values.token ?? _env("LIBOS_TOKEN") ?? _env("LIBOS_ADMIN_TOKEN") ??
@@ -435,7 +440,7 @@ async function remote(command: string, args: string[]): Promise<number> {
     url: values.url ?? _env("LIBOS_URL") ?? "http://127.0.0.1:8787",
     token,
   });
-  const shown = (text: string, max = 200) => escapePreview(text, { max });
+  const shown = (text: string, max = 200) => escapePreview(text, { max, oneLine: true });
   try {
     switch (command) {
       case "ps": {
@@ -444,7 +449,7 @@ async function remote(command: string, args: string[]): Promise<number> {
           p.parentPid ?? "-",
           p.state,
           `${p.imageId}@${p.imageVersion}`,
-          shown(p.goal.replaceAll("\n", " "), 60),
+          shown(p.goal, 60),
         ]);
         _table([["PID", "PARENT", "STATE", "IMAGE", "GOAL"], ...rows]);
         return 0;
@@ -458,27 +463,27 @@ async function remote(command: string, args: string[]): Promise<number> {
           client.humanRequests({ state: "pending" }),
           client.journal(pid, { limit: 1000 }),
         ]);
-        console.log(`${p.pid}  ${p.state}${p.reason === null ? "" : ` (${shown(p.reason)})`}`);
-        console.log(`  image    ${p.imageId}@${p.imageVersion}`);
-        console.log(`  parent   ${p.parentPid ?? "-"}    cwd /${p.cwd}`);
-        console.log(`  goal     ${shown(p.goal)}`);
+        console.log(_line`${p.pid}  ${p.state}${p.reason === null ? "" : ` (${shown(p.reason)})`}`);
+        console.log(_line`  image    ${p.imageId}@${p.imageVersion}`);
+        console.log(_line`  parent   ${p.parentPid ?? "-"}    cwd /${p.cwd}`);
+        console.log(_line`  goal     ${shown(p.goal)}`);
         console.log(
-          `  usage    steps ${p.usage.steps}, tool calls ${p.usage.toolCalls}, tokens ${p.usage.tokens}, children ${p.usage.children}`,
+          _line`  usage    steps ${p.usage.steps}, tool calls ${p.usage.toolCalls}, tokens ${p.usage.tokens}, children ${p.usage.children}`,
         );
         if (isTerminal(p.state)) {
-          console.log(`  result   ${shown(JSON.stringify(p.result) ?? "null")}`);
+          console.log(_line`  result   ${shown(JSON.stringify(p.result) ?? "null")}`);
         }
         console.log("  grants");
         for (const g of grants) {
           const status = g.revoked ? "revoked" : g.uses === 0 ? "spent" : "live";
           console.log(
-            `    ${g.id} ${g.effect} ${shown(g.resource)} [${g.rights.join(",")}] ${status}`,
+            _line`    ${g.id} ${g.effect} ${shown(g.resource)} [${g.rights.join(",")}] ${status}`,
           );
         }
         for (const r of requests.filter((x) => x.pid === pid)) printRequest(r);
         console.log("  journal (last 20)");
         for (const e of journal.slice(-20)) {
-          console.log(`    #${e.seq} ${e.kind} ${shown(JSON.stringify(e.data), 120)}`);
+          console.log(_line`    #${e.seq} ${e.kind} ${shown(JSON.stringify(e.data), 120)}`);
         }
         return 0;
       }
@@ -490,7 +495,7 @@ async function remote(command: string, args: string[]): Promise<number> {
           image: img ?? values.image,
           goal: values.goal ?? img?.description ?? img?.name ?? "",
         });
-        console.log(`spawned ${pid}`);
+        console.log(_line`spawned ${pid}`);
         return 0;
       }
       case "approve":
@@ -503,17 +508,19 @@ async function remote(command: string, args: string[]): Promise<number> {
             ? { decision: "approve", scope: values.always ? "always" : "once" }
             : { decision: "deny" },
         );
-        console.log(`${r.id} ${r.state} (${r.kind} from ${r.pid})`);
+        console.log(_line`${r.id} ${r.state} (${r.kind} from ${r.pid})`);
         return 0;
       }
       case "audit": {
         if (positionals[0] !== "verify") return usage("libos audit verify");
         const v = await client.verifyAudit();
         if (v.ok) {
-          console.log(`audit chain ok: ${v.count} records verified`);
+          console.log(_line`audit chain ok: ${v.count} records verified`);
           return 0;
         }
-        console.log(`audit chain BROKEN at record ${v.seq}: ${v.reason} (${v.count} records read)`);
+        console.log(
+          _line`audit chain BROKEN at record ${v.seq}: ${v.reason} (${v.count} records read)`,
+        );
         return 1;
       }
       case "token": {
@@ -529,9 +536,9 @@ async function remote(command: string, args: string[]): Promise<number> {
           ...(values.name === undefined ? {} : { name: values.name }),
         });
         console.log(
-          `token ${created.info.id} '${created.info.name}' (${created.info.role}), shown once:`,
+          _line`token ${created.info.id} '${created.info.name}' (${created.info.role}), shown once:`,
         );
-        console.log(created.token);
+        console.log(_line`${created.token}`);
         return 0;
       }
       case "checkpoint": {
@@ -542,7 +549,9 @@ async function remote(command: string, args: string[]): Promise<number> {
           subtree: values.subtree,
         });
         console.log(
-          `${ck.id} of ${ck.pids.join(", ")} (journal #${ck.journalSeq}, ${ck.hash.slice(0, 16)}…)`,
+          _line`${ck.id} of ${ck.pids.join(", ")} (journal #${ck.journalSeq}, ${
+            ck.hash.slice(0, 16)
+          }…)`,
         );
         return 0;
       }
@@ -563,7 +572,7 @@ async function remote(command: string, args: string[]): Promise<number> {
         const [id] = positionals;
         if (id === undefined) return usage("libos restore CHECKPOINT");
         const p = await client.restore(id);
-        console.log(`${p.pid} restored from ${id}: ${p.state}`);
+        console.log(_line`${p.pid} restored from ${id}: ${p.state}`);
         return 0;
       }
       case "export": {
@@ -573,14 +582,14 @@ async function remote(command: string, args: string[]): Promise<number> {
         }
         const bytes = await client.exportBundle(id);
         await Deno.writeFile(values.out, bytes);
-        console.log(`${id}: ${bytes.length} bytes to ${values.out}`);
+        console.log(_line`${id}: ${bytes.length} bytes to ${values.out}`);
         return 0;
       }
       case "import": {
         const [file] = positionals;
         if (file === undefined) return usage("libos import FILE");
         const { pids } = await client.importBundle(await Deno.readFile(file));
-        for (const [from, to] of Object.entries(pids)) console.log(`${from} → ${to}`);
+        for (const [from, to] of Object.entries(pids)) console.log(_line`${from} → ${to}`);
         return 0;
       }
       default:
@@ -588,7 +597,7 @@ async function remote(command: string, args: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof ApiClientError) {
-      console.error(`libos: ${error.message}`);
+      console.error(_line`libos: ${error.message}`);
       return 1;
     }
     throw error;
@@ -620,18 +629,59 @@ async function _readToken(path: string): Promise<string | null> {
   }
 }
 
-function _table(rows: string[][]): void {
+function _table(raw: string[][]): void {
+  const rows = raw.map((r) => r.map((cell) => _field(cell)));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   for (const r of rows) {
     console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
   }
 }
 
+/**
+ * A line for the terminal: the template's own text as written, each value
+ * escaped to one line, since a value may come from a process, an image, a
+ * model, a human or a remote API (see {@linkcode escapePreview}).
+ */
+function _line(strings: TemplateStringsArray, ...values: unknown[]): string {
+  let out = strings[0]!;
+  for (let i = 0; i < values.length; i++) out += _field(values[i]) + strings[i + 1]!;
+  return out;
+}
+
+/** One printed field: escaped, one line. */
+function _field(value: unknown): string {
+  return escapePreview(typeof value === "string" ? value : String(value), { oneLine: true });
+}
+
+/**
+ * An error as terminal lines, each escaped: an image's issues one a line
+ * (`file:line:column field: message`), any other error its message.
+ */
+function _errorLines(error: unknown): string[] {
+  if (error instanceof LibosError && Array.isArray(error.fields["issues"])) {
+    const file = error.fields.file ?? "";
+    return (error.fields["issues"] as _Issue[]).map((i) =>
+      i.line === undefined
+        ? _line`${file}: ${i.field}: ${i.message}`
+        : _line`${file}:${i.line}:${i.column ?? 1} ${i.field}: ${i.message}`
+    );
+  }
+  return [_field(error instanceof Error ? error.message : String(error))];
+}
+
+/** An image issue as `LibosError.fields.issues` holds it. */
+interface _Issue {
+  field: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
 if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    console.error(`libos: ${error instanceof Error ? error.message : String(error)}`);
+    for (const l of _errorLines(error)) console.error(`libos: ${l}`);
     Deno.exit(1);
   }
 }

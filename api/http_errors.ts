@@ -23,7 +23,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
-import { type ErrorCode, LibosError } from "../runtime/mod.ts";
+import { type ErrorCode, LibosError, logLine } from "../runtime/mod.ts";
 
 /** One validation issue. */
 export interface Issue {
@@ -97,8 +97,14 @@ export function onError(error: unknown, c: Context): Response {
 }
 
 function _internal(c: Context, error: unknown): Response {
-  console.error(`libos api: ${c.req.method} ${c.req.path} failed:`, error);
+  console.error(logLine(`libos api: ${c.req.method} ${c.req.path} failed: ${_text(error)}`));
   return errorResponse(c, 500, { code: "EINTERNAL", message: "Internal error" });
+}
+
+function _text(error: unknown): string {
+  return error instanceof Error
+    ? `${error.name}: ${error.message}\n${error.stack ?? ""}`
+    : String(error);
 }
 
 function _reason(status: number): string {

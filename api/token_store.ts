@@ -3,7 +3,8 @@
  * `LIBOS_ADMIN_TOKEN` or `<data>/admin.token`) and only its hash is kept in
  * memory; an admin mints further tokens, each with a role, stored hashed
  * (SHA-256) in the kernel's durable settings and revocable. A secret is shown
- * once, when it is minted. Comparison is constant-time and checks every live
+ * once, when it is minted. Each mint and each revocation is its own audit
+ * record (`token.create`, `token.revoke`) naming the token and the actor. Comparison is constant-time and checks every live
  * token, so the time taken says nothing about which token (if any) matched.
  *
  * @module
@@ -140,7 +141,7 @@ export class TokenStore {
       hash: _digest(secret).toString("hex"),
     };
     this.#tokens.push(stored);
-    await this.#save(options.actor);
+    await this.#save(options.actor, "token.create", stored);
     return { token: secret, info: _info(stored) };
   }
 
@@ -150,12 +151,19 @@ export class TokenStore {
     if (t === undefined) throw libosError("ENOENT", `Cannot revoke token '${id}': no such token`);
     if (t.revoked) throw libosError("ESTATE", `Cannot revoke token '${id}': it is already revoked`);
     t.revoked = true;
-    await this.#save(options.actor);
+    await this.#save(options.actor, "token.revoke", t);
     return _info(t);
   }
 
-  async #save(actor: string): Promise<void> {
-    await this.#kernel.putMeta(META_KEY, this.#tokens, { actor });
+  /**
+   * Saves the tokens with an audit record of the change that names the token
+   * (id, name, role), never its secret or hash; the record's actor is who did it.
+   */
+  async #save(actor: string, action: "token.create" | "token.revoke", t: _Stored): Promise<void> {
+    await this.#kernel.putMeta(META_KEY, this.#tokens, {
+      actor,
+      audit: { action, detail: { id: t.id, name: t.name, role: t.role } },
+    });
   }
 }
 

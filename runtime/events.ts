@@ -5,6 +5,7 @@
  * @module
  */
 import type { HumanRequest, Pid, ProcessState } from "./types.ts";
+import { logLine } from "./human/preview.ts";
 
 /** One kernel event. */
 export type KernelEvent =
@@ -39,7 +40,7 @@ export class EventBus {
       try {
         l(event);
       } catch (error) {
-        console.error("libos: an event listener threw:", error);
+        console.error(logLine(`libos: an event listener threw: ${String(error)}`));
       }
     }
   }

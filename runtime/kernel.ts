@@ -88,6 +88,7 @@ import type {
 import { decodeAudit } from "./audit/audit_chain.ts";
 import { resolvePath } from "./substrate/workspace_path.ts";
 import { primitiveTool, primitiveToolNames } from "./engine/primitive_tools.ts";
+import { logLine } from "./human/preview.ts";
 
 /** Options of {@linkcode Kernel.create}. */
 export interface KernelOptions {
@@ -236,7 +237,9 @@ export class Kernel implements KernelCore, AsyncDisposable {
   /** @internal A kernel bug or a store failure: stop scheduling, keep state. */
   _panic(pid: Pid | null, error: unknown): void {
     if (this.#fatal === null) this.#fatal = error;
-    console.error(`libos: kernel fault${pid === null ? "" : ` while running ${pid}`}:`, error);
+    console.error(
+      logLine(`libos: kernel fault${pid === null ? "" : ` while running ${pid}`}: ${_text(error)}`),
+    );
     this._scheduler.stop();
   }
 
@@ -430,7 +433,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
   #onTerminal(p: ProcessRecord): void {
     this.#clearTimer(p.pid);
     void this.toolHost?.release?.(p.pid).catch((e) =>
-      console.error(`libos: releasing ${p.pid}'s sandbox:`, e)
+      console.error(logLine(`libos: releasing ${p.pid}'s sandbox: ${_text(e)}`))
     );
     if (p.parentPid === null) return;
     const parent = this._procs.get(p.parentPid);
@@ -1564,6 +1567,11 @@ export class Kernel implements KernelCore, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** An error as text for a log line (escaped by the caller). */
+function _text(error: unknown): string {
+  return error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error);
 }
 
 function _findQualified(objects: ObjectMemory, ref: string): ObjectRecord | undefined {

@@ -16,18 +16,29 @@ export interface EscapePreviewOptions {
    * escape is never split. Default: 2000.
    */
   max?: number;
+  /**
+   * Whether the result must be one line, for a field the terminal prints
+   * within a line of its own (a reason, a result, a name, an error message):
+   * then `\n` and `\t` become escapes too, so no text can start a line that
+   * looks like the kernel's own. Default: false (a preview keeps its lines).
+   */
+  oneLine?: boolean;
 }
 
 /**
  * Makes `text` safe to show to a human: every character that acts instead of
- * showing becomes a visible `\u{…}` escape (lowercase hex code point).
+ * showing becomes a visible `\u{…}` escape (lowercase hex code point). It is
+ * the one escaper of every sink that shows text a process, an image, a model,
+ * a human or a remote API controls: human-request previews, the CLI's
+ * terminal output (with `oneLine`) and log lines.
  *
  * - A terminal escape sequence — CSI (`ESC [` or U+009B, to its final byte),
  *   OSC, DCS, SOS, PM, APC (to BEL or ST) and other `ESC` sequences — is
  *   removed whole and replaced by one escape of its introducer (`\u{1b}`,
  *   `\u{9b}`, …). A string sequence without its terminator is not removed:
  *   only its introducer is escaped, so nothing after it is hidden.
- * - Other C0 and C1 controls and DEL become escapes; `\n` and `\t` stay.
+ * - Other C0 and C1 controls and DEL become escapes; `\n` and `\t` stay,
+ *   unless `oneLine` is set.
  * - Bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E,
  *   U+2066–U+2069), zero-width and invisible characters (U+200B–U+200D,
  *   U+2060–U+2064, U+FEFF, U+180E), line and paragraph separators (U+2028,
@@ -41,10 +52,12 @@ export interface EscapePreviewOptions {
  * @example
  * ```ts
  * escapePreview("ok\x1b[31m red\u202e"); // "ok\\u{1b} red\\u{202e}"
+ * escapePreview("a\r\nb", { oneLine: true }); // "a\\u{d}\\u{a}b"
  * ```
  */
 export function escapePreview(text: string, options: EscapePreviewOptions = {}): string {
   const max = options.max ?? 2000;
+  const oneLine = options.oneLine ?? false;
   if (!(Number.isSafeInteger(max) && max >= 0)) {
     throw new RangeError(`Cannot escape a preview to ${max} characters: expected an integer ≥ 0`);
   }
@@ -60,7 +73,7 @@ export function escapePreview(text: string, options: EscapePreviewOptions = {}):
       next = code === _ESC ? _escapeSequenceEnd(text, i) : _c1SequenceEnd(text, i);
       piece = _escape(code);
       width = piece.length;
-    } else if (_isHidden(code)) {
+    } else if (_isHidden(code) || (oneLine && (code === 0x0a || code === 0x09))) {
       next = i + (code > 0xffff ? 2 : 1);
       piece = _escape(code);
       width = piece.length;
@@ -166,4 +179,14 @@ function _countCodePoints(text: string, from: number): number {
     count++;
   }
   return count;
+}
+
+/**
+ * A log line from text that may carry process-controlled parts: each line
+ * escaped (no terminal or bidi escapes, no raw controls), kept as lines.
+ */
+export function logLine(text: string): string {
+  return text.split("\n").map((line) => escapePreview(line, { oneLine: true, max: 4000 })).join(
+    "\n  ",
+  );
 }

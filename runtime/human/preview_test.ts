@@ -169,3 +169,49 @@ Deno.test("escapePreview() output never holds a hidden character, whatever the i
     assert.equal(preview.isWellFormed(), true, JSON.stringify(text));
   }
 });
+
+Deno.test("escapePreview() with oneLine makes LF, CR and tab visible, so no text starts a line", () => {
+  assert.equal(
+    escapePreview("boom\r\nh_1 approved\tnow", { oneLine: true }),
+    "boom\\u{d}\\u{a}h_1 approved\\u{9}now",
+  );
+  // Without oneLine a preview keeps its lines and tabs; CR is escaped either way.
+  assert.equal(escapePreview("a\r\n\tb"), "a\\u{d}\n\tb");
+  // A CSI cut short by a newline ends there, and the newline is escaped too.
+  assert.equal(escapePreview("\x1b[12\nh_1", { oneLine: true }), "\\u{1b}\\u{a}h_1");
+  assert.equal(escapePreview("\x1b\n", { oneLine: true }), "\\u{1b}\\u{a}");
+});
+
+Deno.test("escapePreview() with oneLine escapes every acting character a red team put in a field", () => {
+  const hostile = "x\x1b[31mred\x1b]0;title\x07\r\nh_1 approved\u202e\u2066\u2067\u2068\u2069\x00y";
+  const shown = escapePreview(hostile, { oneLine: true });
+  assert.equal(
+    shown,
+    "x\\u{1b}red\\u{1b}\\u{d}\\u{a}h_1 approved\\u{202e}\\u{2066}\\u{2067}\\u{2068}\\u{2069}\\u{0}y",
+  );
+  assert.doesNotMatch(shown, /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u);
+  // Escaping twice changes nothing: a printed field may pass through two sinks.
+  assert.equal(escapePreview(shown, { oneLine: true }), shown);
+});
+
+Deno.test("escapePreview() with oneLine counts a newline escape against max like any other", () => {
+  assert.equal(escapePreview("ab\ncd", { max: 6, oneLine: true }), "ab… [cut 3 characters]");
+  assert.equal(escapePreview("ab\ncd", { max: 7, oneLine: true }), "ab\\u{a}… [cut 2 characters]");
+});
+
+Deno.test("escapePreview() with oneLine never holds a line break or hidden character, whatever the input", () => {
+  const alphabet = ["a", "\n", "\r", "\t", "\x1b", "[", "]", "\x07", "\u2028", "\u202e", "\x00"];
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let round = 0; round < 1000; round++) {
+    let text = "";
+    const length = Math.floor(random() * 30);
+    for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+    const shown = escapePreview(text, { oneLine: true });
+    assert.doesNotMatch(
+      shown,
+      /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]/u,
+      JSON.stringify(text),
+    );
+  }
+});
