@@ -35,6 +35,7 @@ import {
   loadImageFile,
   LocalFilesystem,
   NetProvider,
+  parseCeilingItem,
   type ProcessRecord,
   providersFromEnv,
   ShellProvider,
@@ -72,7 +73,7 @@ Usage:
   libos approve ID [--always]    Approve a pending human request (once, or always).
   libos deny ID                  Deny a pending human request.
   libos audit verify             Verify the kernel's audit chain.
-  libos token create --role R [--name N]
+  libos token create --role R [--name N] [--ceiling 'RESOURCE:RIGHTS']...
                                  Mint a token (R: viewer, operator, admin); printed once.
   libos checkpoint PID [--reason R] [--subtree]   Checkpoint a process.
   libos checkpoints PID          List a process's checkpoints.
@@ -416,6 +417,7 @@ async function remote(command: string, args: string[]): Promise<number> {
       goal: { type: "string" },
       role: { type: "string" },
       name: { type: "string" },
+      ceiling: { type: "string", multiple: true },
       always: { type: "boolean", default: false },
       reason: { type: "string" },
       subtree: { type: "boolean", default: false },
@@ -526,14 +528,20 @@ async function remote(command: string, args: string[]): Promise<number> {
       case "token": {
         const role = values.role;
         if (positionals[0] !== "create" || role === undefined) {
-          return usage("libos token create --role viewer|operator|admin [--name N]");
+          return usage(
+            "libos token create --role viewer|operator|admin [--name N] [--ceiling 'RESOURCE:RIGHTS']...",
+          );
         }
         if (!(ROLES as readonly string[]).includes(role)) {
           return usage(`--role must be one of ${ROLES.join(", ")}, got '${role}'`);
         }
+        const ceiling = values.ceiling === undefined || values.ceiling.length === 0
+          ? undefined
+          : values.ceiling.map(parseCeilingItem);
         const created = await client.createToken({
           role: role as Role,
           ...(values.name === undefined ? {} : { name: values.name }),
+          ...(ceiling === undefined ? {} : { ceiling }),
         });
         console.log(
           _line`token ${created.info.id} '${created.info.name}' (${created.info.role}), shown once:`,

@@ -11,6 +11,7 @@ import type {
   AuditVerification,
   CheckpointInfo,
   Grant,
+  GrantSpec,
   HumanRequest,
   JournalEntry,
   ProcessRecord,
@@ -122,7 +123,9 @@ export class ApiClient {
   }
 
   /** Mints a token (admin). */
-  createToken(request: { role: Role; name?: string }): Promise<{ token: string; info: TokenInfo }> {
+  createToken(
+    request: { role: Role; name?: string; ceiling?: GrantSpec[] },
+  ): Promise<{ token: string; info: TokenInfo }> {
     return this.#call("POST", "/v1/tokens", request);
   }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Kernel } from "../runtime/mod.ts";
+import type { Actor, Kernel } from "../runtime/mod.ts";
 import type { EventHub } from "./event_hub.ts";
 import type { Principal, TokenStore } from "./token_store.ts";
 
@@ -21,6 +21,15 @@ export interface ApiLimits {
   heartbeatMs: number;
   /** Most open event streams at once (default 256); more are answered 503. */
   maxEventStreams: number;
+  /** Most open event streams of one token (default 16); more are answered 429. */
+  maxEventStreamsPerToken: number;
+  /**
+   * How many of the last `maxEventStreams` only admin tokens may open
+   * (default 16, or half of `maxEventStreams` when that is less), so that a
+   * viewer or operator filling the cap cannot lock the admin out; a
+   * non-admin stream past `maxEventStreams - adminEventStreams` is answered 503.
+   */
+  adminEventStreams: number;
 }
 
 /** The control plane's parts, shared by every request. */
@@ -42,6 +51,6 @@ export interface ApiEnv {
 }
 
 /** The audit actor of a principal: `token:<name>`. */
-export function actorOf(principal: Principal): { actor: string } {
-  return { actor: `token:${principal.name}` };
+export function actorOf(principal: Principal): Actor {
+  return { actor: `token:${principal.name}`, ceiling: principal.ceiling };
 }

@@ -14,7 +14,7 @@ import { consoleRoutes } from "./console/routes.ts";
 import type { ApiContext, ApiEnv, ApiLimits } from "./context.ts";
 import { EventHub } from "./event_hub.ts";
 import { errorResponse, onError, zodIssues } from "./http_errors.ts";
-import { type Access, ACCESS_EXTENSION, type RouteInfo } from "./route_def.ts";
+import { type Access, ACCESS_EXTENSION, jsonBodyGuard, type RouteInfo } from "./route_def.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { capabilityRoutes } from "./routes/capabilities.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
@@ -42,6 +42,8 @@ const DEFAULT_LIMITS: ApiLimits = {
   maxWaitMs: 300_000,
   heartbeatMs: 15_000,
   maxEventStreams: 256,
+  maxEventStreamsPerToken: 16,
+  adminEventStreams: 16,
 };
 
 /** The API's version, as the OpenAPI document states it. */
@@ -72,13 +74,20 @@ export class ControlPlane implements AsyncDisposable {
   static async create(kernel: Kernel, options: ControlPlaneOptions): Promise<ControlPlane> {
     const tokens = TokenStore.open(kernel, { adminToken: options.adminToken });
     const events = new EventHub(kernel, { capacity: options.eventCapacity ?? 10_000 });
+    const maxEventStreams = options.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams;
     const limits: ApiLimits = {
       bodyLimit: options.bodyLimit ?? DEFAULT_LIMITS.bodyLimit,
       defaultWaitMs: options.defaultWaitMs ?? DEFAULT_LIMITS.defaultWaitMs,
       maxWaitMs: options.maxWaitMs ?? DEFAULT_LIMITS.maxWaitMs,
       heartbeatMs: options.heartbeatMs ?? DEFAULT_LIMITS.heartbeatMs,
-      maxEventStreams: options.maxEventStreams ?? DEFAULT_LIMITS.maxEventStreams,
+      maxEventStreams,
+      maxEventStreamsPerToken: options.maxEventStreamsPerToken ??
+        DEFAULT_LIMITS.maxEventStreamsPerToken,
+      // Never more than half of a small cap, so that other tokens keep the rest.
+      adminEventStreams: options.adminEventStreams ??
+        Math.min(DEFAULT_LIMITS.adminEventStreams, Math.floor(maxEventStreams / 2)),
     };
+    _checkStreamLimits(limits);
     const app = new OpenAPIHono<ApiEnv>({
       defaultHook: (result, c) => {
         if (!result.success) {
@@ -118,6 +127,8 @@ export class ControlPlane implements AsyncDisposable {
       if (c.req.path === "/v1/checkpoints/import") return await next();
       return await tooLarge(limits.bodyLimit)(c, next);
     });
+    // After the size limit, before any route parses or validates a body.
+    app.use("/v1/*", jsonBodyGuard());
 
     systemRoutes(app);
     processRoutes(app);
@@ -197,5 +208,27 @@ export class ControlPlane implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
+  }
+}
+
+function _checkStreamLimits(limits: ApiLimits): void {
+  const { maxEventStreams: max, maxEventStreamsPerToken: perToken, adminEventStreams: reserve } =
+    limits;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(
+      `Cannot create a control plane: maxEventStreams must be a positive integer, got ${max}`,
+    );
+  }
+  if (!Number.isInteger(perToken) || perToken < 1) {
+    throw new RangeError(
+      `Cannot create a control plane: maxEventStreamsPerToken must be a positive integer, got ${perToken}`,
+    );
+  }
+  if (!Number.isInteger(reserve) || reserve < 0 || reserve >= max) {
+    throw new RangeError(
+      `Cannot create a control plane: adminEventStreams must be an integer from 0 to maxEventStreams - 1 (${
+        max - 1
+      }), got ${reserve}`,
+    );
   }
 }

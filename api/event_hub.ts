@@ -50,6 +50,11 @@ export class EventHub implements Disposable {
   readonly #ring: HubEvent[] = [];
   readonly #listeners = new Set<(e: HubEvent) => void>();
   readonly #closers = new Set<() => void>();
+  /** Who each counted listener belongs to, and how many each owner has. */
+  readonly #ownerOf = new Map<(e: HubEvent) => void, string>();
+  readonly #owned = new Map<string, number>();
+  /** The owner listeners added now are counted for (see {@linkcode openAs}). */
+  #opening: string | null = null;
   readonly #sub: Disposable;
   #n = 0;
   #closed = false;
@@ -130,19 +135,57 @@ export class EventHub implements Disposable {
    */
   listen(listener: (e: HubEvent) => void, onClose: () => void): Disposable {
     if (this.#closed) throw new TypeError("Cannot listen: the event hub is closed");
+    if (this.#listeners.has(listener)) {
+      throw new TypeError("Cannot listen: this listener is already listening");
+    }
     this.#listeners.add(listener);
     this.#closers.add(onClose);
+    const owner = this.#opening;
+    if (owner !== null) {
+      this.#ownerOf.set(listener, owner);
+      this.#owned.set(owner, (this.#owned.get(owner) ?? 0) + 1);
+    }
     return {
       [Symbol.dispose]: () => {
-        this.#listeners.delete(listener);
+        if (!this.#listeners.delete(listener)) return;
         this.#closers.delete(onClose);
+        this.#release(listener);
       },
     };
+  }
+
+  #release(listener: (e: HubEvent) => void): void {
+    const owner = this.#ownerOf.get(listener);
+    if (owner === undefined) return;
+    this.#ownerOf.delete(listener);
+    const left = (this.#owned.get(owner) ?? 1) - 1;
+    if (left === 0) this.#owned.delete(owner);
+    else this.#owned.set(owner, left);
+  }
+
+  /**
+   * Calls `open` (which starts streams, each calling {@linkcode listen}
+   * before it returns) with every listener it adds counted for `owner`, the
+   * token it is opened for, until that listener is disposed.
+   */
+  openAs<T>(owner: string, open: () => T): T {
+    const previous = this.#opening;
+    this.#opening = owner;
+    try {
+      return open();
+    } finally {
+      this.#opening = previous;
+    }
   }
 
   /** Number of live listeners (open streams). */
   get listeners(): number {
     return this.#listeners.size;
+  }
+
+  /** Number of live listeners opened for `owner` (see {@linkcode openAs}). */
+  listenersOf(owner: string): number {
+    return this.#owned.get(owner) ?? 0;
   }
 
   /** Stops listening to the kernel and ends every open stream. */
@@ -153,6 +196,8 @@ export class EventHub implements Disposable {
     const closers = [...this.#closers];
     this.#listeners.clear();
     this.#closers.clear();
+    this.#ownerOf.clear();
+    this.#owned.clear();
     for (const c of closers) c();
   }
 

@@ -11,6 +11,7 @@ import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { authorize } from "./auth.ts";
 import type { ApiEnv } from "./context.ts";
+import { errorResponse } from "./http_errors.ts";
 import { ErrorSchema } from "./schemas.ts";
 import type { Role } from "./token_store.ts";
 
@@ -57,11 +58,82 @@ export function jsonResponse<S extends z.ZodType>(
   return { description, content: { "application/json": { schema } } };
 }
 
-/** A JSON request body of a schema. */
+/**
+ * A JSON request body of a schema. Before it is parsed and validated, every
+ * JSON body has passed {@linkcode jsonBodyGuard} (UTF-8, at most
+ * {@linkcode MAX_JSON_DEPTH} levels deep).
+ */
 export function jsonBody<S extends z.ZodType>(
   schema: S,
 ): { required: true; content: { "application/json": { schema: S } } } {
   return { required: true, content: { "application/json": { schema } } };
+}
+
+/** The deepest nesting of arrays and objects a JSON request body may have. */
+export const MAX_JSON_DEPTH = 128;
+
+/** The media types the validator parses as JSON (`application/json`, `application/*+json`). */
+const _JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
+const _UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The one check every JSON request body passes before it is parsed or
+ * validated: it must be UTF-8 and nest at most {@linkcode MAX_JSON_DEPTH}
+ * levels deep, else 400 `EINVAL` naming the limit. Deeply nested values
+ * would otherwise reach code that walks them recursively and exhaust its
+ * stack. Install it after the body-size limit (the bytes it reads are
+ * cached for the validator).
+ */
+export function jsonBodyGuard(): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const type = c.req.header("content-type");
+    const media = type?.split(";")[0]?.trim() ?? "";
+    if (c.req.raw.body === null || !_JSON_MEDIA.test(media)) return await next();
+    let text: string;
+    try {
+      text = _UTF8.decode(await c.req.arrayBuffer());
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      return errorResponse(c, 400, {
+        code: "EINVAL",
+        message: "Cannot accept the request: its JSON body is not valid UTF-8",
+      });
+    }
+    const depth = jsonDepth(text);
+    if (depth > MAX_JSON_DEPTH) {
+      return errorResponse(c, 400, {
+        code: "EINVAL",
+        message:
+          `Cannot accept the request: its JSON body nests ${depth} levels deep, over the limit of ${MAX_JSON_DEPTH}`,
+      });
+    }
+    await next();
+  };
+}
+
+/**
+ * The deepest nesting of arrays and objects in a JSON text, by one scan
+ * without recursion (brackets inside strings do not count). It does not
+ * check that the text is JSON; the parser does.
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c) i++; // a backslash escapes the next character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) {
+      inString = true;
+    } else if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > max) max = depth;
+    } else if ((ch === 0x5d || ch === 0x7d) && depth > 0) {
+      depth--;
+    }
+  }
+  return max;
 }
 
 /**

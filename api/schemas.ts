@@ -286,6 +286,10 @@ export const TokenInfoSchema = z.object({
   createdAt: z.number(),
   createdBy: z.string(),
   revoked: z.boolean(),
+  ceiling: z.array(GrantSpecSchema).nullable().openapi({
+    description:
+      "what processes may be given through this token (spawn, register, grant, fork, import); null: no ceiling (admin)",
+  }),
 }).openapi("TokenInfo");
 
 /** A checkpoint's description (its content stays in the store and the bundle). */
@@ -340,6 +344,10 @@ export const TokenCreateBodySchema = z.strictObject({
     "a lower-case name of letters, digits, . _ -",
   )
     .optional().openapi({ description: "default: <role>-<id>" }),
+  ceiling: z.array(GrantSpecSchema).max(64).optional().openapi({
+    description:
+      "an operator's authority ceiling (default empty: it may give processes nothing beyond registered images); not for admin tokens, which have none",
+  }),
 }).openapi("TokenCreateRequest");
 
 /** `POST /v1/processes/:pid/checkpoints`. */

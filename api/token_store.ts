@@ -11,7 +11,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type Kernel, libosError } from "../runtime/mod.ts";
+import { type GrantSpec, type Kernel, libosError, validateGrantSpec } from "../runtime/mod.ts";
 
 /** The roles, weakest first: each holds every right of the ones before it. */
 export const ROLES = ["viewer", "operator", "admin"] as const;
@@ -31,6 +31,8 @@ export interface Principal {
   /** Unique name; the audit log records the actor as `token:<name>`. */
   name: string;
   role: Role;
+  /** Its authority ceiling; null: none (an admin). */
+  ceiling: GrantSpec[] | null;
 }
 
 /** A token's public description: never its secret or hash. */
@@ -42,6 +44,8 @@ export interface TokenInfo {
   /** The actor that minted it (`token:<name>`). */
   createdBy: string;
   revoked: boolean;
+  /** What processes may be given through it; null: no ceiling (an admin). */
+  ceiling: GrantSpec[] | null;
 }
 
 interface _Stored extends TokenInfo {
@@ -97,7 +101,7 @@ export class TokenStore {
     const presented = _digest(secret);
     let found: Principal | null = null;
     if (timingSafeEqual(presented, this.#admin)) {
-      found = { id: "admin", name: "admin", role: "admin" };
+      found = { id: "admin", name: "admin", role: "admin", ceiling: null };
     }
     for (const t of this.#tokens) {
       let digest = this.#digests.get(t.id);
@@ -106,7 +110,9 @@ export class TokenStore {
         this.#digests.set(t.id, digest);
       }
       const match = timingSafeEqual(presented, digest);
-      if (match && !t.revoked && found === null) found = { id: t.id, name: t.name, role: t.role };
+      if (match && !t.revoked && found === null) {
+        found = { id: t.id, name: t.name, role: t.role, ceiling: _ceilingOf(t) };
+      }
     }
     return found;
   }
@@ -121,10 +127,20 @@ export class TokenStore {
    * already in use (or `admin`) is `EEXIST`.
    */
   async create(
-    request: { role: Role; name?: string },
+    request: { role: Role; name?: string; ceiling?: GrantSpec[] },
     options: { actor: string },
   ): Promise<{ token: string; info: TokenInfo }> {
     const id = `t_${this.#next}`;
+    if (request.role === "admin" && request.ceiling !== undefined) {
+      throw libosError(
+        "EINVAL",
+        "Cannot create an admin token with a ceiling: admin tokens have none; mint an operator",
+      );
+    }
+    const now = this.#kernel.clock.now();
+    const ceiling = request.role === "admin"
+      ? null
+      : (request.ceiling ?? []).map((spec) => validateGrantSpec(spec, now));
     const name = request.name ?? `${request.role}-${this.#next}`;
     if (name === "admin" || this.#tokens.some((t) => t.name === name)) {
       throw libosError("EEXIST", `Cannot create token '${name}': the name is taken`);
@@ -138,6 +154,7 @@ export class TokenStore {
       createdAt: this.#kernel.clock.now(),
       createdBy: options.actor,
       revoked: false,
+      ceiling,
       hash: _digest(secret).toString("hex"),
     };
     this.#tokens.push(stored);
@@ -179,7 +196,14 @@ function _info(t: _Stored): TokenInfo {
     createdAt: t.createdAt,
     createdBy: t.createdBy,
     revoked: t.revoked,
+    ceiling: _ceilingOf(t),
   };
+}
+
+/** A stored token's ceiling (tokens minted before ceilings: none for admins, empty else). */
+function _ceilingOf(t: _Stored): GrantSpec[] | null {
+  if (t.role === "admin") return null;
+  return structuredClone(t.ceiling ?? []);
 }
 
 function _base64url(bytes: Uint8Array): string {

@@ -208,6 +208,19 @@ export class Kernel implements KernelCore, AsyncDisposable {
     if (counters !== null && typeof counters === "object") {
       kernel.#counters = { ...(counters as Record<string, number>) };
     }
+    // Never below an id already stored (a database written before the
+    // counters were committed in order may hold one past its counter).
+    const atLeast = (kind: string, ids: Iterable<string>, prefix: string) => {
+      for (const id of ids) {
+        const n = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : NaN;
+        if (Number.isSafeInteger(n) && n > (kernel.#counters[kind] ?? 0)) {
+          kernel.#counters[kind] = n;
+        }
+      }
+    };
+    atLeast("pid", snap.processes.map((p) => p.pid), "p_");
+    atLeast("grant", snap.grants.map((g) => g.id), "g_");
+    atLeast("human", snap.human.map((r) => r.id), "h_");
     for (const p of snap.processes) kernel._adopt(p);
     await kernel.#recover();
     if (options.autostart !== false) kernel._scheduler.start();
@@ -220,6 +233,12 @@ export class Kernel implements KernelCore, AsyncDisposable {
   async _commit(batch: Batch): Promise<void> {
     if (batch.empty) return;
     const mutations = batch.mutations.splice(0);
+    if (batch.counters) {
+      // The counters as they stand now: batches land in the order they
+      // commit, so the stored counters only ever grow (an id is never given twice).
+      batch.counters = false;
+      mutations.push({ kind: "meta.put", key: "counters", value: { ...this.#counters } });
+    }
     for (const p of batch.processes.values()) mutations.push({ kind: "process.put", process: p });
     batch.processes.clear();
     const after = batch.afterCommit.splice(0);
@@ -247,7 +266,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
   _nextId(kind: string, prefix: string, batch: Batch): string {
     const n = (this.#counters[kind] ?? 0) + 1;
     this.#counters[kind] = n;
-    batch.add({ kind: "meta.put", key: "counters", value: { ...this.#counters } });
+    batch.counters = true;
     return `${prefix}${n}`;
   }
 
@@ -528,9 +547,9 @@ export class Kernel implements KernelCore, AsyncDisposable {
       options,
       `register image '${parsed.data.id}'`,
     );
-    const before = this.images.has(parsed.data.id)
-      ? this.images.get(parsed.data.id, parsed.data.version)
-      : undefined;
+    const before = this.images.versions(parsed.data.id).find((r) =>
+      r.version === parsed.data.version
+    );
     const record = this.images.register(parsed.data, {
       ...(options.source === undefined ? {} : { source: options.source }),
       now: this.clock.now(),

@@ -162,3 +162,9 @@ export {
   type ShellProxyVerdict,
 } from "./substrate/shell_proxy.ts";
 export type { FetchResult, ShellRunResult } from "./engine/syscalls.ts";
+export {
+  type Ceiling,
+  checkCeiling,
+  describeCeiling,
+  parseCeilingItem,
+} from "./capability/ceiling.ts";

@@ -61,7 +61,7 @@ Deno.test("a refused construct stops the proposal at the static gate, with its l
   const { stage, report } = failure(proposal);
   assert.equal(stage, "static");
   assert.equal(proposal.candidate, `sha256:${await sha256(source)}`);
-  assert.match(report, /^The static check refused the tool \(25 problems\):\n/);
+  assert.match(report, /^The static check refused the tool \(26 problems\):\n/);
   assert.match(report, /^tool\.ts:3:30 Cannot import 'node:fs'/m);
   assert.match(report, /^tool\.ts:7:20 Cannot use import\(\)/m);
 });

@@ -69,6 +69,32 @@ const _UNGOVERNED: Readonly<Record<string, DenialKind>> = {
   EventSource: "net",
 };
 
+/**
+ * Facts about the host that a tool may not learn: the host's and the
+ * kernel's process ids, Deno's path and the working directory on the host,
+ * the machine's name, load, memory, interfaces, users, CPUs and platform.
+ * No permission governs some of them in a worker (`Deno.pid`, `Deno.ppid`,
+ * `Deno.execPath()`, `Deno.cwd()`, `navigator.hardwareConcurrency`), so none
+ * is left to the permission set: a function throws `NotCapable` and a value
+ * reads as `undefined`, and each attempt is reported as one denial (`sys`).
+ * The runtime's version stays (`Deno.version`, `navigator.userAgent`, which
+ * zod reads): it is the sandbox's, not the host's.
+ */
+const _HOST_FACT_FUNCTIONS = [
+  "execPath",
+  "cwd",
+  "hostname",
+  "osRelease",
+  "osUptime",
+  "loadavg",
+  "networkInterfaces",
+  "systemMemoryInfo",
+  "uid",
+  "gid",
+] as const;
+const _HOST_FACT_VALUES = ["pid", "ppid", "mainModule", "build"] as const;
+const _NAVIGATOR_FACTS = ["hardwareConcurrency", "platform", "userAgentData"] as const;
+
 /** The permission kinds a `NotCapable` names (`Requires read access …`); DENIAL_KINDS begins so. */
 const _PERMISSION_KINDS = new Set<DenialKind>(
   ["read", "write", "net", "env", "run", "ffi", "sys", "import"],
@@ -218,6 +244,18 @@ function _noCode(api: string): (...args: unknown[]) => never {
   };
 }
 
+/** A function that reports an attempt to learn a host fact and throws as a permission check would. */
+function _noHostFact(api: string): () => never {
+  return () => {
+    const error = new _NotCapable(
+      `Requires sys access to "${api}": a tool may not learn facts about its host`,
+    );
+    _reported.add(error);
+    _deny(api, "sys", error.message);
+    throw error;
+  };
+}
+
 /** Makes `object[key]` an accessor that reports every read and yields undefined. */
 function _forbid(object: object, key: string | symbol, api: string, kind: DenialKind): void {
   try {
@@ -272,6 +310,17 @@ function _lockDown(): void {
   _watchMethods(d as Record<string, unknown>, "Deno.");
   for (const key of ["stdin", "stdout", "stderr"]) _forbid(d, key, `Deno.${key}`, "global");
   _forbid(d, (Deno as unknown as { internal: symbol }).internal, "Deno[Deno.internal]", "global");
+  // Host facts, after the methods are watched (a getter read there would be reported).
+  for (const name of _HOST_FACT_FUNCTIONS) {
+    Object.defineProperty(d, name, {
+      value: _noHostFact(`Deno.${name}`),
+      writable: false,
+      configurable: false,
+    });
+  }
+  for (const name of _HOST_FACT_VALUES) _forbid(d, name, `Deno.${name}`, "sys");
+  const navigatorProto = Object.getPrototypeOf(navigator) as object;
+  for (const name of _NAVIGATOR_FACTS) _forbid(navigatorProto, name, `navigator.${name}`, "sys");
   for (const sub of ["env", "permissions"]) {
     const o = d[sub];
     if (typeof o === "object" && o !== null) {

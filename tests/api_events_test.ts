@@ -4,7 +4,8 @@
  * filters, and an end when the control plane closes.
  */
 import assert from "node:assert/strict";
-import { ADMIN, bootPlane, FrameReader, type TestPlane } from "./api_helpers.ts";
+import { ControlPlane, type ControlPlaneOptions } from "../api/mod.ts";
+import { ADMIN, bootPlane, FrameReader, request, type TestPlane } from "./api_helpers.ts";
 import { call, scripted } from "./helpers.ts";
 
 async function openStream(
@@ -165,4 +166,122 @@ Deno.test("a client that stops reading is cut off with an overflow event instead
   assert.equal(frames.at(-1)?.event, "overflow");
   assert.equal(await s.next(), null);
   assert.equal(t.plane.events.listeners, 0, "the stream let go of the hub");
+});
+
+/** A second control plane over a test kernel, with small stream limits. */
+async function streamPlane(
+  t: TestPlane,
+  limits: Partial<ControlPlaneOptions>,
+): Promise<{
+  plane: ControlPlane;
+  mint(role: "viewer" | "operator" | "admin", name: string): Promise<string>;
+  open(token: string): Promise<Response>;
+  opened: FrameReader[];
+  closeAll(): Promise<void>;
+}> {
+  const plane = await ControlPlane.create(t.kernel, { adminToken: ADMIN, ...limits });
+  const opened: FrameReader[] = [];
+  return {
+    plane,
+    async mint(role, name) {
+      const r = await request(plane, "/v1/tokens", { method: "POST", body: { role, name } });
+      assert.equal(r.status, 201, r.text);
+      return r.json.token as string;
+    },
+    async open(token) {
+      const res = await plane.request("/v1/events", {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (res.status === 200) opened.push(new FrameReader(res));
+      return res;
+    },
+    opened,
+    async closeAll() {
+      for (const s of opened.splice(0)) await s.cancel();
+      // A cancel reaches the server's stream a few ticks later.
+      for (let i = 0; i < 100 && plane.events.listeners > 0; i++) {
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      assert.equal(plane.events.listeners, 0, "every stream the test opened is closed");
+      plane.close();
+    },
+  };
+}
+
+async function refusal(res: Response): Promise<[number, string, string]> {
+  const body = await res.json();
+  return [res.status, body.error.code, body.error.message];
+}
+
+Deno.test("one token holds at most maxEventStreamsPerToken streams: the next is 429 naming the limit, other tokens still open theirs", async () => {
+  await using t = await bootPlane();
+  const s = await streamPlane(t, {}); // the defaults: 16 per token, 256 in all
+  try {
+    const viewer = await s.mint("viewer", "watcher");
+    const other = await s.mint("viewer", "other");
+    for (let i = 0; i < 16; i++) assert.equal((await s.open(viewer)).status, 200);
+    const [status, code, message] = await refusal(await s.open(viewer));
+    assert.deepEqual([status, code], [429, "ELIMIT"]);
+    assert.match(message, /token 'watcher' has 16 open.*maxEventStreamsPerToken 16/);
+    assert.equal((await s.open(other)).status, 200, "another viewer still opens one");
+    assert.equal((await s.open(ADMIN)).status, 200, "the admin still opens one");
+    assert.equal(s.plane.events.listenersOf("admin"), 1);
+    // A closed stream gives its place back to its token.
+    await s.opened[0]!.cancel();
+    s.opened.shift();
+    for (let i = 0; i < 100 && s.plane.events.listeners === 18; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    const watcher = s.plane.tokens.list().find((x) => x.name === "watcher")!;
+    assert.equal(s.plane.events.listenersOf(watcher.id), 15);
+    assert.equal((await s.open(viewer)).status, 200);
+  } finally {
+    await s.closeAll();
+  }
+});
+
+Deno.test("with the capacity outside the admin reserve taken by operators and viewers, an admin still opens a stream", async () => {
+  await using t = await bootPlane();
+  // 8 streams in all, the last 2 for admin tokens, 3 per token.
+  const s = await streamPlane(t, {
+    maxEventStreams: 8,
+    maxEventStreamsPerToken: 3,
+    adminEventStreams: 2,
+  });
+  try {
+    const tokens = [
+      await s.mint("viewer", "v1"),
+      await s.mint("operator", "o1"),
+      await s.mint("viewer", "v2"),
+    ];
+    const answers = [];
+    for (const token of tokens) {
+      for (let i = 0; i < 3; i++) answers.push((await s.open(token)).status);
+    }
+    // v1 and o1 take 3 each; v2 gets none: the 6 streams outside the reserve are open.
+    assert.deepEqual(answers, [200, 200, 200, 200, 200, 200, 503, 503, 503]);
+    const [status, code, message] = await refusal(await s.open(tokens[2]!));
+    assert.deepEqual([status, code], [503, "ELIMIT"]);
+    assert.match(message, /the last 2 of the server's 8 are kept for admin tokens/);
+    const adminToken = await s.mint("admin", "second-admin");
+    assert.equal((await s.open(ADMIN)).status, 200, "the admin opens a stream from the reserve");
+    assert.equal((await s.open(adminToken)).status, 200, "so does a minted admin token");
+    const [full, , fullMessage] = await refusal(await s.open(ADMIN));
+    assert.equal(full, 503, "past the server's cap even an admin is refused");
+    assert.match(fullMessage, /8 are open, the server's limit \(maxEventStreams 8\)/);
+  } finally {
+    await s.closeAll();
+  }
+});
+
+Deno.test("stream limits that leave no room are refused when the control plane is created", async () => {
+  await using t = await bootPlane();
+  await assert.rejects(
+    ControlPlane.create(t.kernel, { adminToken: ADMIN, maxEventStreams: 4, adminEventStreams: 4 }),
+    RangeError,
+  );
+  await assert.rejects(
+    ControlPlane.create(t.kernel, { adminToken: ADMIN, maxEventStreamsPerToken: 0 }),
+    RangeError,
+  );
 });

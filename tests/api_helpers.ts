@@ -6,6 +6,7 @@
  */
 import { ControlPlane, type ControlPlaneOptions, type Role } from "../api/mod.ts";
 import { bootKernel, type TestKernel } from "./helpers.ts";
+import { type GrantSpec, RIGHTS_BY_KIND } from "../mod.ts";
 
 /** The admin token of every test plane. */
 export const ADMIN = "test-admin-token-0123456789";
@@ -29,13 +30,25 @@ export interface Call {
   headers?: Record<string, string>;
 }
 
+/**
+ * Every kind's widest pattern with every right: the ceiling of an operator
+ * in tests about something else than ceilings (an operator's default is empty).
+ */
+export const WIDE_CEILING: GrantSpec[] = Object.entries(RIGHTS_BY_KIND).map(([kind, rights]) => ({
+  resource: ["proc", "tool", "image", "checkpoint"].includes(kind) ? kind : `${kind}:**`,
+  rights: [...rights],
+}));
+
 /** A test kernel with its control plane. */
 export interface TestPlane extends TestKernel {
   plane: ControlPlane;
   /** Sends a request in-process and reads the whole answer. */
   call(path: string, options?: Call): Promise<Answer>;
-  /** Mints a token of a role and returns its secret. */
-  tokenFor(role: Role, name?: string): Promise<string>;
+  /**
+   * Mints a token of a role and returns its secret. An operator gets
+   * {@linkcode WIDE_CEILING} unless `ceiling` says otherwise.
+   */
+  tokenFor(role: Role, name?: string, ceiling?: GrantSpec[]): Promise<string>;
 }
 
 /** Boots a kernel (see bootKernel) and builds its control plane. */
@@ -69,10 +82,15 @@ export async function bootPlane(
     ...t,
     plane,
     call,
-    async tokenFor(role, name) {
+    async tokenFor(role, name, ceiling) {
+      const wide = role === "operator" ? ceiling ?? WIDE_CEILING : ceiling;
       const r = await call("/v1/tokens", {
         method: "POST",
-        body: { role, ...(name === undefined ? {} : { name }) },
+        body: {
+          role,
+          ...(name === undefined ? {} : { name }),
+          ...(wide === undefined ? {} : { ceiling: wide }),
+        },
       });
       if (r.status !== 201) throw new Error(`cannot mint a token: ${r.text}`);
       return r.json.token as string;

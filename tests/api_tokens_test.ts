@@ -43,7 +43,12 @@ Deno.test("an admin mints tokens with roles; they are stored hashed, never in cl
   assert.ok(!listed.text.includes(secret) && !listed.text.includes("hash"));
 
   const me = await t.call("/v1/whoami", { token: secret });
-  assert.deepEqual(me.json, { id: created.json.info.id, name: "ci", role: "operator" });
+  assert.deepEqual(me.json, {
+    id: created.json.info.id,
+    name: "ci",
+    role: "operator",
+    ceiling: [],
+  });
   assert.equal(
     (await t.call("/v1/tokens", { token: secret })).status,
     403,

@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { bootKernel, call, scripted } from "./helpers.ts";
+import { bootPlane } from "./api_helpers.ts";
+import { parseCeilingItem } from "../mod.ts";
 
 const ceiling = [{ resource: "fs:pub/**", rights: ["read", "write"] }];
 const alice = { actor: "token:alice", ceiling };
@@ -103,4 +105,57 @@ Deno.test("a bundle whose grants are above the importer's ceiling is refused and
   await assert.rejects(b.kernel.importBundle(bytes, alice), refused(/import a bundle/));
   assert.deepEqual(b.kernel.list(), []);
   await a.kernel.signal(p.pid, "kill");
+});
+
+Deno.test("through the API an operator's ceiling is minted with its token, shown, and enforced (403 naming both); empty by default", async () => {
+  await using t = await bootPlane();
+  const narrow = await t.tokenFor("operator", "narrow", ceiling);
+  const plain = await t.tokenFor("operator", "plain", []);
+  const listed = (await t.call("/v1/tokens")).json.tokens as { name: string; ceiling: unknown }[];
+  assert.deepEqual(listed.find((x) => x.name === "narrow")?.ceiling, ceiling);
+  assert.deepEqual(listed.find((x) => x.name === "plain")?.ceiling, []);
+  const inline = (resource: string) =>
+    scripted([call("exit", { result: null })], { capabilities: [{ resource, rights: ["read"] }] });
+  const above = await t.call("/v1/processes", {
+    token: narrow,
+    body: { image: inline("fs:secret/**"), goal: "g" },
+  });
+  assert.equal(above.status, 403);
+  assert.equal(above.json.error.code, "EPERM");
+  assert.match(
+    above.json.error.message,
+    /'fs:secret\/\*\*' read.*ceiling \(fs:pub\/\*\*:read,write\)/,
+  );
+  const within = await t.call("/v1/processes", {
+    token: narrow,
+    body: { image: inline("fs:pub/a.txt"), goal: "g" },
+  });
+  assert.equal(within.status, 201, within.text);
+  const empty = await t.call("/v1/processes", {
+    token: plain,
+    body: { image: inline("fs:pub/a.txt"), goal: "g" },
+  });
+  assert.equal(empty.status, 403, "an operator minted without a ceiling gives nothing");
+  const refusals = await t.kernel.audit({ action: "authority.refuse" });
+  assert.deepEqual(refusals.map((a) => a.actor).sort(), ["token:narrow", "token:plain"]);
+  const adminCeiling = await t.call("/v1/tokens", {
+    body: { role: "admin", name: "a2", ceiling },
+  });
+  assert.equal(adminCeiling.status, 400, "an admin token has no ceiling");
+});
+
+Deno.test("a ceiling item is RESOURCE:RIGHTS, the rights after the last colon", () => {
+  assert.deepEqual(parseCeilingItem("fs:pub/**:read,write"), {
+    resource: "fs:pub/**",
+    rights: ["read", "write"],
+  });
+  assert.deepEqual(parseCeilingItem("net:example.com:443:fetch"), {
+    resource: "net:example.com:443",
+    rights: ["fetch"],
+  });
+  assert.throws(
+    () => parseCeilingItem("fs:pub/**"),
+    (e: Error & { code?: string }) =>
+      e.code === "EINVAL" && /expected <resource>:<right>/.test(e.message),
+  );
 });

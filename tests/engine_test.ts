@@ -23,6 +23,7 @@ import {
   ShellProvider,
 } from "../mod.ts";
 import { CrashableStore } from "../runtime/testing/mod.ts";
+import { Batch } from "../runtime/engine/batch.ts";
 import type { HostedTool, HostedToolResult, ToolHost } from "../runtime/tool_host.ts";
 import { call, outcome, scripted, toolResults } from "./helpers.ts";
 
@@ -429,3 +430,17 @@ async function _until(ready: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 1));
   }
 }
+
+Deno.test("ids are never given twice: the stored counters only grow, whatever order batches that took ids commit in", async () => {
+  const store = new MemoryStore();
+  const k1 = await Kernel.create({ store, autostart: false });
+  const early = new Batch();
+  const late = new Batch();
+  assert.equal(k1._nextId("human", "h_", early), "h_1");
+  assert.equal(k1._nextId("human", "h_", late), "h_2");
+  await k1._commit(late);
+  await k1._commit(early); // took its id first, commits last
+  const k2 = await Kernel.create({ store, autostart: false });
+  assert.equal(k2._nextId("human", "h_", new Batch()), "h_3");
+  await k2.close();
+});

@@ -10,7 +10,7 @@ import type { ApiEnv } from "../context.ts";
 import { EVENT_TYPES, type EventType } from "../event_hub.ts";
 import { errorResponse } from "../http_errors.ts";
 import { apiRoute } from "../route_def.ts";
-import { EventsQuery } from "../schemas.ts";
+import { ErrorSchema, EventsQuery } from "../schemas.ts";
 import { eventStream } from "../sse.ts";
 
 const events = apiRoute("viewer", {
@@ -22,16 +22,21 @@ const events = apiRoute("viewer", {
     "The stream opens with a `ready` event; a Last-Event-ID this server cannot replay from " +
     "(another boot, or older than its buffer) gets a `reset` event: reload the state. " +
     "A client that reads too slowly gets `overflow` and the stream ends; `shutdown` when the " +
-    "server stops.",
+    "server stops. One token may hold a limited number of open streams (429 past it), and the " +
+    "last streams of the server's cap are kept for admin tokens (503 for others).",
   request: { query: EventsQuery },
   responses: {
     200: {
       description: "An event stream",
       content: { "text/event-stream": { schema: z.string() } },
     },
+    429: {
+      description: "This token has its limit of open event streams (maxEventStreamsPerToken)",
+      content: { "application/json": { schema: ErrorSchema } },
+    },
     503: {
-      description: "Too many open event streams",
-      content: { "application/json": { schema: z.object({ error: z.unknown() }) } },
+      description: "Too many open event streams (the last adminEventStreams are for admin tokens)",
+      content: { "application/json": { schema: ErrorSchema } },
     },
   },
 }, [400]);
@@ -50,18 +55,38 @@ export function eventRoutes(app: OpenAPIHono<ApiEnv>): void {
         });
       }
     }
+    const { id, name, role } = c.var.principal;
+    const mine = hub.listenersOf(id);
+    if (mine >= limits.maxEventStreamsPerToken) {
+      return errorResponse(c, 429, {
+        code: "ELIMIT",
+        message:
+          `Cannot open an event stream: the token '${name}' has ${mine} open, its limit (maxEventStreamsPerToken ${limits.maxEventStreamsPerToken})`,
+      });
+    }
     if (hub.listeners >= limits.maxEventStreams) {
       return errorResponse(c, 503, {
         code: "ELIMIT",
-        message: `Cannot open an event stream: ${limits.maxEventStreams} are open`,
+        message:
+          `Cannot open an event stream: ${hub.listeners} are open, the server's limit (maxEventStreams ${limits.maxEventStreams})`,
       });
     }
-    return eventStream(hub, {
-      lastEventId: c.req.header("last-event-id"),
-      pids: _list(q.pid),
-      types: types as Set<EventType> | null,
-      heartbeatMs: limits.heartbeatMs,
-    });
+    const shared = limits.maxEventStreams - limits.adminEventStreams;
+    if (role !== "admin" && hub.listeners >= shared) {
+      return errorResponse(c, 503, {
+        code: "ELIMIT",
+        message:
+          `Cannot open an event stream: ${hub.listeners} are open, and the last ${limits.adminEventStreams} of the server's ${limits.maxEventStreams} are kept for admin tokens (the token '${name}' has role ${role})`,
+      });
+    }
+    // Checked and opened with no await between: the counts cannot move meanwhile.
+    return hub.openAs(id, () =>
+      eventStream(hub, {
+        lastEventId: c.req.header("last-event-id"),
+        pids: _list(q.pid),
+        types: types as Set<EventType> | null,
+        heartbeatMs: limits.heartbeatMs,
+      }));
   });
 }
 

@@ -26,7 +26,15 @@ const whoami = apiRoute("viewer", {
   tags: ["system"],
   summary: "The caller's token: name and role",
   responses: {
-    200: jsonResponse(z.object({ id: z.string(), name: z.string(), role: RoleSchema }), "Who"),
+    200: jsonResponse(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        role: RoleSchema,
+        ceiling: TokenInfoSchema.shape.ceiling,
+      }),
+      "Who",
+    ),
   },
 });
 
@@ -77,7 +85,11 @@ export function systemRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(createToken, async (c) => {
     const body = c.req.valid("json");
     const created = await c.var.ctx.tokens.create(
-      { role: body.role, ...(body.name === undefined ? {} : { name: body.name }) },
+      {
+        role: body.role,
+        ...(body.name === undefined ? {} : { name: body.name }),
+        ...(body.ceiling === undefined ? {} : { ceiling: body.ceiling }),
+      },
       actorOf(c.var.principal),
     );
     return c.json(created, 201);

@@ -12,7 +12,7 @@
 import { libosError } from "../errors.ts";
 import type { GrantSpec } from "../images/schemas.ts";
 import type { Grant } from "../types.ts";
-import { delegate, issueGrant } from "./capability.ts";
+import { delegate, issueGrant, validateGrantSpec } from "./capability.ts";
 
 /** A caller's ceiling: the grants it may give, or null for no ceiling. */
 export type Ceiling = readonly GrantSpec[] | null;
@@ -77,11 +77,15 @@ export function parseCeilingItem(text: string): GrantSpec {
   const rights = i <= 0
     ? []
     : text.slice(i + 1).split(",").map((r) => r.trim()).filter((r) => r !== "");
-  if (resource === "" || rights.length === 0) {
-    throw libosError(
+  const wrong = (why: string) =>
+    libosError(
       "EINVAL",
-      `Cannot read ceiling '${text}': expected <resource>:<right>[,<right>…], e.g. 'fs:pub/**:read,write'`,
+      `Cannot read ceiling '${text}': expected <resource>:<right>[,<right>…], e.g. 'fs:pub/**:read,write'${why}`,
     );
+  if (resource === "" || rights.length === 0) throw wrong("");
+  try {
+    return validateGrantSpec({ resource, rights }, 0);
+  } catch (error) {
+    throw wrong(` (${error instanceof Error ? error.message : String(error)})`);
   }
-  return { resource, rights };
 }

@@ -460,12 +460,10 @@ export function parseBundle(bytes: Uint8Array): Bundle {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
+  } catch {
     throw libosError(
       "EINVAL",
-      `Cannot import bundle: it is not JSON (${
-        (error as Error).message
-      }); truncated or not a bundle`,
+      "Cannot import bundle: it is not UTF-8 JSON; truncated or not a bundle",
     );
   }
   const b = value as Partial<Bundle> | null;

@@ -215,6 +215,8 @@ export async function writeFile(
 ): Promise<void> {
   const fs = e.k.fs;
   if (e.redo(c)) {
+    // A write cut short may have left its temporary file: it goes first.
+    await fs.clearInterrupted?.(t.real);
     const now = await fs.stat(t.real);
     if (now?.kind === "file" && now.size === bytes.length) {
       if (sha256Hex(await fs.readBytes(t.real)) === content) {

@@ -1,7 +1,8 @@
 /**
- * Network addresses in any spelling: what kind of place a host names
- * (loopback, private, link-local, unspecified, public, or a name still to be
- * resolved), and the one canonical string a `net:` grant is matched against.
+ * Network addresses in any spelling: what kind of place a host names (a
+ * special address such as loopback or private, a public one, or a name still
+ * to be resolved), and the one canonical string a `net:` grant is matched
+ * against.
  *
  * The IPv4 parser follows the WHATWG URL standard (the parser `fetch` itself
  * uses), which accepts every spelling `inet_aton` does: dotted decimal,
@@ -19,24 +20,284 @@
  * holds for its mapped spelling. Zone identifiers (`fe80::1%eth0`) are
  * refused.
  *
- * Kinds (anything not globally reachable is never "public", so a rule for
- * special addresses fails safe):
+ * What is special is data: {@linkcode IPV4_SPECIAL} and
+ * {@linkcode IPV6_SPECIAL} are the IANA special-purpose address registries,
+ * row by row with their RFCs, plus the few blocks other IANA registries set
+ * apart (multicast, the deprecated IPv6 forms, and IPv6 outside the global
+ * unicast space `2000::/3`). The most specific row that holds an address
+ * gives its kind; an address in no row is `public`. Every row is special,
+ * including those the registry marks globally reachable (anycast service
+ * addresses such as PCP's `192.0.0.9`, often answered by the local router):
+ * none is a destination a process needs without a grant naming it. The
+ * exceptions are the blocks that carry IPv4 addresses — the NAT64 prefixes
+ * `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4 `2002::/16`, Teredo `2001::/32`
+ * (its client address obfuscated), IPv4-compatible `::/96` and
+ * IPv4-translated `::ffff:0:0:0/96`: each embedded IPv4 address is classified
+ * too, and the address is special if the block or any embedded address is
+ * (the embedded kind is the one reported, since that is where the packet
+ * goes). So `::ffff:0:7f00:1` is loopback, like `127.0.0.1`.
  *
- * | kind          | IPv4                                   | IPv6                          |
- * | ------------- | -------------------------------------- | ----------------------------- |
- * | loopback      | 127/8, `localhost`, `*.localhost`      | ::1                           |
- * | unspecified   | 0/8 (0.0.0.0 and "this network")       | ::                            |
- * | link-local    | 169.254/16                             | fe80::/10                     |
- * | private       | 10/8, 172.16/12, 192.168/16, 100.64/10 | fc00::/7                      |
- * | private (other non-global ranges) | 192.0.0/24, the documentation nets 192.0.2/24, 198.51.100/24, 203.0.113/24, benchmarking 198.18/15, multicast 224/4, reserved 240/4 and broadcast | fec0::/10, ff00::/8, 100::/64, 2001:db8::/32, 64:ff9b:1::/48, IPv4-compatible ::/96, and NAT64 64:ff9b::/96 or 6to4 2002::/16 embedding a non-public IPv4 |
- * | public        | everything else                        | everything else               |
- * | name          | any other host name (to be resolved)   |                               |
+ * Kinds: `loopback`, `unspecified`, `link-local`, `private` (RFC 1918, unique
+ * local, site-local, local-use NAT64), `shared` (100.64/10), `documentation`,
+ * `benchmark`, `multicast`, `broadcast`, `reserved` (every other special
+ * block), `public` (everything else), and `name` for a host name still to be
+ * resolved (`localhost` and `*.localhost` are loopback by name). Anything not
+ * `public` and not `name` is special, so a rule for special addresses fails
+ * safe when a kind is added.
  *
  * @module
  */
 
-/** What kind of place a host names. */
-export type HostKind = "loopback" | "private" | "link-local" | "unspecified" | "public" | "name";
+/** What kind of place a host names: every kind but `public` and `name` is special. */
+export type HostKind =
+  | "loopback"
+  | "private"
+  | "link-local"
+  | "unspecified"
+  | "shared"
+  | "documentation"
+  | "benchmark"
+  | "multicast"
+  | "broadcast"
+  | "reserved"
+  | "public"
+  | "name";
+
+/** The kind of a special address. */
+export type SpecialKind = Exclude<HostKind, "public" | "name">;
+
+/**
+ * Where an IPv6 block carries IPv4 addresses: in its last 32 bits (RFC 6052
+ * NAT64 /96, IPv4-compatible, IPv4-mapped and IPv4-translated), in bits
+ * 16–47 (6to4, RFC 3056 §2), or Teredo's server in bits 32–63 and its client,
+ * inverted, in the last 32 (RFC 4380 §4).
+ */
+export type Embedding = "last32" | "6to4" | "teredo";
+
+/** One row of a special-purpose address table. */
+export interface SpecialBlock {
+  /** The block in CIDR notation (no host bits set). */
+  block: string;
+  /** Its name in the registry. */
+  name: string;
+  /** The documents that define it. */
+  rfc: string;
+  /**
+   * The kind of an address in the block; null for a block that is only as
+   * special as the IPv4 addresses it embeds.
+   */
+  kind: SpecialKind | null;
+  /** Where the block embeds IPv4 addresses, classified too. */
+  embeds?: Embedding;
+}
+
+/**
+ * The IANA IPv4 Special-Purpose Address Registry (as updated 2025), then
+ * multicast from the IPv4 Multicast Address Space registry.
+ */
+export const IPV4_SPECIAL: readonly SpecialBlock[] = [
+  { block: "0.0.0.0/8", name: '"This network"', rfc: "RFC 791 §3.2", kind: "unspecified" },
+  {
+    block: "0.0.0.0/32",
+    name: '"This host on this network"',
+    rfc: "RFC 1122 §3.2.1.3",
+    kind: "unspecified",
+  },
+  { block: "10.0.0.0/8", name: "Private-Use", rfc: "RFC 1918", kind: "private" },
+  { block: "100.64.0.0/10", name: "Shared Address Space", rfc: "RFC 6598", kind: "shared" },
+  { block: "127.0.0.0/8", name: "Loopback", rfc: "RFC 1122 §3.2.1.3", kind: "loopback" },
+  { block: "169.254.0.0/16", name: "Link Local", rfc: "RFC 3927", kind: "link-local" },
+  { block: "172.16.0.0/12", name: "Private-Use", rfc: "RFC 1918", kind: "private" },
+  {
+    block: "192.0.0.0/24",
+    name: "IETF Protocol Assignments",
+    rfc: "RFC 6890 §2.1",
+    kind: "reserved",
+  },
+  {
+    block: "192.0.0.0/29",
+    name: "IPv4 Service Continuity Prefix",
+    rfc: "RFC 7335",
+    kind: "reserved",
+  },
+  { block: "192.0.0.8/32", name: "IPv4 dummy address", rfc: "RFC 7600", kind: "reserved" },
+  {
+    block: "192.0.0.9/32",
+    name: "Port Control Protocol Anycast",
+    rfc: "RFC 7723",
+    kind: "reserved",
+  },
+  {
+    block: "192.0.0.10/32",
+    name: "Traversal Using Relays around NAT Anycast",
+    rfc: "RFC 8155",
+    kind: "reserved",
+  },
+  {
+    block: "192.0.0.170/32",
+    name: "NAT64/DNS64 Discovery",
+    rfc: "RFC 8880, RFC 7050 §2.2",
+    kind: "reserved",
+  },
+  {
+    block: "192.0.0.171/32",
+    name: "NAT64/DNS64 Discovery",
+    rfc: "RFC 8880, RFC 7050 §2.2",
+    kind: "reserved",
+  },
+  {
+    block: "192.0.2.0/24",
+    name: "Documentation (TEST-NET-1)",
+    rfc: "RFC 5737",
+    kind: "documentation",
+  },
+  { block: "192.31.196.0/24", name: "AS112-v4", rfc: "RFC 7535", kind: "reserved" },
+  { block: "192.52.193.0/24", name: "AMT", rfc: "RFC 7450", kind: "reserved" },
+  {
+    block: "192.88.99.0/24",
+    name: "Deprecated (6to4 Relay Anycast)",
+    rfc: "RFC 7526",
+    kind: "reserved",
+  },
+  {
+    block: "192.88.99.2/32",
+    name: "6a44-relay anycast address",
+    rfc: "RFC 6751",
+    kind: "reserved",
+  },
+  { block: "192.168.0.0/16", name: "Private-Use", rfc: "RFC 1918", kind: "private" },
+  {
+    block: "192.175.48.0/24",
+    name: "Direct Delegation AS112 Service",
+    rfc: "RFC 7534",
+    kind: "reserved",
+  },
+  { block: "198.18.0.0/15", name: "Benchmarking", rfc: "RFC 2544", kind: "benchmark" },
+  {
+    block: "198.51.100.0/24",
+    name: "Documentation (TEST-NET-2)",
+    rfc: "RFC 5737",
+    kind: "documentation",
+  },
+  {
+    block: "203.0.113.0/24",
+    name: "Documentation (TEST-NET-3)",
+    rfc: "RFC 5737",
+    kind: "documentation",
+  },
+  { block: "240.0.0.0/4", name: "Reserved", rfc: "RFC 1112 §4", kind: "reserved" },
+  {
+    block: "255.255.255.255/32",
+    name: "Limited Broadcast",
+    rfc: "RFC 8190, RFC 919 §7",
+    kind: "broadcast",
+  },
+  // Not in the special-purpose registry: the IPv4 Multicast Address Space registry.
+  { block: "224.0.0.0/4", name: "Multicast", rfc: "RFC 5771", kind: "multicast" },
+];
+
+/**
+ * The IANA IPv6 Special-Purpose Address Registry (as updated 2025), then the
+ * blocks the IPv6 Address Space registry and the addressing architecture set
+ * apart: everything outside global unicast `2000::/3`, site-local, multicast,
+ * and the deprecated IPv4-compatible and IPv4-translated forms.
+ */
+export const IPV6_SPECIAL: readonly SpecialBlock[] = [
+  { block: "::1/128", name: "Loopback Address", rfc: "RFC 4291", kind: "loopback" },
+  { block: "::/128", name: "Unspecified Address", rfc: "RFC 4291", kind: "unspecified" },
+  {
+    block: "::ffff:0:0/96",
+    name: "IPv4-mapped Address",
+    rfc: "RFC 4291",
+    kind: null,
+    embeds: "last32",
+  },
+  {
+    block: "64:ff9b::/96",
+    name: "IPv4-IPv6 Translat.",
+    rfc: "RFC 6052",
+    kind: null,
+    embeds: "last32",
+  },
+  {
+    block: "64:ff9b:1::/48",
+    name: "IPv4-IPv6 Translat. (local use)",
+    rfc: "RFC 8215",
+    kind: "private",
+    embeds: "last32",
+  },
+  { block: "100::/64", name: "Discard-Only Address Block", rfc: "RFC 6666", kind: "reserved" },
+  { block: "100:0:0:1::/64", name: "Dummy IPv6 Prefix", rfc: "RFC 9780", kind: "reserved" },
+  { block: "2001::/23", name: "IETF Protocol Assignments", rfc: "RFC 2928", kind: "reserved" },
+  { block: "2001::/32", name: "TEREDO", rfc: "RFC 4380, RFC 8190", kind: null, embeds: "teredo" },
+  {
+    block: "2001:1::1/128",
+    name: "Port Control Protocol Anycast",
+    rfc: "RFC 7723",
+    kind: "reserved",
+  },
+  {
+    block: "2001:1::2/128",
+    name: "Traversal Using Relays around NAT Anycast",
+    rfc: "RFC 8155",
+    kind: "reserved",
+  },
+  {
+    block: "2001:1::3/128",
+    name: "DNS-SD Service Registration Protocol Anycast",
+    rfc: "RFC 9665",
+    kind: "reserved",
+  },
+  { block: "2001:2::/48", name: "Benchmarking", rfc: "RFC 5180", kind: "benchmark" },
+  { block: "2001:3::/32", name: "AMT", rfc: "RFC 7450", kind: "reserved" },
+  { block: "2001:4:112::/48", name: "AS112-v6", rfc: "RFC 7535", kind: "reserved" },
+  {
+    block: "2001:10::/28",
+    name: "Deprecated (previously ORCHID)",
+    rfc: "RFC 4843",
+    kind: "reserved",
+  },
+  { block: "2001:20::/28", name: "ORCHIDv2", rfc: "RFC 7343", kind: "reserved" },
+  {
+    block: "2001:30::/28",
+    name: "Drone Remote ID Protocol Entity Tags (DETs) Prefix",
+    rfc: "RFC 9374",
+    kind: "reserved",
+  },
+  { block: "2001:db8::/32", name: "Documentation", rfc: "RFC 3849", kind: "documentation" },
+  { block: "2002::/16", name: "6to4", rfc: "RFC 3056", kind: null, embeds: "6to4" },
+  {
+    block: "2620:4f:8000::/48",
+    name: "Direct Delegation AS112 Service",
+    rfc: "RFC 7534",
+    kind: "reserved",
+  },
+  { block: "3fff::/20", name: "Documentation", rfc: "RFC 9637", kind: "documentation" },
+  { block: "5f00::/16", name: "Segment Routing (SRv6) SIDs", rfc: "RFC 9602", kind: "reserved" },
+  { block: "fc00::/7", name: "Unique-Local", rfc: "RFC 4193, RFC 8190", kind: "private" },
+  { block: "fe80::/10", name: "Link-Local Unicast", rfc: "RFC 4291", kind: "link-local" },
+  // Not in the special-purpose registry.
+  {
+    block: "::/96",
+    name: "IPv4-compatible (deprecated)",
+    rfc: "RFC 4291 §2.5.5.1",
+    kind: "reserved",
+    embeds: "last32",
+  },
+  {
+    block: "::ffff:0:0:0/96",
+    name: "IPv4-translated (SIIT)",
+    rfc: "RFC 2765 §2.1",
+    kind: "reserved",
+    embeds: "last32",
+  },
+  { block: "fec0::/10", name: "Site-local (deprecated)", rfc: "RFC 3879", kind: "private" },
+  { block: "ff00::/8", name: "Multicast", rfc: "RFC 4291 §2.7", kind: "multicast" },
+  // Outside global unicast 2000::/3: reserved by the IETF or not routed globally.
+  { block: "::/3", name: "Not global unicast", rfc: "RFC 4291 §2.4", kind: "reserved" },
+  { block: "4000::/2", name: "Not global unicast", rfc: "RFC 4291 §2.4", kind: "reserved" },
+  { block: "8000::/1", name: "Not global unicast", rfc: "RFC 4291 §2.4", kind: "reserved" },
+];
 
 /** The classification of one host. */
 export interface HostClass {
@@ -297,51 +558,115 @@ function _formatIPv6(pieces: Uint16Array): string {
   return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
 
-function _inV4(value: number, base: string, bits: number): boolean {
-  const start = _parseDottedQuad(base) ?? 0;
-  const size = 2 ** (32 - bits);
-  return value >= start && value < start + size;
+interface _Block4 {
+  start: number;
+  size: number;
+  bits: number;
+  row: SpecialBlock;
+}
+
+interface _Block6 {
+  base: Uint16Array;
+  bits: number;
+  row: SpecialBlock;
+}
+
+function _badBlock(row: SpecialBlock): TypeError {
+  return new TypeError(`Cannot read special block '${row.block}': not a CIDR block`);
+}
+
+function _compile4(rows: readonly SpecialBlock[]): _Block4[] {
+  return rows.map((row) => {
+    const [base = "", bits = ""] = row.block.split("/");
+    const start = _parseDottedQuad(base);
+    const n = Number(bits);
+    if (start === null || !/^\d+$/.test(bits) || n > 32) throw _badBlock(row);
+    const size = 2 ** (32 - n);
+    if (start % size !== 0) throw _badBlock(row);
+    return { start, size, bits: n, row };
+  });
+}
+
+function _compile6(rows: readonly SpecialBlock[]): _Block6[] {
+  return rows.map((row) => {
+    const [text = "", bits = ""] = row.block.split("/");
+    const base = _parseIPv6(text);
+    const n = Number(bits);
+    if (base === null || !/^\d+$/.test(bits) || n > 128) throw _badBlock(row);
+    if (!_hostBitsZero(base, n)) throw _badBlock(row);
+    return { base, bits: n, row };
+  });
+}
+
+function _hostBitsZero(pieces: Uint16Array, bits: number): boolean {
+  const masked = new Uint16Array(8);
+  for (let i = 0; i < 8; i++) masked[i] = (pieces[i] ?? 0) & _mask16(bits - 16 * i);
+  return masked.every((p, i) => p === pieces[i]);
+}
+
+/** The mask of the first `bits` bits of a 16-bit piece (0 and 16 clamp). */
+function _mask16(bits: number): number {
+  if (bits <= 0) return 0;
+  if (bits >= 16) return 0xffff;
+  return (0xffff << (16 - bits)) & 0xffff;
+}
+
+function _inV6(pieces: Uint16Array, base: Uint16Array, bits: number): boolean {
+  for (let i = 0; i < 8 && 16 * i < bits; i++) {
+    const mask = _mask16(bits - 16 * i);
+    if ((((pieces[i] ?? 0) ^ (base[i] ?? 0)) & mask) !== 0) return false;
+  }
+  return true;
+}
+
+const _V4_BLOCKS = _compile4(IPV4_SPECIAL);
+const _V6_BLOCKS = _compile6(IPV6_SPECIAL);
+
+/** The most specific row holding an IPv4 address, or null. */
+function _rowOf4(value: number): SpecialBlock | null {
+  let best: _Block4 | null = null;
+  for (const b of _V4_BLOCKS) {
+    if (value >= b.start && value < b.start + b.size && (best === null || b.bits > best.bits)) {
+      best = b;
+    }
+  }
+  return best?.row ?? null;
+}
+
+/** The most specific row holding an IPv6 address, or null. */
+function _rowOf6(pieces: Uint16Array): SpecialBlock | null {
+  let best: _Block6 | null = null;
+  for (const b of _V6_BLOCKS) {
+    if (_inV6(pieces, b.base, b.bits) && (best === null || b.bits > best.bits)) best = b;
+  }
+  return best?.row ?? null;
+}
+
+/** The IPv4 addresses an IPv6 address embeds, by its block's layout. */
+function _embedded(pieces: Uint16Array, how: Embedding | undefined): number[] {
+  switch (how) {
+    case undefined:
+      return [];
+    case "last32":
+      return [_embeddedIPv4(pieces, 6)];
+    case "6to4":
+      return [_embeddedIPv4(pieces, 1)];
+    case "teredo":
+      // Server in bits 32–63; the client's address is stored with every bit inverted.
+      return [_embeddedIPv4(pieces, 2), 0xffffffff - _embeddedIPv4(pieces, 6)];
+  }
 }
 
 function _classifyIPv4(value: number): HostKind {
-  if (_inV4(value, "0.0.0.0", 8)) return "unspecified";
-  if (_inV4(value, "127.0.0.0", 8)) return "loopback";
-  if (_inV4(value, "169.254.0.0", 16)) return "link-local";
-  const privateNets: Array<[string, number]> = [
-    ["10.0.0.0", 8],
-    ["172.16.0.0", 12],
-    ["192.168.0.0", 16],
-    ["100.64.0.0", 10],
-    // Not globally reachable either (IANA special-purpose registry).
-    ["192.0.0.0", 24],
-    ["192.0.2.0", 24],
-    ["198.18.0.0", 15],
-    ["198.51.100.0", 24],
-    ["203.0.113.0", 24],
-    ["224.0.0.0", 4],
-    ["240.0.0.0", 4],
-  ];
-  return privateNets.some(([base, bits]) => _inV4(value, base, bits)) ? "private" : "public";
+  return _rowOf4(value)?.kind ?? "public";
 }
 
-function _classifyIPv6(p: Uint16Array): HostKind {
-  const zeroUpTo = (n: number) => p.subarray(0, n).every((x) => x === 0);
-  const p0 = p[0] ?? 0;
-  if (zeroUpTo(8)) return "unspecified";
-  if (zeroUpTo(7) && p[7] === 1) return "loopback";
-  if ((p0 & 0xffc0) === 0xfe80) return "link-local";
-  if ((p0 & 0xfe00) === 0xfc00) return "private";
-  if ((p0 & 0xffc0) === 0xfec0) return "private"; // site-local (deprecated)
-  if ((p0 & 0xff00) === 0xff00) return "private"; // multicast
-  if (zeroUpTo(6)) return "private"; // IPv4-compatible (deprecated)
-  if (p0 === 0x0100 && p[1] === 0 && p[2] === 0 && p[3] === 0) return "private"; // discard
-  if (p0 === 0x2001 && p[1] === 0x0db8) return "private"; // documentation
-  if (p0 === 0x0064 && p[1] === 0xff9b && p[2] === 0x0001) return "private"; // local-use NAT64
-  if (p0 === 0x0064 && p[1] === 0xff9b && p.subarray(2, 6).every((x) => x === 0)) {
-    return _classifyIPv4(_embeddedIPv4(p, 6)) === "public" ? "public" : "private"; // NAT64
+function _classifyIPv6(pieces: Uint16Array): HostKind {
+  const row = _rowOf6(pieces);
+  if (row === null) return "public";
+  for (const v4 of _embedded(pieces, row.embeds)) {
+    const kind = _classifyIPv4(v4);
+    if (kind !== "public") return kind;
   }
-  if (p0 === 0x2002) {
-    return _classifyIPv4(_embeddedIPv4(p, 1)) === "public" ? "public" : "private"; // 6to4
-  }
-  return "public";
+  return row.kind ?? "public";
 }

@@ -97,6 +97,12 @@ export interface FilesystemProvider {
    * directory. The workspace root cannot be removed (EINVAL).
    */
   remove(path: string, options?: RemoveOptions): Promise<void>;
+  /**
+   * Optional: removes what a write to `path` cut short by a crash left beside
+   * it (a provider whose writes go through a temporary file). The kernel
+   * calls it when it settles a write found in flight.
+   */
+  clearInterrupted?(path: string): Promise<void>;
 }
 
 /** What {@linkcode SymlinkHost.probe} reports about one host path. */

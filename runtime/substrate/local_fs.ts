@@ -162,6 +162,23 @@ export class LocalFilesystem implements FilesystemProvider {
     return _fileStat(await _lstat(await this.#unfollowed(path, "stat"), "stat", path));
   }
 
+  /** See {@linkcode FilesystemProvider.clearInterrupted}: the `<name>.libos-*.tmp` beside it. */
+  async clearInterrupted(path: string): Promise<void> {
+    const real = await this.realPath(path);
+    if (real === "") return;
+    const dir = await this.#hostPath(_parentOf(real));
+    const prefix = `${real.slice(real.lastIndexOf("/") + 1)}.libos-`;
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.isFile && entry.name.startsWith(prefix) && entry.name.endsWith(".tmp")) {
+          await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
+        }
+      }
+    } catch {
+      // No folder: nothing was left.
+    }
+  }
+
   /** See {@linkcode FilesystemProvider.statResolved}: one lstat, no resolution. */
   async statResolved(real: string): Promise<FileStat | null> {
     return _fileStat(await _lstat(await this.#hostPath(resolvePath("", real)), "stat", real));

@@ -100,3 +100,18 @@ Deno.test("LocalFilesystem refuses a write when a symlink to outside is planted 
   for await (const entry of Deno.readDir(`${box.base}/outside`)) outside.push(entry.name);
   assert.deepEqual(outside, ["secret"]);
 });
+
+Deno.test("LocalFilesystem.clearInterrupted removes only what a cut-short write of that file left", async () => {
+  await using box = await makeSandbox();
+  const ws = `${box.base}/workspace`;
+  await Deno.mkdir(`${ws}/d`, { recursive: true });
+  for (
+    const name of ["x.txt.libos-0a1b2c3d.tmp", "x.txt", "y.txt.libos-0a1b2c3d.tmp", "x.txt.keep"]
+  ) {
+    await Deno.writeTextFile(`${ws}/d/${name}`, "z");
+  }
+  await new LocalFilesystem(ws).clearInterrupted("d/x.txt");
+  const left = [];
+  for await (const e of Deno.readDir(`${ws}/d`)) left.push(e.name);
+  assert.deepEqual(left.sort(), ["x.txt", "x.txt.keep", "y.txt.libos-0a1b2c3d.tmp"]);
+});

@@ -138,6 +138,15 @@ export const ISOLATE_SCRIPT: readonly string[] = [
   "sys_network_interfaces",
   "sys_memory_info",
   "deno_permissions_request",
+  // host facts: no pid, path, platform or CPU count reaches a tool
+  "host_facts_pid",
+  "host_facts_ppid",
+  "host_facts_pid_alias",
+  "host_facts_execpath",
+  "host_facts_main_module",
+  "host_facts_cwd",
+  "host_facts_build",
+  "host_facts_cpus",
   // the network
   "deno_connect_tcp",
   "deno_connect_tls",
@@ -449,6 +458,18 @@ export function scanOutcomeOf(reason: string): Outcome | `unexpected: ${string}`
     : `unexpected: ${reason.slice(0, 200)}`;
 }
 
+/**
+ * Whether a result carries a fact about the host: the kernel's pid or any
+ * number (the host's pid, a CPU count), Deno's path on the host or any
+ * absolute path. A `host_facts_*` fixture's result that does has escaped,
+ * whatever the fixture claims.
+ */
+export function carriesHostFact(value: unknown): boolean {
+  const text = JSON.stringify(value) ?? "";
+  return text.includes(String(Deno.pid)) || text.includes(Deno.execPath()) ||
+    /\d/.test(text) || /(?:^|[^\w.])\/[\w.-]/.test(text);
+}
+
 /** The outcome of one call, read from the kernel's records. */
 export function outcomeOf(call: CallRecord): Outcome | `unexpected: ${string}` {
   const actions = call.audits.map((a) => a.action);
@@ -458,6 +479,7 @@ export function outcomeOf(call: CallRecord): Outcome | `unexpected: ${string}` {
   if (r.ok) {
     const value = r.value as { escaped?: unknown } | null;
     if (value?.escaped === true) return "ESCAPED";
+    if (call.name.startsWith("host_facts_") && carriesHostFact(r.value)) return "ESCAPED";
     if (value?.escaped !== false) return `unexpected: ${JSON.stringify(r.value).slice(0, 200)}`;
     return call.failedSyscalls > 0 ? "denied-by-kernel" : "blocked-in-isolate";
   }

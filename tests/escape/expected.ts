@@ -48,6 +48,15 @@ const _COMMON: Record<string, Outcome> = {
   sys_network_interfaces: B,
   sys_memory_info: B,
   deno_permissions_request: B,
+  // host facts: the worker answers undefined or NotCapable, and reports each read
+  host_facts_pid: B,
+  host_facts_ppid: B,
+  host_facts_pid_alias: B,
+  host_facts_execpath: B,
+  host_facts_main_module: B,
+  host_facts_cwd: B,
+  host_facts_build: B,
+  host_facts_cpus: B,
   // the network: fetch, WebSocket, raw connect, listen
   deno_connect_tcp: B,
   deno_connect_tls: B,
