@@ -68,7 +68,6 @@ async function _quantum(
 ): Promise<void> {
   if (p.state !== "runnable") return;
   const pid = p.pid;
-  if (p.recoveries > 0) p.recoveries = 0;
   const batch = new Batch();
   k._transition(batch, p, "running");
   const abort = new AbortController();
@@ -153,6 +152,13 @@ async function _quantum(
     } else throw error;
   } finally {
     live.abort = null;
+    // The quantum got through: its recovery count is cleared with its end
+    // (never before: a commit made mid-quantum, e.g. before a model call,
+    // must not clear the count of a quantum that may yet bring the kernel down).
+    if (p.recoveries > 0) {
+      p.recoveries = 0;
+      k._saveProcess(batch, p);
+    }
     await k._commit(batch);
   }
 }

@@ -16,6 +16,7 @@ import {
   SqliteStore,
   type ToolResult,
 } from "../../mod.ts";
+import { rng } from "./rng.ts";
 
 const WORKER = new URL("./worker.ts", import.meta.url).pathname;
 
@@ -43,18 +44,6 @@ export interface CrashCampaignResult {
   acknowledged: { spawns: string[]; approvals: string[] };
   problems: string[];
   processes: number;
-}
-
-/** A small deterministic PRNG (mulberry32). */
-function _rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface _Run {
@@ -151,7 +140,7 @@ export async function runCrashCampaign(
     "--sleep",
     `${sleepMs}`,
   ];
-  const rand = _rng(options.seed);
+  const rand = rng(options.seed);
   const min = options.minDelayMs ?? 20;
   const max = options.maxDelayMs ?? 400;
   const spawns: string[] = [];

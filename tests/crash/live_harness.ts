@@ -16,6 +16,7 @@
  */
 import { join } from "node:path";
 import type { AgentImageInput, GrantSpec } from "../../mod.ts";
+import { rng } from "./rng.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "live-crash-admin-token-0123456789";
@@ -93,18 +94,6 @@ export interface AgentPlan {
   result: unknown;
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function _rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `count` rounds of `rounds`, evenly spaced from `phase` (0 to 1). */
 function _spread(rounds: number, count: number, phase: number): Set<number> {
   const out = new Set<number>();
@@ -131,7 +120,7 @@ export function planAgent(
   const { rounds, seed } = options;
   const minSleep = options.minSleepMs ?? 40;
   const maxSleep = options.maxSleepMs ?? 150;
-  const rand = _rng(seed ^ _hash(agent));
+  const rand = rng(seed ^ _hash(agent));
   const dir = `out/${agent}`;
   const at = {
     fork: _spread(rounds, Math.max(1, Math.floor(rounds / 25)), 0.5),
@@ -523,31 +512,37 @@ class _Kernel {
   }
 }
 
-/** `/proc/<pid>/stat` fields: state, ppid, pgrp (null when the process is gone). */
-function _stat(pid: number): { state: string; ppid: number; pgrp: number } | null {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { state: rest[0]!, ppid: Number(rest[1]), pgrp: Number(rest[2]) };
-  } catch {
-    return null;
+/** One process as `ps` lists it. */
+interface _Proc {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  state: string;
+}
+
+/**
+ * Every process on the machine, from one `ps` run (reading `/proc` directly
+ * needs every permission; running `ps` needs only --allow-run).
+ */
+function _snapshot(): _Proc[] {
+  const out = new Deno.Command("ps", {
+    args: ["-e", "-o", "pid=,ppid=,pgid=,stat="],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const rows: _Proc[] = [];
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const [pid, ppid, pgrp, state] = line.trim().split(/\s+/);
+    if (pid === undefined || state === undefined) continue;
+    rows.push({ pid: Number(pid), ppid: Number(ppid), pgrp: Number(pgrp), state: state[0]! });
   }
+  return rows;
 }
 
-function _pids(): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) if (/^\d+$/.test(e.name)) out.push(Number(e.name));
-  return out;
-}
-
-/** Every descendant of `root` (not `root` itself), from `/proc`. */
+/** Every descendant of `root` (not `root` itself). */
 function _descendants(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const pid of _pids()) {
-    const st = _stat(pid);
-    if (st === null) continue;
-    children.set(st.ppid, [...children.get(st.ppid) ?? [], pid]);
-  }
+  for (const p of _snapshot()) children.set(p.ppid, [...children.get(p.ppid) ?? [], p.pid]);
   const out: number[] = [];
   const queue = [root];
   while (queue.length > 0) {
@@ -561,14 +556,16 @@ function _descendants(root: number): number[] {
 
 /** Of `pids`, those that still run (a zombie has ended). */
 function _alive(pids: number[]): number[] {
-  return pids.filter((pid) => {
-    const st = _stat(pid);
-    return st !== null && st.state !== "Z" && st.state !== "X";
-  });
+  const running = new Set(
+    _snapshot().filter((p) => p.state !== "Z" && p.state !== "X").map((p) => p.pid),
+  );
+  return pids.filter((pid) => running.has(pid));
 }
 
 function _groupMembers(pgid: number): number[] {
-  return _alive(_pids().filter((pid) => _stat(pid)?.pgrp === pgid));
+  return _snapshot().filter((p) => p.pgrp === pgid && p.state !== "Z" && p.state !== "X").map((
+    p,
+  ) => p.pid);
 }
 
 function _sleep(ms: number): Promise<void> {
@@ -863,7 +860,7 @@ export async function runLiveCampaign(
   const source = options.snapshot === false ? ROOT : join(dir, "kernel");
   if (source !== ROOT) await _copyTree(ROOT, source);
   const log = options.log ?? (() => {});
-  const rand = _rng(options.seed);
+  const rand = rng(options.seed);
   const minDelay = options.minDelayMs ?? 200;
   const maxDelay = options.maxDelayMs ?? 2000;
   const bootTimeout = options.bootTimeoutMs ?? 60_000;
