@@ -121,3 +121,61 @@ Deno.test("run_shell: argv under a shell grant, in the cwd, read-only without fs
     await Deno.remove(ws, { recursive: true });
   }
 });
+
+Deno.test("fetch_url: a one-time grant is spent and the decision audited before the connection, whatever the outcome; each redirect hop is its own request", async () => {
+  let requests = 0;
+  const big = new Uint8Array(9 * 1024 * 1024);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    requests++;
+    await req.arrayBuffer();
+    return new URL(req.url).pathname === "/loop"
+      ? Response.redirect(new URL("/loop", req.url).href, 302)
+      : new Response(big);
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    await using kernel = await Kernel.create({
+      filesystem: new MemoryFilesystem(),
+      net: new NetProvider(),
+    });
+    const post = (path: string) =>
+      call("fetch_url", { url: `${base}${path}`, method: "POST", body: "x" });
+    const p = await kernel.spawn({
+      image: scripted([post("/big"), post("/big"), post("/loop"), call("exit", { result: null })], {
+        capabilities: [{
+          resource: `net:127.0.0.1:${server.addr.port}`,
+          rights: ["fetch"],
+          uses: 1,
+        }],
+      }),
+      goal: "g",
+    });
+    await kernel.wait(p.pid, { until: "terminal" });
+    const r = await toolResults(kernel, p.pid);
+    assert.deepEqual(r.map(outcome), ["ELIMIT", "EPERM", "EPERM", "ok"]);
+    assert.equal(requests, 1, "one request body reached the server under a one-use grant");
+    const audit = await kernel.audit({ pid: p.pid, action: "net.fetch" });
+    assert.deepEqual(audit.map((a) => a.decision), ["allow", "deny", "deny"]);
+    const spent = kernel.capabilities(p.pid)[0]!;
+    assert.equal(spent.uses, 0);
+
+    // A redirect loop under a standing grant: every hop is decided and audited.
+    const loop = await kernel.spawn({
+      image: scripted(
+        [call("fetch_url", { url: `${base}/loop` }), call("exit", { result: null })],
+        {
+          capabilities: [{ resource: `net:127.0.0.1:${server.addr.port}`, rights: ["fetch"] }],
+        },
+      ),
+      goal: "g",
+    });
+    await kernel.wait(loop.pid, { until: "terminal" });
+    assert.equal(outcome((await toolResults(kernel, loop.pid))[0]), "ELIMIT");
+    const hops = (await kernel.audit({ pid: loop.pid, action: "net.fetch" })).filter((a) =>
+      a.decision === "allow"
+    );
+    assert.equal(hops.length, 6, "the first request and each of the 5 redirects followed");
+  } finally {
+    await server.shutdown();
+  }
+});
