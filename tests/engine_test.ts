@@ -444,3 +444,32 @@ Deno.test("ids are never given twice: the stored counters only grow, whatever or
   assert.equal(k2._nextId("human", "h_", new Batch()), "h_3");
   await k2.close();
 });
+
+Deno.test("an approved write interrupted after its intent committed is settled, never asked again", async () => {
+  const store = new CrashableStore(new MemoryStore());
+  const fs = new MemoryFilesystem();
+  const image = scripted([
+    call("write_text_file", { path: "deploy/app.conf", text: "port=1\n" }),
+    call("exit", { result: "done" }),
+  ], { capabilities: [{ resource: "fs:deploy/**", rights: ["write"], effect: "ask" }] });
+  const k1 = await boot(store, { filesystem: fs });
+  const { pid } = await k1.spawn({ image, goal: "deploy" });
+  assert.equal((await k1.wait(pid)).state, "waiting");
+  const [r] = k1.humanRequests({ state: "pending" });
+  store.crashAt((batch) =>
+    batch.some((m) =>
+        m.kind === "journal.append" && m.entry.kind === "syscall.intent" &&
+        m.entry.data["phase"] === "effect"
+      )
+      ? "after"
+      : null
+  );
+  await k1.answer(r!.id, { decision: "approve" });
+  await _until(() => store.crashed);
+  await using k2 = await boot(store.inner as MemoryStore, { filesystem: fs });
+  // Settled: ended, or waiting (on a second approval, which must not happen).
+  assert.equal((await k2.wait(pid)).state, "exited");
+  assert.equal(k2.humanRequests({ pid }).length, 1, "one approval for one write");
+  assert.deepEqual((await toolResults(k2, pid)).map(outcome), ["ok", "ok"]);
+  assert.equal(new TextDecoder().decode(await fs.readBytes("deploy/app.conf")), "port=1\n");
+});
