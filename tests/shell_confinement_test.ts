@@ -224,3 +224,40 @@ Deno.test("without bubblewrap a program does not run unless the operator allowed
     }
   }
 });
+
+Deno.test({
+  name:
+    "a large folder no grant tells apart is not walked: run_shell in a workspace of 11,000 files",
+  ignore: !BWRAP,
+  fn: async () => {
+    await using w = await world();
+    await Deno.mkdir(join(w.ws, "node_modules", "big"), { recursive: true });
+    for (let i = 0; i < 11_000; i++) {
+      await Deno.writeTextFile(join(w.ws, "node_modules", "big", `f${i}.js`), "");
+    }
+    const p = await w.kernel.spawn({
+      image: scripted([
+        call("run_shell", { argv: ["cat", "pub/readme.txt"] }),
+        call("run_shell", { argv: ["cat", "secret/key.txt"] }),
+        call("exit", { result: null }),
+      ], {
+        capabilities: [
+          { resource: "fs:**", rights: ["read"] },
+          { resource: "fs:secret/**", rights: ["read"], effect: "deny" },
+          { resource: "shell:cat", rights: ["exec"] },
+        ],
+      }),
+      goal: "g",
+    });
+    await w.kernel.wait(p.pid, { until: "terminal" });
+    const r = await toolResults(w.kernel, p.pid);
+    assert.deepEqual(r.map(outcome), ["ok", "ok", "ok"], JSON.stringify(r[0]));
+    assert.equal(value(r[0]).stdout, "public words\n");
+    assert.notEqual(value(r[1]).code, 0, "the denied folder stays hidden");
+    const [allow] = (await w.kernel.audit({ pid: p.pid, action: "shell.run" })).filter((a) =>
+      a.decision === "allow"
+    );
+    const walked = (allow!.detail as { view: number }).view;
+    assert.ok(walked < 100, `walked ${walked} entries`);
+  },
+});

@@ -7,7 +7,7 @@
  * @module
  */
 import { libosError } from "../errors.ts";
-import { isLive, shellResource } from "../capability/capability.ts";
+import { covers, isLive, overlaps, shellResource } from "../capability/capability.ts";
 import { computeShellView } from "../substrate/shell_view.ts";
 import { ShellNetProxy, type ShellNetProxyOptions } from "../substrate/shell_proxy.ts";
 import { fsResource } from "../substrate/workspace_path.ts";
@@ -80,7 +80,15 @@ export function runShell(
       });
     }
     const workspace = shell.workspace;
-    let view = await computeShellView({ workspace, cwd: real, decide });
+    // Below a folder no fs grant can tell paths apart, the view need not walk.
+    const patterns = k.grants.of(e.pid).filter((g) =>
+      g.resource.startsWith("fs:") && isLive(g, k.clock.now())
+    ).map((g) => g.resource.slice(3));
+    const uniformBelow = (path: string) => {
+      const below = path === "" ? "**" : `${path}/**`;
+      return patterns.every((p) => covers(p, below, "fs") || !overlaps(p, below, "fs"));
+    };
+    let view = await computeShellView({ workspace, cwd: real, decide, uniformBelow });
     // Parts of the subtree under an ask or a one-time grant: the run goes
     // through those grants (one approval naming the program and the paths;
     // a use spent per run), or it does not happen.
@@ -112,6 +120,7 @@ export function runShell(
         workspace,
         cwd: real,
         decide,
+        uniformBelow,
         granted: new Set(view.gating.map((g) => g.grantId)),
       });
     }

@@ -110,6 +110,13 @@ export interface ShellViewOptions {
   /** Most paths walked (default {@linkcode DEFAULT_SHELL_VIEW_MAX_ENTRIES}); past it: ELIMIT. */
   maxEntries?: number;
   /**
+   * Optional: whether every path strictly below `path` is decided the same
+   * way (no grant could tell two of them apart). Such a subtree is not
+   * walked: its entries take the mode of any path in it, so a large uniform
+   * folder (a `node_modules`) costs one directory listing at most.
+   */
+  uniformBelow?: (path: string) => boolean;
+  /**
    * Ids of gating grants the kernel has already asked for or spent for this
    * run: their `ask` or counted `allow` counts as allowed (default none).
    */
@@ -197,11 +204,37 @@ export async function computeShellView(options: ShellViewOptions): Promise<Shell
     // A writable directory lets the program create any name in it: it is
     // `rw` only when the fs primitives would let a new file there be written
     // too (a grant like `fs:*` covers the directory, not what goes into it).
-    if (
-      mode === "rw" &&
-      allowed(`${path === "" ? "" : `${path}/`}${NEW_ENTRY_PROBE}`, "write") !== "yes"
-    ) {
+    const probe = `${path === "" ? "" : `${path}/`}${NEW_ENTRY_PROBE}`;
+    if (mode === "rw" && allowed(probe, "write") !== "yes") {
       mode = "ro";
+    }
+    if (options.uniformBelow?.(path) === true) {
+      // Everything below has the mode of any one path below (the probe's).
+      const below = modeOf(probe);
+      if (below === mode) return { entry: { path, mode, kind: "dir" }, uniform: true, below: [] };
+      const children: _Node[] = [];
+      try {
+        for await (const info of Deno.readDir(host)) {
+          const childPath = path === "" ? info.name : `${path}/${info.name}`;
+          children.push(
+            info.isSymlink ? await symlinkNode(childPath, join(host, info.name)) : {
+              entry: { path: childPath, mode: below, kind: info.isDirectory ? "dir" : "file" },
+              uniform: true,
+              below: [],
+            },
+          );
+        }
+      } catch {
+        // Unreadable or gone since: its own mode covers it.
+      }
+      children.sort((a, b) =>
+        a.entry.path < b.entry.path ? -1 : a.entry.path > b.entry.path ? 1 : 0
+      );
+      return {
+        entry: { path, mode, kind: "dir" },
+        uniform: false,
+        below: children.flatMap((child) => [child.entry, ...child.below]),
+      };
     }
     const names: Array<{ name: string; info: Deno.DirEntry }> = [];
     try {
