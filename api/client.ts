@@ -105,16 +105,26 @@ export class ApiClient {
     return (await this.#call<{ requests: HumanRequest[] }>("GET", `/v1/human${q}`)).requests;
   }
 
-  /** Decides a human request. */
-  decide(
+  /**
+   * Decides a human request. Without `previewSha256` the request is read
+   * first and its digest sent: the caller decides on what the kernel shows now.
+   */
+  async decide(
     id: string,
     decision: {
       decision: "approve" | "deny" | "answer";
       answer?: string;
       scope?: "once" | "always";
+      previewSha256?: string;
     },
   ): Promise<HumanRequest> {
-    return this.#call("POST", `/v1/human/${encodeURIComponent(id)}`, decision);
+    const previewSha256 = decision.previewSha256 ??
+      (await this.#call<HumanRequest>("GET", `/v1/human/${encodeURIComponent(id)}`))
+        .previewSha256;
+    return await this.#call("POST", `/v1/human/${encodeURIComponent(id)}`, {
+      ...decision,
+      previewSha256,
+    });
   }
 
   /** Verifies the audit chain. */

@@ -43,6 +43,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   ESTATE: 409,
   EEXIST: 409,
   EEXPIRED: 409,
+  ESTALE: 409,
   EQUOTA: 422,
   ELIMIT: 422,
   EBUDGET: 422,

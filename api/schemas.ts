@@ -185,6 +185,10 @@ export const HumanRequestSchema = z.object({
     description: "Escaped: no raw control characters, terminal escapes or bidi controls; " +
       "long content is cut with a note",
   }),
+  previewSha256: z.string().openapi({
+    description: "sha-256 (hex) of the preview as shown and the bound action's hash; " +
+      "an answer must send it back",
+  }),
   resource: z.string().nullable(),
   rights: z.array(z.string()),
   callId: z.string().nullable(),
@@ -332,6 +336,10 @@ export const SignalBodySchema = z.strictObject({
 /** `POST /v1/human/:id`. */
 export const DecisionBodySchema = z.strictObject({
   decision: z.enum(["approve", "deny", "answer"]),
+  previewSha256: z.string().regex(/^[0-9a-f]{64}$/, "the request's previewSha256 (64 hex)")
+    .openapi({
+      description: "the previewSha256 of the request as shown to the human; another is 409 ESTALE",
+    }),
   answer: z.string().max(100_000).optional(),
   scope: z.enum(["once", "always"]).optional(),
 }).openapi("HumanDecision");

@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   "ENONDET", // a replayed call diverged from its journal
   "EDENIED", // a human denied the action
   "EEXPIRED", // a human request expired before it was answered
+  "ESTALE", // an answer names a preview other than the one the request shows
   "ECANCELED", // the process was cancelled while the action ran
   "EUNKNOWN", // the outcome of an interrupted effect is not known
   "ETOOL", // a tool failed in its own code

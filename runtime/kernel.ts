@@ -88,7 +88,7 @@ import type {
 import { decodeAudit } from "./audit/audit_chain.ts";
 import { resolvePath } from "./substrate/workspace_path.ts";
 import { primitiveTool, primitiveToolNames } from "./engine/primitive_tools.ts";
-import { logLine } from "./human/preview.ts";
+import { logLine, previewDigest } from "./human/preview.ts";
 
 /** Options of {@linkcode Kernel.create}. */
 export interface KernelOptions {
@@ -201,7 +201,13 @@ export class Kernel implements KernelCore, AsyncDisposable {
     kernel.images.load(snap.images);
     kernel.grants.load(snap.grants);
     kernel.objects.load(snap.objects);
-    for (const r of snap.human) kernel._human.set(r.id, r);
+    for (const r of snap.human) {
+      // A request stored before digests were kept gets its digest now.
+      if (typeof r.previewSha256 !== "string" || r.previewSha256 === "") {
+        r.previewSha256 = previewDigest(r);
+      }
+      kernel._human.set(r.id, r);
+    }
     for (const [pid, seq] of Object.entries(snap.journalHeads)) kernel.#journalHeads.set(pid, seq);
     kernel.#meta = { ...snap.meta };
     const counters = snap.meta["counters"];

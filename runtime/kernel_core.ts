@@ -83,6 +83,12 @@ export interface HumanDecision {
   decision: "approve" | "deny" | "answer";
   answer?: string;
   scope?: "once" | "always";
+  /**
+   * The `previewSha256` of the request as the human saw it. When given, an
+   * answer to a request showing anything else is refused (`ESTALE`) and the
+   * request stays pending. The HTTP API requires it; the library may omit it.
+   */
+  previewSha256?: string;
 }
 
 /** Per-process state that lives only in memory. */

@@ -241,6 +241,11 @@ export interface HumanRequest {
   actionHash: string | null;
   /** Escaped, human-readable description of the action or question. */
   preview: string;
+  /**
+   * sha-256 of exactly what the human is shown: the preview and the bound
+   * action's hash. An answer over the HTTP API must send it back.
+   */
+  previewSha256: string;
   /** For permission requests: the resource and rights asked for. */
   resource: string | null;
   rights: string[];

@@ -15,6 +15,8 @@ import { chromium } from "playwright-core";
 export interface Observations {
   whoami: string | null;
   preview: string | null;
+  /** The digest shown beside the buttons. */
+  digest: string | null;
   injectedImages: number;
   stateBeforeApproval: string | null;
   whoamiAfterReload: string | null;
@@ -62,6 +64,7 @@ async function drive(url: string, token: string, pid: string): Promise<Observati
     await page.waitForSelector(`${row}[data-state='waiting']`);
     await page.waitForSelector(request);
     const preview = await page.textContent(`${request} .preview`);
+    const digest = await page.textContent(`${request} .digest`);
     const injectedImages = await page.locator("#human img").count();
     const stateBeforeApproval = await page.getAttribute(row, "data-state");
 
@@ -89,6 +92,7 @@ async function drive(url: string, token: string, pid: string): Promise<Observati
     return {
       whoami,
       preview,
+      digest,
       injectedImages,
       stateBeforeApproval,
       whoamiAfterReload,

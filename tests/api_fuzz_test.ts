@@ -151,7 +151,8 @@ async function fixtures(
   });
   const pid = parked.json.pid as string;
   await t.call(`/v1/processes/${pid}/wait`);
-  const human = (await t.call(`/v1/human?pid=${pid}`)).json.requests[0].id as string;
+  const request = (await t.call(`/v1/human?pid=${pid}`)).json.requests[0];
+  const human = request.id as string;
   // `@@` becomes a number per request: a fresh image id, so that a mutated
   // image reaches validation and the kernel instead of conflicting with the last.
   const image = scripted([
@@ -175,7 +176,12 @@ async function fixtures(
         objects: [],
       },
       "POST /v1/processes/{pid}/capabilities": { resource: "fs:b.txt", rights: ["read"] },
-      "POST /v1/human/{id}": { decision: "answer", answer: "yes", scope: "once" },
+      "POST /v1/human/{id}": {
+        decision: "answer",
+        answer: "yes",
+        scope: "once",
+        previewSha256: request.previewSha256,
+      },
       "POST /v1/images": image,
       "POST /v1/processes/{pid}/checkpoints": { reason: "r", subtree: false },
     },

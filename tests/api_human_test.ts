@@ -88,7 +88,10 @@ Deno.test("approve once: the process wakes and re-dispatches the same write with
     (await journal(t, pid)).filter((e) => e.kind === "model.response").length;
   const [r] = (await t.call("/v1/human?state=pending")).json.requests;
 
-  const ok = await t.call(`/v1/human/${r.id}`, { token: alice, body: { decision: "approve" } });
+  const ok = await t.call(`/v1/human/${r.id}`, {
+    token: alice,
+    body: { previewSha256: r.previewSha256, decision: "approve" },
+  });
   assert.equal(ok.status, 200, ok.text);
   assert.equal(ok.json.state, "approved");
   assert.equal(ok.json.decidedBy, "token:alice");
@@ -109,7 +112,10 @@ Deno.test("approve once: the process wakes and re-dispatches the same write with
   assert.equal(audit.json.records[0].detail.actionHash, r.actionHash);
   // A second decision is refused and changes nothing.
   const head = t.kernel.auditHead;
-  const again = await t.call(`/v1/human/${r.id}`, { token: alice, body: { decision: "deny" } });
+  const again = await t.call(`/v1/human/${r.id}`, {
+    token: alice,
+    body: { previewSha256: r.previewSha256, decision: "deny" },
+  });
   assert.equal(again.status, 409);
   assert.equal(again.json.error.code, "ESTATE");
   assert.deepEqual(t.kernel.auditHead, head);
@@ -127,7 +133,9 @@ Deno.test("an approval applies to its exact action only: a different write asks 
     ]),
   );
   const [first] = (await t.call("/v1/human?state=pending")).json.requests;
-  await t.call(`/v1/human/${first.id}`, { body: { decision: "approve", scope: "once" } });
+  await t.call(`/v1/human/${first.id}`, {
+    body: { previewSha256: first.previewSha256, decision: "approve", scope: "once" },
+  });
   await t.call(`/v1/processes/${pid}/wait?timeoutMs=5000`);
   const pending = (await t.call("/v1/human?state=pending")).json.requests;
   assert.equal(pending.length, 1, "the second write asks again");
@@ -136,7 +144,9 @@ Deno.test("an approval applies to its exact action only: a different write asks 
   assert.notEqual(second.actionHash, first.actionHash);
   assert.equal(await fileText(t.fs, "out/a.txt"), "first");
 
-  const denied = await t.call(`/v1/human/${second.id}`, { body: { decision: "deny" } });
+  const denied = await t.call(`/v1/human/${second.id}`, {
+    body: { previewSha256: second.previewSha256, decision: "deny" },
+  });
   assert.equal(denied.json.state, "denied");
   const done = await waitTerminal(t, pid);
   assert.deepEqual([done.state, done.result], ["exited", "after denial"]);
@@ -159,7 +169,9 @@ Deno.test("approve always turns the request into a standing grant: the next matc
     ]),
   );
   const [r] = (await t.call("/v1/human?state=pending")).json.requests;
-  const ok = await t.call(`/v1/human/${r.id}`, { body: { decision: "approve", scope: "always" } });
+  const ok = await t.call(`/v1/human/${r.id}`, {
+    body: { previewSha256: r.previewSha256, decision: "approve", scope: "always" },
+  });
   assert.equal(ok.json.scope, "always");
   assert.equal((await waitTerminal(t, pid)).state, "exited");
   assert.equal((await t.call("/v1/human")).json.requests.length, 1, "no second request");
@@ -180,10 +192,14 @@ Deno.test("a question is answered with text; approving a question is a 400 that 
   const [q] = (await t.call("/v1/human?state=pending")).json.requests;
   assert.equal(q.kind, "question");
   assert.match(q.preview, /Which branch\?/);
-  const bad = await t.call(`/v1/human/${q.id}`, { body: { decision: "approve" } });
+  const bad = await t.call(`/v1/human/${q.id}`, {
+    body: { previewSha256: q.previewSha256, decision: "approve" },
+  });
   assert.equal(bad.status, 400);
   assert.equal((await t.call(`/v1/human/${q.id}`)).json.state, "pending");
-  const ok = await t.call(`/v1/human/${q.id}`, { body: { decision: "answer", answer: "main" } });
+  const ok = await t.call(`/v1/human/${q.id}`, {
+    body: { previewSha256: q.previewSha256, decision: "answer", answer: "main" },
+  });
   assert.equal(ok.json.state, "answered");
   assert.equal((await waitTerminal(t, pid)).result, "main");
 });
@@ -211,7 +227,9 @@ Deno.test("an unanswered request expires: the process gets EEXPIRED and goes on;
     "the failed result says why, so the agent can reason about it",
   );
   assert.equal((await t.call(`/v1/human/${r.id}`)).json.state, "expired");
-  const late = await t.call(`/v1/human/${r.id}`, { body: { decision: "approve" } });
+  const late = await t.call(`/v1/human/${r.id}`, {
+    body: { previewSha256: r.previewSha256, decision: "approve" },
+  });
   assert.equal(late.status, 409);
   assert.equal(await fileText(t.fs, "out/a.txt"), null);
 });
@@ -226,15 +244,49 @@ Deno.test("a viewer cannot decide; an unknown request is 404; a malformed decisi
   const [r] = (await t.call("/v1/human?state=pending", { token: viewer })).json.requests;
   const forbidden = await t.call(`/v1/human/${r.id}`, {
     token: viewer,
-    body: { decision: "approve" },
+    body: { decision: "approve", previewSha256: r.previewSha256 },
   });
   assert.equal(forbidden.status, 403);
-  assert.equal((await t.call("/v1/human/h_999", { body: { decision: "approve" } })).status, 404);
-  const bad = await t.call(`/v1/human/${r.id}`, { body: { decision: "maybe", scope: "forever" } });
+  assert.equal(
+    (await t.call("/v1/human/h_999", {
+      body: { decision: "approve", previewSha256: "0".repeat(64) },
+    })).status,
+    404,
+  );
+  const bad = await t.call(`/v1/human/${r.id}`, {
+    body: { previewSha256: r.previewSha256, decision: "maybe", scope: "forever" },
+  });
   assert.equal(bad.status, 400);
   assert.deepEqual(bad.json.error.issues.map((i: { path: string }) => i.path).sort(), [
     "decision",
     "scope",
   ]);
   assert.equal((await t.call(`/v1/human/${r.id}`)).json.state, "pending");
+});
+
+Deno.test("an answer is bound to the preview the human saw: another digest is 409 ESTALE, none is 400, and the request stays pending", async () => {
+  await using t = await bootPlane();
+  const pid = await spawnAndSettle(
+    t,
+    askWrite([call("write_text_file", { path: "out/a.txt", text: "A" }), call("exit", {})]),
+  );
+  const [r] = (await t.call("/v1/human?state=pending")).json.requests;
+  assert.match(r.previewSha256, /^[0-9a-f]{64}$/);
+  const head = t.kernel.auditHead;
+  const stale = await t.call(`/v1/human/${r.id}`, {
+    body: { decision: "approve", previewSha256: "f".repeat(64) },
+  });
+  assert.equal(stale.status, 409);
+  assert.equal(stale.json.error.code, "ESTALE");
+  const none = await t.call(`/v1/human/${r.id}`, { body: { decision: "approve" } });
+  assert.equal(none.status, 400);
+  assert.deepEqual(none.json.error.issues.map((i: { path: string }) => i.path), ["previewSha256"]);
+  assert.equal((await t.call(`/v1/human/${r.id}`)).json.state, "pending");
+  assert.deepEqual(t.kernel.auditHead, head, "refused answers change nothing");
+  const ok = await t.call(`/v1/human/${r.id}`, {
+    body: { decision: "approve", previewSha256: r.previewSha256 },
+  });
+  assert.equal(ok.status, 200);
+  await waitTerminal(t, pid);
+  assert.equal(await fileText(t.fs, "out/a.txt"), "A");
 });

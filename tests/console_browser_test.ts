@@ -65,6 +65,11 @@ Deno.test({
     // What the page did happened in the kernel: approved by the pasted token, written once.
     const decided = t.kernel.humanRequests()[0]!;
     assert.deepEqual([decided.state, decided.decidedBy], ["approved", "token:admin"]);
+    assert.equal(
+      seen.digest,
+      `preview sha256 ${decided.previewSha256.slice(0, 12)}`,
+      "the page shows the digest it sends back",
+    );
     assert.equal(t.kernel.get(p.pid).state, "exited");
     assert.equal(await fileText(t.fs, "deploy/config.txt"), TEXT);
   },

@@ -118,18 +118,22 @@ Deno.test("libos checkpoint / export / import moves a waiting process to a secon
     assert.ok(moved);
     // On b, the process asks again (its request was a's); answer it there.
     let id: string | undefined;
+    let digest: string | undefined;
     for (let i = 0; i < 100 && id === undefined; i++) {
       const res = await fetch(`${b.url}/v1/human?state=pending`, {
         headers: { authorization: `Bearer ${b.token}` },
       });
-      id = ((await res.json()) as { requests: { id: string }[] }).requests[0]?.id;
+      const first = ((await res.json()) as { requests: { id: string; previewSha256: string }[] })
+        .requests[0];
+      id = first?.id;
+      digest = first?.previewSha256;
       if (id === undefined) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(id);
     await fetch(`${b.url}/v1/human/${id}`, {
       method: "POST",
       headers: { authorization: `Bearer ${b.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ decision: "answer", answer: "kernel b" }),
+      body: JSON.stringify({ decision: "answer", answer: "kernel b", previewSha256: digest }),
     }).then((r) => r.body?.cancel());
     const res = await fetch(`${b.url}/v1/processes/${moved}/wait?timeoutMs=10000&until=terminal`, {
       headers: { authorization: `Bearer ${b.token}` },

@@ -133,13 +133,17 @@ function renderRequest(r) {
     { class: "request", dataset: { id: r.id, kind: r.kind, pid: r.pid } },
     el("div", { text: `${r.id} · ${r.kind} from ${r.pid}` }),
     el("pre", { class: "preview", text: r.preview }),
+    el("div", {
+      class: "digest",
+      text: `preview sha256 ${String(r.previewSha256 ?? "").slice(0, 12)}`,
+    }),
   );
   const decide = async (decision, extra = {}) => {
     li.querySelectorAll("button").forEach((b) => (b.disabled = true));
     try {
       await api(`/v1/human/${encodeURIComponent(r.id)}`, {
         method: "POST",
-        body: JSON.stringify({ decision, ...extra }),
+        body: JSON.stringify({ decision, previewSha256: r.previewSha256, ...extra }),
       });
       showError(null);
     } catch (e) {

@@ -62,6 +62,7 @@ export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {
     const body = c.req.valid("json");
     const r = await c.var.ctx.kernel.answer(id, {
       decision: body.decision,
+      previewSha256: body.previewSha256,
       ...(body.answer === undefined ? {} : { answer: body.answer }),
       ...(body.scope === undefined ? {} : { scope: body.scope }),
     }, actorOf(c.var.principal));

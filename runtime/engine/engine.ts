@@ -30,7 +30,7 @@ import type { Batch } from "./batch.ts";
 import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import { type ErrorCode, hasCode, LibosError, libosError } from "../errors.ts";
 import type { KernelCore as Kernel } from "../kernel_core.ts";
-import { escapePreview } from "../human/preview.ts";
+import { escapePreview, previewDigest } from "../human/preview.ts";
 import type {
   Grant,
   HumanRequest,
@@ -420,6 +420,7 @@ export class SyscallEngine {
       state: "pending",
       actionHash: fields.actionHash,
       preview: escapePreview(fields.preview),
+      previewSha256: "",
       resource: fields.resource,
       rights: fields.rights,
       callId: this.callId,
@@ -433,6 +434,7 @@ export class SyscallEngine {
       scope: null,
       consumed: false,
     };
+    r.previewSha256 = previewDigest(r);
     k._saveHuman(this.batch, r);
     this.batch.then(() => k._armExpiry(r));
     return r;

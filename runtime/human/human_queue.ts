@@ -55,6 +55,18 @@ export async function answerHumanRequest(
       id,
     });
   }
+  if (
+    r.state === "pending" && decision.previewSha256 !== undefined &&
+    decision.previewSha256 !== r.previewSha256
+  ) {
+    throw libosError(
+      "ESTALE",
+      `Cannot answer human request '${id}': the answer is for preview ${
+        String(decision.previewSha256).slice(0, 12)
+      }…, but the request shows ${r.previewSha256.slice(0, 12)}…; read it again`,
+      { id },
+    );
+  }
   if (r.state !== "pending") {
     // A second decision is refused and changes nothing.
     throw libosError("ESTATE", `Cannot answer human request '${id}': it is already ${r.state}`, {

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { sha256Hex } from "../audit/canonical_json.ts";
 
 /** Options of {@linkcode escapePreview}. */
 export interface EscapePreviewOptions {
@@ -179,6 +180,14 @@ function _countCodePoints(text: string, from: number): number {
     count++;
   }
   return count;
+}
+
+/**
+ * The digest an answer must send back: sha-256 (hex) of the preview as shown
+ * and the hash of the action it is bound to (empty for a question).
+ */
+export function previewDigest(r: { preview: string; actionHash: string | null }): string {
+  return sha256Hex(`${r.preview}\u0000${r.actionHash ?? ""}`);
 }
 
 /**

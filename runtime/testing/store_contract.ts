@@ -524,6 +524,7 @@ export function humanRequest(id: string, pid: string): HumanRequest {
     state: "pending",
     actionHash: "sha256:abc",
     preview: "write_text_file notes/a.txt",
+    previewSha256: "0".repeat(64),
     resource: null,
     rights: [],
     callId: "c1.0",

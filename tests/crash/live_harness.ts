@@ -299,6 +299,7 @@ interface _Human {
   kind: string;
   state: string;
   preview: string;
+  previewSha256: string;
   callId: string | null;
   sys: number | null;
   answer: string | null;
@@ -677,13 +678,16 @@ class _Campaign {
     for (const r of requests) {
       const agent = this.byPid.get(r.pid)?.plan.agent ?? r.pid;
       const body = r.kind === "question"
-        ? { decision: "answer", answer: `answer to ${r.preview}` }
+        ? { decision: "answer", answer: `answer to ${r.preview}`, previewSha256: r.previewSha256 }
         : r.kind === "approval"
-        ? { decision: "approve" }
+        ? { decision: "approve", previewSha256: r.previewSha256 }
         : null;
       if (body === null) {
         this.problem(agent, `unexpected ${r.kind} request ${r.id}: ${r.preview}`);
-        await api.call("POST", `/v1/human/${r.id}`, { decision: "deny" }).catch(() => {});
+        await api.call("POST", `/v1/human/${r.id}`, {
+          decision: "deny",
+          previewSha256: r.previewSha256,
+        }).catch(() => {});
         continue;
       }
       try {
