@@ -9,6 +9,7 @@
  * | role too weak, `EPERM`                  | 403    |
  * | `ENOENT`, unknown route                 | 404    |
  * | `ESTATE`, `EEXIST`, `EEXPIRED` (illegal transition, second decision, taken name, an answer after expiry) | 409 |
+ * | an `If-Match` naming another revision (`EREVISION`, with the current object) | 412 |
  * | request body over the limit             | 413    |
  * | `EQUOTA`, `ELIMIT`, `EBUDGET` (a well-formed request the kernel's limits refuse) | 422 |
  * | anything else (a `TypeError` too)       | 500, with a generic message |
@@ -24,6 +25,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import { type ErrorCode, LibosError, logLine } from "../runtime/mod.ts";
+import { etag, RevisionMismatch } from "./revision.ts";
 
 /** One validation issue. */
 export interface Issue {
@@ -74,6 +76,13 @@ export function errorResponse(
 
 /** `app.onError`: maps whatever a handler threw. */
 export function onError(error: unknown, c: Context): Response {
+  if (error instanceof RevisionMismatch) {
+    return c.json(
+      { error: { code: "EREVISION", message: error.message }, current: error.current },
+      412,
+      { etag: etag(error.current.revision) },
+    );
+  }
   if (error instanceof LibosError) {
     const status = statusOfCode(error.code);
     if (status === 500) return _internal(c, error);

@@ -36,6 +36,7 @@ const ERROR_TEXT = {
   403: "The token's role may not do this",
   404: "No such process, request, object, image, grant or token",
   409: "The target's state does not allow this (illegal transition, already decided, name taken)",
+  412: "If-Match names another revision: the body's `current` is the object as it stands",
   413: "The request body is over the size limit",
   422: "A quota or limit of the kernel refuses it",
 } as const;

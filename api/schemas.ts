@@ -78,7 +78,25 @@ export const ErrorSchema = z.object({
     message: z.string().openapi({ example: "Cannot find process 'p_9': no such process" }),
     issues: z.array(IssueSchema).optional(),
   }),
+  current: z.unknown().optional().openapi({
+    description: "With 412: the object as it stands now, with its revision",
+  }),
 }).openapi("Error");
+
+/** `If-Match` on answers, signals, restores and revokes. */
+export const IfMatchHeaders = z.object({
+  "if-match": z.string().max(512).optional().openapi({
+    description: "the object's revision (as its ETag gives it); another one is 412",
+  }),
+});
+
+/** The revision every process, grant and human request carries in the API. */
+export const Revision = {
+  revision: z.string().openapi({
+    description:
+      "a digest of the object as it stands (also its ETag); it changes with every change",
+  }),
+};
 
 // ----------------------------------------------------------------- params
 

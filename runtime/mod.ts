@@ -168,3 +168,4 @@ export {
   describeCeiling,
   parseCeilingItem,
 } from "./capability/ceiling.ts";
+export { canonicalJson, sha256Hex } from "./audit/canonical_json.ts";

@@ -8,7 +8,15 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { actorOf, type ApiEnv } from "../context.ts";
 import { apiRoute, jsonBody, jsonResponse } from "../route_def.ts";
-import { GrantSchema, GrantSpecSchema, IdParams, PidParams } from "../schemas.ts";
+import {
+  GrantSchema,
+  GrantSpecSchema,
+  IdParams,
+  IfMatchHeaders,
+  PidParams,
+  Revision,
+} from "../schemas.ts";
+import { checkIfMatch, withRevision } from "../revision.ts";
 
 const tag = ["capabilities"];
 
@@ -19,7 +27,10 @@ const list = apiRoute("viewer", {
   summary: "Every grant a process holds (live, spent, revoked)",
   request: { params: PidParams },
   responses: {
-    200: jsonResponse(z.object({ capabilities: z.array(GrantSchema) }), "The grants"),
+    200: jsonResponse(
+      z.object({ capabilities: z.array(GrantSchema.extend(Revision)) }),
+      "The grants",
+    ),
   },
 }, [400, 404]);
 
@@ -37,16 +48,18 @@ const revoke = apiRoute("admin", {
   path: "/v1/capabilities/{id}",
   tags: tag,
   summary: "Revoke a grant and every grant derived from it",
-  request: { params: IdParams },
+  request: { params: IdParams, headers: IfMatchHeaders },
   responses: {
     200: jsonResponse(z.object({ revoked: z.array(GrantSchema) }), "The grants revoked now"),
   },
-}, [400, 404]);
+}, [400, 404, 409, 412]);
 
 /** Registers the capability routes. */
 export function capabilityRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(list, (c) => {
-    const capabilities = c.var.ctx.kernel.capabilities(c.req.valid("param").pid);
+    const capabilities = c.var.ctx.kernel.capabilities(c.req.valid("param").pid).map(
+      withRevision,
+    );
     return c.json({ capabilities }, 200);
   });
 
@@ -60,6 +73,8 @@ export function capabilityRoutes(app: OpenAPIHono<ApiEnv>): void {
   });
 
   app.openapi(revoke, async (c) => {
+    const current = c.var.ctx.kernel.grants.get(c.req.valid("param").id);
+    if (current !== undefined) checkIfMatch(c.req.header("if-match"), { ...current });
     const revoked = await c.var.ctx.kernel.revoke(
       c.req.valid("param").id,
       actorOf(c.var.principal),

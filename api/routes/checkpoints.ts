@@ -13,9 +13,12 @@ import {
   CheckpointBodySchema,
   CheckpointInfoSchema,
   IdParams,
+  IfMatchHeaders,
   PidParams,
   ProcessSchema,
+  Revision,
 } from "../schemas.ts";
+import { checkIfMatch, etag, withRevision } from "../revision.ts";
 
 const tag = ["checkpoints"];
 const binary = z.string().openapi({ type: "string", format: "binary" });
@@ -45,9 +48,9 @@ const restore = apiRoute("admin", {
   path: "/v1/checkpoints/{id}/restore",
   tags: tag,
   summary: "Roll the checkpoint's processes back in place (the audit log is never rolled back)",
-  request: { params: IdParams },
-  responses: { 200: jsonResponse(ProcessSchema, "The restored process") },
-}, [400, 404, 409]);
+  request: { params: IdParams, headers: IfMatchHeaders },
+  responses: { 200: jsonResponse(ProcessSchema.extend(Revision), "The restored process") },
+}, [400, 404, 409, 412]);
 
 const bundle = apiRoute("admin", {
   method: "get",
@@ -100,11 +103,14 @@ export function checkpointRoutes(app: OpenAPIHono<ApiEnv>): void {
   });
 
   app.openapi(restore, async (c) => {
-    const p = await c.var.ctx.kernel.restoreCheckpoint(
-      c.req.valid("param").id,
-      actorOf(c.var.principal),
-    );
-    return c.json(p, 200);
+    const { kernel } = c.var.ctx;
+    const id = c.req.valid("param").id;
+    const ifMatch = c.req.header("if-match");
+    if (ifMatch !== undefined) {
+      checkIfMatch(ifMatch, kernel.get((await kernel.getCheckpoint(id)).pid));
+    }
+    const p = withRevision(await kernel.restoreCheckpoint(id, actorOf(c.var.principal)));
+    return c.json(p, 200, { etag: etag(p.revision) });
   });
 
   app.openapi(bundle, async (c) => {

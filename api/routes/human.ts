@@ -10,7 +10,15 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { actorOf, type ApiEnv } from "../context.ts";
 import { apiRoute, jsonBody, jsonResponse } from "../route_def.ts";
-import { DecisionBodySchema, HumanListQuery, HumanRequestSchema, IdParams } from "../schemas.ts";
+import {
+  DecisionBodySchema,
+  HumanListQuery,
+  HumanRequestSchema,
+  IdParams,
+  IfMatchHeaders,
+  Revision,
+} from "../schemas.ts";
+import { checkIfMatch, etag, withRevision } from "../revision.ts";
 
 const tag = ["human queue"];
 
@@ -21,7 +29,10 @@ const list = apiRoute("viewer", {
   summary: "Human requests, oldest first, optionally by state and pid",
   request: { query: HumanListQuery },
   responses: {
-    200: jsonResponse(z.object({ requests: z.array(HumanRequestSchema) }), "The requests"),
+    200: jsonResponse(
+      z.object({ requests: z.array(HumanRequestSchema.extend(Revision)) }),
+      "The requests",
+    ),
   },
 }, [400]);
 
@@ -31,7 +42,7 @@ const get = apiRoute("viewer", {
   tags: tag,
   summary: "One human request",
   request: { params: IdParams },
-  responses: { 200: jsonResponse(HumanRequestSchema, "The request") },
+  responses: { 200: jsonResponse(HumanRequestSchema.extend(Revision), "The request") },
 }, [400, 404]);
 
 const decide = apiRoute("operator", {
@@ -40,9 +51,11 @@ const decide = apiRoute("operator", {
   tags: tag,
   summary: "Decide a pending request: approve or deny (approval, permission), answer or deny " +
     "(question); once (default) or always",
-  request: { params: IdParams, body: jsonBody(DecisionBodySchema) },
-  responses: { 200: jsonResponse(HumanRequestSchema, "The request as decided") },
-}, [400, 404, 409, 413]);
+  request: { params: IdParams, headers: IfMatchHeaders, body: jsonBody(DecisionBodySchema) },
+  responses: {
+    200: jsonResponse(HumanRequestSchema.extend(Revision), "The request as decided"),
+  },
+}, [400, 404, 409, 412, 413]);
 
 /** Registers the human-queue routes. */
 export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {
@@ -51,21 +64,26 @@ export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {
     const requests = c.var.ctx.kernel.humanRequests({
       ...(q.state === undefined ? {} : { state: q.state }),
       ...(q.pid === undefined ? {} : { pid: q.pid }),
-    });
+    }).map(withRevision);
     return c.json({ requests }, 200);
   });
 
-  app.openapi(get, (c) => c.json(c.var.ctx.kernel.humanRequest(c.req.valid("param").id), 200));
+  app.openapi(get, (c) => {
+    const r = withRevision(c.var.ctx.kernel.humanRequest(c.req.valid("param").id));
+    return c.json(r, 200, { etag: etag(r.revision) });
+  });
 
   app.openapi(decide, async (c) => {
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
+    checkIfMatch(c.req.header("if-match"), c.var.ctx.kernel.humanRequest(id));
     const r = await c.var.ctx.kernel.answer(id, {
       decision: body.decision,
       previewSha256: body.previewSha256,
       ...(body.answer === undefined ? {} : { answer: body.answer }),
       ...(body.scope === undefined ? {} : { scope: body.scope }),
     }, actorOf(c.var.principal));
-    return c.json(r, 200);
+    const decided = withRevision(r);
+    return c.json(decided, 200, { etag: etag(decided.revision) });
   });
 }

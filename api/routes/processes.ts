@@ -9,13 +9,16 @@ import { actorOf } from "../context.ts";
 import { apiRoute, jsonBody, jsonResponse } from "../route_def.ts";
 import {
   ForkBodySchema,
+  IfMatchHeaders,
   PidParams,
   ProcessListQuery,
   ProcessSchema,
+  Revision,
   SignalBodySchema,
   SpawnBodySchema,
   WaitQuery,
 } from "../schemas.ts";
+import { checkIfMatch, etag, withRevision } from "../revision.ts";
 
 const tag = ["processes"];
 
@@ -40,7 +43,10 @@ const list = apiRoute("viewer", {
   summary: "List processes, optionally by state and parent",
   request: { query: ProcessListQuery },
   responses: {
-    200: jsonResponse(z.object({ processes: z.array(ProcessSchema) }), "Processes by pid"),
+    200: jsonResponse(
+      z.object({ processes: z.array(ProcessSchema.extend(Revision)) }),
+      "Processes by pid",
+    ),
   },
 }, [400]);
 
@@ -50,7 +56,7 @@ const get = apiRoute("viewer", {
   tags: tag,
   summary: "One process descriptor",
   request: { params: PidParams },
-  responses: { 200: jsonResponse(ProcessSchema, "The process") },
+  responses: { 200: jsonResponse(ProcessSchema.extend(Revision), "The process") },
 }, [400, 404]);
 
 const wait = apiRoute("viewer", {
@@ -75,9 +81,11 @@ const signal = apiRoute("operator", {
   path: "/v1/processes/{pid}/signal",
   tags: tag,
   summary: "Pause, resume, cancel or kill a process (and its subtree)",
-  request: { params: PidParams, body: jsonBody(SignalBodySchema) },
-  responses: { 200: jsonResponse(ProcessSchema, "The process after the signal") },
-}, [400, 404, 409, 413]);
+  request: { params: PidParams, headers: IfMatchHeaders, body: jsonBody(SignalBodySchema) },
+  responses: {
+    200: jsonResponse(ProcessSchema.extend(Revision), "The process after the signal"),
+  },
+}, [400, 404, 409, 412, 413]);
 
 const fork = apiRoute("operator", {
   method: "post",
@@ -109,11 +117,14 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
     const processes = c.var.ctx.kernel.list({
       ...(q.state === undefined ? {} : { state: q.state }),
       ...(q.parent === undefined ? {} : { parent: q.parent }),
-    }).sort((a, b) => _pidNum(a.pid) - _pidNum(b.pid));
+    }).sort((a, b) => _pidNum(a.pid) - _pidNum(b.pid)).map(withRevision);
     return c.json({ processes }, 200);
   });
 
-  app.openapi(get, (c) => c.json(c.var.ctx.kernel.get(c.req.valid("param").pid), 200));
+  app.openapi(get, (c) => {
+    const p = withRevision(c.var.ctx.kernel.get(c.req.valid("param").pid));
+    return c.json(p, 200, { etag: etag(p.revision) });
+  });
 
   app.openapi(wait, async (c) => {
     const { pid } = c.req.valid("param");
@@ -148,8 +159,9 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(signal, async (c) => {
     const { pid } = c.req.valid("param");
     const { signal } = c.req.valid("json");
-    const p = await c.var.ctx.kernel.signal(pid, signal, actorOf(c.var.principal));
-    return c.json(p, 200);
+    checkIfMatch(c.req.header("if-match"), c.var.ctx.kernel.get(pid));
+    const p = withRevision(await c.var.ctx.kernel.signal(pid, signal, actorOf(c.var.principal)));
+    return c.json(p, 200, { etag: etag(p.revision) });
   });
 
   app.openapi(fork, async (c) => {
