@@ -65,6 +65,7 @@ export {
   ERROR_CODES,
   type ErrorCode,
   type ErrorData,
+  errorText,
   escapePreview,
   type EscapePreviewOptions,
   estimateTokens,

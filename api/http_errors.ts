@@ -24,7 +24,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
-import { type ErrorCode, LibosError, logLine } from "../runtime/mod.ts";
+import { type ErrorCode, errorText, LibosError, logLine } from "../runtime/mod.ts";
 import { etag, RevisionMismatch } from "./revision.ts";
 
 /** One validation issue. */
@@ -107,14 +107,8 @@ export function onError(error: unknown, c: Context): Response {
 }
 
 function _internal(c: Context, error: unknown): Response {
-  console.error(logLine(`libos api: ${c.req.method} ${c.req.path} failed: ${_text(error)}`));
+  console.error(logLine(`libos api: ${c.req.method} ${c.req.path} failed: ${errorText(error)}`));
   return errorResponse(c, 500, { code: "EINTERNAL", message: "Internal error" });
-}
-
-function _text(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name}: ${error.message}\n${error.stack ?? ""}`
-    : String(error);
 }
 
 function _reason(status: number): string {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { HumanRequest, Pid, ProcessState } from "./types.ts";
-import { logLine } from "./human/preview.ts";
+import { errorText, logLine } from "./human/preview.ts";
 
 /** One kernel event. */
 export type KernelEvent =
@@ -40,7 +40,7 @@ export class EventBus {
       try {
         l(event);
       } catch (error) {
-        console.error(logLine(`libos: an event listener threw: ${String(error)}`));
+        console.error(logLine(`libos: an event listener threw: ${errorText(error)}`));
       }
     }
   }

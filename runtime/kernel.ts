@@ -13,7 +13,6 @@ import { AuditChain, auditPages, verifyAudit } from "./audit/audit_chain.ts";
 import type { AuditVerification } from "./audit/audit_chain.ts";
 import { Batch } from "./engine/batch.ts";
 import { delegate, issueGrant, validateGrantSpec } from "./capability/capability.ts";
-import { canonicalJson, sha256Hex } from "./audit/canonical_json.ts";
 import { type Clock, systemClock } from "./substrate/clock.ts";
 import { LibosError, libosError } from "./errors.ts";
 import { EventBus, type KernelEvent, type KernelListener } from "./events.ts";
@@ -88,7 +87,7 @@ import type {
 import { decodeAudit } from "./audit/audit_chain.ts";
 import { resolvePath } from "./substrate/workspace_path.ts";
 import { primitiveTool, primitiveToolNames } from "./engine/primitive_tools.ts";
-import { logLine, previewDigest } from "./human/preview.ts";
+import { errorText, logLine, previewDigest } from "./human/preview.ts";
 
 /** Options of {@linkcode Kernel.create}. */
 export interface KernelOptions {
@@ -263,7 +262,9 @@ export class Kernel implements KernelCore, AsyncDisposable {
   _panic(pid: Pid | null, error: unknown): void {
     if (this.#fatal === null) this.#fatal = error;
     console.error(
-      logLine(`libos: kernel fault${pid === null ? "" : ` while running ${pid}`}: ${_text(error)}`),
+      logLine(
+        `libos: kernel fault${pid === null ? "" : ` while running ${pid}`}: ${errorText(error)}`,
+      ),
     );
     this._scheduler.stop();
   }
@@ -458,7 +459,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
   #onTerminal(p: ProcessRecord): void {
     this.#clearTimer(p.pid);
     void this.toolHost?.release?.(p.pid).catch((e) =>
-      console.error(logLine(`libos: releasing ${p.pid}'s sandbox: ${_text(e)}`))
+      console.error(logLine(`libos: releasing ${p.pid}'s sandbox: ${errorText(e)}`))
     );
     if (p.parentPid === null) return;
     const parent = this._procs.get(p.parentPid);
@@ -1594,20 +1595,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
   }
 }
 
-/** An error as text for a log line (escaped by the caller). */
-function _text(error: unknown): string {
-  return error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error);
-}
-
 function _findQualified(objects: ObjectMemory, ref: string): ObjectRecord | undefined {
   const i = ref.lastIndexOf("/");
   if (i <= 0) return undefined;
   return objects.find(ref.slice(0, i), ref.slice(i + 1));
-}
-
-/** The hash of an exact action, for binding approvals. */
-export function actionHash(action: Record<string, unknown>): string {
-  return sha256Hex(canonicalJson(action));
 }
 
 export { LibosError };

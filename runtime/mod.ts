@@ -21,8 +21,8 @@
  *
  * @module
  */
+export { actionHash } from "./engine/engine.ts";
 export {
-  actionHash,
   type Actor,
   type ForkRequest,
   type HumanDecision,
@@ -102,7 +102,7 @@ export type {
 } from "./models/model_provider.ts";
 export { ScriptedModel } from "./models/scripted_model.ts";
 export { defaultObjectTypes, ObjectTypeRegistry } from "./memory/object_types.ts";
-export { escapePreview, type EscapePreviewOptions, logLine } from "./human/preview.ts";
+export { errorText, escapePreview, type EscapePreviewOptions, logLine } from "./human/preview.ts";
 export { primitiveToolNames, primitiveToolSpec } from "./engine/primitive_tools.ts";
 export { isTerminal } from "./process/lifecycle.ts";
 export { defineTool, type Tool, type ToolDefinition, type ToolSys, z } from "./tool_sdk.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { libosError } from "../errors.ts";
+import { hasCode, libosError } from "../errors.ts";
 import type { GrantSpec } from "../images/schemas.ts";
 import type { Grant } from "../types.ts";
 import { delegate, issueGrant, validateGrantSpec } from "./capability.ts";
@@ -46,8 +46,7 @@ export function checkCeiling(
         nextId: () => `check_${++n}`,
       });
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code !== "EPERM") throw error;
+      if (!hasCode(error, "EPERM")) throw error;
       throw libosError(
         "EPERM",
         `Cannot ${options.what}: it would give '${spec.resource}' ${

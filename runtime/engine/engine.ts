@@ -42,6 +42,11 @@ import type {
 import { fromJsonSafe, jsonSafe, strings } from "./json_safe.ts";
 import { PRIMITIVES, type SysName } from "../primitives/table.ts";
 
+/** The hash of an exact action, which an approval is bound to. */
+export function actionHash(action: Record<string, unknown>): string {
+  return sha256Hex(canonicalJson(action));
+}
+
 /** One syscall in progress. */
 export interface Call {
   /** Its number within the tool call. */
@@ -326,13 +331,13 @@ export class SyscallEngine {
     grant: Grant | null,
     exact: { args: unknown; preview: string; content?: string },
   ): Authz {
-    const hash = sha256Hex(canonicalJson({
+    const hash = actionHash({
       action,
       resource,
       right,
       args: jsonSafe(exact.args) ?? null,
       content: exact.content ?? null,
-    }));
+    });
     const r = this.knownRequest(c, hash);
     if (r !== undefined) {
       switch (r.state) {

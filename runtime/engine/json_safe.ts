@@ -4,6 +4,17 @@
  * @module
  */
 
+const _utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Bytes as UTF-8 text, or null when they are not valid UTF-8. */
+export function utf8OrNull(bytes: Uint8Array): string | null {
+  try {
+    return _utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
 /** Base64 of bytes. */
 export function b64(bytes: Uint8Array): string {
   let s = "";

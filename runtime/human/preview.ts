@@ -190,6 +190,13 @@ export function previewDigest(r: { preview: string; actionHash: string | null })
   return sha256Hex(`${r.preview}\u0000${r.actionHash ?? ""}`);
 }
 
+/** An error (or anything thrown) as text for a log line: name, message and stack. */
+export function errorText(error: unknown): string {
+  return error instanceof Error
+    ? `${error.name}: ${error.message}\n${error.stack ?? ""}`
+    : String(error);
+}
+
 /**
  * A log line from text that may carry process-controlled parts: each line
  * escaped (no terminal or bidi escapes, no raw controls), kept as lines.

@@ -17,12 +17,12 @@ import type { DirEntry, FileStat } from "../substrate/fs_provider.ts";
 import { fsResource, resolvePath } from "../substrate/workspace_path.ts";
 import type { Authz, Call, SyscallEngine } from "../engine/engine.ts";
 import { PRIMITIVES } from "./table.ts";
+import { utf8OrNull } from "../engine/json_safe.ts";
 
 /** Largest file a read primitive returns (8 MiB). */
 export const MAX_FILE_BYTES = 8 << 20;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Resolves a path; an escape is audited as a deny. */
 export function workspacePath(e: SyscallEngine, action: string, input: unknown): string {
@@ -92,13 +92,11 @@ export async function fsTarget(
 /** Reads a text file (UTF-8). */
 export function readText(e: SyscallEngine, path: string): Promise<string> {
   return _readAs(e, "fs.readText", path, (bytes, checked) => {
-    try {
-      return decoder.decode(bytes);
-    } catch {
-      throw libosError("EINVAL", `Cannot read '${checked}' as text: it is not valid UTF-8`, {
-        path: checked,
-      });
-    }
+    const text = utf8OrNull(bytes);
+    if (text !== null) return text;
+    throw libosError("EINVAL", `Cannot read '${checked}' as text: it is not valid UTF-8`, {
+      path: checked,
+    });
   });
 }
 
@@ -217,13 +215,13 @@ export async function writeFile(
   if (e.redo(c)) {
     // A write cut short may have left its temporary file: it goes first.
     await fs.clearInterrupted?.(t.real);
-    const now = await fs.stat(t.real);
+    const now = await _statReal(e, t.real);
     if (now?.kind === "file" && now.size === bytes.length) {
       if (sha256Hex(await fs.readBytes(t.real)) === content) {
         return e.settled(c, t.authz, "evidence");
       }
     }
-    const before = c.intent?.["before"] as _Before | null | undefined;
+    const before = c.intent?.["before"] as FileStat | null | undefined;
     // (An intent from before evidence was recorded is simply redone.)
     if (before !== undefined && !_sameState(before, now)) {
       throw libosError(
@@ -236,7 +234,7 @@ export async function writeFile(
     await fs.writeBytes(t.real, bytes, { createParents: true });
     return;
   }
-  const before = _stateOf(await (fs.statResolved?.(t.real) ?? fs.stat(t.real)));
+  const before = await _statReal(e, t.real);
   await e.effect(c, [t.authz, ...also], { path: t.real, before }, {
     bytes: bytes.length,
     sha256: content,
@@ -283,12 +281,12 @@ export function remove(e: SyscallEngine, path: string): Promise<{ path: string }
       // Found in flight after a crash: gone and there before means the
       // first attempt removed it (evidence); never there stays ENOENT.
       const existed = c.intent?.["existed"];
-      if (existed !== false && (await fs.stat(t.real)) === null) {
+      if (existed !== false && (await _statReal(e, t.real)) === null) {
         e.settled(c, t.authz, "evidence");
         return { path: t.path };
       }
     } else {
-      const existed = (await fs.stat(t.real)) !== null;
+      const existed = (await _statReal(e, t.real)) !== null;
       await e.effect(c, [t.authz], { path: t.real, existed });
     }
     await fs.remove(t.real);
@@ -303,7 +301,7 @@ export function mkdir(e: SyscallEngine, path: string): Promise<{ path: string }>
       args: { path },
       preview: `make directory ${path}`,
     });
-    if (e.redo(c) && (await e.k.fs.stat(t.real))?.kind === "dir") {
+    if (e.redo(c) && (await _statReal(e, t.real))?.kind === "dir") {
       e.settled(c, t.authz, "evidence");
       return { path: t.path };
     }
@@ -313,18 +311,17 @@ export function mkdir(e: SyscallEngine, path: string): Promise<{ path: string }>
   });
 }
 
-/** A file's state as an intent records it, to settle a write found in flight. */
-interface _Before {
-  kind: string;
-  size: number;
-  mtimeMs: number;
+/**
+ * A target's state (kind, size, mtime; null when absent), as the intent of an
+ * effect records it and as recovery compares it: the path was resolved by
+ * fsTarget, so the provider need not resolve it again.
+ */
+function _statReal(e: SyscallEngine, real: string): Promise<FileStat | null> {
+  const fs = e.k.fs;
+  return fs.statResolved?.(real) ?? fs.stat(real);
 }
 
-function _stateOf(st: FileStat | null): _Before | null {
-  return st === null ? null : { kind: st.kind, size: st.size, mtimeMs: st.mtimeMs };
-}
-
-function _sameState(before: _Before | null, now: FileStat | null): boolean {
+function _sameState(before: FileStat | null, now: FileStat | null): boolean {
   if (before === null || now === null) return before === null && now === null;
   return before.kind === now.kind && before.size === now.size && before.mtimeMs === now.mtimeMs;
 }

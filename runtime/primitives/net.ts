@@ -12,13 +12,11 @@ import { libosError } from "../errors.ts";
 import { escapePreview } from "../human/preview.ts";
 import { classifyHost, type HostClass, normalizeHost } from "../substrate/address.ts";
 import type { SyscallEngine } from "../engine/engine.ts";
-import { b64 } from "../engine/json_safe.ts";
+import { b64, utf8OrNull } from "../engine/json_safe.ts";
 import { PRIMITIVES } from "./table.ts";
 
 /** The audit action of every network request (a fetch, its redirects, a program's connections). */
 const FETCH = PRIMITIVES["net.fetch"].audit;
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** The result of `net.fetch`: the body as text, or as base64 when it is not UTF-8. */
 export interface FetchResult {
@@ -89,12 +87,7 @@ export function fetchUrl(
       ...(request.headers === undefined ? {} : { headers: request.headers }),
       ...(request.body === undefined ? {} : { body: request.body }),
     }, { authorize });
-    let text: string | null = null;
-    try {
-      text = decoder.decode(res.body);
-    } catch {
-      text = null;
-    }
+    const text = utf8OrNull(res.body);
     return {
       status: res.status,
       headers: res.headers,

@@ -12,12 +12,11 @@ import { sha256Hex } from "../audit/canonical_json.ts";
 import { hasCode, libosError } from "../errors.ts";
 import type { ObjectRecord, Pid } from "../types.ts";
 import type { Authz, Call, SyscallEngine } from "../engine/engine.ts";
-import { b64, unb64 } from "../engine/json_safe.ts";
+import { b64, unb64, utf8OrNull } from "../engine/json_safe.ts";
 import { fsTarget, readFile, writeFile } from "./fs.ts";
 
 const OID = /^o_[0-9a-f]{20}$/;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Summary of an object, as list primitives return it. */
 export interface ObjectInfo {
@@ -314,12 +313,7 @@ function _info(o: ObjectRecord): ObjectInfo {
 }
 
 function _filePayload(type: string, path: string, bytes: Uint8Array, sha: string): unknown {
-  let text: string | null = null;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    text = null;
-  }
+  const text = utf8OrNull(bytes);
   switch (type) {
     case "file_snapshot":
       return text !== null
