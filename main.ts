@@ -50,7 +50,7 @@ const USAGE = `libos — Agent libOS for Deno
 Usage:
   libos start [--image F] [--goal G] [--data DIR] [--workspace DIR] [--once]
               [--port 8787] [--host 127.0.0.1] [--tools DIR]... [--no-sandbox]
-              [--unconfined-shell]
+              [--unconfined-shell] [--idempotency-ttl 24h]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
@@ -59,6 +59,7 @@ Usage:
       exited, else 1). The admin token is LIBOS_ADMIN_TOKEN, else DIR/admin.token
       (generated at the first start, mode 0600, and printed once). One kernel
       at a time holds DIR (DIR/kernel.lock): a second start there fails at once.
+      An Idempotency-Key sent with a command is kept for --idempotency-ttl.
   libos verify [--data DIR]      Verify the audit chain of a data directory. It opens the
                                  database read-only and writes nothing, so it also runs
                                  beside a kernel on DIR.
@@ -66,7 +67,8 @@ Usage:
 
   Over the API of a running kernel (--url, default LIBOS_URL or
   http://127.0.0.1:8787; --token, default LIBOS_TOKEN, LIBOS_ADMIN_TOKEN or
-  DIR/admin.token with --data DIR):
+  DIR/admin.token with --data DIR; each command carries a fresh
+  Idempotency-Key and is retried with it when the kernel cannot be reached):
   libos ps                       List processes.
   libos show PID                 A process: state, grants, pending requests, journal tail.
   libos spawn --image F --goal G Spawn from an image file F (or a registered image id F).
@@ -160,9 +162,19 @@ async function start(args: string[]): Promise<number> {
       tools: { type: "string", multiple: true, default: [] },
       "no-sandbox": { type: "boolean", default: false },
       "unconfined-shell": { type: "boolean", default: false },
+      "idempotency-ttl": { type: "string", default: "24h" },
     },
     strict: true,
   });
+  const idempotencyTtlMs = parseDuration(values["idempotency-ttl"]);
+  if (idempotencyTtlMs === null) {
+    console.error(
+      _line`libos: --idempotency-ttl must be a duration such as 24h, 30m, 90s or 500ms, got '${
+        values["idempotency-ttl"]
+      }'`,
+    );
+    return 2;
+  }
   const port = Number(values.port);
   if (!/^\d{1,5}$/.test(values.port) || port > 65535) {
     console.error(_line`libos: --port must be a number from 0 to 65535, got '${values.port}'`);
@@ -201,7 +213,7 @@ async function start(args: string[]): Promise<number> {
   console.log(
     _line`libos: kernel up — data ${data}, workspace ${workspace}, store ${kernel.store.kind}`,
   );
-  const plane = await ControlPlane.create(kernel, { adminToken: admin.token });
+  const plane = await ControlPlane.create(kernel, { adminToken: admin.token, idempotencyTtlMs });
   let server;
   try {
     server = serveControlPlane(plane, { port, hostname: values.host });
@@ -692,4 +704,13 @@ if (import.meta.main) {
     for (const l of _errorLines(error)) console.error(`libos: ${l}`);
     Deno.exit(1);
   }
+}
+
+/** A duration such as `24h`, `30m`, `90s` or `500ms` in ms (at least 1 ms), or null. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(text.trim());
+  if (m === null) return null;
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2]!]!;
+  const ms = Number(m[1]) * unit;
+  return ms >= 1 && Number.isSafeInteger(ms) ? ms : null;
 }

@@ -26,6 +26,14 @@ export interface ApiClientOptions {
   token: string;
   /** Deadline of each request in ms (default 30,000; a wait adds its own timeout). */
   timeoutMs?: number;
+  /**
+   * How many times a command (POST, DELETE) is sent again, with the same
+   * `Idempotency-Key`, when the kernel could not be reached or its answer was
+   * lost, or while the first attempt still runs (409 `EBUSY`); default 3.
+   */
+  retries?: number;
+  /** The first pause before a retry in ms, doubled each time (default 250). */
+  retryDelayMs?: number;
 }
 
 /** Why a call failed. */
@@ -58,11 +66,15 @@ export class ApiClient {
   readonly url: string;
   readonly #token: string;
   readonly #timeoutMs: number;
+  readonly #retries: number;
+  readonly #retryDelayMs: number;
 
   constructor(options: ApiClientOptions) {
     this.url = options.url.replace(/\/+$/, "");
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#retries = options.retries ?? 3;
+    this.#retryDelayMs = options.retryDelayMs ?? 250;
   }
 
   /** Processes, by pid. */
@@ -183,8 +195,33 @@ export class ApiClient {
     return (text === "" ? null : JSON.parse(text)) as T;
   }
 
-  /** Sends a request (JSON, or bytes as octet-stream); throws ApiClientError unless 2xx. */
+  /**
+   * Sends a request (JSON, or bytes as octet-stream); throws ApiClientError
+   * unless 2xx. A command gets a fresh `Idempotency-Key` and is sent again
+   * with it when the kernel could not be reached or is still running it.
+   */
   async #send(method: string, path: string, body?: unknown): Promise<Response> {
+    const command = method !== "GET" && method !== "HEAD";
+    const key = command ? crypto.randomUUID() : null;
+    for (let attempt = 0;; attempt++) {
+      const last = !command || attempt >= this.#retries;
+      try {
+        return await this.#sendOnce(method, path, body, key);
+      } catch (error) {
+        const retryable = error instanceof ApiClientError &&
+          (error.kind === "unreachable" || (error.status === 409 && error.code === "EBUSY"));
+        if (last || !retryable) throw error;
+      }
+      await new Promise((r) => setTimeout(r, this.#retryDelayMs * 2 ** attempt));
+    }
+  }
+
+  async #sendOnce(
+    method: string,
+    path: string,
+    body: unknown,
+    key: string | null,
+  ): Promise<Response> {
     const target = `${this.url}${path}`;
     const bytes = body instanceof Uint8Array;
     let res: Response;
@@ -193,6 +230,7 @@ export class ApiClient {
         method,
         headers: {
           authorization: `Bearer ${this.#token}`,
+          ...(key === null ? {} : { "idempotency-key": key }),
           ...(body === undefined
             ? {}
             : { "content-type": bytes ? "application/octet-stream" : "application/json" }),

@@ -30,6 +30,8 @@ export interface ApiLimits {
    * non-admin stream past `maxEventStreams - adminEventStreams` is answered 503.
    */
   adminEventStreams: number;
+  /** How long an `Idempotency-Key` is kept, in ms (default 86,400,000: 24 h). */
+  idempotencyTtlMs: number;
 }
 
 /** The control plane's parts, shared by every request. */

@@ -13,6 +13,7 @@ import type { Kernel } from "../runtime/mod.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import type { ApiContext, ApiEnv, ApiLimits } from "./context.ts";
 import { EventHub } from "./event_hub.ts";
+import { DEFAULT_IDEMPOTENCY_TTL_MS } from "./idempotency.ts";
 import { errorResponse, onError, zodIssues } from "./http_errors.ts";
 import { type Access, ACCESS_EXTENSION, jsonBodyGuard, type RouteInfo } from "./route_def.ts";
 import { auditRoutes } from "./routes/audit.ts";
@@ -44,6 +45,7 @@ const DEFAULT_LIMITS: ApiLimits = {
   maxEventStreams: 256,
   maxEventStreamsPerToken: 16,
   adminEventStreams: 16,
+  idempotencyTtlMs: DEFAULT_IDEMPOTENCY_TTL_MS,
 };
 
 /** The API's version, as the OpenAPI document states it. */
@@ -86,7 +88,13 @@ export class ControlPlane implements AsyncDisposable {
       // Never more than half of a small cap, so that other tokens keep the rest.
       adminEventStreams: options.adminEventStreams ??
         Math.min(DEFAULT_LIMITS.adminEventStreams, Math.floor(maxEventStreams / 2)),
+      idempotencyTtlMs: options.idempotencyTtlMs ?? DEFAULT_LIMITS.idempotencyTtlMs,
     };
+    if (!(Number.isSafeInteger(limits.idempotencyTtlMs) && limits.idempotencyTtlMs > 0)) {
+      throw new RangeError(
+        `Cannot create a control plane: idempotencyTtlMs must be a positive integer, got ${limits.idempotencyTtlMs}`,
+      );
+    }
     _checkStreamLimits(limits);
     const app = new OpenAPIHono<ApiEnv>({
       defaultHook: (result, c) => {
@@ -163,6 +171,13 @@ export class ControlPlane implements AsyncDisposable {
     );
     app.get("/docs", (c) => c.html(docs));
     await consoleRoutes(app);
+    // Expired idempotency keys are forgotten at start and every hour.
+    await kernel.commands.purge();
+    const sweep = setInterval(() => {
+      if (!kernel.closed) kernel.commands.purge().catch(() => {});
+    }, 60 * 60 * 1000);
+    Deno.unrefTimer(sweep);
+    plane.#closing.signal.addEventListener("abort", () => clearInterval(sweep), { once: true });
     return plane;
   }
 

@@ -12,6 +12,7 @@ import type { MiddlewareHandler } from "hono";
 import { authorize } from "./auth.ts";
 import type { ApiEnv } from "./context.ts";
 import { errorResponse } from "./http_errors.ts";
+import { idempotency, IDEMPOTENCY_KEY_HEADER } from "./idempotency.ts";
 import { ErrorSchema } from "./schemas.ts";
 import type { Role } from "./token_store.ts";
 
@@ -35,10 +36,12 @@ const ERROR_TEXT = {
   401: "No bearer token, or an unknown or revoked one",
   403: "The token's role may not do this",
   404: "No such process, request, object, image, grant or token",
-  409: "The target's state does not allow this (illegal transition, already decided, name taken)",
+  409:
+    "The target's state does not allow this (illegal transition, already decided, name taken), or a request with this Idempotency-Key is still running (`EBUSY`)",
   412: "If-Match names another revision: the body's `current` is the object as it stands",
   413: "The request body is over the size limit",
-  422: "A quota or limit of the kernel refuses it",
+  422:
+    "A quota or limit of the kernel refuses it, or the Idempotency-Key was sent with another request or body (`EIDEMPOTENCY`)",
 } as const;
 
 /** An error status a route may declare. */
@@ -137,10 +140,24 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
+/** The `Idempotency-Key` request header, as every mutating route documents it. */
+export const IdempotencyKeyHeader = z.object({
+  [IDEMPOTENCY_KEY_HEADER.toLowerCase()]: z.string().min(1).max(255).optional().openapi({
+    description: "Runs the command once per key and token: a retry with the same key, " +
+      "request and body gets the first answer again (with `Idempotent-Replayed: true`); " +
+      "1 to 255 printable ASCII characters, kept 24 h by default",
+    example: "3f1c9a2e-spawn-hello",
+  }),
+});
+
+const _MUTATING = new Set(["post", "put", "patch", "delete"]);
+
 /**
  * Declares a route: `access` becomes its authorization middleware, its
  * `security` requirement and its `x-libos-role`; `errors` adds the error
- * answers (401 and 403 are added for every non-public route).
+ * answers (401 and 403 are added for every non-public route). A mutating
+ * route (POST, PUT, PATCH, DELETE) also takes an `Idempotency-Key`
+ * ({@linkcode idempotency}), documented with its 409 and 422 answers.
  */
 export function apiRoute<
   const P extends string,
@@ -149,8 +166,12 @@ export function apiRoute<
   access: Access,
   config: R,
   errors: readonly ErrorStatus[] = [],
-): R & { middleware: MiddlewareHandler<ApiEnv>; getRoutingPath(): string } {
+): R & { middleware: MiddlewareHandler<ApiEnv>[]; getRoutingPath(): string } {
+  const mutating = _MUTATING.has(config.method) && access !== "public";
   const statuses: ErrorStatus[] = access === "public" ? [...errors] : [401, 403, ...errors];
+  if (mutating) {
+    for (const s of [409, 422] as const) if (!statuses.includes(s)) statuses.push(s);
+  }
   const responses: _ErrorResponses = {};
   for (const s of statuses) {
     responses[s] = {
@@ -158,11 +179,23 @@ export function apiRoute<
       content: { "application/json": { schema: ErrorSchema } },
     };
   }
+  const request = mutating ? _withIdempotencyHeader(config.request) : config.request;
   return createRoute({
     ...config,
+    ...(request === undefined ? {} : { request }),
     responses: { ...responses, ...config.responses },
-    middleware: authorize(access),
+    middleware: mutating ? [authorize(access), idempotency()] : [authorize(access)],
     ...(access === "public" ? { security: [] } : { security: [{ bearer: [] }] }),
     [ACCESS_EXTENSION]: access,
-  }) as unknown as R & { middleware: MiddlewareHandler<ApiEnv>; getRoutingPath(): string };
+  }) as unknown as R & { middleware: MiddlewareHandler<ApiEnv>[]; getRoutingPath(): string };
+}
+
+/** A route's request with the `Idempotency-Key` header added to its headers. */
+function _withIdempotencyHeader(request: RouteConfig["request"]): RouteConfig["request"] {
+  const headers = request?.headers;
+  if (headers === undefined) return { ...request, headers: IdempotencyKeyHeader };
+  if (headers instanceof z.ZodObject) {
+    return { ...request, headers: headers.extend(IdempotencyKeyHeader.shape) };
+  }
+  throw new TypeError("apiRoute: a mutating route's headers must be a zod object");
 }

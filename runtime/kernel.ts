@@ -12,6 +12,7 @@
 import { AuditChain, auditPages, verifyAudit } from "./audit/audit_chain.ts";
 import type { AuditVerification } from "./audit/audit_chain.ts";
 import { Batch } from "./engine/batch.ts";
+import { CommandLedger, stampCommand } from "./engine/command_ledger.ts";
 import { delegate, issueGrant, validateGrantSpec } from "./capability/capability.ts";
 import { type Clock, systemClock } from "./substrate/clock.ts";
 import { LibosError, libosError } from "./errors.ts";
@@ -157,6 +158,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
   readonly _human = new Map<string, HumanRequest>();
   /** @internal */
   readonly _models = new Map<string, ModelProvider>();
+  /** Idempotent commands of the control plane (records kept in the store). */
+  readonly commands: CommandLedger;
   /** @internal */
   readonly _scheduler: Scheduler;
   #journalHeads = new Map<Pid, number>();
@@ -185,6 +188,11 @@ export class Kernel implements KernelCore, AsyncDisposable {
     this.#counters = {};
     for (const m of [new ScriptedModel(), ...(options.models ?? [])]) this._models.set(m.name, m);
     this.toolHost?.attach?.((pid, record) => this.#hostAudit(pid, record));
+    this.commands = new CommandLedger(store, (mutations) => {
+      const batch = new Batch();
+      for (const m of mutations) batch.add(m);
+      return this._commit(batch);
+    }, () => this.clock.now());
     this._scheduler = new Scheduler({
       concurrency: options.concurrency ?? 64,
       run: (pid) => runQuantum(this, pid),
@@ -246,6 +254,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
     }
     for (const p of batch.processes.values()) mutations.push({ kind: "process.put", process: p });
     batch.processes.clear();
+    // The first batch of an idempotent command carries its record.
+    if (mutations.length > 0) stampCommand(mutations);
     const after = batch.afterCommit.splice(0);
     if (mutations.length > 0) {
       try {
@@ -1512,6 +1522,11 @@ export class Kernel implements KernelCore, AsyncDisposable {
   /** Subscribes to kernel events. */
   subscribe(listener: KernelListener): Disposable {
     return this.events.subscribe(listener);
+  }
+
+  /** Whether {@linkcode close} was called. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** The fault that stopped the kernel, if one did. */

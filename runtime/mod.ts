@@ -22,6 +22,7 @@
  * @module
  */
 export { actionHash } from "./engine/engine.ts";
+export { CommandLedger, type CommandLookup } from "./engine/command_ledger.ts";
 export {
   type Actor,
   type ForkRequest,
@@ -56,6 +57,9 @@ export {
 export type {
   AuditEntry,
   AuditRecord,
+  CommandRecord,
+  CommandRefs,
+  CommandResponse,
   Decision,
   Grant,
   HumanRequest,

@@ -309,3 +309,53 @@ export interface CheckpointInfo {
 export interface CheckpointRecord extends CheckpointInfo {
   content: { processes: CheckpointedProcess[] };
 }
+
+/**
+ * What one command's effect batch touched, by kind: the ids of the processes,
+ * grants, human requests, images and checkpoints it wrote. Enough to answer a
+ * retry whose first answer was lost in a crash.
+ */
+export interface CommandRefs {
+  processes: string[];
+  grants: string[];
+  human: string[];
+  images: string[];
+  checkpoints: string[];
+}
+
+/** The answer stored for an idempotent command. */
+export interface CommandResponse {
+  status: number;
+  /** The response body as sent (JSON text). */
+  body: string;
+  /** The headers worth replaying (content-type, etag, location). */
+  headers: Record<string, string>;
+}
+
+/**
+ * An idempotent command of the control plane (an `Idempotency-Key`): written
+ * `pending` in the same store batch as the command's first effect, and
+ * `done` with its answer once it answered.
+ */
+export interface CommandRecord {
+  /** `<principal id>:<key>`: a key belongs to the token that sent it. */
+  id: string;
+  key: string;
+  /** The principal's id (`admin`, `t_<n>`). */
+  principal: string;
+  method: string;
+  /** The route's pattern, e.g. `/v1/processes/:pid/signal`. */
+  route: string;
+  /** The request's path as sent. */
+  path: string;
+  /** Hex SHA-256 of the request body's bytes. */
+  bodySha256: string;
+  createdAt: number;
+  /** After this (ms since the epoch) the record is forgotten. */
+  expiresAt: number;
+  state: "pending" | "done";
+  /** What the effect batch touched (set when that batch commits). */
+  refs: CommandRefs | null;
+  /** The answer (when `done`). */
+  response: CommandResponse | null;
+}

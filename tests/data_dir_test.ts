@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { hasCode, SqliteStore } from "../mod.ts";
-import { libos as cliCommand, withTemp as withTempIn } from "./cli_kit.ts";
+import { libos as cliCommand, startKernel, withTemp as withTempIn } from "./cli_kit.ts";
 
 const HELLO = new URL("../examples/images/hello.jsonc", import.meta.url).pathname;
 
@@ -22,53 +22,6 @@ async function run(args: string[], cwd: string): Promise<{ code: number; out: st
   const o = await libos(args, cwd).output();
   const out = new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
   return { code: o.code, out };
-}
-
-/** A `libos start` on `d` that is serving its API. End it with `stop`. */
-interface RunningKernel extends AsyncDisposable {
-  pid: number;
-  /** Sends `signal` and waits for the exit; returns the exit status and the output. */
-  stop(signal: Deno.Signal): Promise<{ status: Deno.CommandStatus; out: string }>;
-}
-
-async function startKernel(cwd: string): Promise<RunningKernel> {
-  const child = libos(
-    ["start", "--data", "d", "--workspace", ".", "--port", "0", "--no-sandbox"],
-    cwd,
-  ).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  let ended: Promise<{ status: Deno.CommandStatus; out: string }> | null = null;
-  const stop = (signal: Deno.Signal) => {
-    ended ??= (async () => {
-      try {
-        child.kill(signal);
-      } catch {
-        // it has exited already
-      }
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        seen += value;
-      }
-      const err = await new Response(child.stderr).text();
-      return { status: await child.status, out: seen + err };
-    })();
-    return ended;
-  };
-  while (!seen.includes("libos: API on ")) {
-    const { value, done } = await reader.read();
-    if (done) {
-      const { out } = await stop("SIGKILL");
-      throw new Error(`libos start ended before it served its API:\n${out}`);
-    }
-    seen += value;
-  }
-  return {
-    pid: child.pid,
-    stop,
-    [Symbol.asyncDispose]: async () => void await stop("SIGKILL"),
-  };
 }
 
 /** Every file of `dir` with its size, mtime and SHA-256, except `-shm` files (see below). */

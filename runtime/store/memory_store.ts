@@ -11,6 +11,7 @@ import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
+  CommandRecord,
   Grant,
   HumanRequest,
   ImageRecord,
@@ -51,6 +52,7 @@ export class MemoryStore implements Store {
   #images = new Map<string, ImageRecord>();
   #meta = new Map<string, unknown>();
   #checkpoints = new Map<string, CheckpointRecord>();
+  #commands = new Map<string, CommandRecord>();
 
   /**
    * Applies a batch atomically, now (so batches land in call order); the
@@ -144,6 +146,11 @@ export class MemoryStore implements Store {
     );
   }
 
+  /** Reads an idempotent command's record, or null. */
+  readCommand(id: string): Promise<CommandRecord | null> {
+    return this.#read(() => this.#commands.get(id) ?? null);
+  }
+
   /** Releases the store. Idempotent. */
   close(): Promise<void> {
     this.#state = "closed";
@@ -197,6 +204,20 @@ export class MemoryStore implements Store {
           throw libosError("EEXIST", `Cannot put checkpoint '${id}': it exists already`);
         }
         _put(this.#checkpoints, id, m.checkpoint, undo);
+        return;
+      }
+      case "command.put":
+        mutationSeq(m.command.expiresAt, m.kind, "expiresAt");
+        _put(this.#commands, mutationKey(m.command.id, m.kind, "id"), m.command, undo);
+        return;
+      case "command.purge": {
+        mutationSeq(m.before, m.kind, "before");
+        for (const [id, command] of this.#commands) {
+          if (command.expiresAt <= m.before) {
+            this.#commands.delete(id);
+            undo.push(() => this.#commands.set(id, command));
+          }
+        }
         return;
       }
       case "meta.put":

@@ -19,6 +19,7 @@ import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
+  CommandRecord,
   Grant,
   HumanRequest,
   ImageRecord,
@@ -167,6 +168,17 @@ const _MIGRATIONS: readonly _Migration[] = [
         PRIMARY KEY (pid, id))`,
     ],
   },
+  {
+    version: 3,
+    description: "idempotent commands",
+    statements: [
+      `CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL,
+        body TEXT NOT NULL)`,
+      "CREATE INDEX commands_expiry ON commands (expires_at)",
+    ],
+  },
 ];
 
 /** The schema version this code writes. */
@@ -205,7 +217,9 @@ type _Op =
     createdAt: number;
     info: string;
     body: string;
-  };
+  }
+  | { kind: "command.put"; id: string; expiresAt: number; body: string }
+  | { kind: "command.purge"; before: number };
 
 /** A batch waiting for the next group commit. */
 interface _Pending {
@@ -403,6 +417,14 @@ export class SqliteStore implements Store {
     return this.#read(() => _bodies<CheckpointInfo>(this.#s.listCheckpoints.all(pid)));
   }
 
+  /** Reads an idempotent command's record, or null. */
+  readCommand(id: string): Promise<CommandRecord | null> {
+    return this.#read(() => {
+      const row = this.#s.readCommand.get(id);
+      return row === undefined ? null : JSON.parse(String(row.body)) as CommandRecord;
+    });
+  }
+
   /** Reads the connection's settings back from SQLite. */
   pragmas(): SqliteStorePragmas {
     this.#assertOpen("inspect");
@@ -564,6 +586,12 @@ export class SqliteStore implements Store {
         );
         for (const pid of op.pids) s.insertCheckpointMember.run(op.id, pid);
         return;
+      case "command.put":
+        s.putCommand.run(op.id, op.expiresAt, op.body);
+        return;
+      case "command.purge":
+        s.purgeCommands.run(op.before);
+        return;
       default:
         op satisfies never;
     }
@@ -669,6 +697,12 @@ function _prepare(db: DatabaseSync) {
     ),
     insertCheckpointMember: p("INSERT INTO checkpoint_members (id, pid) VALUES (?, ?)"),
     readCheckpoint: p("SELECT body FROM checkpoints WHERE id = ?"),
+    putCommand: p(
+      `INSERT INTO commands (id, expires_at, body) VALUES (?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, body = excluded.body`,
+    ),
+    purgeCommands: p("DELETE FROM commands WHERE expires_at <= ?"),
+    readCommand: p("SELECT body FROM commands WHERE id = ?"),
     listCheckpoints: p(
       `SELECT c.info AS body FROM checkpoint_members m JOIN checkpoints c ON c.id = m.id
        WHERE m.pid = ? ORDER BY c.created_at, c.id`,
@@ -841,6 +875,17 @@ function _encode(m: Mutation): _Op {
         body: _json(c, m.kind),
       };
     }
+    case "command.put": {
+      const c = m.command;
+      return {
+        kind: m.kind,
+        id: mutationKey(c.id, m.kind, "id"),
+        expiresAt: mutationSeq(c.expiresAt, m.kind, "expiresAt"),
+        body: _json(c, m.kind),
+      };
+    }
+    case "command.purge":
+      return { kind: m.kind, before: mutationSeq(m.before, m.kind, "before") };
     default: {
       const kind = (m as { kind?: unknown }).kind;
       throw libosError("EINVAL", `Cannot apply mutation '${String(kind)}': unknown kind`);

@@ -12,6 +12,7 @@
 import type {
   CheckpointInfo,
   CheckpointRecord,
+  CommandRecord,
   Grant,
   HumanRequest,
   ImageRecord,
@@ -35,7 +36,11 @@ export type Mutation =
   | { kind: "image.put"; image: ImageRecord }
   | { kind: "meta.put"; key: string; value: unknown }
   /** Stores a checkpoint (checkpoints are immutable: an existing id is EEXIST). */
-  | { kind: "checkpoint.put"; checkpoint: CheckpointRecord };
+  | { kind: "checkpoint.put"; checkpoint: CheckpointRecord }
+  /** Puts an idempotent command's record (by id; a later put replaces it). */
+  | { kind: "command.put"; command: CommandRecord }
+  /** Forgets every command record that expired at or before `before`. */
+  | { kind: "command.purge"; before: number };
 
 /** Everything the kernel loads at boot. */
 export interface StoreSnapshot {
@@ -88,6 +93,8 @@ export interface Store extends AsyncDisposable {
   readCheckpoint(id: string): Promise<CheckpointRecord | null>;
   /** Checkpoints that include a process (as root or member), oldest first. */
   listCheckpoints(pid: Pid): Promise<CheckpointInfo[]>;
+  /** Reads an idempotent command's record by id, or null (expired ones too, until purged). */
+  readCommand(id: string): Promise<CommandRecord | null>;
   /** Waits for pending batches, then releases the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from ".
 import type {
   CheckpointInfo,
   CheckpointRecord,
+  CommandRecord,
   JournalEntry,
   ObjectRecord,
   Pid,
@@ -87,6 +88,10 @@ export class CrashableStore implements Store {
 
   listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
     return this.inner.listCheckpoints(pid);
+  }
+
+  readCommand(id: string): Promise<CommandRecord | null> {
+    return this.inner.readCommand(id);
   }
 
   /** A crashed store leaves the wrapped one open for the next kernel. */

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { hasCode } from "../errors.ts";
 import type { Mutation, Store } from "../store/store.ts";
 import type {
+  CommandRecord,
   Grant,
   HumanRequest,
   ImageRecord,
@@ -386,6 +387,60 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
       (e) => hasCode(e, "EEXIST"),
     );
   });
+
+  test("command records are put, replaced, read back exactly, and purged by expiry", async (store) => {
+    const pending = commandRecord("admin:k1", T0 + 10);
+    const other = commandRecord("t_2:k1", T0 + 20);
+    await store.apply([
+      { kind: "process.put", process: processRecord("p_1") },
+      { kind: "command.put", command: pending },
+      { kind: "command.put", command: other },
+    ]);
+    assert.deepEqual(await store.readCommand("admin:k1"), pending);
+    assert.equal(await store.readCommand("admin:k2"), null);
+    const done = {
+      ...pending,
+      state: "done" as const,
+      response: {
+        status: 201,
+        body: '{"pid":"p_1"}',
+        headers: { "content-type": "application/json" },
+      },
+    };
+    await store.apply([{ kind: "command.put", command: done }]);
+    assert.deepEqual(await store.readCommand("admin:k1"), done);
+    // A rejected batch takes its command record with it.
+    await assert.rejects(
+      store.apply([
+        { kind: "command.put", command: commandRecord("admin:k3", T0) },
+        { kind: "command.put", command: { ...pending, expiresAt: -1 } },
+      ]),
+      (e) => hasCode(e, "EINVAL"),
+    );
+    assert.equal(await store.readCommand("admin:k3"), null);
+    await store.apply([{ kind: "command.purge", before: T0 + 10 }]);
+    assert.equal(await store.readCommand("admin:k1"), null);
+    assert.deepEqual(await store.readCommand("t_2:k1"), other);
+  });
+}
+
+/** A pending command record. */
+export function commandRecord(id: string, expiresAt: number): CommandRecord {
+  const [principal = "admin", key = "k"] = id.split(":");
+  return {
+    id,
+    key,
+    principal,
+    method: "POST",
+    route: "/v1/processes",
+    path: "/v1/processes",
+    bodySha256: "0".repeat(64),
+    createdAt: T0,
+    expiresAt,
+    state: "pending",
+    refs: { processes: ["p_1"], grants: [], human: [], images: [], checkpoints: [] },
+    response: null,
+  };
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+/**
+ * `Idempotency-Key` on every mutating route. A command sent with a key runs
+ * once per (token, key): the kernel writes the key's record in the same
+ * store batch as the command's effect ({@linkcode CommandLedger}), and the
+ * answer beside it once the command answered. A retry with the same key,
+ * route and body gets the stored status and body with
+ * `Idempotent-Replayed: true` and does nothing else; the same key with
+ * another route or body gets 422 `EIDEMPOTENCY`; a retry while the first is
+ * still running gets 409 `EBUSY`. Keys live for the control plane's
+ * `idempotencyTtlMs` (24 h by default) and survive restarts.
+ *
+ * After a crash between the effect and its answer, the record is `pending`
+ * with the ids its effect wrote, and a retry is answered from them (the
+ * process spawned, the child forked, the request answered, … as it stands
+ * now); see {@linkcode _REBUILD}.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
+import type { CommandRecord, CommandResponse, Kernel } from "../runtime/mod.ts";
+import type { ApiEnv } from "./context.ts";
+import { errorResponse } from "./http_errors.ts";
+import { etag, withRevision } from "./revision.ts";
+
+/** The request header naming a command's key. */
+export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
+/** The response header of an answer replayed from a stored command. */
+export const REPLAYED_HEADER = "Idempotent-Replayed";
+/** How long a key is kept by default: 24 hours. */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** 1–255 printable ASCII characters. */
+const _KEY = /^[\x20-\x7e]{1,255}$/;
+
+/** The headers of an answer worth keeping. */
+const _KEPT_HEADERS = ["content-type", "etag", "location"];
+
+/** The middleware of a mutating route (after authorization, before validation). */
+export function idempotency(): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const key = c.req.header(IDEMPOTENCY_KEY_HEADER);
+    if (key === undefined) return await next();
+    if (!_KEY.test(key)) {
+      return errorResponse(c, 400, {
+        code: "EINVAL",
+        message: `Cannot accept the ${IDEMPOTENCY_KEY_HEADER} header: expected 1 to 255 ` +
+          `printable ASCII characters, got ${key.length} characters` +
+          (key.length > 0 && key.length <= 255 ? " with one outside that range" : ""),
+      });
+    }
+    const { kernel, limits } = c.var.ctx;
+    const principal = c.var.principal;
+    const bodySha256 = createHash("sha256").update(new Uint8Array(await c.req.arrayBuffer()))
+      .digest("hex");
+    const id = `${principal.id}:${key}`;
+    const request = { method: c.req.method, route: c.req.routePath, path: c.req.path, bodySha256 };
+
+    const found = await kernel.commands.lookup(id);
+    if (found.found === "running") return _busy(c, key);
+    if (found.found === "stored") {
+      const mismatch = _mismatch(found.record, request);
+      if (mismatch !== null) {
+        return errorResponse(c, 422, {
+          code: "EIDEMPOTENCY",
+          message: `Cannot reuse ${IDEMPOTENCY_KEY_HEADER} '${key}': it was sent with ${mismatch}`,
+        });
+      }
+      if (found.record.response !== null) return _replay(found.record.response);
+      const rebuilt = await _rebuild(c, kernel, found.record);
+      if (rebuilt !== "rerun") return rebuilt;
+    }
+
+    const now = kernel.clock.now();
+    const record: CommandRecord = {
+      id,
+      key,
+      principal: principal.id,
+      ...request,
+      createdAt: now,
+      expiresAt: now + limits.idempotencyTtlMs,
+      state: "pending",
+      refs: null,
+      response: null,
+    };
+    if (kernel.commands.isRunning(id)) return _busy(c, key); // a retry raced the lookup
+    const { record: stamped } = await kernel.commands.run(record, async () => await next());
+    if (c.res.status >= 500) return; // not kept: a retry runs again (or is rebuilt)
+    await kernel.commands.finish(stamped, await _keep(c.req.routePath, c.res));
+  };
+}
+
+function _busy(c: Context<ApiEnv>, key: string): Response {
+  return errorResponse(c, 409, {
+    code: "EBUSY",
+    message: `Cannot run the request: a request with ${IDEMPOTENCY_KEY_HEADER} '${key}' ` +
+      "is still running; retry when it has answered",
+  });
+}
+
+/** What differs between a stored command and a retry, or null. */
+function _mismatch(
+  stored: CommandRecord,
+  retry: { method: string; route: string; path: string; bodySha256: string },
+): string | null {
+  if (stored.method !== retry.method || stored.path !== retry.path) {
+    return `another request (${stored.method} ${stored.path})`;
+  }
+  if (stored.bodySha256 !== retry.bodySha256) return "another body";
+  return null;
+}
+
+/** The answer to keep for a command. */
+async function _keep(route: string, res: Response): Promise<CommandResponse> {
+  const headers: Record<string, string> = {};
+  for (const name of _KEPT_HEADERS) {
+    const value = res.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  if (route === "/v1/tokens" && res.status === 201) {
+    // A token's secret is shown once and never kept, not even here.
+    const info = JSON.parse(await res.clone().text()) as Record<string, unknown>;
+    return {
+      status: 409,
+      body: JSON.stringify({
+        error: {
+          code: "EIDEMPOTENCY",
+          message: `Cannot show the token again: the first request with this key minted ` +
+            `'${String(info["id"])}', and its secret is shown once; revoke it and mint another`,
+        },
+      }),
+      headers: { "content-type": "application/json" },
+    };
+  }
+  return { status: res.status, body: await res.clone().text(), headers };
+}
+
+function _replay(response: CommandResponse): Response {
+  return new Response(response.body, {
+    status: response.status,
+    headers: { ...response.headers, [REPLAYED_HEADER]: "true" },
+  });
+}
+
+/**
+ * An answer rebuilt from what a command's effect made, as it stands now;
+ * "rerun" when its main effect never committed (only a preparatory one did,
+ * such as the inline image of a spawn), so running it again is safe; null
+ * when it cannot be rebuilt.
+ */
+type _Rebuilt = { status: number; body: unknown; etag?: string } | "rerun" | null;
+
+/**
+ * How a command whose answer was lost in a crash is answered, per route,
+ * from the ids its effect batch wrote. A route not here (or whose target is
+ * gone) answers 409 `EIDEMPOTENCY` naming what the effect wrote.
+ */
+const _REBUILD: Record<
+  string,
+  (kernel: Kernel, params: Record<string, string>, refs: NonNullable<CommandRecord["refs"]>) =>
+    | _Rebuilt
+    | Promise<_Rebuilt>
+> = {
+  "POST /v1/processes": (kernel, _params, refs) => {
+    const pid = refs.processes[0];
+    return pid === undefined ? "rerun" : { status: 201, body: { pid, process: kernel.get(pid) } };
+  },
+  "POST /v1/processes/:pid/fork": (kernel, params, refs) => {
+    const pid = refs.processes.find((p) => p !== params["pid"]);
+    return pid === undefined ? "rerun" : { status: 201, body: { pid, process: kernel.get(pid) } };
+  },
+  "POST /v1/processes/:pid/signal": (kernel, params) => {
+    const p = withRevision(kernel.get(params["pid"]!));
+    return { status: 200, body: p, etag: etag(p.revision) };
+  },
+  "POST /v1/human/:id": (kernel, params) => {
+    const r = withRevision(kernel.humanRequest(params["id"]!));
+    return { status: 200, body: r, etag: etag(r.revision) };
+  },
+  "POST /v1/processes/:pid/capabilities": (kernel, _params, refs) => {
+    const g = refs.grants[0] === undefined ? undefined : kernel.grants.get(refs.grants[0]);
+    return g === undefined ? null : { status: 201, body: g };
+  },
+  "POST /v1/images": (kernel, _params, refs) => {
+    const id = refs.images[0];
+    return id === undefined ? null : { status: 201, body: kernel.images.get(id) };
+  },
+  "POST /v1/processes/:pid/checkpoints": async (kernel, params, refs) => {
+    const id = refs.checkpoints[0];
+    const info = (await kernel.listCheckpoints(params["pid"]!)).find((c) => c.id === id);
+    return info === undefined ? null : { status: 201, body: info };
+  },
+};
+
+async function _rebuild(
+  c: Context<ApiEnv>,
+  kernel: Kernel,
+  record: CommandRecord,
+): Promise<Response | "rerun"> {
+  const refs = record.refs ?? { processes: [], grants: [], human: [], images: [], checkpoints: [] };
+  let rebuilt: _Rebuilt = null;
+  try {
+    rebuilt = await _REBUILD[`${record.method} ${record.route}`]?.(kernel, c.req.param(), refs) ??
+      null;
+  } catch {
+    rebuilt = null; // its target is gone
+  }
+  if (rebuilt === "rerun") return rebuilt;
+  if (rebuilt === null) {
+    const wrote = Object.entries(refs).filter(([, ids]) => ids.length > 0)
+      .map(([kind, ids]) => `${kind} ${ids.join(", ")}`).join("; ");
+    return errorResponse(c, 409, {
+      code: "EIDEMPOTENCY",
+      message: `Cannot answer ${IDEMPOTENCY_KEY_HEADER} '${record.key}' again: its request ` +
+        `took effect (${wrote || "nothing named"}) but its answer was lost when the kernel ` +
+        "stopped; read the state instead",
+    });
+  }
+  const response: CommandResponse = {
+    status: rebuilt.status,
+    body: JSON.stringify(rebuilt.body),
+    headers: {
+      "content-type": "application/json",
+      ...(rebuilt.etag === undefined ? {} : { etag: rebuilt.etag }),
+    },
+  };
+  await kernel.commands.finish(record, response);
+  return _replay(response);
+}
