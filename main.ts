@@ -26,6 +26,7 @@ import {
 } from "./api/mod.ts";
 import {
   auditPages,
+  bodyText,
   DataDirLock,
   escapePreview,
   type HumanRequest,
@@ -38,6 +39,8 @@ import {
   parseCeilingItem,
   type ProcessRecord,
   providersFromEnv,
+  type Retention,
+  RetentionSchema,
   ShellProvider,
   SqliteStore,
   type ToolHost,
@@ -50,7 +53,8 @@ const USAGE = `libos — Agent libOS for Deno
 Usage:
   libos start [--image F] [--goal G] [--data DIR] [--workspace DIR] [--once]
               [--port 8787] [--host 127.0.0.1] [--tools DIR]... [--no-sandbox]
-              [--unconfined-shell] [--idempotency-ttl 24h]
+              [--unconfined-shell] [--retention keep|purge_on_exit]
+              [--idempotency-ttl 24h]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
@@ -59,6 +63,9 @@ Usage:
       exited, else 1). The admin token is LIBOS_ADMIN_TOKEN, else DIR/admin.token
       (generated at the first start, mode 0600, and printed once). One kernel
       at a time holds DIR (DIR/kernel.lock): a second start there fails at once.
+      --retention purge_on_exit replaces every ended process's model inputs and
+      outputs, tool results and human previews and answers by their sha-256
+      digests and sizes (README "Retention"); default keep, unless an image says so.
       An Idempotency-Key sent with a command is kept for --idempotency-ttl.
   libos verify [--data DIR]      Verify the audit chain of a data directory. It opens the
                                  database read-only and writes nothing, so it also runs
@@ -125,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
 async function openKernel(
   lock: DataDirLock,
   workspace: string,
-  options: { toolHost?: ToolHost; unconfinedShell?: boolean } = {},
+  options: { toolHost?: ToolHost; unconfinedShell?: boolean; retention?: Retention } = {},
 ): Promise<Kernel> {
   if (!lock.held || lock.mode !== "exclusive") {
     throw new TypeError(`Cannot open the store in '${lock.dir}': its lock is not held exclusively`);
@@ -143,7 +150,12 @@ async function openKernel(
     net: new NetProvider(),
     shell,
     // The shell's confinement is part of the record of every boot.
-    boot: { shell: confinement.kind, unconfinedShell: unconfined },
+    boot: {
+      shell: confinement.kind,
+      unconfinedShell: unconfined,
+      retention: options.retention ?? "keep",
+    },
+    ...(options.retention === undefined ? {} : { retention: options.retention }),
     ...(options.toolHost === undefined ? {} : { toolHost: options.toolHost }),
   });
 }
@@ -163,6 +175,7 @@ async function start(args: string[]): Promise<number> {
       "no-sandbox": { type: "boolean", default: false },
       "unconfined-shell": { type: "boolean", default: false },
       "idempotency-ttl": { type: "string", default: "24h" },
+      retention: { type: "string", default: "keep" },
     },
     strict: true,
   });
@@ -172,6 +185,13 @@ async function start(args: string[]): Promise<number> {
       _line`libos: --idempotency-ttl must be a duration such as 24h, 30m, 90s or 500ms, got '${
         values["idempotency-ttl"]
       }'`,
+    );
+    return 2;
+  }
+  const retention = RetentionSchema.safeParse(values.retention);
+  if (!retention.success) {
+    console.error(
+      _line`libos: --retention must be keep or purge_on_exit, got '${values.retention}'`,
     );
     return 2;
   }
@@ -202,6 +222,7 @@ async function start(args: string[]): Promise<number> {
   const kernel = await openKernel(lock, workspace, {
     ...(sandbox === null ? {} : { toolHost: sandbox }),
     unconfinedShell: values["unconfined-shell"],
+    retention: retention.data,
   });
   // Listen for signals before saying "up": a signal from then on shuts down cleanly.
   const stop = Promise.withResolvers<string>();
@@ -305,7 +326,7 @@ async function start(args: string[]): Promise<number> {
  * margin, so no line of it can pass for a line of the kernel's own.
  */
 function printRequest(r: HumanRequest): void {
-  const preview = escapePreview(r.preview).split("\n").map((l) => `  │ ${l}`);
+  const preview = escapePreview(bodyText(r.preview)).split("\n").map((l) => `  │ ${l}`);
   const answer = r.kind === "question" ? _line`answer ${r.id} <text>` : _line`approve ${r.id}`;
   console.log(
     ["", _line`[human] ${r.id} (${r.kind}) from ${r.pid}:`, ...preview].join("\n") +
@@ -463,7 +484,7 @@ async function remote(command: string, args: string[]): Promise<number> {
           p.parentPid ?? "-",
           p.state,
           `${p.imageId}@${p.imageVersion}`,
-          shown(p.goal, 60),
+          shown(bodyText(p.goal), 60),
         ]);
         _table([["PID", "PARENT", "STATE", "IMAGE", "GOAL"], ...rows]);
         return 0;
@@ -480,7 +501,7 @@ async function remote(command: string, args: string[]): Promise<number> {
         console.log(_line`${p.pid}  ${p.state}${p.reason === null ? "" : ` (${shown(p.reason)})`}`);
         console.log(_line`  image    ${p.imageId}@${p.imageVersion}`);
         console.log(_line`  parent   ${p.parentPid ?? "-"}    cwd /${p.cwd}`);
-        console.log(_line`  goal     ${shown(p.goal)}`);
+        console.log(_line`  goal     ${shown(bodyText(p.goal))}`);
         console.log(
           _line`  usage    steps ${p.usage.steps}, tool calls ${p.usage.toolCalls}, tokens ${p.usage.tokens}, children ${p.usage.children}`,
         );

@@ -124,6 +124,16 @@ const WaitReasonSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("event"), name: z.string() }),
 ]).openapi("WaitReason");
 
+/**
+ * What stands in for a body purged under retention `purge_on_exit`: the
+ * sha-256 of its canonical JSON encoding and that encoding's size.
+ */
+export const PurgedBodySchema = z.object({
+  purged: z.literal(true),
+  sha256: z.string().openapi({ description: "sha-256 (hex) of the body's canonical JSON" }),
+  size: z.number().openapi({ description: "bytes of that encoding" }),
+}).openapi("PurgedBody");
+
 /** A process descriptor. */
 export const ProcessSchema = z.object({
   pid: z.string(),
@@ -131,7 +141,7 @@ export const ProcessSchema = z.object({
   lineage: z.array(z.string()),
   imageId: z.string(),
   imageVersion: z.string(),
-  goal: z.string(),
+  goal: z.union([z.string(), PurgedBodySchema]),
   forkedFrom: z.string().nullable(),
   state: ProcessStateSchema,
   wait: WaitReasonSchema.nullable(),
@@ -168,8 +178,15 @@ export const ProcessSchema = z.object({
     invalid: z.number(),
   }).nullable(),
   recoveries: z.number().openapi({ description: "kernel crashes this process was resumed after" }),
-  result: z.unknown(),
+  result: z.unknown().openapi({
+    description: "what exit returned; a PurgedBody once purged",
+  }),
   reason: z.string().nullable(),
+  retention: z.enum(["keep", "purge_on_exit"]).openapi({
+    description: "purge_on_exit: goal, result, journal bodies, namespace objects and human " +
+      "previews and answers become PurgedBody when it ends",
+  }),
+  purgedAt: z.number().nullable().openapi({ description: "when its bodies were purged" }),
   createdAt: z.number(),
   updatedAt: z.number(),
   startedAt: z.number().nullable(),
@@ -199,9 +216,9 @@ export const HumanRequestSchema = z.object({
   kind: z.enum(["approval", "question", "permission"]),
   state: HumanStateSchema,
   actionHash: z.string().nullable(),
-  preview: z.string().openapi({
+  preview: z.union([z.string(), PurgedBodySchema]).openapi({
     description: "Escaped: no raw control characters, terminal escapes or bidi controls; " +
-      "long content is cut with a note",
+      "long content is cut with a note. A PurgedBody once its process's bodies were purged",
   }),
   previewSha256: z.string().openapi({
     description: "sha-256 (hex) of the preview as shown and the bound action's hash; " +
@@ -216,7 +233,7 @@ export const HumanRequestSchema = z.object({
   expiresAt: z.number().nullable(),
   decidedAt: z.number().nullable(),
   decidedBy: z.string().nullable(),
-  answer: z.string().nullable(),
+  answer: z.union([z.string(), PurgedBodySchema]).nullable(),
   scope: z.enum(["once", "always"]).nullable(),
   consumed: z.boolean(),
 }).openapi("HumanRequest");
@@ -227,7 +244,7 @@ export const ObjectSchema = z.object({
   namespace: z.string(),
   name: z.string(),
   type: z.string(),
-  payload: z.unknown(),
+  payload: z.unknown().openapi({ description: "the content; a PurgedBody once purged" }),
   version: z.number(),
   links: z.array(z.object({ rel: z.string(), oid: z.string() })),
   provenance: z.object({ pid: z.string().nullable(), step: z.number().nullable() }),
@@ -254,7 +271,10 @@ export const JournalEntrySchema = z.object({
   turn: z.number().nullable(),
   callId: z.string().nullable(),
   sys: z.number().nullable(),
-  data: z.record(z.string(), z.unknown()),
+  data: z.record(z.string(), z.unknown()).openapi({
+    description: "the entry's body; a PurgedBody once purged (lifecycle entries keep theirs, " +
+      "with goal purged)",
+  }),
 }).openapi("JournalEntry");
 
 /** One audit record as chained. */

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { SandboxTools } from "../sandbox/mod.ts";
 import {
   type AgentImageInput,
+  bodyText,
   FakeClock,
   type JournalEntry,
   Kernel,
@@ -181,7 +182,9 @@ export async function runDemo(
   using _operator = kernel.subscribe((e) => {
     if (e.type === "human" && e.request.state === "pending") {
       print(`[operator] request ${e.request.id} from ${e.request.pid}:`);
-      for (const line of e.request.preview.split("\n").slice(0, 4)) print(`[operator]   ${line}`);
+      for (const line of bodyText(e.request.preview).split("\n").slice(0, 4)) {
+        print(`[operator]   ${line}`);
+      }
       print(`[operator] approves ${e.request.id}`);
       queueMicrotask(() =>
         void kernel.answer(e.request.id, { decision: "approve" }, { actor: "operator:demo" })

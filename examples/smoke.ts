@@ -25,6 +25,7 @@ import { parseArgs } from "node:util";
 import {
   type AgentImageInput,
   type AuditRecord,
+  bodyText,
   type JournalEntry,
   Kernel,
   LocalFilesystem,
@@ -116,7 +117,7 @@ export async function runSmoke(
     using _operator = kernel.subscribe((e) => {
       if (e.type !== "human" || e.request.state !== "pending") return;
       const id = e.request.id;
-      print(`[human] ${id}: ${e.request.preview.split("\n")[0]}`);
+      print(`[human] ${id}: ${bodyText(e.request.preview).split("\n")[0]}`);
       const approve = values["auto-approve"] ||
         (Deno.stdin.isTerminal() && confirm(`Approve ${id}?`));
       print(`[human] ${approve ? "approved" : "denied"} ${id}`);

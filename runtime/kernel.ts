@@ -83,8 +83,10 @@ import type {
   Pid,
   ProcessRecord,
   ProcessState,
+  Retention,
   WaitReason,
 } from "./types.ts";
+import { purgeDue, purgeProcess, resolveRetention } from "./retention/purge.ts";
 import { decodeAudit } from "./audit/audit_chain.ts";
 import { resolvePath } from "./substrate/workspace_path.ts";
 import { primitiveTool, primitiveToolNames } from "./engine/primitive_tools.ts";
@@ -119,6 +121,11 @@ export interface KernelOptions {
   /** The shell substrate for `shell.run` (default none: run_shell is refused). */
   shell?: ShellProvider;
   /**
+   * What ended processes keep (default "keep"); "purge_on_exit" purges every
+   * process's bodies when it ends, whatever its image says (README "Retention").
+   */
+  retention?: Retention;
+  /**
    * Facts about this boot the operator chose (e.g. an unconfined shell),
    * recorded in the audit log as the boot's `kernel.boot` record.
    */
@@ -150,6 +157,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
   readonly net: NetProvider | null;
   /** The shell substrate, if any. */
   readonly shell: ShellProvider | null;
+  /** The kernel's retention setting: a floor under every image's. */
+  readonly retention: Retention;
   /** @internal */
   readonly _procs = new Map<Pid, ProcessRecord>();
   /** @internal */
@@ -170,6 +179,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
   #fatal: unknown = null;
   readonly #bootFacts: Record<string, unknown>;
   #meta: Record<string, unknown> = {};
+  /** Purges in flight, by pid. */
+  #purges = new Map<Pid, Promise<void>>();
 
   private constructor(options: KernelOptions, store: Store, audit: AuditChain) {
     this.store = store;
@@ -183,6 +194,14 @@ export class Kernel implements KernelCore, AsyncDisposable {
     this.toolDeadlineMs = options.toolDeadlineMs ?? 30_000;
     this.net = options.net ?? null;
     this.shell = options.shell ?? null;
+    if (options.retention !== undefined && !["keep", "purge_on_exit"].includes(options.retention)) {
+      throw new TypeError(
+        `Cannot create a kernel: retention must be "keep" or "purge_on_exit", got ${
+          JSON.stringify(options.retention)
+        }`,
+      );
+    }
+    this.retention = options.retention ?? "keep";
     this.#audit = audit;
     this.#bootFacts = { ...options.boot };
     this.#counters = {};
@@ -205,13 +224,18 @@ export class Kernel implements KernelCore, AsyncDisposable {
     const store = options.store ?? new MemoryStore();
     const snap = await store.load();
     const kernel = new Kernel(options, store, new AuditChain({ head: snap.auditHead }));
+    // An image stored before retention existed kept everything.
+    for (const r of snap.images) r.image.retention ??= "keep";
     kernel.images.load(snap.images);
     kernel.grants.load(snap.grants);
     kernel.objects.load(snap.objects);
     for (const r of snap.human) {
       // A request stored before digests were kept gets its digest now.
-      if (typeof r.previewSha256 !== "string" || r.previewSha256 === "") {
-        r.previewSha256 = previewDigest(r);
+      if (
+        (typeof r.previewSha256 !== "string" || r.previewSha256 === "") &&
+        typeof r.preview === "string"
+      ) {
+        r.previewSha256 = previewDigest({ preview: r.preview, actionHash: r.actionHash });
       }
       kernel._human.set(r.id, r);
     }
@@ -234,8 +258,15 @@ export class Kernel implements KernelCore, AsyncDisposable {
     atLeast("pid", snap.processes.map((p) => p.pid), "p_");
     atLeast("grant", snap.grants.map((g) => g.id), "g_");
     atLeast("human", snap.human.map((r) => r.id), "h_");
-    for (const p of snap.processes) kernel._adopt(p);
+    for (const p of snap.processes) {
+      // A record stored before retention existed kept everything.
+      p.retention ??= "keep";
+      p.purgedAt ??= null;
+      kernel._adopt(p);
+    }
     await kernel.#recover();
+    // A process that ended before the crash but whose purge did not commit.
+    for (const p of snap.processes) if (purgeDue(p)) await kernel.#purge(p.pid);
     if (options.autostart !== false) kernel._scheduler.start();
     return kernel;
   }
@@ -465,9 +496,13 @@ export class Kernel implements KernelCore, AsyncDisposable {
     this._commit(batch).catch(() => {});
   }
 
-  /** A parent waiting on this child wakes; timers are cleared; the sandbox lets go. */
+  /**
+   * A parent waiting on this child wakes; timers are cleared; the sandbox lets
+   * go; a `purge_on_exit` process's bodies are purged.
+   */
   #onTerminal(p: ProcessRecord): void {
     this.#clearTimer(p.pid);
+    if (purgeDue(p)) void this.#purge(p.pid).catch((e) => this._panic(p.pid, e));
     void this.toolHost?.release?.(p.pid).catch((e) =>
       console.error(logLine(`libos: releasing ${p.pid}'s sandbox: ${errorText(e)}`))
     );
@@ -476,6 +511,30 @@ export class Kernel implements KernelCore, AsyncDisposable {
     if (parent?.state === "waiting" && parent.wait?.kind === "child" && parent.wait.pid === p.pid) {
       void this._wake(parent.pid, "child ended").catch((e) => this._panic(parent.pid, e));
     }
+  }
+
+  /**
+   * Purges an ended process once its last quantum is over (one batch; see
+   * runtime/retention/purge.ts). One purge per process at a time.
+   */
+  #purge(pid: Pid): Promise<void> {
+    const running = this.#purges.get(pid);
+    if (running !== undefined) return running;
+    const done = (async () => {
+      await this._scheduler.quantumOf(pid);
+      await purgeProcess(this, pid);
+    })().finally(() => this.#purges.delete(pid));
+    this.#purges.set(pid, done);
+    return done;
+  }
+
+  /**
+   * Resolves when an ended `purge_on_exit` process's purge has committed (at
+   * once when none is due or running).
+   */
+  async whenPurged(pid: Pid): Promise<void> {
+    this._proc(pid);
+    await this.#purges.get(pid);
   }
 
   /** @internal Wakes a waiting process so its pending call runs again. */
@@ -768,6 +827,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
       recoveries: 0,
       result: null,
       reason: null,
+      retention: resolveRetention(this.retention, image.retention, parent?.retention),
+      purgedAt: null,
       createdAt: now,
       updatedAt: now,
       startedAt: null,
@@ -981,6 +1042,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
     p.cursor = null;
     p.usage.steps = 0;
     p.budgets = { ...record.image.budgets };
+    p.retention = resolveRetention(p.retention, record.image.retention);
     const live = this._liveOf(pid);
     live.messages = null;
     this._journal(batch, pid, "lifecycle", { exec: `${record.id}@${record.version}` });
@@ -1592,6 +1654,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     await this._scheduler.stop();
+    await Promise.allSettled([...this.#purges.values()]);
     for (const t of this.#timers.values()) t[Symbol.dispose]();
     this.#timers.clear();
     if (this.#fatal === null) {

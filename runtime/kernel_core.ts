@@ -41,6 +41,7 @@ import type {
   Pid,
   ProcessRecord,
   ProcessState,
+  Retention,
   WaitReason,
 } from "./types.ts";
 
@@ -127,6 +128,8 @@ export interface KernelCore {
   readonly toolDeadlineMs: number;
   readonly net: NetProvider | null;
   readonly shell: ShellProvider | null;
+  /** The kernel's retention setting (a floor under every image's). */
+  readonly retention: Retention;
   readonly _models: Map<string, ModelProvider>;
   readonly _scheduler: Scheduler;
 

@@ -52,6 +52,7 @@ export {
   type GrantSpec,
   GrantSpecSchema,
   type ModelSpec,
+  RetentionSchema,
   RIGHTS_BY_KIND,
 } from "./images/schemas.ts";
 export type {
@@ -69,6 +70,8 @@ export type {
   Pid,
   ProcessRecord,
   ProcessState,
+  PurgedBody,
+  Retention,
   StoredAudit,
   ToolResult,
   WaitReason,
@@ -109,6 +112,13 @@ export { defaultObjectTypes, ObjectTypeRegistry } from "./memory/object_types.ts
 export { errorText, escapePreview, type EscapePreviewOptions, logLine } from "./human/preview.ts";
 export { primitiveToolNames, primitiveToolSpec } from "./engine/primitive_tools.ts";
 export { isTerminal } from "./process/lifecycle.ts";
+export {
+  bodyText,
+  isPurged,
+  purgedBody,
+  type PurgeReport,
+  resolveRetention,
+} from "./retention/purge.ts";
 export { defineTool, type Tool, type ToolDefinition, type ToolSys, z } from "./tool_sdk.ts";
 export { OpenAIProvider, type OpenAIProviderOptions } from "./models/openai_provider.ts";
 export { AnthropicProvider, type AnthropicProviderOptions } from "./models/anthropic_provider.ts";

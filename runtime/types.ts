@@ -77,6 +77,24 @@ export interface JitTool {
   registered: boolean;
 }
 
+/**
+ * What a process's bodies become when it ends: `keep` them (the default), or
+ * `purge_on_exit` — replace them by their digests and sizes (see
+ * runtime/retention/purge.ts).
+ */
+export type Retention = "keep" | "purge_on_exit";
+
+/**
+ * A body that was purged: the sha-256 (hex) of the canonical JSON encoding of
+ * what it was (runtime/audit/canonical_json.ts), and that encoding's size in
+ * bytes.
+ */
+export interface PurgedBody {
+  purged: true;
+  sha256: string;
+  size: number;
+}
+
 /** A process descriptor (DESIGN §2). */
 export interface ProcessRecord {
   pid: Pid;
@@ -86,7 +104,8 @@ export interface ProcessRecord {
   imageId: string;
   /** The version of the image in the image registry. */
   imageVersion: string;
-  goal: string;
+  /** The goal it was given; purged when it ends under `purge_on_exit`. */
+  goal: string | PurgedBody;
   /** The parent a fork was made from (a scripted model then follows its `forked` script). */
   forkedFrom: Pid | null;
   state: ProcessState;
@@ -108,9 +127,14 @@ export interface ProcessRecord {
    * after MAX_RECOVERIES of them.
    */
   recoveries: number;
+  /** What `exit` returned; purged when it ends under `purge_on_exit`. */
   result: unknown;
   /** Why a process ended (or failed). */
   reason: string | null;
+  /** What happens to its bodies when it ends (fixed at spawn). */
+  retention: Retention;
+  /** When its bodies were purged (`purge_on_exit`), or null. */
+  purgedAt: number | null;
   createdAt: number;
   updatedAt: number;
   startedAt: number | null;
@@ -239,8 +263,8 @@ export interface HumanRequest {
   state: HumanState;
   /** Hash of the exact action an approval is bound to. */
   actionHash: string | null;
-  /** Escaped, human-readable description of the action or question. */
-  preview: string;
+  /** Escaped, human-readable description of the action or question (purged: its digest). */
+  preview: string | PurgedBody;
   /**
    * sha-256 of exactly what the human is shown: the preview and the bound
    * action's hash. An answer over the HTTP API must send it back.
@@ -258,7 +282,7 @@ export interface HumanRequest {
   expiresAt: number | null;
   decidedAt: number | null;
   decidedBy: string | null;
-  answer: string | null;
+  answer: string | PurgedBody | null;
   scope: "once" | "always" | null;
   /** Whether the action it approved has run. */
   consumed: boolean;

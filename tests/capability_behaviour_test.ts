@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { bootKernel, call, fileText, runImage, scripted, toolResults } from "./helpers.ts";
+import { bodyText } from "../mod.ts";
 
 Deno.test("a tool being visible is not authority: write_text_file without an fs write grant is EPERM and writes nothing", async () => {
   await using t = await bootKernel();
@@ -152,7 +153,7 @@ Deno.test("ask parks the process and, once approved, runs the same action withou
   const [request] = t.kernel.humanRequests({ state: "pending" });
   assert.ok(request);
   assert.equal(request.kind, "approval");
-  assert.match(request.preview, /write 4 bytes to deploy\/config\.txt/);
+  assert.match(bodyText(request.preview), /write 4 bytes to deploy\/config\.txt/);
   await t.kernel.answer(request.id, { decision: "approve" });
   const done = await t.kernel.wait(p.pid, { until: "terminal" });
   assert.equal(done.state, "exited");

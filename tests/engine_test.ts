@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  bodyText,
   type Clock,
   FakeClock,
   Kernel,
@@ -246,7 +247,7 @@ Deno.test("fetch_url under an ask grant asks a human, then fetches once", async 
   assert.equal((await kernel.wait(p.pid)).state, "waiting");
   const [r] = kernel.humanRequests({ state: "pending" });
   assert.ok(r, "an approval was asked");
-  assert.match(r.preview, /example\.test/);
+  assert.match(bodyText(r.preview), /example\.test/);
   await kernel.answer(r.id, { decision: "approve" });
   await kernel.wait(p.pid, { until: "terminal" });
   assert.deepEqual((await toolResults(kernel, p.pid)).map(outcome), ["ok", "ok"]);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { bootKernel, call, fileText, runImage, scripted, toolResults } from "./helpers.ts";
+import { bodyText } from "../mod.ts";
 
 Deno.test("objects: every write is a new version with provenance; links are typed; old versions stay readable", async () => {
   await using t = await bootKernel();
@@ -155,7 +156,8 @@ Deno.test("request_permission: approved once grants a one-use capability; the pr
   await t.kernel.wait(p.pid);
   const [r] = t.kernel.humanRequests({ state: "pending" });
   assert.equal(r?.kind, "permission");
-  assert.ok(!r!.preview.includes("\u001b") && !r!.preview.includes("\u202e"), r!.preview);
+  const shown = bodyText(r!.preview);
+  assert.ok(!shown.includes("\u001b") && !shown.includes("\u202e"), shown);
   await t.kernel.answer(r!.id, { decision: "approve", scope: "once" });
   await t.kernel.wait(p.pid, { until: "terminal" });
   const results = await toolResults(t.kernel, p.pid);

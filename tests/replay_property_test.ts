@@ -15,6 +15,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  bodyText,
   FakeClock,
   isTerminal,
   Kernel,
@@ -304,7 +305,7 @@ async function _live(
         assert.ok(pending.length > 0, `${pid} waits for a human but nothing is pending`);
         for (const h of pending) {
           const answered = await _race(
-            kernel.answer(h.id, { decision: "answer", answer: h.preview }),
+            kernel.answer(h.id, { decision: "answer", answer: bodyText(h.preview) }),
             crash,
             `answer ${h.id}`,
           );

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Kernel, LocalFilesystem, NetProvider, ShellProvider } from "../mod.ts";
+import { bodyText, Kernel, LocalFilesystem, NetProvider, ShellProvider } from "../mod.ts";
 import { call, outcome, scripted, toolResults } from "./helpers.ts";
 
 const BWRAP = await _works("bwrap", ["--ro-bind", "/", "/", "true"]);
@@ -137,8 +137,8 @@ Deno.test({
     assert.equal((await w.kernel.wait(p.pid)).state, "waiting");
     const [r] = w.kernel.humanRequests({ state: "pending" });
     assert.ok(r, "the run asks first");
-    assert.match(r.preview, /"cat" "secret\/key\.txt"/);
-    assert.match(r.preview, /fs:secret\/\*\*/);
+    assert.match(bodyText(r.preview), /"cat" "secret\/key\.txt"/);
+    assert.match(bodyText(r.preview), /fs:secret\/\*\*/);
     await w.kernel.answer(r.id, { decision: "approve" });
     await w.kernel.wait(p.pid, { until: "terminal" });
     const results = await toolResults(w.kernel, p.pid);

@@ -132,7 +132,7 @@ function renderRequest(r) {
     "li",
     { class: "request", dataset: { id: r.id, kind: r.kind, pid: r.pid } },
     el("div", { text: `${r.id} · ${r.kind} from ${r.pid}` }),
-    el("pre", { class: "preview", text: r.preview }),
+    el("pre", { class: "preview", text: short(r.preview, 1e6) }),
     el("div", {
       class: "digest",
       text: `preview sha256 ${String(r.previewSha256 ?? "").slice(0, 12)}`,

@@ -19,6 +19,7 @@ import {
   WaitQuery,
 } from "../schemas.ts";
 import { checkIfMatch, etag, withRevision } from "../revision.ts";
+import { bodyText } from "../../runtime/mod.ts";
 
 const tag = ["processes"];
 
@@ -170,7 +171,7 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
     const { kernel } = c.var.ctx;
     const parent = kernel.get(pid);
     const child = await kernel.fork(pid, {
-      goal: body.goal ?? parent.goal,
+      goal: body.goal ?? bodyText(parent.goal),
       capabilities: body.capabilities,
       ...(body.objects === undefined ? {} : { objects: body.objects }),
     }, actorOf(c.var.principal));

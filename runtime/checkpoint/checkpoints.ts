@@ -20,6 +20,7 @@ import { libosError } from "../errors.ts";
 import type { KernelCore as Kernel } from "../kernel_core.ts";
 import { voidHumanRequest } from "../human/human_queue.ts";
 import { isTerminal } from "../process/lifecycle.ts";
+import { resolveRetention } from "../retention/purge.ts";
 import { newOid } from "../memory/object_memory.ts";
 import type { GrantSpec } from "../images/schemas.ts";
 import type {
@@ -187,6 +188,8 @@ export async function restoreCheckpoint(
       }
     }
   }
+  // Checked after the reads: a purge may have committed while they ran.
+  _assertKept(k, record, "restore");
   const batch = new Batch();
   const now = k.clock.now();
   const pids = new Set(members.map((m) => m.process.pid));
@@ -249,6 +252,24 @@ export async function restoreCheckpoint(
   }
   await k._commit(batch);
   return structuredClone(k._proc(record.pid));
+}
+
+/**
+ * Refuses a checkpoint whose processes' journals were purged (retention
+ * `purge_on_exit`): resuming from it needs the journal up to it.
+ */
+function _assertKept(k: Kernel, record: CheckpointRecord, verb: string): void {
+  for (const m of record.content.processes) {
+    const live = k._procs.get(m.process.pid);
+    if (live !== undefined && live.purgedAt !== null) {
+      throw libosError(
+        "ESTATE",
+        `Cannot ${verb} checkpoint '${record.id}': process ${live.pid} ended and its bodies ` +
+          "were purged (retention purge_on_exit), so its journal cannot be replayed",
+        { pid: live.pid },
+      );
+    }
+  }
 }
 
 /** Usage after a restore: every meter at least what was spent before it. */
@@ -403,6 +424,7 @@ export interface Bundle {
 /** Builds the bundle of a checkpoint (journals and images included). */
 async function _buildBundle(k: Kernel, id: string): Promise<Bundle> {
   const checkpoint = await readCheckpoint(k, id);
+  _assertKept(k, checkpoint, "bundle");
   const journals: Record<Pid, JournalEntry[]> = {};
   const images: ImageRecord[] = [];
   for (const m of checkpoint.content.processes) {
@@ -609,6 +631,9 @@ async function _instantiate(
       createdAt: now,
       updatedAt: now,
       endedAt: null,
+      // A checkpoint taken before retention existed kept everything.
+      retention: resolveRetention(k.retention, src.retention),
+      purgedAt: null,
     };
     k._adopt(p);
     let seq = 0;

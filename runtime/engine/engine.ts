@@ -411,21 +411,21 @@ export class SyscallEngine {
 
   newRequest(
     c: Call,
-    fields: Pick<
-      HumanRequest,
-      "kind" | "actionHash" | "preview" | "resource" | "rights" | "grantId"
-    >,
+    fields:
+      & Pick<HumanRequest, "kind" | "actionHash" | "resource" | "rights" | "grantId">
+      & { preview: string },
   ): HumanRequest {
     const k = this.k;
     const now = k.clock.now();
+    const preview = escapePreview(fields.preview);
     const r: HumanRequest = {
       id: k._nextId("human", "h_", this.batch),
       pid: this.pid,
       kind: fields.kind,
       state: "pending",
       actionHash: fields.actionHash,
-      preview: escapePreview(fields.preview),
-      previewSha256: "",
+      preview,
+      previewSha256: previewDigest({ preview, actionHash: fields.actionHash }),
       resource: fields.resource,
       rights: fields.rights,
       callId: this.callId,
@@ -439,7 +439,6 @@ export class SyscallEngine {
       scope: null,
       consumed: false,
     };
-    r.previewSha256 = previewDigest(r);
     k._saveHuman(this.batch, r);
     this.batch.then(() => k._armExpiry(r));
     return r;

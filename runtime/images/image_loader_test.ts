@@ -90,7 +90,21 @@ Deno.test("parseImage applies the schema's defaults to omitted fields", () => {
   assert.deepEqual(image.capabilities, []);
   assert.deepEqual(image.budgets, {});
   assert.deepEqual(image.memory, []);
+  assert.equal(image.retention, "keep");
   assert.deepEqual(image.model, { provider: "scripted", steps: [{ tool: "exit", args: {} }] });
+});
+
+Deno.test("a retention other than keep or purge_on_exit is refused at its value, naming both", () => {
+  const error = refusalOf(
+    `{"id": "r", "name": "R", "version": "1",\n "model": {"provider": "scripted", "steps": []},\n "retention": "forever"}`,
+  );
+  assert.deepEqual(firstIssue(error), {
+    file: "inline.jsonc",
+    line: 3,
+    column: 15,
+    field: "retention",
+  });
+  assert.match(error.message, /3:15 retention: .*"keep".*"purge_on_exit"/);
 });
 
 Deno.test("a missing comma is refused at the next token's line and column", async () => {

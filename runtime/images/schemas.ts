@@ -103,6 +103,9 @@ export const SeedObjectSchema = z.strictObject({
   payload: z.unknown(),
 });
 
+/** What a process keeps when it ends: see runtime/retention/purge.ts. */
+export const RetentionSchema = z.enum(["keep", "purge_on_exit"]);
+
 /** An agent image: the initial state of a process (DESIGN §2). */
 export const AgentImageSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "a lower-case id of letters, digits, . _ -"),
@@ -115,6 +118,11 @@ export const AgentImageSchema = z.strictObject({
   capabilities: z.array(GrantSpecSchema).default([]),
   budgets: BudgetsSchema.default({}),
   memory: z.array(SeedObjectSchema).default([]),
+  /**
+   * What happens to its processes' bodies when they end (README "Retention").
+   * `purge_on_exit` here, in the kernel's setting or in a parent process wins.
+   */
+  retention: RetentionSchema.default("keep"),
 });
 /** A validated agent image. */
 export type AgentImage = z.infer<typeof AgentImageSchema>;

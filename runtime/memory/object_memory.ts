@@ -69,6 +69,11 @@ export class ObjectMemory {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** Every live object's latest version. */
+  all(): IterableIterator<ObjectRecord> {
+    return this.#byOid.values();
+  }
+
   /** Throws EQUOTA when storing `next` (replacing `prev`) would pass a quota. */
   checkQuota(next: ObjectRecord, prev: ObjectRecord | undefined): void {
     const q = this.quotas;

@@ -10,6 +10,7 @@ import { escapePreview } from "../human/preview.ts";
 import { validateGrantSpec } from "../capability/capability.ts";
 import type { SyscallEngine } from "../engine/engine.ts";
 import { parseSpec } from "./proc.ts";
+import { bodyText } from "../retention/purge.ts";
 
 /** Asks a human a question and waits for the answer. */
 export function ask(
@@ -32,7 +33,7 @@ export function ask(
       switch (r.state) {
         case "answered":
           e.allowed(authz, { request: r.id });
-          return Promise.resolve({ answer: r.answer ?? "" });
+          return Promise.resolve({ answer: bodyText(r.answer ?? "") });
         case "denied":
           throw libosError(
             "EDENIED",

@@ -69,6 +69,11 @@ export class Scheduler {
     return this.#active.size;
   }
 
+  /** Resolves when the process's running quantum (if any) has finished. */
+  quantumOf(pid: Pid): Promise<void> {
+    return this.#active.get(pid) ?? Promise.resolve();
+  }
+
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();

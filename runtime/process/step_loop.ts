@@ -22,6 +22,7 @@ import { Syscalls } from "../engine/syscalls.ts";
 import { dispatchSyscall } from "../engine/syscall_table.ts";
 import type { HostedTool } from "../tool_host.ts";
 import type { JournalEntry, Pid, ProcessRecord, ToolCall, ToolResult } from "../types.ts";
+import { bodyText } from "../retention/purge.ts";
 
 const WAITING = Symbol("waiting");
 
@@ -551,7 +552,7 @@ async function _materialize(
   p: ProcessRecord,
   live: { messages: ContextMessage[] | null; replay: Map<number, JournalEntry> },
 ): Promise<void> {
-  const messages: ContextMessage[] = [{ role: "user", text: p.goal }];
+  const messages: ContextMessage[] = [{ role: "user", text: bodyText(p.goal) }];
   const replay = live.replay;
   replay.clear();
   const pending = p.cursor !== null && p.cursor.next < p.cursor.calls.length

@@ -131,6 +131,15 @@ export class MemoryStore implements Store {
     return this.#read(() => this.#objects.get(oid)?.versions ?? []);
   }
 
+  /** Every oid stored in a namespace (deleted or not), sorted. */
+  listObjectIds(namespace: string): Promise<string[]> {
+    return this.#read(() =>
+      _sorted(this.#objects)
+        .filter(([, o]) => o.versions.at(-1)?.namespace === namespace)
+        .map(([oid]) => oid)
+    );
+  }
+
   /** Reads one checkpoint, or null. */
   readCheckpoint(id: string): Promise<CheckpointRecord | null> {
     return this.#read(() => this.#checkpoints.get(id) ?? null);
@@ -174,6 +183,23 @@ export class MemoryStore implements Store {
       case "object.put":
         this.#putObject(m.object, undo);
         return;
+      case "object.redact": {
+        const o = m.object;
+        const oid = mutationKey(o.oid, m.kind, "oid");
+        const version = mutationSeq(o.version, m.kind, "version");
+        const versions = this.#objects.get(oid)?.versions ?? [];
+        const at = _firstAbove(versions, version - 1, (v) => v.version);
+        if (versions[at]?.version !== version) {
+          throw libosError(
+            "ENOENT",
+            `Cannot redact object '${oid}': it has no version ${version}`,
+          );
+        }
+        const was = versions[at]!;
+        versions[at] = o;
+        undo.push(() => versions[at] = was);
+        return;
+      }
       case "object.delete": {
         const object = this.#objects.get(mutationKey(m.oid, m.kind, "oid"));
         if (object === undefined) {
@@ -187,6 +213,21 @@ export class MemoryStore implements Store {
       case "journal.append":
         this.#appendJournal(m.entry, undo);
         return;
+      case "journal.redact": {
+        const pid = mutationKey(m.entry.pid, m.kind, "pid");
+        const seq = mutationSeq(m.entry.seq, m.kind, "seq");
+        const entries = this.#journal.get(pid) ?? [];
+        const at = _firstAbove(entries, seq - 1, (x) => x.seq);
+        if (entries[at]?.seq !== seq) {
+          throw libosError("ENOENT", `Cannot redact journal entry '${pid}#${seq}': no such entry`, {
+            pid,
+          });
+        }
+        const was = entries[at]!;
+        entries[at] = m.entry;
+        undo.push(() => entries[at] = was);
+        return;
+      }
       case "audit.append":
         this.#appendAudit(m.record, undo);
         return;

@@ -79,6 +79,8 @@ export interface SqliteStorePragmas {
   synchronous: number;
   foreignKeys: boolean;
   busyTimeoutMs: number;
+  /** Whether freed space is overwritten with zeros (on for a writable store). */
+  secureDelete: boolean;
 }
 
 /** One step of the schema: applied once, in its own transaction. */
@@ -197,7 +199,9 @@ type _Op =
     body: string;
   }
   | { kind: "object.delete"; oid: string }
+  | { kind: "object.redact"; oid: string; version: number; body: string }
   | { kind: "journal.append"; pid: string; seq: number; body: string }
+  | { kind: "journal.redact"; pid: string; seq: number; body: string }
   | {
     kind: "audit.append";
     seq: number;
@@ -296,6 +300,9 @@ export class SqliteStore implements Store {
       } else {
         db.exec("PRAGMA journal_mode = WAL");
         db.exec("PRAGMA synchronous = FULL");
+        // A row rewritten or deleted (a purged body) leaves zeros, not its old
+        // text, in the database file's free space; see README "Retention".
+        db.exec("PRAGMA secure_delete = ON");
         _migrate(db, path);
       }
       return Promise.resolve(
@@ -404,6 +411,11 @@ export class SqliteStore implements Store {
     return this.#read(() => _bodies<ObjectRecord>(this.#s.readObjectVersions.all(oid)));
   }
 
+  /** Every oid stored in a namespace (deleted or not), sorted. */
+  listObjectIds(namespace: string): Promise<string[]> {
+    return this.#read(() => this.#s.listObjectIds.all(namespace).map((row) => String(row.oid)));
+  }
+
   /** Reads one checkpoint, or null. */
   readCheckpoint(id: string): Promise<CheckpointRecord | null> {
     return this.#read(() => {
@@ -434,6 +446,7 @@ export class SqliteStore implements Store {
       synchronous: Number(read("synchronous")),
       foreignKeys: Number(read("foreign_keys")) === 1,
       busyTimeoutMs: Number(read("busy_timeout")),
+      secureDelete: Number(read("secure_delete")) === 1,
     };
   }
 
@@ -554,6 +567,23 @@ export class SqliteStore implements Store {
           throw libosError("ENOENT", `Cannot delete object '${op.oid}': no such object`);
         }
         return;
+      case "object.redact":
+        if (s.redactObjectVersion.run(op.body, op.oid, op.version).changes === 0) {
+          throw libosError(
+            "ENOENT",
+            `Cannot redact object '${op.oid}': it has no version ${op.version}`,
+          );
+        }
+        return;
+      case "journal.redact":
+        if (s.redactJournal.run(op.body, op.pid, op.seq).changes === 0) {
+          throw libosError(
+            "ENOENT",
+            `Cannot redact journal entry '${op.pid}#${op.seq}': no such entry`,
+            { pid: op.pid },
+          );
+        }
+        return;
       case "journal.append":
         _insert(
           s.appendJournal,
@@ -641,6 +671,8 @@ function _prepare(db: DatabaseSync) {
        WHERE excluded.version > objects.version`,
     ),
     deleteObject: p("UPDATE objects SET deleted = 1 WHERE oid = ?"),
+    redactObjectVersion: p("UPDATE object_versions SET body = ? WHERE oid = ? AND version = ?"),
+    redactJournal: p("UPDATE journal SET body = ? WHERE pid = ? AND seq = ?"),
     appendJournal: p("INSERT INTO journal (pid, seq, body) VALUES (?, ?, ?)"),
     appendAudit: p("INSERT INTO audit (seq, pid, action, body, hash) VALUES (?, ?, ?, ?, ?)"),
     putHuman: p(
@@ -691,6 +723,7 @@ function _prepare(db: DatabaseSync) {
       `SELECT seq, body, hash FROM audit
        WHERE pid = ? AND action = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
+    listObjectIds: p("SELECT oid FROM objects WHERE namespace = ? ORDER BY oid"),
     readObjectVersions: p("SELECT body FROM object_versions WHERE oid = ? ORDER BY version"),
     insertCheckpoint: p(
       "INSERT INTO checkpoints (id, pid, created_at, info, body) VALUES (?, ?, ?, ?, ?)",
@@ -821,6 +854,24 @@ function _encode(m: Mutation): _Op {
     }
     case "object.delete":
       return { kind: m.kind, oid: mutationKey(m.oid, m.kind, "oid") };
+    case "object.redact": {
+      const o = m.object;
+      return {
+        kind: m.kind,
+        oid: mutationKey(o.oid, m.kind, "oid"),
+        version: mutationSeq(o.version, m.kind, "version"),
+        body: _json(o, m.kind),
+      };
+    }
+    case "journal.redact": {
+      const e = m.entry;
+      return {
+        kind: m.kind,
+        pid: mutationKey(e.pid, m.kind, "pid"),
+        seq: mutationSeq(e.seq, m.kind, "seq"),
+        body: _json(e, m.kind),
+      };
+    }
     case "journal.append": {
       const e = m.entry;
       return {

@@ -84,7 +84,7 @@ Deno.test("sqlite store: a database with a newer schema version is refused with 
   );
 });
 
-Deno.test("sqlite store: a file database runs in WAL mode with synchronous=FULL", async () => {
+Deno.test("sqlite store: a file database runs in WAL mode with synchronous=FULL and secure_delete", async () => {
   const path = tempPath();
   await using store = await SqliteStore.open(path, { busyTimeoutMs: 1234 });
   // synchronous and busy_timeout are per connection: read the store's own.
@@ -93,6 +93,7 @@ Deno.test("sqlite store: a file database runs in WAL mode with synchronous=FULL"
     synchronous: 2,
     foreignKeys: true,
     busyTimeoutMs: 1234,
+    secureDelete: true,
   });
   // WAL is a property of the file: a second connection sees it too.
   const db = new DatabaseSync(path);

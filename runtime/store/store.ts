@@ -30,7 +30,18 @@ export type Mutation =
   /** Appends a version; the object's latest version is the highest. */
   | { kind: "object.put"; object: ObjectRecord }
   | { kind: "object.delete"; oid: string }
+  /**
+   * Replaces an existing version in place (its body purged, for retention);
+   * the head, deletion and other versions are unchanged. A missing version is
+   * ENOENT.
+   */
+  | { kind: "object.redact"; object: ObjectRecord }
   | { kind: "journal.append"; entry: JournalEntry }
+  /**
+   * Replaces an existing journal entry in place (its body purged, for
+   * retention). A missing entry is ENOENT.
+   */
+  | { kind: "journal.redact"; entry: JournalEntry }
   | { kind: "audit.append"; record: StoredAudit }
   | { kind: "human.put"; request: HumanRequest }
   | { kind: "image.put"; image: ImageRecord }
@@ -89,6 +100,11 @@ export interface Store extends AsyncDisposable {
   readAudit(query?: AuditQuery): Promise<StoredAudit[]>;
   /** Reads every version of an object, oldest first. */
   readObjectVersions(oid: string): Promise<ObjectRecord[]>;
+  /**
+   * The oid of every object stored in a namespace, deleted ones included,
+   * sorted (retention purges them all).
+   */
+  listObjectIds(namespace: string): Promise<string[]>;
   /** Reads one checkpoint, or null. */
   readCheckpoint(id: string): Promise<CheckpointRecord | null>;
   /** Checkpoints that include a process (as root or member), oldest first. */

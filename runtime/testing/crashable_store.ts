@@ -82,6 +82,10 @@ export class CrashableStore implements Store {
     return this.inner.readObjectVersions(oid);
   }
 
+  listObjectIds(namespace: string): Promise<string[]> {
+    return this.inner.listObjectIds(namespace);
+  }
+
   readCheckpoint(id: string): Promise<CheckpointRecord | null> {
     return this.inner.readCheckpoint(id);
   }

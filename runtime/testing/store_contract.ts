@@ -160,6 +160,73 @@ export function runStoreContract(name: string, create: () => Promise<Store>): vo
     assert.deepEqual((await store.load()).objects, [v3, kept]);
   });
 
+  test("object.redact replaces one stored version in place; the head and other versions stay", async (store) => {
+    const v1 = objectRecord("o_1", 1, { text: "one" });
+    const v2 = objectRecord("o_1", 2, { text: "two" });
+    await store.apply([{ kind: "object.put", object: v1 }, { kind: "object.put", object: v2 }]);
+    const purged1 = { ...v1, payload: { purged: true, sha256: "a".repeat(64), size: 14 } };
+    const purged2 = { ...v2, payload: { purged: true, sha256: "b".repeat(64), size: 14 } };
+    await store.apply([{ kind: "object.redact", object: purged1 }]);
+    assert.deepEqual(await store.readObjectVersions("o_1"), [purged1, v2]);
+    await store.apply([{ kind: "object.redact", object: purged2 }]);
+    assert.deepEqual((await store.load()).objects, [purged2]);
+    assert.deepEqual(await store.readObjectVersions("o_1"), [purged1, purged2]);
+  });
+
+  test("journal.redact replaces an entry in place; heads and neighbours stay", async (store) => {
+    await store.apply([journalAppend("p_1", 1), journalAppend("p_1", 2), journalAppend("p_2", 1)]);
+    const redacted = { ...journalEntry("p_1", 1), data: { purged: true, sha256: "c", size: 2 } };
+    await store.apply([{ kind: "journal.redact", entry: redacted }]);
+    assert.deepEqual(await store.readJournal("p_1"), [redacted, journalEntry("p_1", 2)]);
+    assert.deepEqual(await store.readJournal("p_2"), [journalEntry("p_2", 1)]);
+    assert.deepEqual((await store.load()).journalHeads, { p_1: 2, p_2: 1 });
+  });
+
+  test("listObjectIds() names every object of a namespace, deleted ones too, sorted", async (store) => {
+    const other = { ...objectRecord("o_3", 1, {}), namespace: "proc/p_2" };
+    await store.apply([
+      { kind: "object.put", object: objectRecord("o_2", 1, {}) },
+      { kind: "object.put", object: objectRecord("o_1", 1, {}) },
+      { kind: "object.put", object: other },
+    ]);
+    await store.apply([{ kind: "object.delete", oid: "o_2" }]);
+    assert.deepEqual(await store.listObjectIds(objectRecord("o_1", 1, {}).namespace), [
+      "o_1",
+      "o_2",
+    ]);
+    assert.deepEqual(await store.listObjectIds("proc/p_2"), ["o_3"]);
+    assert.deepEqual(await store.listObjectIds("proc/p_none"), []);
+  });
+
+  test("a redact of a missing entry or version is ENOENT and rejects its whole batch", async (store) => {
+    const v1 = objectRecord("o_1", 1, { text: "one" });
+    await store.apply([{ kind: "object.put", object: v1 }, journalAppend("p_1", 1)]);
+    const purgedEntry = { ...journalEntry("p_1", 1), data: { purged: true, sha256: "d", size: 2 } };
+    const purgedObject = { ...v1, payload: { purged: true, sha256: "e", size: 14 } };
+    for (
+      const missing of [
+        { kind: "journal.redact", entry: journalEntry("p_1", 2) },
+        { kind: "journal.redact", entry: journalEntry("p_9", 1) },
+        { kind: "object.redact", object: objectRecord("o_1", 2, {}) },
+        { kind: "object.redact", object: objectRecord("o_9", 1, {}) },
+      ] satisfies Mutation[]
+    ) {
+      await assert.rejects(
+        store.apply([
+          { kind: "journal.redact", entry: purgedEntry },
+          { kind: "object.redact", object: purgedObject },
+          { kind: "process.put", process: processRecord("p_1") },
+          missing,
+        ]),
+        (error) => hasCode(error, "ENOENT"),
+      );
+    }
+    // Nothing of the rejected batches landed: all kept.
+    assert.deepEqual(await store.readJournal("p_1"), [journalEntry("p_1", 1)]);
+    assert.deepEqual(await store.readObjectVersions("o_1"), [v1]);
+    assert.deepEqual((await store.load()).processes, []);
+  });
+
   test("object.delete of an unknown oid rejects with ENOENT", async (store) => {
     await assert.rejects(
       store.apply([{ kind: "object.delete", oid: "o_missing" }]),
@@ -461,6 +528,7 @@ export function agentImage(id: string): AgentImage {
     capabilities: [{ resource: "fs:notes/**", rights: ["read", "write"] }],
     budgets: { steps: 20 },
     memory: [],
+    retention: "keep",
   };
 }
 
@@ -495,6 +563,8 @@ export function processRecord(pid: string): ProcessRecord {
     recoveries: 0,
     result: null,
     reason: null,
+    retention: "keep",
+    purgedAt: null,
     createdAt: T0,
     updatedAt: T0,
     startedAt: null,
