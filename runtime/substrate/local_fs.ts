@@ -1,16 +1,29 @@
 /**
  * A {@linkcode FilesystemProvider} over a host directory (POSIX hosts).
  *
- * Every operation resolves its path with {@linkcode resolveRealPath} first
- * (one lstat/readlink per component, symlinks followed by this code, not by
- * the host) and works on the resulting real path, so a symlink that leads
- * outside the workspace is refused before anything is read or written. A
+ * Every operation resolves its path first and works on the resulting real
+ * path, so a symlink that leads outside the workspace is refused before
+ * anything is read or written. The common case takes two host calls: the
+ * host's `realpath` of the parent directory, which must come back as the
+ * literal path under the workspace root (then no component of it is a
+ * symlink), and an lstat of the last component, which must not be a symlink.
+ * Anything else (a symlink on the way, a missing parent, a name the host
+ * spells differently) takes {@linkcode resolveRealPath}: one lstat/readlink
+ * per component, symlinks followed by this code, not by the host. Both are a
+ * check at one instant; nothing resolved is cached, so a symlink planted
+ * later is seen by the next operation. A
  * write checks the final component again right before writing and creates
  * new files with `createNew` (O_EXCL, which never follows a symlink), so a
  * symlink planted in the meantime is refused rather than followed. A rename
  * race on an intermediate directory between the check and the host call
  * remains possible; a deployment that shares its workspace with hostile host
  * processes should inject a container-backed provider instead.
+ *
+ * Metadata calls (lstat, readlink, realpath) are synchronous: each takes a
+ * few microseconds on a local disk, where the asynchronous form costs a
+ * thread hand-off of about 100 µs and dominated a step's time. A workspace on
+ * a network filesystem would block the event loop for as long as its
+ * metadata calls take. Reads, writes and directory listings stay asynchronous.
  *
  * Error messages name workspace paths, never host paths.
  *
@@ -47,7 +60,8 @@ export class LocalFilesystem implements FilesystemProvider {
   /** See {@linkcode FilesystemProvider.realPath}. */
   async realPath(path: string): Promise<string> {
     const normal = resolvePath("", path);
-    return resolveRealPath(normal, await this.#host());
+    const root = await this.#realRoot();
+    return _literalReal(root, normal) ?? await resolveRealPath(normal, this.#host(root));
   }
 
   /** See {@linkcode FilesystemProvider.readBytes}. */
@@ -64,9 +78,7 @@ export class LocalFilesystem implements FilesystemProvider {
       // check and the open: the file opened must be the one the path resolves
       // to inside the workspace now (same device and inode), or nothing is read.
       const opened = await file.stat();
-      const again = await Deno.lstat(await this.#hostPath(await this.realPath(path))).catch(() =>
-        null
-      );
+      const again = _lstat(await this.#hostPath(await this.realPath(path)), "read", path);
       if (again === null || again.dev !== opened.dev || again.ino !== opened.ino) {
         throw fsError("EPERM", "read", path, "it changed while it was being read");
       }
@@ -99,8 +111,15 @@ export class LocalFilesystem implements FilesystemProvider {
     const verb = "write";
     const real = await this.realPath(path);
     if (real === "") throw fsError("EINVAL", verb, path, "it is a directory");
-    const parent = await _lstat(await this.#hostPath(_parentOf(real)), verb, path);
-    if (parent === null) {
+    const host = await this.#hostPath(real);
+    // Checked again right before the write (realPath looked a moment ago). A
+    // file there has a directory for its parent; without one the parent is
+    // looked at.
+    let existing = _lstat(host, verb, path);
+    const parent = existing === null
+      ? _lstat(await this.#hostPath(_parentOf(real)), verb, path)
+      : null;
+    if (existing === null && parent === null) {
       if (options.createParents !== true) {
         throw fsError("ENOENT", verb, path, "its parent directory does not exist");
       }
@@ -110,11 +129,10 @@ export class LocalFilesystem implements FilesystemProvider {
       if (await this.realPath(path) !== real) {
         throw fsError("EPERM", verb, path, "it changed while it was being written");
       }
-    } else if (!parent.isDirectory) {
+      existing = _lstat(host, verb, path);
+    } else if (parent !== null && !parent.isDirectory) {
       throw fsError("EINVAL", verb, path, "a parent is not a directory");
     }
-    const host = await this.#hostPath(real);
-    const existing = await _lstat(host, verb, path);
     if (existing?.isDirectory) throw fsError("EINVAL", verb, path, "it is a directory");
     if (existing?.isSymlink) {
       throw fsError("EPERM", verb, path, "it changed while it was being written");
@@ -147,7 +165,7 @@ export class LocalFilesystem implements FilesystemProvider {
         if (entry.isSymlink) out.push({ name: entry.name, kind: "symlink", size: 0 });
         else if (entry.isDirectory) out.push({ name: entry.name, kind: "dir", size: 0 });
         else {
-          const info = await _lstat(`${host}/${entry.name}`, "list", path);
+          const info = _lstat(`${host}/${entry.name}`, "list", path);
           out.push({ name: entry.name, kind: "file", size: info?.size ?? 0 });
         }
       }
@@ -159,7 +177,7 @@ export class LocalFilesystem implements FilesystemProvider {
 
   /** See {@linkcode FilesystemProvider.stat}. */
   async stat(path: string): Promise<FileStat | null> {
-    return _fileStat(await _lstat(await this.#unfollowed(path, "stat"), "stat", path));
+    return _fileStat(_lstat(await this.#unfollowed(path, "stat"), "stat", path));
   }
 
   /** See {@linkcode FilesystemProvider.clearInterrupted}: the `<name>.libos-*.tmp` beside it. */
@@ -181,14 +199,14 @@ export class LocalFilesystem implements FilesystemProvider {
 
   /** See {@linkcode FilesystemProvider.statResolved}: one lstat, no resolution. */
   async statResolved(real: string): Promise<FileStat | null> {
-    return _fileStat(await _lstat(await this.#hostPath(resolvePath("", real)), "stat", real));
+    return _fileStat(_lstat(await this.#hostPath(resolvePath("", real)), "stat", real));
   }
 
   /** See {@linkcode FilesystemProvider.mkdir}. */
   async mkdir(path: string, options: MkdirOptions = {}): Promise<void> {
     const verb = "create directory";
     const host = await this.#hostPath(await this.realPath(path));
-    const existing = await _lstat(host, verb, path);
+    const existing = _lstat(host, verb, path);
     if (existing !== null) {
       if (existing.isDirectory && options.recursive === true) return;
       throw fsError("EEXIST", verb, path, "it exists already");
@@ -209,7 +227,7 @@ export class LocalFilesystem implements FilesystemProvider {
   /** See {@linkcode FilesystemProvider.remove}. */
   async remove(path: string, options: RemoveOptions = {}): Promise<void> {
     const host = await this.#unfollowed(path, "remove");
-    if (await _lstat(host, "remove", path) === null) {
+    if (_lstat(host, "remove", path) === null) {
       throw fsError("ENOENT", "remove", path, "it does not exist");
     }
     try {
@@ -264,20 +282,21 @@ export class LocalFilesystem implements FilesystemProvider {
     return this.#rootReal;
   }
 
-  async #host(): Promise<SymlinkHost> {
-    const rootReal = await this.#realRoot();
+  #host(rootReal: string): SymlinkHost {
     return {
       root: rootReal.split("/").filter((s) => s !== ""),
-      probe: async (segments): Promise<Probe | null> => {
+      probe: (segments): Promise<Probe | null> => {
         const host = `/${segments.join("/")}`;
         try {
-          const info = await Deno.lstat(host);
-          if (info.isSymlink) return { kind: "symlink", target: await Deno.readLink(host) };
-          return { kind: info.isDirectory ? "dir" : "file" };
+          const info = Deno.lstatSync(host);
+          if (info.isSymlink) {
+            return Promise.resolve({ kind: "symlink", target: Deno.readLinkSync(host) });
+          }
+          return Promise.resolve({ kind: info.isDirectory ? "dir" : "file" });
         } catch {
           // Absent, or not searchable: the walk joins the rest on literally, still
           // checks that it ends inside, and the operation itself reports the host's error.
-          return null;
+          return Promise.resolve(null);
         }
       },
     };
@@ -289,10 +308,35 @@ function _parentOf(path: string): string {
   return slash === -1 ? "" : path.slice(0, slash);
 }
 
-/** lstat, with null for a path that does not exist (or whose parent is not a directory). */
-async function _lstat(host: string, verb: string, path: string): Promise<Deno.FileInfo | null> {
+/**
+ * The real path of a normalised workspace path when the host spells it
+ * literally: its parent's host `realpath` is the literal host path (no
+ * symlink on the way, inside the root) and its last component is absent or
+ * not a symlink. Null when that does not hold (the caller then walks the path
+ * one component at a time); never a wrong answer.
+ */
+function _literalReal(root: string, normal: string): string | null {
+  if (normal === "") return "";
+  const slash = normal.lastIndexOf("/");
+  if (slash !== -1) {
+    const parent = `${root}/${normal.slice(0, slash)}`;
+    try {
+      if (Deno.realPathSync(parent) !== parent) return null;
+    } catch {
+      return null;
+    }
+  }
   try {
-    return await Deno.lstat(host);
+    return Deno.lstatSync(`${root}/${normal}`).isSymlink ? null : normal;
+  } catch (error) {
+    return _hostCode(error) === "ENOENT" ? normal : null;
+  }
+}
+
+/** lstat, with null for a path that does not exist (or whose parent is not a directory). */
+function _lstat(host: string, verb: string, path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(host);
   } catch (error) {
     const code = _hostCode(error);
     if (code === "ENOENT" || code === "ENOTDIR") return null;

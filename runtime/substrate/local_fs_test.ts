@@ -115,3 +115,30 @@ Deno.test("LocalFilesystem.clearInterrupted removes only what a cut-short write 
   for await (const e of Deno.readDir(`${ws}/d`)) left.push(e.name);
   assert.deepEqual(left.sort(), ["x.txt", "x.txt.keep", "y.txt.libos-0a1b2c3d.tmp"]);
 });
+
+Deno.test("LocalFilesystem sees a folder swapped for a symlink between two writes (nothing resolved is kept)", async () => {
+  await using box = await makeSandbox();
+  const ws = `${box.base}/workspace`;
+  await box.fs.writeBytes("d/a.txt", new TextEncoder().encode("a"), { createParents: true });
+  assert.equal(await box.fs.realPath("d/a.txt"), "d/a.txt");
+  // The folder the first write went through becomes a link to outside.
+  await Deno.rename(`${ws}/d`, `${ws}/d-old`);
+  await Deno.symlink("../outside", `${ws}/d`);
+  const codes = await Promise.all(
+    [
+      box.fs.writeBytes("d/b.txt", new Uint8Array([1])),
+      box.fs.realPath("d/b.txt"),
+      box.fs.readBytes("d/secret"),
+    ].map((p) =>
+      p.then(() => "ok", (e: unknown) => (e instanceof LibosError ? e.code : String(e)))
+    ),
+  );
+  assert.deepEqual(codes, ["EPERM", "EPERM", "EPERM"]);
+  // A link that stays inside resolves to its target, through the slow walk.
+  await Deno.remove(`${ws}/d`);
+  await Deno.symlink("d-old", `${ws}/d`);
+  assert.equal(await box.fs.realPath("d/a.txt"), "d-old/a.txt");
+  const outside = [];
+  for await (const entry of Deno.readDir(`${box.base}/outside`)) outside.push(entry.name);
+  assert.deepEqual(outside, ["secret"]);
+});
