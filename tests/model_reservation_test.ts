@@ -14,7 +14,7 @@ import { CrashableStore } from "../runtime/testing/mod.ts";
 import { ADMIN, type Answer, bootPlane, request } from "./api_helpers.ts";
 import { call, scripted } from "./helpers.ts";
 import { type ModelServer, startModelServer } from "./model_server.ts";
-import { chatCompletion, chatStream, chatUsage } from "./fixtures/openai_wire.ts";
+import { chatCompletion, chatStream, chatUsage, unauthorized } from "./fixtures/openai_wire.ts";
 
 const MAX_TOKENS = 1000;
 const MODEL = { resource: "model:openai/local", rights: ["call"] };
@@ -171,6 +171,22 @@ Deno.test("a child killed over the API mid-call is charged its hold: the call ma
     charges.json.records.map((e: { pid: string; detail: unknown }) => [e.pid, e.detail]),
     [["p_2", { tokens: heldNow, costMicroUsd: 0, cause: "cancelled" }]],
   );
+});
+
+Deno.test("a call the server refuses outright (HTTP 401) is released, not charged: nothing was generated", async () => {
+  await using server = startModelServer([unauthorized("sk-none")]);
+  await using t = await bootPlane({ models: [provider()] });
+  assert.equal((await t.call("/v1/images", { body: kid(server) })).status, 201);
+  await t.call("/v1/processes", { body: { image: parent(1, 100_000), goal: "one" } });
+  const done = await t.call("/v1/processes/p_1/wait?until=terminal&timeoutMs=10000");
+  assert.equal(done.json.process.state, "exited", done.text);
+  const child = (await t.call("/v1/processes/p_2")).json;
+  assert.equal(child.state, "failed");
+  assert.match(child.reason, /HTTP 401/);
+  assert.deepEqual([child.usage.tokens, child.usage.reservedTokens], [0, 0]);
+  const root = (await t.call("/v1/processes/p_1")).json;
+  assert.deepEqual([root.usage.subtreeTokens, root.usage.subtreeReservedTokens], [0, 0]);
+  assert.deepEqual((await t.call("/v1/audit?action=model.charge")).json.records, []);
 });
 
 Deno.test("a kernel that dies while a model call is at the server: on recovery the call is charged its hold (here and in the parent's subtree), then made again", async () => {

@@ -10,8 +10,8 @@
  * The answer settles the hold to the real usage. A call whose outcome is not
  * known — cancelled or killed mid-call, or lost in a kernel crash (recovery
  * finds the hold still outstanding) — is charged its hold: it may have run and
- * been billed. A call the server refused (`EPERM`, `EINVAL`, `ELIMIT`: an HTTP
- * 4xx) is released, as nothing was generated.
+ * been billed. A call the server refused outright (`EPERM`, `EINVAL`, `ELIMIT`:
+ * HTTP 401/403, 400/404/413/422, 429) is released, as nothing was generated.
  *
  * @module
  */

@@ -392,8 +392,9 @@ function _budgetScopes(k: Kernel, p: ProcessRecord): BudgetScope[] {
 }
 
 /**
- * A model call the server refused outright (an HTTP 4xx: bad key, bad
- * request, rate limit): nothing was generated, so its hold is released.
+ * A model call the server refused outright (HTTP 401/403, 400/404/413/422,
+ * 429: a bad key, a bad request, a rate limit): nothing was generated, so its
+ * hold is released. Any other failure may have run, and is charged its hold.
  */
 function _refusedByServer(error: unknown): boolean {
   return hasCode(error, "EPERM") || hasCode(error, "EINVAL") || hasCode(error, "ELIMIT");
