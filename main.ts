@@ -505,6 +505,11 @@ async function remote(command: string, args: string[]): Promise<number> {
         console.log(
           _line`  usage    steps ${p.usage.steps}, tool calls ${p.usage.toolCalls}, tokens ${p.usage.tokens}, children ${p.usage.children}`,
         );
+        if (p.usage.subtreeReservedTokens > 0 || p.usage.subtreeReservedCostMicroUsd > 0) {
+          console.log(
+            _line`  held     ${p.usage.reservedTokens} tokens by its model call in flight, ${p.usage.subtreeReservedTokens} by its subtree's`,
+          );
+        }
         if (isTerminal(p.state)) {
           console.log(_line`  result   ${shown(JSON.stringify(p.result) ?? "null")}`);
         }

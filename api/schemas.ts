@@ -167,6 +167,17 @@ export const ProcessSchema = z.object({
     costMicroUsd: z.number().openapi({ description: "model cost in whole micro-dollars" }),
     subtreeTokens: z.number(),
     subtreeCostMicroUsd: z.number(),
+    reservedTokens: z.number().openapi({
+      description:
+        "held by this process's model call in flight: its worst case (prompt estimate + maxTokens), counted as spent until the answer settles it",
+    }),
+    reservedCostMicroUsd: z.number().openapi({
+      description: "the cost held by that call (0 when the model has no price)",
+    }),
+    subtreeReservedTokens: z.number().openapi({
+      description: "held by the model calls in flight of this process and its descendants",
+    }),
+    subtreeReservedCostMicroUsd: z.number(),
     invalidTurns: z.number().openapi({
       description: "model turns in a row whose every tool call was malformed",
     }),

@@ -53,6 +53,7 @@ import { validateImage } from "./images/image_loader.ts";
 import { Scheduler } from "./process/scheduler.ts";
 import { ScriptedModel } from "./models/scripted_model.ts";
 import { runQuantum } from "./process/step_loop.ts";
+import { chargeLeftHolds } from "./process/model_reservation.ts";
 import type { HostAuditRecord, ToolHost } from "./tool_host.ts";
 import type { NetProvider } from "./substrate/net_provider.ts";
 import type { ShellProvider } from "./substrate/shell_provider.ts";
@@ -821,6 +822,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
         costMicroUsd: 0,
         subtreeTokens: 0,
         subtreeCostMicroUsd: 0,
+        reservedTokens: 0,
+        reservedCostMicroUsd: 0,
+        subtreeReservedTokens: 0,
+        subtreeReservedCostMicroUsd: 0,
         invalidTurns: 0,
       },
       cursor: null,
@@ -1611,6 +1616,9 @@ export class Kernel implements KernelCore, AsyncDisposable {
     const crashed = this.#meta["shutdown"] !== "clean" && this._procs.size > 0;
     this.#meta["shutdown"] = "running";
     batch.add({ kind: "meta.put", key: "shutdown", value: "running" });
+    // A model call in flight at the crash may have run and been billed: its
+    // hold becomes spend (the call itself is made again).
+    chargeLeftHolds(this, batch);
     // The most suspected go first: a poison pill then fails again at once,
     // while an innocent process blamed for someone else's crash gets through
     // a step straight away and is cleared (at the back of the line it would

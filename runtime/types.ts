@@ -58,6 +58,16 @@ export interface Usage {
   /** Tokens and cost of this process and all its descendants. */
   subtreeTokens: number;
   subtreeCostMicroUsd: number;
+  /**
+   * Held by this process's model call in flight (its worst case: prompt
+   * estimate + `maxTokens`, and cost where priced); 0 when none is. See
+   * runtime/process/model_reservation.ts.
+   */
+  reservedTokens: number;
+  reservedCostMicroUsd: number;
+  /** Held by the model calls in flight of this process and all its descendants. */
+  subtreeReservedTokens: number;
+  subtreeReservedCostMicroUsd: number;
   /** Model turns in a row whose every tool call was malformed. */
   invalidTurns: number;
 }

@@ -3,7 +3,8 @@
  * answers each request with the next reply of its script (a JSON body, an
  * error status, or a server-sent event stream, which may hang open until the
  * client goes away) and records what it was sent. It listens on 127.0.0.1,
- * port 0, and is ended by `await using`.
+ * port 0, and is ended by `await using`. With `hold`, it is a slow server: each
+ * request is recorded on arrival and answered only once the test lets it go.
  *
  * @module
  */
@@ -43,14 +44,29 @@ export function sseFrame(data: unknown, event?: string): string {
   return `${event === undefined ? "" : `event: ${event}\n`}data: ${text}\n\n`;
 }
 
+/** Options of {@linkcode startModelServer}. */
+export interface ModelServerOptions {
+  /**
+   * Every answer waits for this promise (or for the server to close): a slow
+   * server whose requests the test can count while they are held.
+   */
+  hold?: Promise<unknown>;
+}
+
 /**
  * Starts a server that answers with `replies` in order; a request past the
  * script gets a 599 so that a test sees it fail rather than hang.
  */
-export function startModelServer(replies: Reply[]): ModelServer {
+export function startModelServer(
+  replies: Reply[],
+  options: ModelServerOptions = {},
+): ModelServer {
   const queue = [...replies];
   const requests: Recorded[] = [];
   const closing = new AbortController();
+  const closed = new Promise<void>((resolve) =>
+    closing.signal.addEventListener("abort", () => resolve(), { once: true })
+  );
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -66,6 +82,7 @@ export function startModelServer(replies: Reply[]): ModelServer {
     const url = new URL(req.url);
     requests.push({ method: req.method, path: url.pathname, headers: req.headers, body });
     const reply = queue.shift();
+    if (options.hold !== undefined) await Promise.race([options.hold, closed]);
     if (reply === undefined) {
       return Response.json({ error: { message: "the test script has no more replies" } }, {
         status: 599,

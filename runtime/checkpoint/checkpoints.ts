@@ -224,7 +224,8 @@ export async function restoreCheckpoint(
       updatedAt: now,
       endedAt: null,
     });
-    // Spent budget stays spent: a restore rolls state back, never the meter.
+    // Spent budget stays spent: a restore rolls state back, never the meter;
+    // what calls in flight hold is what holds now.
     live.usage = _keepSpent(spent, live.usage);
     k._resetLive(live.pid);
     k._journal(batch, live.pid, "lifecycle", {
@@ -272,7 +273,10 @@ function _assertKept(k: Kernel, record: CheckpointRecord, verb: string): void {
   }
 }
 
-/** Usage after a restore: every meter at least what was spent before it. */
+/**
+ * Usage after a restore: every meter at least what was spent before it, and
+ * the holds of model calls in flight as they are now.
+ */
 function _keepSpent(spent: ProcessRecord["usage"], snap: ProcessRecord["usage"]) {
   return {
     ...snap,
@@ -283,6 +287,10 @@ function _keepSpent(spent: ProcessRecord["usage"], snap: ProcessRecord["usage"])
     costMicroUsd: Math.max(spent.costMicroUsd, snap.costMicroUsd),
     subtreeTokens: Math.max(spent.subtreeTokens, snap.subtreeTokens),
     subtreeCostMicroUsd: Math.max(spent.subtreeCostMicroUsd, snap.subtreeCostMicroUsd),
+    reservedTokens: spent.reservedTokens,
+    reservedCostMicroUsd: spent.reservedCostMicroUsd,
+    subtreeReservedTokens: spent.subtreeReservedTokens,
+    subtreeReservedCostMicroUsd: spent.subtreeReservedCostMicroUsd,
   };
 }
 
@@ -628,6 +636,14 @@ async function _instantiate(
       state: "runnable",
       wait: null,
       suspendedFrom: null,
+      // A copy has no model call in flight (a snapshot may show a member's).
+      usage: {
+        ...structuredClone(src.usage),
+        reservedTokens: 0,
+        reservedCostMicroUsd: 0,
+        subtreeReservedTokens: 0,
+        subtreeReservedCostMicroUsd: 0,
+      },
       createdAt: now,
       updatedAt: now,
       endedAt: null,

@@ -15,7 +15,13 @@ import type { ContextMessage, ModelResponse, ToolSpec } from "../models/model_pr
 import { primitiveTool, primitiveToolSpec } from "../engine/primitive_tools.ts";
 import { type ElidedResult, estimateTokens, fitContext, messageTokens } from "./context_policy.ts";
 import { costOf, type Price, priceOf, toMicroUsd } from "../models/cost.ts";
-import { type BudgetScope, checkModelCall } from "../models/model_budget.ts";
+import {
+  type BudgetScope,
+  type CallEstimate,
+  checkModelCall,
+  worstCase,
+} from "../models/model_budget.ts";
+import { chargeHeld, reserveModelCall, settleModelCall } from "./model_reservation.ts";
 import { parseModelOptions } from "../models/model_options.ts";
 import { isMalformedArgs, malformedCallResult } from "./tool_call_args.ts";
 import { Syscalls } from "../engine/syscalls.ts";
@@ -286,7 +292,7 @@ async function _modelTurn(
       sent = fit.messages;
     }
     price = priceOf(model.provider, model.name, options.price);
-    const reason = checkModelCall({
+    const estimate: CallEstimate = {
       inputTokens: estimateTokens(image.systemPrompt) + sent.reduce((n, m) =>
         n + messageTokens(m), 0) +
         tools.reduce(
@@ -296,11 +302,15 @@ async function _modelTurn(
       maxOutputTokens: options.maxTokens ?? 4096,
       price,
       target,
-    }, _budgetScopes(k, p));
+    };
+    // The check and the hold are one synchronous step: a sibling's call
+    // checked after this one counts this one's worst case as spent.
+    const reason = checkModelCall(estimate, _budgetScopes(k, p));
     if (reason !== null) {
       _fail(k, batch, p, reason);
       return null;
     }
+    reserveModelCall(k, batch, p, worstCase(estimate));
   }
   if (image.model.provider !== "scripted") await k._commit(batch);
   let response: ModelResponse;
@@ -319,6 +329,8 @@ async function _modelTurn(
       },
     });
   } catch (error) {
+    if (_refusedByServer(error)) settleModelCall(k, batch, p, { tokens: 0, costMicroUsd: 0 });
+    else chargeHeld(k, batch, p, { cause: "cancelled", actor: "kernel" });
     if (!_running(p)) return null;
     _fail(k, batch, p, `model call failed: ${toErrorData(error).message}`);
     return null;
@@ -340,21 +352,16 @@ async function _modelTurn(
   messages.push({ role: "assistant", text: response.text, calls });
   p.cursor = { turn, calls, next: 0, invalid: 0 };
   p.usage.steps += 1;
-  p.usage.tokens += tokens;
-  p.usage.costMicroUsd += cost;
-  // Subtree totals: this process and every ancestor (a free turn writes none).
-  const charged = tokens > 0 || cost > 0 ? [p, ...p.lineage.map((a) => k._procs.get(a))] : [];
-  for (const q of charged) {
-    if (q === undefined) continue;
-    q.usage.subtreeTokens += tokens;
-    q.usage.subtreeCostMicroUsd += cost;
-    if (q !== p) k._saveProcess(batch, q);
-  }
+  // The hold (if any) gives way to the real usage, here and in every subtree above.
+  settleModelCall(k, batch, p, { tokens, costMicroUsd: cost });
   k._saveProcess(batch, p);
   return response;
 }
 
-/** The budgets that govern a model call: the process's own, and each subtree above it. */
+/**
+ * The budgets that govern a model call: the process's own, and each subtree
+ * above it, each with what is spent and what calls in flight hold.
+ */
 function _budgetScopes(k: Kernel, p: ProcessRecord): BudgetScope[] {
   const scopes: BudgetScope[] = [{
     label: `process ${p.pid}`,
@@ -363,6 +370,7 @@ function _budgetScopes(k: Kernel, p: ProcessRecord): BudgetScope[] {
       ...(p.budgets.costUsd === undefined ? {} : { costUsd: p.budgets.costUsd }),
     },
     used: { tokens: p.usage.tokens, costUsd: p.usage.costMicroUsd / 1e6 },
+    reserved: { tokens: p.usage.reservedTokens, costUsd: p.usage.reservedCostMicroUsd / 1e6 },
   }];
   for (const q of [p, ...p.lineage.map((a) => k._procs.get(a))]) {
     if (q === undefined) continue;
@@ -375,9 +383,22 @@ function _budgetScopes(k: Kernel, p: ProcessRecord): BudgetScope[] {
         ...(subtreeCostUsd === undefined ? {} : { costUsd: subtreeCostUsd }),
       },
       used: { tokens: q.usage.subtreeTokens, costUsd: q.usage.subtreeCostMicroUsd / 1e6 },
+      reserved: {
+        tokens: q.usage.subtreeReservedTokens,
+        costUsd: q.usage.subtreeReservedCostMicroUsd / 1e6,
+      },
     });
   }
   return scopes;
+}
+
+/**
+ * A model call the server refused outright (HTTP 401/403, 400/404/413/422,
+ * 429: a bad key, a bad request, a rate limit): nothing was generated, so its
+ * hold is released. Any other failure may have run, and is charged its hold.
+ */
+function _refusedByServer(error: unknown): boolean {
+  return hasCode(error, "EPERM") || hasCode(error, "EINVAL") || hasCode(error, "ELIMIT");
 }
 
 /** Results the context policy moved out of the prompt are kept as objects. */
