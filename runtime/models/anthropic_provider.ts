@@ -12,7 +12,7 @@
  *
  * @module
  */
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import type {
   ContentBlockParam,
   Message,
@@ -60,7 +60,7 @@ export interface AnthropicProviderOptions {
 export class AnthropicProvider implements ModelProvider {
   /** The provider name images use. */
   readonly name: string;
-  readonly #config: VendorConfig;
+  readonly #config: VendorConfig<typeof Anthropic>;
 
   constructor(options: AnthropicProviderOptions = {}) {
     this.#config = vendorConfig(options, {
@@ -68,14 +68,17 @@ export class AnthropicProvider implements ModelProvider {
       keyEnv: "ANTHROPIC_API_KEY",
       baseURLEnv: "ANTHROPIC_BASE_URL",
       vendorBaseURL: ANTHROPIC_VENDOR_URL,
-      sdk: Anthropic,
+      loadSdk: async () => (await import("@anthropic-ai/sdk")).default,
     });
     this.name = this.#config.name;
   }
 
   /** Performs one model turn; failures are {@linkcode LibosError}s with no key in them. */
   complete(request: ModelRequest): Promise<ModelResponse> {
-    return callVendor(this.#config, request, ({ target, model, options, endpoint, timeoutMs }) => {
+    return callVendor(this.#config, request, (
+      { target, model, options, endpoint, timeoutMs },
+      sdk,
+    ) => {
       if (options.api !== undefined) {
         throw libosError(
           "EINVAL",
@@ -83,7 +86,7 @@ export class AnthropicProvider implements ModelProvider {
           { field: "model.options.api" },
         );
       }
-      const client = new Anthropic({
+      const client = new sdk({
         // Always a string: with no key the SDK would go looking in config files.
         apiKey: endpoint.apiKey ?? "no-key",
         authToken: null,

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -62,7 +62,7 @@ export interface OpenAIProviderOptions {
 export class OpenAIProvider implements ModelProvider {
   /** The provider name images use. */
   readonly name: string;
-  readonly #config: VendorConfig;
+  readonly #config: VendorConfig<typeof OpenAI>;
 
   constructor(options: OpenAIProviderOptions = {}) {
     this.#config = vendorConfig(options, {
@@ -70,15 +70,15 @@ export class OpenAIProvider implements ModelProvider {
       keyEnv: "OPENAI_API_KEY",
       baseURLEnv: "OPENAI_BASE_URL",
       vendorBaseURL: OPENAI_VENDOR_URL,
-      sdk: OpenAI,
+      loadSdk: async () => (await import("openai")).default,
     });
     this.name = this.#config.name;
   }
 
   /** Performs one model turn; failures are {@linkcode LibosError}s with no key in them. */
   complete(request: ModelRequest): Promise<ModelResponse> {
-    return callVendor(this.#config, request, ({ model, options, endpoint, timeoutMs }) => {
-      const client = new OpenAI({
+    return callVendor(this.#config, request, ({ model, options, endpoint, timeoutMs }, sdk) => {
+      const client = new sdk({
         apiKey: endpoint.apiKey ?? "no-key",
         baseURL: endpoint.baseURL,
         maxRetries: 0,

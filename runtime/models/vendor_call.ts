@@ -20,7 +20,7 @@ import type { ModelRequest, ModelResponse } from "./model_provider.ts";
 import type { RetryOptions } from "./model_retry.ts";
 
 /** How a vendor provider is set up: its name, where keys live, its vendor URL and SDK. */
-export interface VendorConfig {
+export interface VendorConfig<S extends SdkErrorClasses = SdkErrorClasses> {
   /** The provider name images use. */
   name: string;
   /** Where keys and base URLs are read, at each call. */
@@ -32,8 +32,12 @@ export interface VendorConfig {
   /** The vendor's API. */
   vendorBaseURL: string;
   retry: RetryOptions;
-  /** The SDK's error classes, to judge failures. */
-  sdk: SdkErrorClasses;
+  /**
+   * Loads the SDK (its client class, which also carries its error classes)
+   * at the first call: a kernel that never calls this vendor never loads it
+   * (each official SDK costs some 25 MiB of memory once imported).
+   */
+  loadSdk: () => Promise<S>;
 }
 
 /** What a provider's options may set of its {@linkcode VendorConfig}. */
@@ -46,10 +50,10 @@ export interface VendorOptions {
 }
 
 /** A provider's config: its options over its defaults (`Deno.env`, no retry overrides). */
-export function vendorConfig(
+export function vendorConfig<S extends SdkErrorClasses>(
   options: VendorOptions,
-  defaults: Omit<VendorConfig, "env" | "retry">,
-): VendorConfig {
+  defaults: Omit<VendorConfig<S>, "env" | "retry">,
+): VendorConfig<S> {
   return {
     name: options.name ?? defaults.name,
     env: options.env ?? Deno.env,
@@ -57,7 +61,7 @@ export function vendorConfig(
     baseURLEnv: options.baseURLEnv ?? defaults.baseURLEnv,
     vendorBaseURL: defaults.vendorBaseURL,
     retry: options.retry ?? {},
-    sdk: defaults.sdk,
+    loadSdk: _once(defaults.loadSdk),
   };
 }
 
@@ -73,20 +77,21 @@ export interface VendorCall {
 }
 
 /**
- * Performs one model turn: `open` makes the client for a checked call and
- * returns its attempt. Failures are key-free `LibosError`s.
+ * Performs one model turn: `open` makes the client (from the loaded SDK) for
+ * a checked call and returns its attempt. Failures are key-free `LibosError`s.
  */
-export async function callVendor(
-  config: VendorConfig,
+export async function callVendor<S extends SdkErrorClasses>(
+  config: VendorConfig<S>,
   request: ModelRequest,
-  open: (call: VendorCall) => (signal: AbortSignal) => Promise<ModelResponse>,
+  open: (call: VendorCall, sdk: S) => (signal: AbortSignal) => Promise<ModelResponse>,
 ): Promise<ModelResponse> {
   const spec = request.model;
   const model = "name" in spec ? spec.name ?? "" : "";
   const target = `${config.name}/${model}`;
   let endpoint: Endpoint | null = null;
+  const sdk = await config.loadSdk();
   return await runModelCall(target, request.signal, {
-    sdk: config.sdk,
+    sdk,
     retry: config.retry,
     secrets: () => [endpoint?.apiKey ?? undefined],
   }, () => {
@@ -103,7 +108,19 @@ export async function callVendor(
       env: config.env,
     });
     const timeoutMs = options.timeoutMs ?? 120_000;
-    const attempt = open({ target, model, options, endpoint, timeoutMs });
+    const attempt = open({ target, model, options, endpoint, timeoutMs }, sdk);
     return { timeoutMs, maxRetries: options.maxRetries, attempt };
   });
+}
+
+/** `load`, run once: later calls share its promise (a failed load is tried again). */
+function _once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | null = null;
+  return () => {
+    loaded ??= load().catch((error) => {
+      loaded = null;
+      throw error;
+    });
+    return loaded;
+  };
 }
