@@ -103,6 +103,20 @@ export const SeedObjectSchema = z.strictObject({
   payload: z.unknown(),
 });
 
+/**
+ * What recovery does with a non-idempotent syscall found in flight after a
+ * crash (a program, a non-GET fetch): `"fail"` (the default) answers it
+ * `EUNKNOWN`; `"ask"` waits on a human request of kind `outcome`, answered
+ * `happened`, `retry` or `fail`.
+ */
+export const RecoverySchema = z.strictObject({
+  onUnknownOutcome: z.enum(["fail", "ask"]).optional().describe(
+    'what recovery does with a non-idempotent call found in flight: "fail" (default, EUNKNOWN) or "ask" (a human decides)',
+  ),
+});
+/** An image's recovery settings. */
+export type Recovery = z.infer<typeof RecoverySchema>;
+
 /** An agent image: the initial state of a process (DESIGN §2). */
 export const AgentImageSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "a lower-case id of letters, digits, . _ -"),
@@ -115,6 +129,8 @@ export const AgentImageSchema = z.strictObject({
   capabilities: z.array(GrantSpecSchema).default([]),
   budgets: BudgetsSchema.default({}),
   memory: z.array(SeedObjectSchema).default([]),
+  /** Absent: every setting at its default (an image stored before it keeps its form). */
+  recovery: RecoverySchema.optional(),
 });
 /** A validated agent image. */
 export type AgentImage = z.infer<typeof AgentImageSchema>;
