@@ -1,6 +1,6 @@
 /**
  * The human queue's decisions (DESIGN §2): answering a request (approve,
- * deny, answer), its expiry, and voiding it when what it rests on is gone (a
+ * deny, answer; an outcome request happened, retry or fail), its expiry, and voiding it when what it rests on is gone (a
  * revoked grant, a restored checkpoint, an ended process). Each decision is
  * one batch: the request, the grant an approval makes, the journal entry, the
  * audit record and the waiting process's wake-up commit together.

@@ -6,7 +6,8 @@
  * holds the first of each path unanswered. With all four in flight, the
  * kernel's whole process group is killed with SIGKILL and a new kernel
  * started on the same data directory. Each process then waits on an
- * `outcome` request, answered over the API: `happened` with a value (the
+ * `outcome` request, answered over the API (one with the CLI's
+ * `libos outcome`): `happened` with a value (the
  * value is the call's result; the server is not asked again), `retry` (the
  * server is asked exactly once more, under the `uses: 1` grant spent by the
  * first attempt), `fail` (EUNKNOWN). The fourth is paused, answered `retry`,
@@ -200,14 +201,29 @@ Deno.test({
         assert.equal(approve.status, 400);
         assert.match(approve.json.error.message, /expected happened, retry or fail/);
 
+        // happened, from the CLI (which reads the request and sends its digest).
         const value = { status: 201, text: "confirmed by the operator" };
-        const happened = await post(h.id, {
-          decision: "happened",
-          value,
-          previewSha256: h.previewSha256,
-        });
-        assert.equal(happened.status, 200, JSON.stringify(happened.json));
-        assert.equal(happened.json.answer, "happened");
+        const cli = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            MAIN,
+            "outcome",
+            h.id,
+            "happened",
+            "--value",
+            JSON.stringify(value),
+            "--url",
+            k2.url,
+            "--token",
+            TOKEN,
+          ],
+          cwd: dir,
+          stdin: "null",
+        }).output();
+        const said = new TextDecoder().decode(cli.stdout) + new TextDecoder().decode(cli.stderr);
+        assert.equal(cli.code, 0, said);
+        assert.match(said, new RegExp(`${h.id} happened \\(outcome from ${pids["happened"]}\\)`));
         const r = requests["retry"]!;
         assert.equal(
           (await post(r.id, { decision: "retry", previewSha256: r.previewSha256 })).status,
