@@ -59,7 +59,7 @@ Usage:
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
       answered on standard input: "approve h_1", "deny h_1", "answer h_1 <text>",
-      or in the console. --once exits when that process ends (status 0 if it
+      "happened h_1 [JSON]", "retry h_1", "fail h_1", or in the console. --once exits when that process ends (status 0 if it
       exited, else 1). The admin token is LIBOS_ADMIN_TOKEN, else DIR/admin.token
       (generated at the first start, mode 0600, and printed once). One kernel
       at a time holds DIR (DIR/kernel.lock): a second start there fails at once.
@@ -81,6 +81,9 @@ Usage:
   libos spawn --image F --goal G Spawn from an image file F (or a registered image id F).
   libos approve ID [--always]    Approve a pending human request (once, or always).
   libos deny ID                  Deny a pending human request.
+  libos outcome ID happened|retry|fail [--value JSON]
+                                 Settle an outcome request: the call took effect (its
+                                 result, default null), runs once more, or fails EUNKNOWN.
   libos audit verify             Verify the kernel's audit chain.
   libos token create --role R [--name N] [--ceiling 'RESOURCE:RIGHTS']...
                                  Mint a token (R: viewer, operator, admin); printed once.
@@ -106,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
     case "spawn":
     case "approve":
     case "deny":
+    case "outcome":
     case "audit":
     case "token":
     case "checkpoint":
@@ -327,14 +331,24 @@ async function start(args: string[]): Promise<number> {
  */
 function printRequest(r: HumanRequest): void {
   const preview = escapePreview(bodyText(r.preview)).split("\n").map((l) => `  │ ${l}`);
-  const answer = r.kind === "question" ? _line`answer ${r.id} <text>` : _line`approve ${r.id}`;
+  const answer = r.kind === "outcome"
+    ? _line`happened ${r.id} [JSON] | retry ${r.id} | fail ${r.id}`
+    : r.kind === "question"
+    ? _line`answer ${r.id} <text> | deny ${r.id}`
+    : _line`approve ${r.id} | deny ${r.id}`;
   console.log(
     ["", _line`[human] ${r.id} (${r.kind}) from ${r.pid}:`, ...preview].join("\n") +
-      _line`\n  answer with: ${answer} | deny ${r.id}\n`,
+      `\n  answer with: ${answer}\n`,
   );
 }
 
-/** Reads "approve ID", "deny ID", "answer ID text" lines from stdin. */
+/** The decisions a line on standard input may give. */
+const _DECISIONS = ["approve", "deny", "answer", "happened", "retry", "fail"] as const;
+
+/**
+ * Reads "approve ID", "deny ID", "answer ID text", "happened ID [JSON]",
+ * "retry ID" and "fail ID" lines from stdin.
+ */
 function readAnswers(kernel: Kernel): AbortController {
   const abort = new AbortController();
   (async () => {
@@ -354,26 +368,27 @@ function readAnswers(kernel: Kernel): AbortController {
         buffer = buffer.slice(nl + 1);
         const [verb, id, ...text] = line.split(/\s+/);
         if (verb === undefined || id === undefined) continue;
-        const decision = verb === "approve"
-          ? "approve"
-          : verb === "deny"
-          ? "deny"
-          : verb === "answer"
-          ? "answer"
-          : null;
+        const decision = _DECISIONS.find((d) => d === verb) ?? null;
         if (decision === null) {
           console.log(
-            _line`libos: expected "approve ID", "deny ID" or "answer ID text", got '${line}'`,
+            _line`libos: expected "approve ID", "deny ID", "answer ID text", "happened ID [JSON]", "retry ID" or "fail ID", got '${line}'`,
           );
           continue;
         }
         try {
+          const rest = text.join(" ");
           const r = await kernel.answer(
             id,
-            decision === "answer" ? { decision, answer: text.join(" ") } : { decision },
+            decision === "answer"
+              ? { decision, answer: rest }
+              : decision === "happened" && rest !== ""
+              ? { decision, value: JSON.parse(rest) }
+              : { decision },
             { actor: "cli" },
           );
-          console.log(_line`libos: ${r.id} ${r.state}`);
+          console.log(
+            _line`libos: ${r.id} ${r.kind === "outcome" ? r.answer ?? r.state : r.state}`,
+          );
         } catch (error) {
           for (const l of _errorLines(error)) console.log(`libos: ${l}`);
         }
@@ -455,6 +470,7 @@ async function remote(command: string, args: string[]): Promise<number> {
       reason: { type: "string" },
       subtree: { type: "boolean", default: false },
       out: { type: "string" },
+      value: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -549,6 +565,32 @@ async function remote(command: string, args: string[]): Promise<number> {
             : { decision: "deny" },
         );
         console.log(_line`${r.id} ${r.state} (${r.kind} from ${r.pid})`);
+        return 0;
+      }
+      case "outcome": {
+        const [id, decision] = positionals;
+        if (
+          id === undefined ||
+          (decision !== "happened" && decision !== "retry" && decision !== "fail")
+        ) {
+          return usage("libos outcome ID happened|retry|fail [--value JSON]");
+        }
+        if (values.value !== undefined && decision !== "happened") {
+          return usage("--value goes with happened only");
+        }
+        let value: unknown;
+        if (values.value !== undefined) {
+          try {
+            value = JSON.parse(values.value);
+          } catch {
+            return usage(`--value must be JSON, got '${values.value}'`);
+          }
+        }
+        const r = await client.decide(id, {
+          decision,
+          ...(value === undefined ? {} : { value }),
+        });
+        console.log(_line`${r.id} ${r.answer ?? r.state} (${r.kind} from ${r.pid})`);
         return 0;
       }
       case "audit": {

@@ -1,6 +1,6 @@
 /**
  * A small client of the control plane, for the CLI verbs (`libos ps`, `show`,
- * `spawn`, `approve`, `deny`, `audit verify`, `token create`). Its errors say
+ * `spawn`, `approve`, `deny`, `outcome`, `audit verify`, `token create`). Its errors say
  * what went wrong in the operator's terms: the kernel is not reachable, the
  * token is missing or refused, or the kernel's own error message.
  *
@@ -124,8 +124,10 @@ export class ApiClient {
   async decide(
     id: string,
     decision: {
-      decision: "approve" | "deny" | "answer";
+      decision: "approve" | "deny" | "answer" | "happened" | "retry" | "fail";
       answer?: string;
+      /** With happened: the call's result (JSON). */
+      value?: unknown;
       scope?: "once" | "always";
       previewSha256?: string;
     },

@@ -224,7 +224,10 @@ export const GrantSchema = z.object({
 export const HumanRequestSchema = z.object({
   id: z.string(),
   pid: z.string(),
-  kind: z.enum(["approval", "question", "permission"]),
+  kind: z.enum(["approval", "question", "permission", "outcome"]).openapi({
+    description: "outcome: whether a call found in flight after a crash took effect " +
+      "(answered happened, retry or fail)",
+  }),
   state: HumanStateSchema,
   actionHash: z.string().nullable(),
   preview: z.union([z.string(), PurgedBodySchema]).openapi({
@@ -244,9 +247,17 @@ export const HumanRequestSchema = z.object({
   expiresAt: z.number().nullable(),
   decidedAt: z.number().nullable(),
   decidedBy: z.string().nullable(),
-  answer: z.union([z.string(), PurgedBodySchema]).nullable(),
+  answer: z.union([z.string(), PurgedBodySchema]).nullable().openapi({
+    description: "a question's answer; an outcome request's decision (happened, retry or fail)",
+  }),
+  value: z.unknown().optional().openapi({
+    description: "an outcome answered happened: the call's result as given (null when none)",
+  }),
   scope: z.enum(["once", "always"]).nullable(),
-  consumed: z.boolean(),
+  consumed: z.boolean().openapi({
+    description: "whether the approved action ran (an outcome answered retry: whether the " +
+      "retry began)",
+  }),
 }).openapi("HumanRequest");
 
 /** One version of a typed object. */
@@ -384,12 +395,19 @@ export const SignalBodySchema = z.strictObject({
 
 /** `POST /v1/human/:id`. */
 export const DecisionBodySchema = z.strictObject({
-  decision: z.enum(["approve", "deny", "answer"]),
+  decision: z.enum(["approve", "deny", "answer", "happened", "retry", "fail"]).openapi({
+    description: "approve or deny (approval, permission); answer or deny (question); " +
+      "happened, retry or fail (outcome)",
+  }),
   previewSha256: z.string().regex(/^[0-9a-f]{64}$/, "the request's previewSha256 (64 hex)")
     .openapi({
       description: "the previewSha256 of the request as shown to the human; another is 409 ESTALE",
     }),
   answer: z.string().max(100_000).optional(),
+  value: z.unknown().optional().openapi({
+    description: "with happened: the call's result (JSON), journaled as what the call returned " +
+      "(default null)",
+  }),
   scope: z.enum(["once", "always"]).optional(),
 }).openapi("HumanDecision");
 

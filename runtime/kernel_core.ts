@@ -81,8 +81,14 @@ export type Signal = "pause" | "resume" | "cancel" | "kill";
 
 /** A human's decision on a request. */
 export interface HumanDecision {
-  decision: "approve" | "deny" | "answer";
+  /**
+   * `approve` or `deny` an approval or permission request; `answer` or `deny`
+   * a question; `happened`, `retry` or `fail` an outcome request.
+   */
+  decision: "approve" | "deny" | "answer" | "happened" | "retry" | "fail";
   answer?: string;
+  /** With `happened`: the call's result (JSON), journaled as what the call returned. */
+  value?: unknown;
   scope?: "once" | "always";
   /**
    * The `previewSha256` of the request as the human saw it. When given, an

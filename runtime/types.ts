@@ -259,8 +259,12 @@ export interface StoredAudit {
   hash: string;
 }
 
-/** Kinds of human requests. */
-export type HumanKind = "approval" | "question" | "permission";
+/**
+ * Kinds of human requests. An `outcome` request asks whether a syscall found
+ * in flight after a crash took effect (an image's `recovery.onUnknownOutcome`
+ * is `"ask"`); it is answered `happened`, `retry` or `fail`.
+ */
+export type HumanKind = "approval" | "question" | "permission" | "outcome";
 
 /** States of a human request. */
 export type HumanState = "pending" | "approved" | "denied" | "answered" | "expired" | "void";
@@ -292,9 +296,15 @@ export interface HumanRequest {
   expiresAt: number | null;
   decidedAt: number | null;
   decidedBy: string | null;
+  /** A question's answer; an outcome request's decision (`happened`, `retry` or `fail`). */
   answer: string | PurgedBody | null;
+  /**
+   * An outcome request answered `happened`: the call's result as the human
+   * gave it (null when none was given), journaled as the call's result.
+   */
+  value?: unknown;
   scope: "once" | "always" | null;
-  /** Whether the action it approved has run. */
+  /** Whether the action it approved has run (an outcome `retry`: whether the retry began). */
   consumed: boolean;
 }
 

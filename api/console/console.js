@@ -151,6 +151,44 @@ function renderRequest(r) {
     }
     await loadHuman();
   };
+  if (r.kind === "outcome") {
+    // Did a call cut short by a crash take effect? Happened (with its result,
+    // as JSON, optional), retry once more, or fail it (EUNKNOWN).
+    const value = el("input", { class: "outcome-value", placeholder: "result (JSON)", size: "30" });
+    const happened = () => {
+      const text = value.value.trim();
+      if (text === "") return decide("happened");
+      try {
+        return decide("happened", { value: JSON.parse(text) });
+      } catch {
+        showError(`the result must be JSON, got ${short(text, 80)}`);
+      }
+    };
+    li.append(
+      value,
+      el("button", {
+        type: "button",
+        class: "happened",
+        text: "Happened",
+        on: { click: happened },
+      }),
+      " ",
+      el("button", {
+        type: "button",
+        class: "retry",
+        text: "Retry",
+        on: { click: () => decide("retry") },
+      }),
+      " ",
+      el("button", {
+        type: "button",
+        class: "fail",
+        text: "Fail",
+        on: { click: () => decide("fail") },
+      }),
+    );
+    return li;
+  }
   const always = el("input", { type: "checkbox", class: "always" });
   if (r.kind === "question") {
     const text = el("input", { class: "answer-text", placeholder: "answer", size: "30" });

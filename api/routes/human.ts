@@ -1,6 +1,7 @@
 /**
  * The human queue: pending requests with their escaped previews, and the one
- * decision each takes (approve, deny or answer; scope once or always). The
+ * decision each takes (approve, deny or answer; scope once or always; an
+ * outcome request: happened, retry or fail). The
  * decision is the kernel's: single use (a second one is 409), bound to the
  * exact action hash, audited with the deciding token's identity; the process
  * wakes and re-dispatches the same action without a new model call.
@@ -50,7 +51,8 @@ const decide = apiRoute("operator", {
   path: "/v1/human/{id}",
   tags: tag,
   summary: "Decide a pending request: approve or deny (approval, permission), answer or deny " +
-    "(question); once (default) or always",
+    "(question), once (default) or always; happened (with an optional value), retry or fail " +
+    "(outcome)",
   request: { params: IdParams, headers: IfMatchHeaders, body: jsonBody(DecisionBodySchema) },
   responses: {
     200: jsonResponse(HumanRequestSchema.extend(Revision), "The request as decided"),
@@ -81,6 +83,7 @@ export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {
       decision: body.decision,
       previewSha256: body.previewSha256,
       ...(body.answer === undefined ? {} : { answer: body.answer }),
+      ...(body.value === undefined ? {} : { value: body.value }),
       ...(body.scope === undefined ? {} : { scope: body.scope }),
     }, actorOf(c.var.principal));
     const decided = withRevision(r);

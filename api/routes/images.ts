@@ -5,7 +5,12 @@
  * @module
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { primitiveToolNames, primitiveToolSpec, type ToolSpec } from "../../runtime/mod.ts";
+import {
+  type ImageRecord,
+  primitiveToolNames,
+  primitiveToolSpec,
+  type ToolSpec,
+} from "../../runtime/mod.ts";
 import { actorOf, type ApiEnv } from "../context.ts";
 import { apiRoute, jsonBody, jsonResponse } from "../route_def.ts";
 import { AgentImageSchema, ImageRecordSchema, ToolSpecSchema } from "../schemas.ts";
@@ -41,14 +46,14 @@ const tools = apiRoute("viewer", {
 
 /** Registers the image and tool routes. */
 export function imageRoutes(app: OpenAPIHono<ApiEnv>): void {
-  app.openapi(list, (c) => c.json({ images: c.var.ctx.kernel.images.list() }, 200));
+  app.openapi(list, (c) => c.json({ images: c.var.ctx.kernel.images.list().map(_wire) }, 200));
 
   app.openapi(register, async (c) => {
     const record = await c.var.ctx.kernel.registerImage(c.req.valid("json"), {
       ...actorOf(c.var.principal),
       source: "api",
     });
-    return c.json(record, 201);
+    return c.json(_wire(record), 201);
   });
 
   app.openapi(tools, (c) => {
@@ -59,4 +64,9 @@ export function imageRoutes(app: OpenAPIHono<ApiEnv>): void {
     }
     return c.json({ tools: specs }, 200);
   });
+}
+
+/** A record as the API states it: the image as a JSON object (its optional fields may be absent). */
+function _wire(record: ImageRecord): z.infer<typeof ImageRecordSchema> {
+  return record;
 }

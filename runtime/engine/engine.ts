@@ -6,7 +6,9 @@
  *   1. replay: a syscall that completed answers from the journal; one in
  *      flight at a crash is settled from evidence where its primitive can
  *      look (see primitives/fs.ts), redone only when its primitive is
- *      idempotent, else it fails EUNKNOWN (its grant stays spent);
+ *      idempotent, else the image's `recovery.onUnknownOutcome` decides: it
+ *      fails EUNKNOWN (its grant stays spent), or a human answers whether it
+ *      happened (see "Unknown outcomes" below);
  *   2. resolve the target, then {@linkcode SyscallEngine.authorize}: the
  *      kernel's one Authorizer decides; a deny is audited and thrown before the
  *      target is touched; `ask` raises an approval in the same batch as the
@@ -104,7 +106,8 @@ export class SyscallEngine {
   // The engine: every primitive goes this one way.
   //   1. replay: a syscall that completed answers from the journal; one in
   //      flight at a crash is redone only when its primitive is idempotent,
-  //      else it fails EUNKNOWN (its grant stays spent);
+  //      else it fails EUNKNOWN (its grant stays spent) or, when the image
+  //      says "ask", waits for a human's outcome answer ("Unknown outcomes" below);
   //   2. resolve the target, then #authorize (the kernel's one Authorizer:
   //      deny is audited and thrown before the target is touched; ask raises
   //      an approval in the same batch as the intent that needed it, and
@@ -125,7 +128,7 @@ export class SyscallEngine {
     name: SysName,
     args: unknown,
     body: (call: Call) => Promise<T>,
-    options: { idempotent?: boolean } = {},
+    options: { idempotent?: boolean; evidence?: Evidence } = {},
   ): Promise<T> {
     const names = PRIMITIVES[name];
     const idempotent = options.idempotent ?? names.idempotent;
@@ -151,16 +154,20 @@ export class SyscallEngine {
       intent = prior.data;
     }
     const c: Call = { n, name, audit: names.audit, argsHash, intent };
-    if (intent?.["phase"] === "effect" && !idempotent) {
-      const error = libosError(
-        "EUNKNOWN",
-        `Cannot tell whether ${name} took effect: the kernel stopped while it ran, and ${name} is not safe to repeat`,
-        { pid: this.pid },
-      );
-      this.#record(c, { ok: false, error });
-      throw error;
-    }
     try {
+      if (prior !== undefined && intent?.["phase"] === "effect" && !idempotent) {
+        // In flight at a crash, and not safe to repeat: the image's
+        // recovery.onUnknownOutcome decides (fail, or ask a human).
+        const settled = await _settleUnknown(this, c, {
+          args,
+          startedAt: prior.at,
+          ...(options.evidence === undefined ? {} : { evidence: options.evidence }),
+        });
+        if (settled.kind === "happened") {
+          this.#record(c, { ok: true, value: settled.value });
+          return fromJsonSafe(settled.value) as T;
+        }
+      }
       const value = await body(c);
       this.#record(c, { ok: true, value });
       return value;
@@ -228,6 +235,15 @@ export class SyscallEngine {
     await this.k._commit(this.batch);
   }
 
+  /**
+   * Parks the process until `wait` is over, keeping the intent as journaled;
+   * the call runs again then.
+   */
+  waitFor(wait: WaitReason): never {
+    this.k._park(this.batch, this.p, wait);
+    throw libosError("EWAITING", `Process ${this.pid} waits for ${wait.kind}`, { pid: this.pid });
+  }
+
   /** Parks the process until `wait` is over; the call runs again then. */
   park(c: Call, wait: WaitReason, data: Record<string, unknown>): never {
     // Every request this syscall raised stays findable: a syscall that needs
@@ -236,8 +252,7 @@ export class SyscallEngine {
     const id = data["requestId"];
     if (typeof id === "string" && !requests.includes(id)) requests.push(id);
     this.journalIntent(c, "wait", requests.length === 0 ? data : { ...data, requests });
-    this.k._park(this.batch, this.p, wait);
-    throw libosError("EWAITING", `Process ${this.pid} waits for ${wait.kind}`, { pid: this.pid });
+    this.waitFor(wait);
   }
 
   audit(
@@ -483,4 +498,162 @@ export class SyscallEngine {
       detail: { settled: how, syscall: c.name },
     });
   }
+}
+
+// Unknown outcomes: a non-idempotent syscall (a program, a non-GET fetch)
+// whose intent committed before a crash and whose result did not. Nothing
+// can tell whether it took effect, so recovery does what the process's image
+// says (`recovery.onUnknownOutcome`):
+//
+// - `"fail"` (the default): the call fails `EUNKNOWN`; its grant stays spent.
+// - `"ask"`: the process waits on a human request of kind `outcome` whose
+//   preview shows the call, its arguments, when it started and the evidence
+//   the kernel has. The answer settles the call:
+//   `happened` (with an optional value, journaled as the call's result; the
+//   call is not run again), `retry` (the call runs once more, under the spend
+//   its intent committed: it is not authorized or spent again), or `fail`
+//   (`EUNKNOWN`).
+//
+// Across a crash: the request commits with an intent naming it, so a replay
+// finds it instead of asking again; an answer is one batch, and the call
+// applies it whenever it runs next. A `retry` is marked begun (the request's
+// `consumed`) in a batch that commits before the call runs again, so a crash
+// during the retry is a new unknown outcome (asked again, never retried
+// silently), and a crash before it retries once.
+
+/** What the kernel can still observe of a call found in flight, as lines for the human. */
+export type Evidence = (intent: Readonly<Record<string, unknown>>) => Promise<string[]>;
+
+/** How an unknown outcome was settled: with a result, or by running the call again. */
+type _Settlement = { kind: "happened"; value: unknown } | { kind: "retry" };
+
+/**
+ * Settles a call found in flight after a crash (see "Unknown outcomes"): answers
+ * its result, or `retry` (the caller runs it again, as a redo), or throws
+ * `EUNKNOWN`; while a human has not answered, parks the process (`EWAITING`).
+ */
+async function _settleUnknown(
+  e: SyscallEngine,
+  c: Call,
+  found: { args: unknown; startedAt: number; evidence?: Evidence },
+): Promise<_Settlement> {
+  const policy = e.k._image(e.p).recovery?.onUnknownOutcome ?? "fail";
+  if (policy === "fail") {
+    throw libosError(
+      "EUNKNOWN",
+      `Cannot tell whether ${c.name} took effect: the kernel stopped while it ran, and ${c.name} is not safe to repeat`,
+      { pid: e.pid },
+    );
+  }
+  const r = _request(e, c);
+  if (r === undefined || (r.state === "answered" && r.answer === "retry" && r.consumed)) {
+    // Never asked, or the retry an answer began was itself cut short.
+    return await _ask(e, c, found, r);
+  }
+  switch (r.state) {
+    case "pending":
+      e.waitFor({ kind: "human", requestId: r.id });
+      break;
+    case "answered":
+      if (r.answer === "happened") {
+        _settled(e, c, r);
+        return { kind: "happened", value: r.value ?? null };
+      }
+      if (r.answer === "retry") {
+        // Begun before it runs again: a crash from here on is a new unknown
+        // outcome, never a silent second retry.
+        r.consumed = true;
+        e.k._saveHuman(e.batch, r);
+        _settled(e, c, r);
+        await e.k._commit(e.batch);
+        return { kind: "retry" };
+      }
+      throw _unknown(e, c, `${r.decidedBy ?? "a human"} answered fail (request ${r.id})`);
+    case "expired":
+      throw _unknown(e, c, `outcome request ${r.id} expired unanswered`);
+    default:
+      throw _unknown(e, c, `outcome request ${r.id} was ${r.state} (${r.answer ?? "no reason"})`);
+  }
+  throw new Error("unreachable: a pending request parks the process");
+}
+
+/** The outcome request an earlier attempt raised for this intent (this process's own). */
+function _request(e: SyscallEngine, c: Call): HumanRequest | undefined {
+  const id = c.intent?.["outcome"];
+  const r = typeof id === "string" ? e.k._human.get(id) : undefined;
+  return r?.pid === e.pid && r.kind === "outcome" ? r : undefined;
+}
+
+/**
+ * Raises an outcome request in the batch of an intent that names it (the
+ * intent keeps its phase and what it recorded) and parks the process.
+ */
+async function _ask(
+  e: SyscallEngine,
+  c: Call,
+  found: { args: unknown; startedAt: number; evidence?: Evidence },
+  retried: HumanRequest | undefined,
+): Promise<never> {
+  const intent = c.intent ?? {};
+  let evidence: string[];
+  try {
+    evidence = found.evidence === undefined
+      ? ["none the kernel can check for this call"]
+      : await found.evidence(intent);
+  } catch (error) {
+    evidence = [`could not be read: ${error instanceof Error ? error.message : String(error)}`];
+  }
+  const args = canonicalJson(jsonSafe(found.args) ?? null);
+  const earlier = strings(intent["asked"]);
+  const lines = [
+    `${e.pid}'s ${c.name} was in flight when the kernel stopped; did it take effect?`,
+    `started: ${new Date(found.startedAt).toISOString()} (call ${e.callId}, syscall ${c.n})`,
+    ...(retried === undefined ? [] : [
+      `this is the retry that ${
+        retried.decidedBy ?? "a human"
+      } answered in ${retried.id}; it too was cut short`,
+    ]),
+    "evidence:",
+    ...evidence.map((l) => `  ${l}`),
+    `arguments: ${escapePreview(args, { max: 800 })}`,
+    "answer happened (optionally with the call's result), retry (it runs once more, not authorized or spent again) or fail (EUNKNOWN to the process)",
+  ];
+  const r = e.newRequest(c, {
+    kind: "outcome",
+    actionHash: actionHash({
+      outcome: c.name,
+      pid: e.pid,
+      callId: e.callId,
+      sys: c.n,
+      argsHash: c.argsHash,
+      asked: earlier.length,
+    }),
+    preview: lines.join("\n"),
+    resource: null,
+    rights: [],
+    grantId: null,
+  });
+  const { name: _n, argsHash: _a, phase: _p, ...recorded } = intent;
+  e.journalIntent(c, "effect", { ...recorded, outcome: r.id, asked: [...earlier, r.id] });
+  e.audit(c.audit, {
+    decision: "ask",
+    detail: { unknownOutcome: true, syscall: c.name, request: r.id },
+  });
+  e.waitFor({ kind: "human", requestId: r.id });
+}
+
+/** Audits how a human settled the call. */
+function _settled(e: SyscallEngine, c: Call, r: HumanRequest): void {
+  e.audit(c.audit, {
+    decision: "allow",
+    detail: { settled: r.answer, syscall: c.name, request: r.id, by: r.decidedBy },
+  });
+}
+
+function _unknown(e: SyscallEngine, c: Call, why: string) {
+  return libosError(
+    "EUNKNOWN",
+    `Cannot tell whether ${c.name} took effect: the kernel stopped while it ran, and ${why}`,
+    { pid: e.pid },
+  );
 }

@@ -1,12 +1,13 @@
 /**
  * The human queue's decisions (DESIGN §2): answering a request (approve,
- * deny, answer), its expiry, and voiding it when what it rests on is gone (a
+ * deny, answer; an outcome request happened, retry or fail), its expiry, and voiding it when what it rests on is gone (a
  * revoked grant, a restored checkpoint, an ended process). Each decision is
  * one batch: the request, the grant an approval makes, the journal entry, the
  * audit record and the waiting process's wake-up commit together.
  *
  * @module
  */
+import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import { Batch } from "../engine/batch.ts";
 import { libosError } from "../errors.ts";
 import type { HumanDecision, KernelCore as Kernel } from "../kernel_core.ts";
@@ -40,8 +41,11 @@ export async function answerHumanRequest(
   if (r === undefined) {
     throw libosError("ENOENT", `Cannot answer human request '${id}': no such request`);
   }
-  if (!["approve", "deny", "answer"].includes(decision.decision)) {
-    throw libosError("EINVAL", `Cannot answer '${id}': decision must be approve, deny or answer`);
+  if (![...DECISIONS, ...OUTCOME_DECISIONS].includes(decision.decision)) {
+    throw libosError(
+      "EINVAL",
+      `Cannot answer '${id}': decision must be approve, deny, answer, happened, retry or fail`,
+    );
   }
   if (r.state === "pending" && r.expiresAt !== null && k.clock.now() >= r.expiresAt) {
     // The answer and the expiry race to one commit, and the expiry won (its
@@ -73,6 +77,7 @@ export async function answerHumanRequest(
       id,
     });
   }
+  const outcome = _outcomeOf(r, decision);
   if (r.kind === "question" && decision.decision === "approve") {
     throw libosError(
       "EINVAL",
@@ -97,8 +102,9 @@ export async function answerHumanRequest(
     : "answered";
   r.decidedAt = now;
   r.decidedBy = actor;
-  r.answer = decision.answer ?? null;
-  r.scope = decision.scope ?? "once";
+  r.answer = outcome?.decision ?? decision.answer ?? null;
+  if (outcome?.decision === "happened") r.value = outcome.value;
+  r.scope = outcome === null ? decision.scope ?? "once" : null;
   if (
     r.state === "approved" && (r.kind === "permission" || r.scope === "always") &&
     r.resource !== null
@@ -123,11 +129,17 @@ export async function answerHumanRequest(
     });
   }
   k._saveHuman(batch, r);
+  const said = outcome === null
+    ? {}
+    : outcome.decision === "happened"
+    ? { outcome: outcome.decision, valueSha256: sha256Hex(canonicalJson(outcome.value)) }
+    : { outcome: outcome.decision };
   k._journal(batch, r.pid, "human", {
     requestId: r.id,
     decision: r.state,
     by: actor,
     scope: r.scope,
+    ...said,
   });
   k._audit(batch, {
     actor,
@@ -136,11 +148,71 @@ export async function answerHumanRequest(
     resource: r.resource,
     capabilityId: r.grantId,
     callId: r.callId,
-    detail: { request: r.id, kind: r.kind, scope: r.scope, actionHash: r.actionHash },
+    detail: { request: r.id, kind: r.kind, scope: r.scope, actionHash: r.actionHash, ...said },
   });
   _wake(k, batch, r, actor);
   await k._commit(batch);
   return structuredClone(r);
+}
+
+/** The decisions of approval, permission and question requests. */
+const DECISIONS: readonly string[] = ["approve", "deny", "answer"];
+/** The decisions of an outcome request. */
+const OUTCOME_DECISIONS: readonly string[] = ["happened", "retry", "fail"];
+
+/**
+ * An outcome request's decision (and the value a `happened` gives), checked;
+ * null for any other kind of request, which an outcome decision cannot answer.
+ */
+function _outcomeOf(
+  r: HumanRequest,
+  decision: HumanDecision,
+): { decision: "happened"; value: unknown } | { decision: "retry" | "fail" } | null {
+  const d = decision.decision;
+  if (r.kind !== "outcome") {
+    if (OUTCOME_DECISIONS.includes(d)) {
+      throw libosError(
+        "EINVAL",
+        `Cannot answer ${r.kind} request '${r.id}' with '${d}': happened, retry and fail answer outcome requests`,
+      );
+    }
+    if (decision.value !== undefined) {
+      throw libosError(
+        "EINVAL",
+        `Cannot answer ${r.kind} request '${r.id}': 'value' belongs to an outcome answer 'happened'`,
+      );
+    }
+    return null;
+  }
+  if (d !== "happened" && d !== "retry" && d !== "fail") {
+    throw libosError(
+      "EINVAL",
+      `Cannot answer outcome request '${r.id}' with '${d}': expected happened, retry or fail`,
+    );
+  }
+  if (d !== "happened") {
+    if (decision.value !== undefined) {
+      throw libosError(
+        "EINVAL",
+        `Cannot answer outcome request '${r.id}' with '${d}': only 'happened' takes a 'value'`,
+      );
+    }
+    return { decision: d };
+  }
+  const value = decision.value ?? null;
+  try {
+    // The value becomes the call's journaled result: JSON, as the journal keeps it.
+    canonicalJson(value);
+    if (JSON.stringify(value) === undefined) throw new TypeError("not JSON");
+  } catch (error) {
+    throw libosError(
+      "EINVAL",
+      `Cannot answer outcome request '${r.id}': 'value' must be JSON (${
+        error instanceof Error ? error.message : String(error)
+      })`,
+    );
+  }
+  return { decision: d, value: structuredClone(value) };
 }
 
 /** Expires a pending request whose time is up (its timer fired); the process wakes. */

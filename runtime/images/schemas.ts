@@ -105,6 +105,19 @@ export const SeedObjectSchema = z.strictObject({
 
 /** What a process keeps when it ends: see runtime/retention/purge.ts. */
 export const RetentionSchema = z.enum(["keep", "purge_on_exit"]);
+/**
+ * What recovery does with a non-idempotent syscall found in flight after a
+ * crash (a program, a non-GET fetch): `"fail"` (the default) answers it
+ * `EUNKNOWN`; `"ask"` waits on a human request of kind `outcome`, answered
+ * `happened`, `retry` or `fail`.
+ */
+export const RecoverySchema = z.strictObject({
+  onUnknownOutcome: z.enum(["fail", "ask"]).optional().describe(
+    'what recovery does with a non-idempotent call found in flight: "fail" (default, EUNKNOWN) or "ask" (a human decides)',
+  ),
+});
+/** An image's recovery settings. */
+export type Recovery = z.infer<typeof RecoverySchema>;
 
 /** An agent image: the initial state of a process (DESIGN §2). */
 export const AgentImageSchema = z.strictObject({
@@ -123,6 +136,8 @@ export const AgentImageSchema = z.strictObject({
    * `purge_on_exit` here, in the kernel's setting or in a parent process wins.
    */
   retention: RetentionSchema.default("keep"),
+  /** Absent: every setting at its default (an image stored before it keeps its form). */
+  recovery: RecoverySchema.optional(),
 });
 /** A validated agent image. */
 export type AgentImage = z.infer<typeof AgentImageSchema>;

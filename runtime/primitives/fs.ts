@@ -325,3 +325,20 @@ function _sameState(before: FileStat | null, now: FileStat | null): boolean {
   if (before === null || now === null) return before === null && now === null;
   return before.kind === now.kind && before.size === now.size && before.mtimeMs === now.mtimeMs;
 }
+
+/**
+ * What the kernel sees at a workspace path, for a human settling an unknown
+ * outcome (runtime/engine/engine.ts): a file with its size and
+ * sha-256, a directory, a symbolic link (not followed), or null when absent.
+ */
+export async function fileEvidence(e: SyscallEngine, path: string): Promise<string | null> {
+  const fs = e.k.fs;
+  const st = await fs.stat(path);
+  if (st === null) return null;
+  if (st.kind !== "file") {
+    return st.kind === "dir" ? "a directory" : "a symbolic link (not followed)";
+  }
+  const when = st.mtimeMs === 0 ? "" : `, modified ${new Date(st.mtimeMs).toISOString()}`;
+  if (st.size > MAX_FILE_BYTES) return `a file, ${st.size} bytes${when} (too large to hash)`;
+  return `a file, ${st.size} bytes${when}, sha256 ${sha256Hex(await fs.readBytes(path))}`;
+}

@@ -10,8 +10,9 @@ import { libosError } from "../errors.ts";
 import { covers, isLive, overlaps, shellResource } from "../capability/capability.ts";
 import { computeShellView } from "../substrate/shell_view.ts";
 import { ShellNetProxy, type ShellNetProxyOptions } from "../substrate/shell_proxy.ts";
-import { fsResource } from "../substrate/workspace_path.ts";
-import type { Authz, SyscallEngine } from "../engine/engine.ts";
+import { fsResource, resolvePath } from "../substrate/workspace_path.ts";
+import type { Authz, Evidence, SyscallEngine } from "../engine/engine.ts";
+import { fileEvidence } from "./fs.ts";
 import { isHostCheck, netRequest, port, special } from "./net.ts";
 
 /** The result of `shell.run`. */
@@ -95,7 +96,8 @@ export function runShell(
     const through: Authz[] = [];
     if (view.gating.length > 0) {
       const asks = view.gating.filter((g) => g.reason === "ask");
-      if (asks.length > 0) {
+      // A redo (a human answered retry) runs under the approval its intent spent.
+      if (asks.length > 0 && !e.redo(c)) {
         const first = k.grants.get(asks[0]!.grantId) ?? null;
         through.push(e.ask(c, c.audit, asks[0]!.resource, "read", first, {
           args: { argv, grants: asks.map((g) => g.grantId) },
@@ -151,7 +153,36 @@ export function runShell(
       timedOut: r.timedOut,
       confined: r.confined,
     };
-  });
+  }, { evidence: _evidence(e, argv) });
+}
+
+/**
+ * What the kernel can observe of a run found in flight after a crash: the
+ * program and where it ran, and each argument that names a path in the
+ * workspace (a file's size and sha-256, or that it is absent).
+ */
+function _evidence(e: SyscallEngine, argv: string[]): Evidence {
+  return async (intent) => {
+    const cwd = typeof intent["cwd"] === "string" ? intent["cwd"] : e.p.cwd;
+    const lines = [`program ${JSON.stringify(argv[0] ?? "")} ran in /${cwd}`];
+    for (const arg of argv.slice(1, 65)) {
+      if (arg === "" || arg.startsWith("-") || /\s/.test(arg)) continue;
+      let path: string;
+      try {
+        path = resolvePath(cwd, arg);
+      } catch {
+        continue; // not a workspace path
+      }
+      const seen = await fileEvidence(e, path).catch((error: Error) =>
+        `unreadable (${error.message})`
+      );
+      // An absent word is no file target; an absent file name is evidence.
+      if (seen === null && !/[./]/.test(arg)) continue;
+      lines.push(`/${path}: ${seen ?? "absent"}`);
+    }
+    if (lines.length === 1) lines.push("no argument names a path in the workspace");
+    return lines;
+  };
 }
 
 /**

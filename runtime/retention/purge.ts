@@ -143,11 +143,16 @@ export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport
     report.objects++;
   }
   for (const r of k.humanRequests({ pid })) {
-    if (isPurged(r.preview) && (r.answer === null || isPurged(r.answer))) continue;
+    const value = r.value ?? null; // an outcome answered `happened`: the call's result
+    if (
+      isPurged(r.preview) && (r.answer === null || isPurged(r.answer)) &&
+      (value === null || isPurged(value))
+    ) continue;
     k._saveHuman(batch, {
       ...k._human.get(r.id)!,
       preview: purgedBody(r.preview),
       answer: r.answer === null ? null : purgedBody(r.answer),
+      ...(value === null ? {} : { value: purgedBody(value) }),
     });
     report.human++;
   }
