@@ -63,6 +63,7 @@ export async function bootPlane(
     maxEventStreams,
     eventCapacity,
     bundleLimit,
+    mcpAllowedHosts,
     adminToken: _a,
     ...kernelOptions
   } = options;
@@ -76,6 +77,7 @@ export async function bootPlane(
     ...(maxEventStreams === undefined ? {} : { maxEventStreams }),
     ...(eventCapacity === undefined ? {} : { eventCapacity }),
     ...(bundleLimit === undefined ? {} : { bundleLimit }),
+    ...(mcpAllowedHosts === undefined ? {} : { mcpAllowedHosts }),
   });
   const call = (path: string, o: Call = {}) => request(plane, path, o);
   return {
