@@ -481,3 +481,22 @@ Deno.test("a plane allowed another host name accepts it in Host and Origin", asy
   assert.equal(local.status, 403, "loopback is not allowed unless listed");
   await local.body?.cancel();
 });
+
+Deno.test("wait_process is bounded: timeoutMs 0 answers at once, and a long wait answers timedOut when the plane closes", async () => {
+  await using t = await bootPlane();
+  const { pid } = await parked(t);
+  await using mcp = await connect(t, ADMIN);
+  const now = await outcome(mcp.client, "wait_process", { pid, until: "terminal", timeoutMs: 0 });
+  assert.deepEqual([now.outcome, now.value["timedOut"]], ["ok", true]);
+  const long = outcome(mcp.client, "wait_process", { pid, until: "terminal", timeoutMs: 300_000 });
+  t.plane.close();
+  const closed = await long;
+  assert.deepEqual(
+    [
+      closed.outcome,
+      closed.value["timedOut"],
+      (closed.value["process"] as { state: string }).state,
+    ],
+    ["ok", true, "waiting"],
+  );
+});

@@ -123,8 +123,10 @@ export function mcpRoutes(app: OpenAPIHono<ApiEnv>, options: McpOptions): void {
     const server = mcpServerFor(ctx, principal, options.version);
     // No sessionIdGenerator: stateless, no Mcp-Session-Id.
     const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
-    // The transport's answer waits for the calls; a client that goes away or
-    // a plane that closes ends them (closing the server aborts its handlers).
+    // The transport's answer waits for the calls. A client that goes away
+    // is answered at once and the server closed, which aborts its calls; a
+    // plane that closes ends long waits through their own signal (they
+    // answer timedOut, as GET /v1/processes/{pid}/wait does).
     const gone = Promise.withResolvers<Response>();
     const onGone = () =>
       gone.resolve(
@@ -135,17 +137,15 @@ export function mcpRoutes(app: OpenAPIHono<ApiEnv>, options: McpOptions): void {
         }, { status: 503 }),
       );
     request.signal.addEventListener("abort", onGone, { once: true });
-    ctx.closing.addEventListener("abort", onGone, { once: true });
     try {
       await server.connect(transport);
-      if (request.signal.aborted || ctx.closing.aborted) onGone();
+      if (request.signal.aborted) onGone();
       return await Promise.race([
         transport.handleRequest(request, parsedBody === undefined ? {} : { parsedBody }),
         gone.promise,
       ]);
     } finally {
       request.signal.removeEventListener("abort", onGone);
-      ctx.closing.removeEventListener("abort", onGone);
       await server.close();
     }
   });
