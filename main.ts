@@ -19,6 +19,7 @@ import {
   ApiClient,
   ApiClientError,
   ControlPlane,
+  mcpAllowedHostsFor,
   resolveAdminToken,
   type Role,
   ROLES,
@@ -201,7 +202,10 @@ async function start(args: string[]): Promise<number> {
   console.log(
     _line`libos: kernel up — data ${data}, workspace ${workspace}, store ${kernel.store.kind}`,
   );
-  const plane = await ControlPlane.create(kernel, { adminToken: admin.token });
+  const plane = await ControlPlane.create(kernel, {
+    adminToken: admin.token,
+    mcpAllowedHosts: mcpAllowedHostsFor(values.host),
+  });
   let server;
   try {
     server = serveControlPlane(plane, { port, hostname: values.host });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { type Role, ROLES } from "../api/mod.ts";
+import { mcpAllowedHostsFor, type Role, ROLES } from "../api/mod.ts";
 import { ADMIN, bootPlane, type TestPlane } from "./api_helpers.ts";
 import { call, scripted } from "./helpers.ts";
 
@@ -499,4 +499,17 @@ Deno.test("wait_process is bounded: timeoutMs 0 answers at once, and a long wait
     ],
     ["ok", true, "waiting"],
   );
+});
+
+Deno.test("the hosts /mcp allows for a listening address: loopback, plus a specific address, never a wildcard", () => {
+  assert.deepEqual(mcpAllowedHostsFor("127.0.0.1"), ["localhost", "127.0.0.1", "[::1]"]);
+  assert.deepEqual(mcpAllowedHostsFor("0.0.0.0"), ["localhost", "127.0.0.1", "[::1]"]);
+  assert.deepEqual(mcpAllowedHostsFor("::"), ["localhost", "127.0.0.1", "[::1]"]);
+  assert.deepEqual(mcpAllowedHostsFor("192.168.1.5"), [
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+    "192.168.1.5",
+  ]);
+  assert.deepEqual(mcpAllowedHostsFor("fd00::5"), ["localhost", "127.0.0.1", "[::1]", "[fd00::5]"]);
 });

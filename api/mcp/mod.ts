@@ -36,5 +36,5 @@ export {
   RESOURCE_TEMPLATES,
   type ResourceTarget,
 } from "./resources.ts";
-export { hostNameOf, LOOPBACK_HOSTS, rebindingGuard } from "./rebinding_guard.ts";
+export { allowedHostsFor, hostNameOf, LOOPBACK_HOSTS, rebindingGuard } from "./rebinding_guard.ts";
 export { auditMcpCall, type McpCallOutcome, type McpCallRecord } from "./call_audit.ts";

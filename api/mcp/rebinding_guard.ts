@@ -16,6 +16,19 @@ import { errorResponse } from "../http_errors.ts";
 export const LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "[::1]"];
 
 /**
+ * The host names `/mcp` allows for an API listening on `hostname`: the
+ * loopback names, plus that address when it is a specific one (not the
+ * wildcard `0.0.0.0` or `::`, which names no host a client would use).
+ */
+export function allowedHostsFor(hostname: string): string[] {
+  const name = (hostname.includes(":") ? `[${hostname}]` : hostname).toLowerCase();
+  const wildcard = name === "0.0.0.0" || name === "[::]" || name === "";
+  return wildcard || LOOPBACK_HOSTS.includes(name)
+    ? [...LOOPBACK_HOSTS]
+    : [...LOOPBACK_HOSTS, name];
+}
+
+/**
  * The host name of a `Host` header value or an origin's authority, lower
  * case, without the port (IPv6 kept in brackets); null when malformed.
  */
