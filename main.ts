@@ -19,6 +19,7 @@ import {
   ApiClient,
   ApiClientError,
   ControlPlane,
+  mcpAllowedHostsFor,
   resolveAdminToken,
   type Role,
   ROLES,
@@ -238,7 +239,11 @@ async function start(args: string[]): Promise<number> {
   console.log(
     _line`libos: kernel up — data ${data}, workspace ${workspace}, store ${kernel.store.kind}`,
   );
-  const plane = await ControlPlane.create(kernel, { adminToken: admin.token, idempotencyTtlMs });
+  const plane = await ControlPlane.create(kernel, {
+    adminToken: admin.token,
+    idempotencyTtlMs,
+    mcpAllowedHosts: mcpAllowedHostsFor(values.host),
+  });
   let server;
   try {
     server = serveControlPlane(plane, { port, hostname: values.host });

@@ -26,6 +26,7 @@ import { memoryRoutes } from "./routes/memory.ts";
 import { processRoutes } from "./routes/processes.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { TokenStore } from "./token_store.ts";
+import { mcpRoutes } from "./mcp/mod.ts";
 
 /** Options of {@linkcode ControlPlane.create}. */
 export interface ControlPlaneOptions extends Partial<ApiLimits> {
@@ -35,6 +36,11 @@ export interface ControlPlaneOptions extends Partial<ApiLimits> {
   eventCapacity?: number;
   /** Largest checkpoint bundle accepted by `POST /v1/checkpoints/import` (default 64 MiB). */
   bundleLimit?: number;
+  /**
+   * Host names `/mcp` accepts in `Host` and `Origin` (default: loopback
+   * only; see api/mcp/rebinding_guard.ts).
+   */
+  mcpAllowedHosts?: readonly string[];
 }
 
 const DEFAULT_LIMITS: ApiLimits = {
@@ -147,6 +153,10 @@ export class ControlPlane implements AsyncDisposable {
     auditRoutes(app);
     eventRoutes(app);
     checkpointRoutes(app);
+    mcpRoutes(app, {
+      version: API_VERSION,
+      ...(options.mcpAllowedHosts === undefined ? {} : { allowedHosts: options.mcpAllowedHosts }),
+    });
 
     app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
       type: "http",

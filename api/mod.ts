@@ -33,3 +33,4 @@ export type { Access, RouteInfo } from "./route_def.ts";
 export type { ApiLimits } from "./context.ts";
 export { EVENT_TYPES, type EventType } from "./event_hub.ts";
 export { ApiClient, ApiClientError, type ApiClientOptions } from "./client.ts";
+export { allowedHostsFor as mcpAllowedHostsFor, MCP_PATH } from "./mcp/mod.ts";

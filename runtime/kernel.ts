@@ -74,6 +74,7 @@ import type {
   AuditRecord,
   CheckpointInfo,
   CheckpointRecord,
+  Decision,
   Grant,
   HumanRequest,
   HumanState,
@@ -604,6 +605,39 @@ export class Kernel implements KernelCore, AsyncDisposable {
       const { action, detail } = options.audit;
       this._audit(batch, { actor: options.actor, action, detail: structuredClone(detail) });
     }
+    await this._commit(batch);
+  }
+
+  /**
+   * Appends one audit record of a call served at the kernel's edge that
+   * changes no state of its own (e.g. a control plane's MCP tool call, whose
+   * effects the kernel audits besides); resolves when it is committed.
+   */
+  async recordAudit(
+    entry: {
+      action: string;
+      pid?: Pid | null;
+      resource?: string | null;
+      decision?: Decision | null;
+      detail?: Record<string, unknown>;
+    },
+    options: Actor,
+  ): Promise<void> {
+    if (!/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/.test(entry.action) || entry.action.length > 128) {
+      throw libosError(
+        "EINVAL",
+        `Cannot record audit action '${entry.action}': expected dotted lower-case words`,
+      );
+    }
+    const batch = new Batch();
+    this._audit(batch, {
+      actor: options.actor,
+      action: entry.action,
+      pid: entry.pid ?? null,
+      resource: entry.resource ?? null,
+      decision: entry.decision ?? null,
+      detail: structuredClone(entry.detail ?? {}),
+    });
     await this._commit(batch);
   }
 

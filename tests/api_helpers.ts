@@ -64,6 +64,7 @@ export async function bootPlane(
     eventCapacity,
     bundleLimit,
     idempotencyTtlMs,
+    mcpAllowedHosts,
     adminToken: _a,
     ...kernelOptions
   } = options;
@@ -78,6 +79,7 @@ export async function bootPlane(
     ...(eventCapacity === undefined ? {} : { eventCapacity }),
     ...(bundleLimit === undefined ? {} : { bundleLimit }),
     ...(idempotencyTtlMs === undefined ? {} : { idempotencyTtlMs }),
+    ...(mcpAllowedHosts === undefined ? {} : { mcpAllowedHosts }),
   });
   const call = (path: string, o: Call = {}) => request(plane, path, o);
   return {

@@ -6,6 +6,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ApiEnv } from "../context.ts";
 import { apiRoute, jsonResponse } from "../route_def.ts";
+import { processJournal, processObjects } from "../process_queries.ts";
 import {
   JournalEntrySchema,
   JournalQuerySchema,
@@ -55,19 +56,17 @@ const journal = apiRoute("viewer", {
 export function memoryRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(objects, (c) => {
     const { pid } = c.req.valid("param");
-    const { kernel } = c.var.ctx;
-    kernel.get(pid);
-    const namespace = c.req.valid("query").namespace ?? `proc/${pid}`;
-    return c.json({ namespace, objects: kernel.listObjects(namespace) }, 200);
+    const answer = processObjects(c.var.ctx.kernel, pid, c.req.valid("query").namespace);
+    return c.json(answer, 200);
   });
 
   app.openapi(object, (c) => c.json(c.var.ctx.kernel.object(c.req.valid("param").oid), 200));
 
   app.openapi(journal, async (c) => {
     const q = c.req.valid("query");
-    const entries = await c.var.ctx.kernel.journal(c.req.valid("param").pid, {
-      ...(q.after === undefined ? {} : { afterSeq: q.after }),
-      limit: q.limit ?? 200,
+    const entries = await processJournal(c.var.ctx.kernel, c.req.valid("param").pid, {
+      ...(q.after === undefined ? {} : { after: q.after }),
+      ...(q.limit === undefined ? {} : { limit: q.limit }),
     });
     return c.json({ entries }, 200);
   });

@@ -20,6 +20,7 @@ import {
 } from "../schemas.ts";
 import { checkIfMatch, etag, withRevision } from "../revision.ts";
 import { bodyText } from "../../runtime/mod.ts";
+import { listProcesses, waitProcess } from "../process_queries.ts";
 
 const tag = ["processes"];
 
@@ -115,10 +116,10 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
 
   app.openapi(list, (c) => {
     const q = c.req.valid("query");
-    const processes = c.var.ctx.kernel.list({
+    const processes = listProcesses(c.var.ctx.kernel, {
       ...(q.state === undefined ? {} : { state: q.state }),
       ...(q.parent === undefined ? {} : { parent: q.parent }),
-    }).sort((a, b) => _pidNum(a.pid) - _pidNum(b.pid)).map(withRevision);
+    });
     return c.json({ processes }, 200);
   });
 
@@ -128,33 +129,13 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
   });
 
   app.openapi(wait, async (c) => {
-    const { pid } = c.req.valid("param");
     const q = c.req.valid("query");
-    const { kernel, limits, closing } = c.var.ctx;
-    kernel.get(pid); // 404 before waiting
-    const ms = Math.min(q.timeoutMs ?? limits.defaultWaitMs, limits.maxWaitMs);
-    const stop = new AbortController();
-    const timer = setTimeout(() => stop.abort(), ms);
-    const onAbort = () => stop.abort();
-    closing.addEventListener("abort", onAbort, { once: true });
-    c.req.raw.signal.addEventListener("abort", onAbort, { once: true });
-    if (closing.aborted || c.req.raw.signal.aborted) stop.abort();
-    try {
-      // Kernel.wait listens for a later abort only: an aborted poll answers here.
-      if (stop.signal.aborted) return c.json({ process: kernel.get(pid), timedOut: true }, 200);
-      const process = await kernel.wait(pid, {
-        until: q.until ?? "settled",
-        signal: stop.signal,
-      });
-      return c.json({ process, timedOut: false }, 200);
-    } catch (error) {
-      if (!stop.signal.aborted) throw error;
-      return c.json({ process: kernel.get(pid), timedOut: true }, 200);
-    } finally {
-      clearTimeout(timer);
-      closing.removeEventListener("abort", onAbort);
-      c.req.raw.signal.removeEventListener("abort", onAbort);
-    }
+    const answer = await waitProcess(c.var.ctx, c.req.valid("param").pid, {
+      ...(q.timeoutMs === undefined ? {} : { timeoutMs: q.timeoutMs }),
+      ...(q.until === undefined ? {} : { until: q.until }),
+      signal: c.req.raw.signal,
+    });
+    return c.json(answer, 200);
   });
 
   app.openapi(signal, async (c) => {
@@ -177,9 +158,4 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
     }, actorOf(c.var.principal));
     return c.json({ pid: child.pid, process: child }, 201);
   });
-}
-
-function _pidNum(pid: string): number {
-  const n = Number(pid.slice(pid.indexOf("_") + 1));
-  return Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER;
 }
