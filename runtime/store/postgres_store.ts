@@ -1,0 +1,937 @@
+/**
+ * The PostgreSQL store, on the `postgres` package (postgres.js). The tables
+ * are the SQLite store's, in a schema of their own (the URL's `?schema=NAME`,
+ * default `libos`), brought up to date by versioned migrations recorded in
+ * `schema_version`, each applied once, in its own transaction.
+ *
+ * Group commit: batches that arrive while a transaction is in flight wait for
+ * it, then go together into the next one, in arrival order; one transaction
+ * is in flight at a time, so a batch that is durable implies every earlier
+ * batch is too. A group is written with one multi-row statement per table
+ * (`INSERT … SELECT FROM unnest($1::text[], …)`, a constant text, prepared once),
+ * sent pipelined. When a group fails, each of its batches is retried alone,
+ * statement by statement in order, so that only a bad batch rejects, with the
+ * same message the SQLite store gives.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { clearImmediate, setImmediate } from "node:timers";
+import { LibosError, libosError } from "../errors.ts";
+import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
+import { queryAfterSeq, queryLimit } from "./store_checks.ts";
+import { type EncodedMutation, encodeMutation } from "./store_encoding.ts";
+import type {
+  CheckpointInfo,
+  CheckpointRecord,
+  Grant,
+  HumanRequest,
+  ImageRecord,
+  JournalEntry,
+  ObjectRecord,
+  Pid,
+  ProcessRecord,
+  StoredAudit,
+} from "../types.ts";
+
+/** The schema a store uses when neither its URL nor its options name one. */
+export const POSTGRES_DEFAULT_SCHEMA = "libos";
+
+/** Options of {@linkcode PostgresStore.open}. */
+export interface PostgresStoreOptions {
+  /**
+   * The schema that holds the tables, created if missing (default: the URL's
+   * `schema` parameter, else {@linkcode POSTGRES_DEFAULT_SCHEMA}). A lowercase
+   * SQL identifier: `[a-z_][a-z0-9_]*`, at most 63 characters.
+   */
+  schema?: string;
+  /**
+   * How long the store waits to gather batches into one transaction when none
+   * is in flight, in milliseconds. Default 0: the next macrotask tick. Under
+   * load the groups form by themselves: batches gather while a commit runs.
+   */
+  groupCommitMs?: number;
+  /**
+   * Open for reading only (default false): no schema created or migrated, every
+   * session read-only (`default_transaction_read_only`); `apply` rejects with
+   * `ESTATE`. The schema must be this code's version (`EINVAL` otherwise).
+   */
+  readOnly?: boolean;
+  /** Connections in the pool (default 4): one commits at a time, the others read. */
+  maxConnections?: number;
+  /** Seconds to wait for a connection to the server (default 10). */
+  connectTimeoutSeconds?: number;
+}
+
+/** Counters of a {@linkcode PostgresStore}, for tests and benchmarks. */
+export interface PostgresStoreStats {
+  /** Batches accepted by `apply`. */
+  batches: number;
+  /** Group commits (each starts with one transaction). */
+  flushes: number;
+  /** Write transactions begun, including the one-by-one retries of a failed group. */
+  transactions: number;
+}
+
+/** One step of the schema: applied once, in its own transaction. */
+interface _Migration {
+  version: number;
+  description: string;
+  statements: readonly string[];
+}
+
+// Keys are compared byte-wise (COLLATE "C"), as SQLite and the memory store
+// order them, whatever the database's locale.
+const _KEY = `TEXT COLLATE "C"`;
+
+/**
+ * The schema, oldest first; step `i` has version `i + 1`, the same steps as
+ * the SQLite store's. Never edit a step that has shipped: append a new one.
+ */
+const _MIGRATIONS: readonly _Migration[] = [
+  {
+    version: 1,
+    description: "initial schema",
+    statements: [
+      `CREATE TABLE processes (
+        pid ${_KEY} PRIMARY KEY,
+        state TEXT NOT NULL,
+        parent_pid ${_KEY},
+        body TEXT NOT NULL)`,
+      "CREATE INDEX processes_parent ON processes (parent_pid)",
+      `CREATE TABLE grants (
+        id ${_KEY} PRIMARY KEY,
+        subject ${_KEY} NOT NULL,
+        body TEXT NOT NULL)`,
+      "CREATE INDEX grants_subject ON grants (subject)",
+      `CREATE TABLE object_versions (
+        oid ${_KEY} NOT NULL,
+        version BIGINT NOT NULL,
+        namespace ${_KEY} NOT NULL,
+        name ${_KEY} NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (oid, version))`,
+      // The latest version of every object, and whether it is deleted.
+      `CREATE TABLE objects (
+        oid ${_KEY} PRIMARY KEY,
+        version BIGINT NOT NULL,
+        namespace ${_KEY} NOT NULL,
+        name ${_KEY} NOT NULL,
+        deleted BOOLEAN NOT NULL DEFAULT false)`,
+      "CREATE INDEX objects_name ON objects (namespace, name)",
+      `CREATE TABLE journal (
+        pid ${_KEY} NOT NULL,
+        seq BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (pid, seq))`,
+      `CREATE TABLE audit (
+        seq BIGINT PRIMARY KEY,
+        pid ${_KEY},
+        action ${_KEY},
+        body TEXT NOT NULL,
+        hash TEXT NOT NULL)`,
+      "CREATE INDEX audit_pid ON audit (pid, seq)",
+      "CREATE INDEX audit_action ON audit (action, seq)",
+      `CREATE TABLE human (
+        id ${_KEY} PRIMARY KEY,
+        pid ${_KEY} NOT NULL,
+        state TEXT NOT NULL,
+        body TEXT NOT NULL)`,
+      "CREATE INDEX human_state ON human (state)",
+      `CREATE TABLE images (
+        id ${_KEY} PRIMARY KEY,
+        body TEXT NOT NULL)`,
+      `CREATE TABLE meta (
+        key ${_KEY} PRIMARY KEY,
+        value TEXT NOT NULL)`,
+    ],
+  },
+  {
+    version: 2,
+    description: "checkpoints",
+    statements: [
+      `CREATE TABLE checkpoints (
+        id ${_KEY} PRIMARY KEY,
+        pid ${_KEY} NOT NULL,
+        created_at BIGINT NOT NULL,
+        info TEXT NOT NULL,
+        body TEXT NOT NULL)`,
+      // One row per member, so a subtree checkpoint is found from any member.
+      `CREATE TABLE checkpoint_members (
+        id ${_KEY} NOT NULL,
+        pid ${_KEY} NOT NULL,
+        PRIMARY KEY (pid, id))`,
+    ],
+  },
+];
+
+/** The schema version this code writes. */
+export const POSTGRES_SCHEMA_VERSION: number = _MIGRATIONS.length;
+
+/** A batch waiting for the next group commit. */
+interface _Pending {
+  ops: EncodedMutation[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+type _Sql = postgres.Sql;
+type _Tx = postgres.TransactionSql;
+type _Row = Record<string, unknown>;
+
+/** What a store URL names, the password hidden. */
+interface _Target {
+  /** The URL handed to postgres.js (the `schema` parameter taken out). */
+  url: string;
+  /** The URL as messages show it: the password replaced by `***`. */
+  shown: string;
+  schema: string;
+}
+
+/** The PostgreSQL implementation of {@linkcode Store}. */
+export class PostgresStore implements Store {
+  /** Always "postgres". */
+  readonly kind = "postgres";
+  /** The store's URL as messages show it (the password replaced by `***`). */
+  readonly location: string;
+  /** The schema that holds the tables. */
+  readonly schema: string;
+
+  #sql: _Sql;
+  #state: "open" | "closed" = "open";
+  #access: "read-write" | "read-only";
+  #groupCommitMs: number;
+  #queue: _Pending[] = [];
+  #cancelTimer: (() => void) | null = null;
+  /** The running commit loop, or null when no transaction is in flight. */
+  #draining: Promise<void> | null = null;
+  #closed: Promise<void> | null = null;
+  #stats: PostgresStoreStats = { batches: 0, flushes: 0, transactions: 0 };
+
+  private constructor(
+    sql: _Sql,
+    target: _Target,
+    options: { groupCommitMs: number; access: "read-write" | "read-only" },
+  ) {
+    this.#sql = sql;
+    this.location = target.shown;
+    this.schema = target.schema;
+    this.#access = options.access;
+    this.#groupCommitMs = options.groupCommitMs;
+  }
+
+  /**
+   * Connects to the database `url` names (`postgres://user[:password]@host[:port]/db`,
+   * optionally `?schema=NAME`), creates the schema if missing and brings it up
+   * to date. Fails with `EINVAL` when the server cannot be reached or the
+   * schema was written by newer code; with a `TypeError` for a malformed URL.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const target = _target(url, options.schema);
+    const groupCommitMs = options.groupCommitMs ?? 0;
+    const max = options.maxConnections ?? 4;
+    const connectTimeout = options.connectTimeoutSeconds ?? 10;
+    if (!(groupCommitMs >= 0 && Number.isFinite(groupCommitMs))) {
+      throw new RangeError(`groupCommitMs must be >= 0, got ${groupCommitMs}`);
+    }
+    if (!(Number.isSafeInteger(max) && max >= 1)) {
+      throw new RangeError(`maxConnections must be an integer >= 1, got ${max}`);
+    }
+    if (!(connectTimeout > 0 && Number.isFinite(connectTimeout))) {
+      throw new RangeError(`connectTimeoutSeconds must be > 0, got ${connectTimeout}`);
+    }
+    const readOnly = options.readOnly ?? false;
+    const sql = postgres(target.url, {
+      max,
+      connect_timeout: connectTimeout,
+      onnotice: () => {},
+      connection: {
+        application_name: "libos",
+        search_path: target.schema,
+        ...(readOnly ? { default_transaction_read_only: true } : {}),
+      },
+    });
+    try {
+      if (readOnly) await _checkSchema(sql, target);
+      else await _migrate(sql, target);
+    } catch (error) {
+      await sql.end({ timeout: 0 }).catch(() => {});
+      if (error instanceof LibosError) throw error;
+      throw libosError(
+        "EINVAL",
+        `Cannot open store '${target.shown}': ${_message(error)}`,
+        { path: target.shown },
+        error,
+      );
+    }
+    return new PostgresStore(sql, target, {
+      groupCommitMs,
+      access: readOnly ? "read-only" : "read-write",
+    });
+  }
+
+  /** Counters since open (a copy). */
+  get stats(): PostgresStoreStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Queues a batch for the next group commit; resolves when the transaction
+   * holding it is committed. The records are encoded now, so a caller may
+   * change its objects as soon as `apply` returns.
+   */
+  apply(batch: readonly Mutation[]): Promise<void> {
+    if (this.#state === "closed") {
+      return Promise.reject(
+        libosError(
+          "ESTATE",
+          `Cannot apply a batch to store '${this.location}': the store is closed`,
+        ),
+      );
+    }
+    if (this.#access === "read-only") {
+      return Promise.reject(
+        libosError(
+          "ESTATE",
+          `Cannot apply a batch to store '${this.location}': the store is open read-only`,
+        ),
+      );
+    }
+    let ops: EncodedMutation[];
+    try {
+      ops = batch.map(encodeMutation);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#stats.batches++;
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ ops, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Loads the state the kernel needs at boot, from one snapshot of the database. */
+  load(): Promise<StoreSnapshot> {
+    return this.#read(() =>
+      this.#sql.begin("isolation level repeatable read read only", async (tx) => {
+        const [processes, grants, objects, human, images, meta, head, heads] = await Promise.all([
+          tx`SELECT body FROM processes ORDER BY pid`,
+          tx`SELECT body FROM grants ORDER BY id`,
+          tx`SELECT v.body FROM objects o
+             JOIN object_versions v ON v.oid = o.oid AND v.version = o.version
+             WHERE NOT o.deleted ORDER BY o.oid`,
+          tx`SELECT body FROM human ORDER BY id`,
+          tx`SELECT body FROM images ORDER BY id`,
+          tx`SELECT key, value FROM meta ORDER BY key`,
+          tx`SELECT seq, body, hash FROM audit ORDER BY seq DESC LIMIT 1`,
+          // A loose index scan: one index probe per pid, not a scan of the journal.
+          tx`WITH RECURSIVE pids (pid) AS (
+               SELECT MIN(pid) FROM journal
+               UNION ALL
+               SELECT (SELECT MIN(j.pid) FROM journal j WHERE j.pid > pids.pid)
+               FROM pids WHERE pids.pid IS NOT NULL)
+             SELECT pid, (SELECT MAX(j.seq) FROM journal j WHERE j.pid = pids.pid) AS seq
+             FROM pids WHERE pid IS NOT NULL`,
+        ]);
+        const snapshot: StoreSnapshot = {
+          processes: _bodies<ProcessRecord>(processes),
+          grants: _bodies<Grant>(grants),
+          objects: _bodies<ObjectRecord>(objects),
+          human: _bodies<HumanRequest>(human),
+          images: _bodies<ImageRecord>(images),
+          meta: Object.fromEntries(
+            meta.map((row) => [String(row.key), JSON.parse(String(row.value))]),
+          ),
+          auditHead: head[0] === undefined ? null : _audit(head[0]),
+          journalHeads: Object.fromEntries(
+            heads.map((row) => [String(row.pid), Number(row.seq)]),
+          ),
+        };
+        return snapshot;
+      })
+    );
+  }
+
+  /** Reads a process's journal in seq order. */
+  readJournal(pid: Pid, query: JournalQuery = {}): Promise<JournalEntry[]> {
+    return this.#read(async () => {
+      const afterSeq = _seqBound(queryAfterSeq(query.afterSeq));
+      const limit = queryLimit(query.limit, -1);
+      // LIMIT NULL is LIMIT ALL.
+      const rows = await this.#sql`SELECT body FROM journal WHERE pid = ${pid} AND seq > ${afterSeq}
+        ORDER BY seq LIMIT ${limit < 0 ? null : limit}`;
+      return _bodies<JournalEntry>(rows);
+    });
+  }
+
+  /** Reads audit records in seq order, filtered by pid and action. */
+  readAudit(query: AuditQuery = {}): Promise<StoredAudit[]> {
+    return this.#read(async () => {
+      const afterSeq = _seqBound(queryAfterSeq(query.afterSeq));
+      const limit = queryLimit(query.limit, 1000);
+      const sql = this.#sql;
+      const byPid = query.pid === undefined ? sql`` : sql`AND pid = ${query.pid}`;
+      const byAction = query.action === undefined ? sql`` : sql`AND action = ${query.action}`;
+      const rows = await sql`SELECT seq, body, hash FROM audit
+        WHERE seq > ${afterSeq} ${byPid} ${byAction} ORDER BY seq LIMIT ${limit}`;
+      return rows.map(_audit);
+    });
+  }
+
+  /** Reads every version of an object (deleted or not), oldest first. */
+  readObjectVersions(oid: string): Promise<ObjectRecord[]> {
+    return this.#read(async () =>
+      _bodies<ObjectRecord>(
+        await this.#sql`SELECT body FROM object_versions WHERE oid = ${oid} ORDER BY version`,
+      )
+    );
+  }
+
+  /** Reads one checkpoint, or null. */
+  readCheckpoint(id: string): Promise<CheckpointRecord | null> {
+    return this.#read(async () => {
+      const [row] = await this.#sql`SELECT body FROM checkpoints WHERE id = ${id}`;
+      return row === undefined ? null : JSON.parse(String(row.body)) as CheckpointRecord;
+    });
+  }
+
+  /** Checkpoints that include a process, oldest first. */
+  listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
+    return this.#read(async () =>
+      _bodies<CheckpointInfo>(
+        await this.#sql`SELECT c.info AS body FROM checkpoint_members m
+          JOIN checkpoints c ON c.id = m.id
+          WHERE m.pid = ${pid} ORDER BY c.created_at, c.id`,
+      )
+    );
+  }
+
+  /** Commits pending batches, then closes the connections. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closed !== null) return this.#closed;
+    this.#state = "closed";
+    this.#closed = (async () => {
+      if (this.#cancelTimer !== null) {
+        this.#cancelTimer();
+        this.#cancelTimer = null;
+      }
+      try {
+        // Ends: applies are refused from now on, so the queue only shrinks.
+        while (this.#draining !== null || this.#queue.length > 0) await this.#drain();
+      } finally {
+        await this.#sql.end({ timeout: 5 });
+      }
+    })();
+    return this.#closed;
+  }
+
+  /** Closes the store. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #schedule(): void {
+    if (this.#draining !== null || this.#cancelTimer !== null) return;
+    const go = () => {
+      this.#cancelTimer = null;
+      void this.#drain();
+    };
+    if (this.#groupCommitMs > 0) {
+      const id = setTimeout(go, this.#groupCommitMs);
+      this.#cancelTimer = () => clearTimeout(id);
+    } else {
+      const immediate = setImmediate(go);
+      this.#cancelTimer = () => clearImmediate(immediate);
+    }
+  }
+
+  /**
+   * Starts the commit loop unless it runs: it commits groups until the queue
+   * is empty, and batches that arrive meanwhile form the next group.
+   */
+  #drain(): Promise<void> {
+    if (this.#cancelTimer !== null) {
+      this.#cancelTimer();
+      this.#cancelTimer = null;
+    }
+    this.#draining ??= (async () => {
+      while (this.#queue.length > 0) {
+        const pending = this.#queue;
+        this.#queue = [];
+        await this.#commitGroup(pending);
+      }
+    })().finally(() => {
+      this.#draining = null;
+    });
+    return this.#draining;
+  }
+
+  /**
+   * Commits every batch of a group in one transaction, in arrival order. When
+   * that fails, retries them one by one so that only a bad batch rejects.
+   */
+  async #commitGroup(pending: readonly _Pending[]): Promise<void> {
+    this.#stats.flushes++;
+    const error = await this.#transact((tx) => _writeGroup(tx, pending.flatMap((p) => p.ops)));
+    if (error === null) {
+      for (const p of pending) p.resolve();
+      return;
+    }
+    for (const p of pending) {
+      const single = await this.#transact((tx) => _writeInOrder(tx, p.ops));
+      if (single === null) p.resolve();
+      else p.reject(single);
+    }
+  }
+
+  /** Runs one write transaction; returns the error that rolled it back, or null. */
+  async #transact(write: (tx: _Tx) => Promise<void>): Promise<unknown> {
+    this.#stats.transactions++;
+    try {
+      await this.#sql.begin(write);
+      return null;
+    } catch (error) {
+      if (error instanceof LibosError) return error;
+      return libosError(
+        "EINTERNAL",
+        `Cannot commit to store '${this.location}': ${_message(error)}`,
+        { path: this.location },
+        error,
+      );
+    }
+  }
+
+  async #read<T>(read: () => Promise<T>): Promise<T> {
+    if (this.#state === "closed") {
+      throw libosError("ESTATE", `Cannot read store '${this.location}': the store is closed`);
+    }
+    return await read();
+  }
+}
+
+/**
+ * Writes a group with one statement per table, pipelined. Puts keep the last
+ * record per key (a later one in the same transaction replaces it anyway);
+ * appends insert every row, so a duplicate key fails the group.
+ */
+async function _writeGroup(tx: _Tx, ops: readonly EncodedMutation[]): Promise<void> {
+  const processes = new Map<string, EncodedMutation & { kind: "process.put" }>();
+  const grants = new Map<string, EncodedMutation & { kind: "grant.put" }>();
+  const human = new Map<string, EncodedMutation & { kind: "human.put" }>();
+  const images = new Map<string, EncodedMutation & { kind: "image.put" }>();
+  const meta = new Map<string, string>();
+  const versions: (EncodedMutation & { kind: "object.put" })[] = [];
+  const journal: (EncodedMutation & { kind: "journal.append" })[] = [];
+  const audit: (EncodedMutation & { kind: "audit.append" })[] = [];
+  const checkpoints: (EncodedMutation & { kind: "checkpoint.put" })[] = [];
+  let deletes = false;
+  for (const op of ops) {
+    switch (op.kind) {
+      case "process.put":
+        processes.delete(op.pid);
+        processes.set(op.pid, op);
+        break;
+      case "grant.put":
+        grants.delete(op.id);
+        grants.set(op.id, op);
+        break;
+      case "human.put":
+        human.delete(op.id);
+        human.set(op.id, op);
+        break;
+      case "image.put":
+        images.delete(op.id);
+        images.set(op.id, op);
+        break;
+      case "meta.put":
+        meta.delete(op.key);
+        meta.set(op.key, op.value);
+        break;
+      case "object.put":
+        versions.push(op);
+        break;
+      case "object.delete":
+        deletes = true;
+        break;
+      case "journal.append":
+        journal.push(op);
+        break;
+      case "audit.append":
+        audit.push(op);
+        break;
+      case "checkpoint.put":
+        checkpoints.push(op);
+        break;
+      default:
+        op satisfies never;
+    }
+  }
+  const q: Promise<unknown>[] = [];
+  if (processes.size > 0) {
+    const rows = [...processes.values()];
+    q.push(
+      tx`INSERT INTO processes (pid, state, parent_pid, body)
+        SELECT * FROM unnest(${rows.map((r) => r.pid)}::text[], ${rows.map((r) => r.state)}::text[],
+          ${rows.map((r) => r.parentPid)}::text[], ${rows.map((r) => r.body)}::text[])
+        ON CONFLICT (pid) DO UPDATE SET
+          state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body`,
+    );
+  }
+  if (grants.size > 0) {
+    const rows = [...grants.values()];
+    q.push(
+      tx`INSERT INTO grants (id, subject, body)
+        SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${
+        rows.map((r) => r.subject)
+      }::text[],
+          ${rows.map((r) => r.body)}::text[])
+        ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, body = excluded.body`,
+    );
+  }
+  if (human.size > 0) {
+    const rows = [...human.values()];
+    q.push(
+      tx`INSERT INTO human (id, pid, state, body)
+        SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.pid)}::text[],
+          ${rows.map((r) => r.state)}::text[], ${rows.map((r) => r.body)}::text[])
+        ON CONFLICT (id) DO UPDATE SET
+          pid = excluded.pid, state = excluded.state, body = excluded.body`,
+    );
+  }
+  if (images.size > 0) {
+    const rows = [...images.values()];
+    q.push(
+      tx`INSERT INTO images (id, body)
+        SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.body)}::text[])
+        ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
+    );
+  }
+  if (meta.size > 0) {
+    q.push(
+      tx`INSERT INTO meta (key, value)
+        SELECT * FROM unnest(${[...meta.keys()]}::text[], ${[...meta.values()]}::text[])
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    );
+  }
+  if (versions.length > 0) {
+    q.push(
+      tx`INSERT INTO object_versions (oid, version, namespace, name, body)
+        SELECT * FROM unnest(${versions.map((r) => r.oid)}::text[], ${
+        versions.map((r) => r.version)
+      }::bigint[],
+          ${versions.map((r) => r.namespace)}::text[], ${versions.map((r) => r.name)}::text[],
+          ${versions.map((r) => r.body)}::text[])`,
+    );
+    if (deletes) {
+      // A delete and a put of the same object depend on their order: keep it.
+      for (const op of ops) {
+        if (op.kind === "object.put") q.push(_putObjectHead(tx, op));
+        if (op.kind === "object.delete") q.push(_deleteObject(tx, op.oid));
+      }
+    } else {
+      // Without deletes the head is the highest version put (if above the stored one).
+      const heads = new Map<string, EncodedMutation & { kind: "object.put" }>();
+      for (const op of versions) {
+        const seen = heads.get(op.oid);
+        if (seen === undefined || op.version > seen.version) heads.set(op.oid, op);
+      }
+      const rows = [...heads.values()];
+      q.push(
+        tx`INSERT INTO objects (oid, version, namespace, name, deleted)
+          SELECT u.oid, u.version, u.namespace, u.name, false FROM unnest(
+            ${rows.map((r) => r.oid)}::text[], ${rows.map((r) => r.version)}::bigint[],
+            ${rows.map((r) => r.namespace)}::text[], ${rows.map((r) => r.name)}::text[])
+            AS u (oid, version, namespace, name)
+          ON CONFLICT (oid) DO UPDATE SET
+            version = excluded.version, namespace = excluded.namespace, name = excluded.name,
+            deleted = false
+          WHERE excluded.version > objects.version`,
+      );
+    }
+  } else if (deletes) {
+    for (const op of ops) if (op.kind === "object.delete") q.push(_deleteObject(tx, op.oid));
+  }
+  if (journal.length > 0) {
+    q.push(
+      tx`INSERT INTO journal (pid, seq, body)
+        SELECT * FROM unnest(${journal.map((r) => r.pid)}::text[], ${
+        journal.map((r) => r.seq)
+      }::bigint[],
+          ${journal.map((r) => r.body)}::text[])`,
+    );
+  }
+  if (audit.length > 0) {
+    q.push(
+      tx`INSERT INTO audit (seq, pid, action, body, hash)
+        SELECT * FROM unnest(${audit.map((r) => r.seq)}::bigint[], ${
+        audit.map((r) => r.pid)
+      }::text[],
+          ${audit.map((r) => r.action)}::text[], ${audit.map((r) => r.body)}::text[],
+          ${audit.map((r) => r.hash)}::text[])`,
+    );
+  }
+  if (checkpoints.length > 0) {
+    q.push(
+      tx`INSERT INTO checkpoints (id, pid, created_at, info, body)
+        SELECT * FROM unnest(${checkpoints.map((r) => r.id)}::text[], ${
+        checkpoints.map((r) => r.pid)
+      }::text[],
+          ${checkpoints.map((r) => r.createdAt)}::bigint[], ${
+        checkpoints.map((r) => r.info)
+      }::text[],
+          ${checkpoints.map((r) => r.body)}::text[])`,
+    );
+    const members = checkpoints.flatMap((c) => c.pids.map((pid) => [c.id, pid] as const));
+    if (members.length > 0) {
+      q.push(
+        tx`INSERT INTO checkpoint_members (id, pid)
+          SELECT * FROM unnest(${members.map((m) => m[0])}::text[], ${
+          members.map((m) => m[1])
+        }::text[])`,
+      );
+    }
+  }
+  // Every statement is handled (one failure aborts the rest); the first error fails the group.
+  const results = await Promise.allSettled(q);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+}
+
+/** Writes one batch statement by statement, in order: a failure names its mutation. */
+async function _writeInOrder(tx: _Tx, ops: readonly EncodedMutation[]): Promise<void> {
+  for (const op of ops) {
+    switch (op.kind) {
+      case "process.put":
+        await tx`INSERT INTO processes (pid, state, parent_pid, body)
+          VALUES (${op.pid}, ${op.state}, ${op.parentPid}, ${op.body})
+          ON CONFLICT (pid) DO UPDATE SET
+            state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body`;
+        break;
+      case "grant.put":
+        await tx`INSERT INTO grants (id, subject, body) VALUES (${op.id}, ${op.subject}, ${op.body})
+          ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, body = excluded.body`;
+        break;
+      case "object.put":
+        await _unique(
+          tx`INSERT INTO object_versions (oid, version, namespace, name, body)
+            VALUES (${op.oid}, ${op.version}, ${op.namespace}, ${op.name}, ${op.body})`,
+          () => `Cannot put object '${op.oid}': version ${op.version} exists already`,
+        );
+        await _putObjectHead(tx, op);
+        break;
+      case "object.delete":
+        await _deleteObject(tx, op.oid);
+        break;
+      case "journal.append":
+        await _unique(
+          tx`INSERT INTO journal (pid, seq, body) VALUES (${op.pid}, ${op.seq}, ${op.body})`,
+          () => `Cannot append journal entry '${op.pid}#${op.seq}': that seq exists already`,
+          { pid: op.pid },
+        );
+        break;
+      case "audit.append":
+        await _unique(
+          tx`INSERT INTO audit (seq, pid, action, body, hash)
+            VALUES (${op.seq}, ${op.pid}, ${op.action}, ${op.body}, ${op.hash})`,
+          () => `Cannot append audit record '${op.seq}': that seq exists already`,
+        );
+        break;
+      case "human.put":
+        await tx`INSERT INTO human (id, pid, state, body)
+          VALUES (${op.id}, ${op.pid}, ${op.state}, ${op.body})
+          ON CONFLICT (id) DO UPDATE SET
+            pid = excluded.pid, state = excluded.state, body = excluded.body`;
+        break;
+      case "image.put":
+        await tx`INSERT INTO images (id, body) VALUES (${op.id}, ${op.body})
+          ON CONFLICT (id) DO UPDATE SET body = excluded.body`;
+        break;
+      case "meta.put":
+        await tx`INSERT INTO meta (key, value) VALUES (${op.key}, ${op.value})
+          ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+        break;
+      case "checkpoint.put":
+        await _unique(
+          tx`INSERT INTO checkpoints (id, pid, created_at, info, body)
+            VALUES (${op.id}, ${op.pid}, ${op.createdAt}, ${op.info}, ${op.body})`,
+          () => `Cannot put checkpoint '${op.id}': it exists already`,
+        );
+        for (const pid of op.pids) {
+          await tx`INSERT INTO checkpoint_members (id, pid) VALUES (${op.id}, ${pid})`;
+        }
+        break;
+      default:
+        op satisfies never;
+    }
+  }
+}
+
+/** The head follows the highest version; a new version revives a deleted object. */
+function _putObjectHead(tx: _Tx, op: EncodedMutation & { kind: "object.put" }): Promise<unknown> {
+  return tx`INSERT INTO objects (oid, version, namespace, name, deleted)
+    VALUES (${op.oid}, ${op.version}, ${op.namespace}, ${op.name}, false)
+    ON CONFLICT (oid) DO UPDATE SET
+      version = excluded.version, namespace = excluded.namespace, name = excluded.name,
+      deleted = false
+    WHERE excluded.version > objects.version`;
+}
+
+async function _deleteObject(tx: _Tx, oid: string): Promise<void> {
+  const result = await tx`UPDATE objects SET deleted = true WHERE oid = ${oid}`;
+  if (result.count === 0) {
+    throw libosError("ENOENT", `Cannot delete object '${oid}': no such object`);
+  }
+}
+
+/** Runs an insert, turning a key conflict (SQLSTATE 23505) into `EEXIST`. */
+async function _unique(
+  insert: Promise<unknown>,
+  message: () => string,
+  fields?: Record<string, string>,
+): Promise<void> {
+  try {
+    await insert;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "23505") {
+      throw libosError("EEXIST", message(), fields, error);
+    }
+    throw error;
+  }
+}
+
+/** Reads the URL: its scheme, its `schema` parameter; the password kept out of messages. */
+function _target(text: string, schemaOption: string | undefined): _Target {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError(
+      `Cannot open a PostgreSQL store: expected a URL like postgres://user@host:5432/db, got '${
+        _hidePassword(text)
+      }'`,
+    );
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new TypeError(
+      `Cannot open a PostgreSQL store: expected a postgres:// or postgresql:// URL, got '${url.protocol}'`,
+    );
+  }
+  if (url.searchParams.has("search_path") || url.searchParams.has("options")) {
+    throw new TypeError(
+      "Cannot open a PostgreSQL store: name its schema with ?schema=NAME, not search_path or options",
+    );
+  }
+  const schema = schemaOption ?? url.searchParams.get("schema") ?? POSTGRES_DEFAULT_SCHEMA;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new TypeError(
+      `Cannot open a PostgreSQL store: schema must be a lowercase identifier ([a-z_][a-z0-9_]*, at most 63 characters), got '${schema}'`,
+    );
+  }
+  url.searchParams.delete("schema");
+  const shown = new URL(url.href);
+  if (shown.password !== "") shown.password = "***";
+  shown.searchParams.set("schema", schema);
+  return { url: url.href, shown: shown.href, schema };
+}
+
+/** A URL-ish text with anything between `:` and `@` of its authority hidden. */
+function _hidePassword(text: string): string {
+  return text.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@");
+}
+
+/** The schema version the database records (0 when it has none). */
+async function _schemaVersion(sql: _Sql | _Tx): Promise<number> {
+  const [table] = await sql`SELECT to_regclass('schema_version') IS NOT NULL AS present`;
+  if (table?.present !== true) return 0;
+  const [row] = await sql`SELECT COALESCE(MAX(version), 0) AS v FROM schema_version`;
+  return Number(row?.v ?? 0);
+}
+
+function _newerSchema(target: _Target, found: number): LibosError {
+  return libosError(
+    "EINVAL",
+    `Cannot open store '${target.shown}': its schema version ${found} is newer than this code knows (${POSTGRES_SCHEMA_VERSION})`,
+    { path: target.shown },
+  );
+}
+
+/** Checks, without writing, that the schema has exactly this code's version. */
+async function _checkSchema(sql: _Sql, target: _Target): Promise<void> {
+  const found = await _schemaVersion(sql);
+  if (found > POSTGRES_SCHEMA_VERSION) throw _newerSchema(target, found);
+  if (found === 0) {
+    throw libosError(
+      "EINVAL",
+      `Cannot open store '${target.shown}' read-only: it holds no kernel state (no schema)`,
+      { path: target.shown },
+    );
+  }
+  if (found < POSTGRES_SCHEMA_VERSION) {
+    throw libosError(
+      "EINVAL",
+      `Cannot open store '${target.shown}' read-only: its schema version ${found} is older than ` +
+        `this code's (${POSTGRES_SCHEMA_VERSION}); open it for writing once to migrate it`,
+      { path: target.shown },
+    );
+  }
+}
+
+/**
+ * Creates the schema if missing and applies each missing step in its own
+ * transaction. A transaction-scoped advisory lock on the schema's name keeps
+ * two stores opening at once from applying a step twice.
+ */
+async function _migrate(sql: _Sql, target: _Target): Promise<void> {
+  const lock = `libos.schema:${target.schema}`;
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtext(${lock}))`;
+    await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${target.schema}`);
+    await tx.unsafe(
+      `CREATE TABLE IF NOT EXISTS schema_version (
+        version INTEGER PRIMARY KEY,
+        description TEXT NOT NULL,
+        applied_at BIGINT NOT NULL)`,
+    );
+  });
+  const found = await _schemaVersion(sql);
+  if (found > POSTGRES_SCHEMA_VERSION) throw _newerSchema(target, found);
+  for (const step of _MIGRATIONS.slice(found)) {
+    try {
+      await sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(hashtext(${lock}))`;
+        // Another store may have migrated while this one waited for the lock.
+        if (await _schemaVersion(tx) >= step.version) return;
+        for (const statement of step.statements) await tx.unsafe(statement);
+        await tx`INSERT INTO schema_version (version, description, applied_at)
+          VALUES (${step.version}, ${step.description}, ${Date.now()})`;
+      });
+    } catch (error) {
+      throw libosError(
+        "EINTERNAL",
+        `Cannot migrate store '${target.shown}' to version ${step.version}: ${_message(error)}`,
+        { path: target.shown },
+        error,
+      );
+    }
+  }
+}
+
+/**
+ * `afterSeq` as a bigint bound: seqs are integers, so `seq > 2.5` is `seq > 2`;
+ * a bound past every safe integer matches nothing, one below 0 everything.
+ */
+function _seqBound(afterSeq: number): number {
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-1, Math.floor(afterSeq)));
+}
+
+function _bodies<T>(rows: readonly _Row[]): T[] {
+  return rows.map((row) => JSON.parse(String(row.body)) as T);
+}
+
+function _audit(row: _Row): StoredAudit {
+  return { seq: Number(row.seq), body: String(row.body), hash: String(row.hash) };
+}
+
+function _message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
