@@ -807,7 +807,7 @@ function _target(text: string, schemaOption: string | undefined): _Target {
   } catch {
     throw new TypeError(
       `Cannot open a PostgreSQL store: expected a URL like postgres://user@host:5432/db, got '${
-        _hidePassword(text)
+        hideUrlPassword(text)
       }'`,
     );
   }
@@ -834,8 +834,8 @@ function _target(text: string, schemaOption: string | undefined): _Target {
   return { url: url.href, shown: shown.href, schema };
 }
 
-/** A URL-ish text with anything between `:` and `@` of its authority hidden. */
-function _hidePassword(text: string): string {
+/** A store URL as messages show it: its password (between `:` and `@`) as `***`. */
+export function hideUrlPassword(text: string): string {
   return text.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@");
 }
 
