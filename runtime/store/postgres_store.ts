@@ -9,9 +9,9 @@
  * is in flight at a time, so a batch that is durable implies every earlier
  * batch is too. A group is written with one multi-row statement per table
  * (`INSERT … SELECT FROM unnest($1::text[], …)`, a constant text, prepared once),
- * sent pipelined. When a group fails, each of its batches is retried alone,
- * statement by statement in order, so that only a bad batch rejects, with the
- * same message the SQLite store gives.
+ * sent pipelined with its BEGIN and COMMIT: one round trip. When a group
+ * fails, each of its batches is retried alone, statement by statement in
+ * order, so that only a bad batch rejects, with the SQLite store's message.
  *
  * @module
  */
@@ -177,6 +177,8 @@ interface _Pending {
 
 type _Sql = postgres.Sql;
 type _Tx = postgres.TransactionSql;
+/** A connection to run statements on: a transaction's or a reserved one. */
+type _Conn = _Tx | postgres.ReservedSql;
 type _Row = Record<string, unknown>;
 
 /** What a store URL names, the password hidden. */
@@ -472,7 +474,7 @@ export class PostgresStore implements Store {
    */
   async #commitGroup(pending: readonly _Pending[]): Promise<void> {
     this.#stats.flushes++;
-    const error = await this.#transact((tx) => _writeGroup(tx, pending.flatMap((p) => p.ops)));
+    const error = await this.#transactPipelined(pending.flatMap((p) => p.ops));
     if (error === null) {
       for (const p of pending) p.resolve();
       return;
@@ -484,6 +486,36 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * Runs a group's transaction in one round trip: BEGIN, the group's
+   * statements and COMMIT are sent together on one reserved connection. A
+   * failed statement aborts the transaction, and PostgreSQL then answers the
+   * COMMIT with ROLLBACK. Returns the error that rolled it back, or null.
+   */
+  async #transactPipelined(ops: readonly EncodedMutation[]): Promise<unknown> {
+    this.#stats.transactions++;
+    let reserved: postgres.ReservedSql | null = null;
+    try {
+      reserved = await this.#sql.reserve();
+      const results = await Promise.allSettled([
+        reserved`BEGIN`,
+        ..._groupStatements(reserved, ops),
+        reserved`COMMIT`,
+      ]);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+      const commit = results.at(-1) as PromiseFulfilledResult<postgres.RowList<_Row[]>>;
+      if (commit.value.command !== "COMMIT") {
+        throw new Error(`the server answered COMMIT with ${commit.value.command}`);
+      }
+      return null;
+    } catch (error) {
+      return this.#commitError(error);
+    } finally {
+      reserved?.release();
+    }
+  }
+
   /** Runs one write transaction; returns the error that rolled it back, or null. */
   async #transact(write: (tx: _Tx) => Promise<void>): Promise<unknown> {
     this.#stats.transactions++;
@@ -491,14 +523,18 @@ export class PostgresStore implements Store {
       await this.#sql.begin(write);
       return null;
     } catch (error) {
-      if (error instanceof LibosError) return error;
-      return libosError(
-        "EINTERNAL",
-        `Cannot commit to store '${this.location}': ${_message(error)}`,
-        { path: this.location },
-        error,
-      );
+      return this.#commitError(error);
     }
+  }
+
+  #commitError(error: unknown): LibosError {
+    if (error instanceof LibosError) return error;
+    return libosError(
+      "EINTERNAL",
+      `Cannot commit to store '${this.location}': ${_message(error)}`,
+      { path: this.location },
+      error,
+    );
   }
 
   async #read<T>(read: () => Promise<T>): Promise<T> {
@@ -510,11 +546,13 @@ export class PostgresStore implements Store {
 }
 
 /**
- * Writes a group with one statement per table, pipelined. Puts keep the last
+ * A group's statements, one per table, sent at once. Puts keep the last
  * record per key (a later one in the same transaction replaces it anyway);
- * appends insert every row, so a duplicate key fails the group.
+ * appends insert every row, so a duplicate key fails the group. A statement
+ * fails rather than report a problem in its result, since the COMMIT is sent
+ * before any result is read.
  */
-async function _writeGroup(tx: _Tx, ops: readonly EncodedMutation[]): Promise<void> {
+function _groupStatements(tx: _Conn, ops: readonly EncodedMutation[]): Promise<unknown>[] {
   const processes = new Map<string, EncodedMutation & { kind: "process.put" }>();
   const grants = new Map<string, EncodedMutation & { kind: "grant.put" }>();
   const human = new Map<string, EncodedMutation & { kind: "human.put" }>();
@@ -626,7 +664,7 @@ async function _writeGroup(tx: _Tx, ops: readonly EncodedMutation[]): Promise<vo
       // A delete and a put of the same object depend on their order: keep it.
       for (const op of ops) {
         if (op.kind === "object.put") q.push(_putObjectHead(tx, op));
-        if (op.kind === "object.delete") q.push(_deleteObject(tx, op.oid));
+        if (op.kind === "object.delete") q.push(_deleteObjectOrFail(tx, op.oid));
       }
     } else {
       // Without deletes the head is the highest version put (if above the stored one).
@@ -649,7 +687,7 @@ async function _writeGroup(tx: _Tx, ops: readonly EncodedMutation[]): Promise<vo
       );
     }
   } else if (deletes) {
-    for (const op of ops) if (op.kind === "object.delete") q.push(_deleteObject(tx, op.oid));
+    for (const op of ops) if (op.kind === "object.delete") q.push(_deleteObjectOrFail(tx, op.oid));
   }
   if (journal.length > 0) {
     q.push(
@@ -691,10 +729,7 @@ async function _writeGroup(tx: _Tx, ops: readonly EncodedMutation[]): Promise<vo
       );
     }
   }
-  // Every statement is handled (one failure aborts the rest); the first error fails the group.
-  const results = await Promise.allSettled(q);
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed !== undefined) throw failed.reason;
+  return q;
 }
 
 /** Writes one batch statement by statement, in order: a failure names its mutation. */
@@ -767,13 +802,23 @@ async function _writeInOrder(tx: _Tx, ops: readonly EncodedMutation[]): Promise<
 }
 
 /** The head follows the highest version; a new version revives a deleted object. */
-function _putObjectHead(tx: _Tx, op: EncodedMutation & { kind: "object.put" }): Promise<unknown> {
+function _putObjectHead(tx: _Conn, op: EncodedMutation & { kind: "object.put" }): Promise<unknown> {
   return tx`INSERT INTO objects (oid, version, namespace, name, deleted)
     VALUES (${op.oid}, ${op.version}, ${op.namespace}, ${op.name}, false)
     ON CONFLICT (oid) DO UPDATE SET
       version = excluded.version, namespace = excluded.namespace, name = excluded.name,
       deleted = false
     WHERE excluded.version > objects.version`;
+}
+
+/**
+ * Marks an object deleted; the statement fails (division by zero) when no
+ * object has that oid, so that the group rolls back and is retried batch by
+ * batch, where {@linkcode _deleteObject} names the problem.
+ */
+function _deleteObjectOrFail(tx: _Conn, oid: string): Promise<unknown> {
+  return tx`WITH d AS (UPDATE objects SET deleted = true WHERE oid = ${oid} RETURNING oid)
+    SELECT 1 / count(*)::int AS found FROM d`;
 }
 
 async function _deleteObject(tx: _Tx, oid: string): Promise<void> {

@@ -169,12 +169,12 @@ pgTest(
 );
 
 pgTest(
-  "in one group, later puts of a key win and a delete between puts keeps its order",
+  "in one group, later puts of a key win, a delete between puts keeps its order, a bad delete fails alone",
   async (url) => {
     await using store = await PostgresStore.open(url);
     await store.apply([{ kind: "object.put", object: objectRecord("o_1", 1, { text: "one" }) }]);
     const exited = { ...processRecord("p_1"), state: "exited" as const };
-    await Promise.all([
+    const results = await Promise.allSettled([
       store.apply([{ kind: "process.put", process: processRecord("p_1") }]),
       store.apply([{ kind: "process.put", process: exited }]),
       store.apply([{ kind: "meta.put", key: "k", value: 1 }, {
@@ -193,7 +193,13 @@ pgTest(
       ]),
       store.apply([{ kind: "object.put", object: objectRecord("o_3", 1, { text: "kept" }) }]),
       store.apply([{ kind: "object.put", object: objectRecord("o_3", 2, { text: "kept 2" }) }]),
+      // Only this batch fails: the group is retried batch by batch around it.
+      store.apply([{ kind: "object.delete", oid: "o_missing" }]),
     ]);
+    const failed = results.at(-1) as PromiseRejectedResult;
+    assert.ok(hasCode(failed.reason, "ENOENT"), String(failed.reason));
+    assert.match(failed.reason.message, /Cannot delete object 'o_missing': no such object/);
+    assert.deepEqual(results.slice(0, -1).map((r) => r.status), Array(9).fill("fulfilled"));
     const snapshot = await store.load();
     assert.deepEqual(snapshot.processes, [exited]);
     assert.deepEqual(snapshot.meta, { k: 2 });
