@@ -73,12 +73,12 @@ export type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from ".
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite_store.ts";
 export { MemoryStore } from "./store/memory_store.ts";
 export {
-  hideUrlPassword,
-  POSTGRES_DEFAULT_SCHEMA,
   PostgresStore,
   type PostgresStoreOptions,
   type PostgresStoreStats,
 } from "./store/postgres_store.ts";
+export { hideUrlPassword, POSTGRES_DEFAULT_SCHEMA } from "./store/postgres_url.ts";
+export { POSTGRES_SCHEMA_VERSION } from "./store/postgres_schema.ts";
 export {
   openStore,
   type OpenStoreOptions,

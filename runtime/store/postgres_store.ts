@@ -4,6 +4,8 @@
  * default `libos`), brought up to date by versioned migrations recorded in
  * `schema_version`, each applied once, in its own transaction.
  *
+ * The URL is read by `postgres_url.ts`, the schema kept by `postgres_schema.ts`.
+ *
  * Group commit: batches that arrive while a transaction is in flight wait for
  * it, then go together into the next one, in arrival order; one transaction
  * is in flight at a time, so a batch that is durable implies every earlier
@@ -21,6 +23,8 @@ import { LibosError, libosError } from "../errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
 import { queryAfterSeq, queryLimit } from "./store_checks.ts";
 import { type EncodedMutation, encodeMutation } from "./store_encoding.ts";
+import { checkPostgresSchema, migratePostgresSchema } from "./postgres_schema.ts";
+import { parsePostgresUrl, type PostgresTarget } from "./postgres_url.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -34,14 +38,11 @@ import type {
   StoredAudit,
 } from "../types.ts";
 
-/** The schema a store uses when neither its URL nor its options name one. */
-export const POSTGRES_DEFAULT_SCHEMA = "libos";
-
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
   /**
    * The schema that holds the tables, created if missing (default: the URL's
-   * `schema` parameter, else {@linkcode POSTGRES_DEFAULT_SCHEMA}). A lowercase
+   * `schema` parameter, else `libos`, `POSTGRES_DEFAULT_SCHEMA`). A lowercase
    * SQL identifier: `[a-z_][a-z0-9_]*`, at most 63 characters.
    */
   schema?: string;
@@ -73,101 +74,6 @@ export interface PostgresStoreStats {
   transactions: number;
 }
 
-/** One step of the schema: applied once, in its own transaction. */
-interface _Migration {
-  version: number;
-  description: string;
-  statements: readonly string[];
-}
-
-// Keys are compared byte-wise (COLLATE "C"), as SQLite and the memory store
-// order them, whatever the database's locale.
-const _KEY = `TEXT COLLATE "C"`;
-
-/**
- * The schema, oldest first; step `i` has version `i + 1`, the same steps as
- * the SQLite store's. Never edit a step that has shipped: append a new one.
- */
-const _MIGRATIONS: readonly _Migration[] = [
-  {
-    version: 1,
-    description: "initial schema",
-    statements: [
-      `CREATE TABLE processes (
-        pid ${_KEY} PRIMARY KEY,
-        state TEXT NOT NULL,
-        parent_pid ${_KEY},
-        body TEXT NOT NULL)`,
-      "CREATE INDEX processes_parent ON processes (parent_pid)",
-      `CREATE TABLE grants (
-        id ${_KEY} PRIMARY KEY,
-        subject ${_KEY} NOT NULL,
-        body TEXT NOT NULL)`,
-      "CREATE INDEX grants_subject ON grants (subject)",
-      `CREATE TABLE object_versions (
-        oid ${_KEY} NOT NULL,
-        version BIGINT NOT NULL,
-        namespace ${_KEY} NOT NULL,
-        name ${_KEY} NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (oid, version))`,
-      // The latest version of every object, and whether it is deleted.
-      `CREATE TABLE objects (
-        oid ${_KEY} PRIMARY KEY,
-        version BIGINT NOT NULL,
-        namespace ${_KEY} NOT NULL,
-        name ${_KEY} NOT NULL,
-        deleted BOOLEAN NOT NULL DEFAULT false)`,
-      "CREATE INDEX objects_name ON objects (namespace, name)",
-      `CREATE TABLE journal (
-        pid ${_KEY} NOT NULL,
-        seq BIGINT NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (pid, seq))`,
-      `CREATE TABLE audit (
-        seq BIGINT PRIMARY KEY,
-        pid ${_KEY},
-        action ${_KEY},
-        body TEXT NOT NULL,
-        hash TEXT NOT NULL)`,
-      "CREATE INDEX audit_pid ON audit (pid, seq)",
-      "CREATE INDEX audit_action ON audit (action, seq)",
-      `CREATE TABLE human (
-        id ${_KEY} PRIMARY KEY,
-        pid ${_KEY} NOT NULL,
-        state TEXT NOT NULL,
-        body TEXT NOT NULL)`,
-      "CREATE INDEX human_state ON human (state)",
-      `CREATE TABLE images (
-        id ${_KEY} PRIMARY KEY,
-        body TEXT NOT NULL)`,
-      `CREATE TABLE meta (
-        key ${_KEY} PRIMARY KEY,
-        value TEXT NOT NULL)`,
-    ],
-  },
-  {
-    version: 2,
-    description: "checkpoints",
-    statements: [
-      `CREATE TABLE checkpoints (
-        id ${_KEY} PRIMARY KEY,
-        pid ${_KEY} NOT NULL,
-        created_at BIGINT NOT NULL,
-        info TEXT NOT NULL,
-        body TEXT NOT NULL)`,
-      // One row per member, so a subtree checkpoint is found from any member.
-      `CREATE TABLE checkpoint_members (
-        id ${_KEY} NOT NULL,
-        pid ${_KEY} NOT NULL,
-        PRIMARY KEY (pid, id))`,
-    ],
-  },
-];
-
-/** The schema version this code writes. */
-export const POSTGRES_SCHEMA_VERSION: number = _MIGRATIONS.length;
-
 /** A batch waiting for the next group commit. */
 interface _Pending {
   ops: EncodedMutation[];
@@ -180,15 +86,6 @@ type _Tx = postgres.TransactionSql;
 /** A connection to run statements on: a transaction's or a reserved one. */
 type _Conn = _Tx | postgres.ReservedSql;
 type _Row = Record<string, unknown>;
-
-/** What a store URL names, the password hidden. */
-interface _Target {
-  /** The URL handed to postgres.js (the `schema` parameter taken out). */
-  url: string;
-  /** The URL as messages show it: the password replaced by `***`. */
-  shown: string;
-  schema: string;
-}
 
 /** The PostgreSQL implementation of {@linkcode Store}. */
 export class PostgresStore implements Store {
@@ -212,7 +109,7 @@ export class PostgresStore implements Store {
 
   private constructor(
     sql: _Sql,
-    target: _Target,
+    target: PostgresTarget,
     options: { groupCommitMs: number; access: "read-write" | "read-only" },
   ) {
     this.#sql = sql;
@@ -229,7 +126,7 @@ export class PostgresStore implements Store {
    * schema was written by newer code; with a `TypeError` for a malformed URL.
    */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const target = _target(url, options.schema);
+    const target = parsePostgresUrl(url, options.schema);
     const groupCommitMs = options.groupCommitMs ?? 0;
     const max = options.maxConnections ?? 4;
     const connectTimeout = options.connectTimeoutSeconds ?? 10;
@@ -254,8 +151,8 @@ export class PostgresStore implements Store {
       },
     });
     try {
-      if (readOnly) await _checkSchema(sql, target);
-      else await _migrate(sql, target);
+      if (readOnly) await checkPostgresSchema(sql, target);
+      else await migratePostgresSchema(sql, target);
     } catch (error) {
       await sql.end({ timeout: 0 }).catch(() => {});
       if (error instanceof LibosError) throw error;
@@ -841,123 +738,6 @@ async function _unique(
       throw libosError("EEXIST", message(), fields, error);
     }
     throw error;
-  }
-}
-
-/** Reads the URL: its scheme, its `schema` parameter; the password kept out of messages. */
-function _target(text: string, schemaOption: string | undefined): _Target {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new TypeError(
-      `Cannot open a PostgreSQL store: expected a URL like postgres://user@host:5432/db, got '${
-        hideUrlPassword(text)
-      }'`,
-    );
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new TypeError(
-      `Cannot open a PostgreSQL store: expected a postgres:// or postgresql:// URL, got '${url.protocol}'`,
-    );
-  }
-  if (url.searchParams.has("search_path") || url.searchParams.has("options")) {
-    throw new TypeError(
-      "Cannot open a PostgreSQL store: name its schema with ?schema=NAME, not search_path or options",
-    );
-  }
-  const schema = schemaOption ?? url.searchParams.get("schema") ?? POSTGRES_DEFAULT_SCHEMA;
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    throw new TypeError(
-      `Cannot open a PostgreSQL store: schema must be a lowercase identifier ([a-z_][a-z0-9_]*, at most 63 characters), got '${schema}'`,
-    );
-  }
-  url.searchParams.delete("schema");
-  const shown = new URL(url.href);
-  if (shown.password !== "") shown.password = "***";
-  shown.searchParams.set("schema", schema);
-  return { url: url.href, shown: shown.href, schema };
-}
-
-/** A store URL as messages show it: its password (between `:` and `@`) as `***`. */
-export function hideUrlPassword(text: string): string {
-  return text.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@");
-}
-
-/** The schema version the database records (0 when it has none). */
-async function _schemaVersion(sql: _Sql | _Tx): Promise<number> {
-  const [table] = await sql`SELECT to_regclass('schema_version') IS NOT NULL AS present`;
-  if (table?.present !== true) return 0;
-  const [row] = await sql`SELECT COALESCE(MAX(version), 0) AS v FROM schema_version`;
-  return Number(row?.v ?? 0);
-}
-
-function _newerSchema(target: _Target, found: number): LibosError {
-  return libosError(
-    "EINVAL",
-    `Cannot open store '${target.shown}': its schema version ${found} is newer than this code knows (${POSTGRES_SCHEMA_VERSION})`,
-    { path: target.shown },
-  );
-}
-
-/** Checks, without writing, that the schema has exactly this code's version. */
-async function _checkSchema(sql: _Sql, target: _Target): Promise<void> {
-  const found = await _schemaVersion(sql);
-  if (found > POSTGRES_SCHEMA_VERSION) throw _newerSchema(target, found);
-  if (found === 0) {
-    throw libosError(
-      "EINVAL",
-      `Cannot open store '${target.shown}' read-only: it holds no kernel state (no schema)`,
-      { path: target.shown },
-    );
-  }
-  if (found < POSTGRES_SCHEMA_VERSION) {
-    throw libosError(
-      "EINVAL",
-      `Cannot open store '${target.shown}' read-only: its schema version ${found} is older than ` +
-        `this code's (${POSTGRES_SCHEMA_VERSION}); open it for writing once to migrate it`,
-      { path: target.shown },
-    );
-  }
-}
-
-/**
- * Creates the schema if missing and applies each missing step in its own
- * transaction. A transaction-scoped advisory lock on the schema's name keeps
- * two stores opening at once from applying a step twice.
- */
-async function _migrate(sql: _Sql, target: _Target): Promise<void> {
-  const lock = `libos.schema:${target.schema}`;
-  await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(hashtext(${lock}))`;
-    await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${target.schema}`);
-    await tx.unsafe(
-      `CREATE TABLE IF NOT EXISTS schema_version (
-        version INTEGER PRIMARY KEY,
-        description TEXT NOT NULL,
-        applied_at BIGINT NOT NULL)`,
-    );
-  });
-  const found = await _schemaVersion(sql);
-  if (found > POSTGRES_SCHEMA_VERSION) throw _newerSchema(target, found);
-  for (const step of _MIGRATIONS.slice(found)) {
-    try {
-      await sql.begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(hashtext(${lock}))`;
-        // Another store may have migrated while this one waited for the lock.
-        if (await _schemaVersion(tx) >= step.version) return;
-        for (const statement of step.statements) await tx.unsafe(statement);
-        await tx`INSERT INTO schema_version (version, description, applied_at)
-          VALUES (${step.version}, ${step.description}, ${Date.now()})`;
-      });
-    } catch (error) {
-      throw libosError(
-        "EINTERNAL",
-        `Cannot migrate store '${target.shown}' to version ${step.version}: ${_message(error)}`,
-        { path: target.shown },
-        error,
-      );
-    }
   }
 }
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { hasCode } from "../errors.ts";
-import { POSTGRES_SCHEMA_VERSION, PostgresStore } from "./postgres_store.ts";
+import { PostgresStore } from "./postgres_store.ts";
+import { POSTGRES_SCHEMA_VERSION } from "./postgres_schema.ts";
 import {
   audit,
   grant,

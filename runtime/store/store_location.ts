@@ -6,7 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { hideUrlPassword, PostgresStore } from "./postgres_store.ts";
+import { PostgresStore } from "./postgres_store.ts";
+import { hideUrlPassword } from "./postgres_url.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import type { Store } from "./store.ts";
 
@@ -27,7 +28,9 @@ export function parseStoreLocation(text: string | undefined): StoreLocation {
   if (value === "" || value === "sqlite") return { kind: "sqlite" };
   if (/^postgres(ql)?:\/\//i.test(value)) return { kind: "postgres", url: value };
   throw new TypeError(
-    `Cannot use store '${hideUrlPassword(value)}': expected 'sqlite' or a URL postgres://user@host:5432/db[?schema=NAME]`,
+    `Cannot use store '${
+      hideUrlPassword(value)
+    }': expected 'sqlite' or a URL postgres://user@host:5432/db[?schema=NAME]`,
   );
 }
 
@@ -41,7 +44,10 @@ export interface OpenStoreOptions {
  * Opens a kernel's store for writing (creating and migrating its schema).
  * The caller holds the data directory's lock while the store is open.
  */
-export async function openStore(location: StoreLocation, options: OpenStoreOptions): Promise<Store> {
+export async function openStore(
+  location: StoreLocation,
+  options: OpenStoreOptions,
+): Promise<Store> {
   switch (location.kind) {
     case "sqlite":
       return await SqliteStore.open(join(options.dataDir, SQLITE_FILE));
