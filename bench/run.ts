@@ -17,10 +17,13 @@ import {
   SqliteStore,
   type Store,
 } from "../mod.ts";
+import process from "node:process";
+import postgres from "postgres";
 import {
   dropTestSchema,
   freshSchemaName,
   probePostgres,
+  TEST_POSTGRES_URL,
   testPostgresUrl,
 } from "../runtime/testing/postgres_testing.ts";
 
@@ -139,6 +142,37 @@ async function benchLoop(dir: string): Promise<void> {
   }
 }
 
+/**
+ * CPU time (µs) of each PostgreSQL backend serving a libos store, read from
+ * /proc on this machine (the server is local); empty where it cannot be read.
+ */
+async function pgBackendCpu(): Promise<Map<number, number>> {
+  const sql = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} });
+  const out = new Map<number, number>();
+  try {
+    const rows = await sql`SELECT pid FROM pg_stat_activity WHERE application_name = 'libos'`;
+    const tick = 1_000_000 / 100; // USER_HZ
+    for (const { pid } of rows) {
+      // Deno reads another process's /proc entries only with --allow-all; cat may.
+      const cat = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stderr: "null" })
+        .output().catch(() => null);
+      if (cat === null || !cat.success) continue;
+      const stat = new TextDecoder().decode(cat.stdout);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(Number(pid), (Number(fields[11]) + Number(fields[12])) * tick);
+    }
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  return out;
+}
+
+function cpuSpent(before: Map<number, number>, after: Map<number, number>): number {
+  let us = 0;
+  for (const [pid, t] of after) us += t - (before.get(pid) ?? 0);
+  return us;
+}
+
 async function loopOn(
   label: "sqlite" | "postgres",
   dir: string,
@@ -172,6 +206,8 @@ async function loopOn(
       pids.push((await kernel.spawn({ image: writer(a, S), goal: "w" })).pid);
     }
     const before = { ...store.stats };
+    const server = store instanceof PostgresStore ? await pgBackendCpu() : null;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     kernel.start();
     for (const pid of pids) {
@@ -179,6 +215,8 @@ async function loopOn(
       if (p.state !== "exited") throw new Error(`${pid} ended ${p.state}: ${p.reason}`);
     }
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const serverUs = server === null ? null : cpuSpent(server, await pgBackendCpu());
     const steps = P * (S + 1);
     const tx = store.stats.transactions - before.transactions;
     const batches = store.stats.batches - before.batches;
@@ -193,6 +231,14 @@ async function loopOn(
       }) / batches per step`,
       value: `${(tx / steps).toFixed(2)} / ${(batches / steps).toFixed(2)}`,
       target: "≤ 1 commit per step",
+    });
+    // CPU time, unlike steps/s, hardly depends on what else the machine runs.
+    rows.push({
+      name: `  CPU per step: kernel process${serverUs === null ? "" : " / PostgreSQL backends"}`,
+      value: `${((cpu.user + cpu.system) / steps).toFixed(0)} µs${
+        serverUs === null ? "" : ` / ${(serverUs / steps).toFixed(0)} µs`
+      }`,
+      target: "—",
     });
   }
   {
