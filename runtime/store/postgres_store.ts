@@ -14,6 +14,10 @@
  * sent pipelined with its BEGIN and COMMIT: one round trip. When a group
  * fails, each of its batches is retried alone, statement by statement in
  * order, so that only a bad batch rejects, with the SQLite store's message.
+ * A connection lost during a group fails it the same way, and the retries run
+ * on a new connection. One case stays ambiguous, as with any client: a COMMIT
+ * that the server carried out but whose answer was lost; the retry of an
+ * append then rejects with `EEXIST` although the batch is durable.
  *
  * @module
  */
@@ -391,26 +395,26 @@ export class PostgresStore implements Store {
    */
   async #transactPipelined(ops: readonly EncodedMutation[]): Promise<unknown> {
     this.#stats.transactions++;
-    let reserved: postgres.ReservedSql | null = null;
+    let reserved: postgres.ReservedSql;
     try {
       reserved = await this.#sql.reserve();
-      const results = await Promise.allSettled([
-        reserved`BEGIN`,
-        ..._groupStatements(reserved, ops),
-        reserved`COMMIT`,
-      ]);
-      const failed = results.find((r) => r.status === "rejected");
-      if (failed !== undefined) throw failed.reason;
-      const commit = results.at(-1) as PromiseFulfilledResult<postgres.RowList<_Row[]>>;
-      if (commit.value.command !== "COMMIT") {
-        throw new Error(`the server answered COMMIT with ${commit.value.command}`);
-      }
-      return null;
     } catch (error) {
       return this.#commitError(error);
-    } finally {
-      reserved?.release();
     }
+    const outcome = await _settle([
+      reserved`BEGIN`,
+      ..._groupStatements(reserved, ops),
+      reserved`COMMIT`,
+    ]);
+    // A lost connection is not handed back: the pool has it among its closed
+    // ones already, and connects it again for a later query.
+    if (!outcome.lost) reserved.release();
+    if (outcome.error !== null) return this.#commitError(outcome.error);
+    const command = (outcome.last as { command?: unknown } | undefined)?.command;
+    if (command !== "COMMIT") {
+      return this.#commitError(new Error(`the server answered COMMIT with ${String(command)}`));
+    }
+    return null;
   }
 
   /** Runs one write transaction; returns the error that rolled it back, or null. */
@@ -627,6 +631,57 @@ function _groupStatements(tx: _Conn, ops: readonly EncodedMutation[]): Promise<u
     }
   }
   return q;
+}
+
+/** How a group's pipelined statements ended. */
+interface _Settled {
+  /** The first failure, or null. */
+  error: unknown;
+  /** Whether the connection was lost (statements still queued behind it never run). */
+  lost: boolean;
+  /** The last statement's result, when all succeeded. */
+  last: unknown;
+}
+
+/**
+ * Waits for every statement of a group, or for the first that failed because
+ * the connection was lost: postgres.js never runs, nor settles, the statements
+ * still queued on a reserved connection that closed.
+ */
+function _settle(statements: readonly Promise<unknown>[]): Promise<_Settled> {
+  return new Promise((resolve) => {
+    let left = statements.length;
+    let error: unknown = null;
+    let done = false;
+    const finish = (settled: _Settled) => {
+      if (done) return;
+      done = true;
+      resolve(settled);
+    };
+    statements.forEach((statement, i) => {
+      statement.then(
+        (value) => {
+          if (--left === 0) {
+            finish({ error, lost: false, last: i === statements.length - 1 ? value : undefined });
+          }
+        },
+        (reason: unknown) => {
+          if (_connectionLost(reason)) finish({ error: reason, lost: true, last: undefined });
+          // The first failure is the cause; the statements after it fail as "aborted".
+          error ??= reason;
+          if (--left === 0) finish({ error, lost: false, last: undefined });
+        },
+      );
+    });
+  });
+}
+
+/** Whether an error says the connection itself failed (not a statement on it). */
+function _connectionLost(error: unknown): boolean {
+  if (error instanceof postgres.PostgresError) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" &&
+    (code.startsWith("CONNECTION_") || code === "CONNECT_TIMEOUT" || /^E[A-Z]+$/.test(code));
 }
 
 /** Writes one batch statement by statement, in order: a failure names its mutation. */

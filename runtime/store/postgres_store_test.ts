@@ -43,7 +43,7 @@ function pgTest(name: string, fn: (url: string, schema: string) => Promise<void>
 /** Runs `fn` with a plain connection to the tests' database, in `schema`. */
 async function withSql<T>(schema: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
   const sql = postgres(TEST_POSTGRES_URL, {
-    max: 1,
+    max: 2,
     onnotice: () => {},
     connection: { search_path: schema },
   });
@@ -243,3 +243,38 @@ Deno.test("postgres store: a malformed URL or schema is refused with a TypeError
     (e) => e instanceof TypeError && /expected a URL like postgres:/.test(e.message),
   );
 });
+
+pgTest(
+  "a connection lost in the middle of a group: the batch is retried on a new one and lands once, and the store goes on",
+  async (url, schema) => {
+    await using store = await PostgresStore.open(url);
+    await store.apply([journalAppend("p_1", 1)]);
+    await withSql(schema, async (sql) => {
+      // Holds the journal so that the group's INSERT waits, BEGIN done and COMMIT sent behind it.
+      const locker = await sql.reserve();
+      try {
+        await locker`BEGIN`;
+        await locker`LOCK TABLE journal IN ACCESS EXCLUSIVE MODE`;
+        const applied = store.apply([journalAppend("p_1", 2)]);
+        const waiting = async () =>
+          await sql`SELECT pid FROM pg_stat_activity
+          WHERE application_name = 'libos' AND wait_event_type = 'Lock'`;
+        let blocked = await waiting();
+        for (let i = 0; i < 500 && blocked.length === 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          blocked = await waiting();
+        }
+        assert.equal(blocked.length, 1, "the group's INSERT never waited for the lock");
+        // Without the store noticing the loss, its next group crashed on a closed socket.
+        await sql`SELECT pg_terminate_backend(${blocked[0]!.pid})`;
+        // The retry waits for the lock too; let it through.
+        await locker`COMMIT`;
+        await applied;
+      } finally {
+        locker.release();
+      }
+    });
+    await store.apply([journalAppend("p_1", 3)]);
+    assert.deepEqual((await store.readJournal("p_1")).map((e) => e.seq), [1, 2, 3]);
+  },
+);
