@@ -3,8 +3,8 @@
  *
  * ```
  * libos start [--image F] [--goal G] [--data DIR] [--workspace DIR] [--once]
- *             [--port 8787] [--host 127.0.0.1]
- * libos verify [--data DIR]          verify the audit chain of a data directory
+ *             [--port 8787] [--host 127.0.0.1] [--store sqlite|postgres://…]
+ * libos verify [--data DIR | --store postgres://…]   verify the audit chain of a store
  * libos image check F…               validate image files
  * libos ps | show PID | spawn --image F --goal G | approve ID | deny ID
  *       | audit verify | token create --role R      (over the API of a running kernel)
@@ -37,13 +37,19 @@ import {
   loadImageFile,
   LocalFilesystem,
   NetProvider,
+  openStore,
   parseCeilingItem,
+  parseStoreLocation,
+  PostgresStore,
   type ProcessRecord,
   providersFromEnv,
   type Retention,
   RetentionSchema,
   ShellProvider,
+  SQLITE_FILE,
   SqliteStore,
+  type Store,
+  type StoreLocation,
   type ToolHost,
   verifyAudit,
 } from "./mod.ts";
@@ -56,6 +62,7 @@ Usage:
               [--port 8787] [--host 127.0.0.1] [--tools DIR]... [--no-sandbox]
               [--unconfined-shell] [--retention keep|purge_on_exit]
               [--idempotency-ttl 24h]
+              [--store sqlite|postgres://USER@HOST:PORT/DB[?schema=S]]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
@@ -68,9 +75,13 @@ Usage:
       outputs, tool results and human previews and answers by their sha-256
       digests and sizes (README "Retention"); default keep, unless an image says so.
       An Idempotency-Key sent with a command is kept for --idempotency-ttl.
-  libos verify [--data DIR]      Verify the audit chain of a data directory. It opens the
-                                 database read-only and writes nothing, so it also runs
-                                 beside a kernel on DIR.
+      --store (default LIBOS_STORE, else sqlite) keeps the kernel's state in
+      DIR/kernel.db (SQLite) or in a PostgreSQL database, in schema S (default
+      libos); DIR still holds the lock and the admin token.
+  libos verify [--data DIR | --store URL]
+                                 Verify the audit chain of a data directory's database,
+                                 or of a PostgreSQL store. It opens the store read-only
+                                 and writes nothing, so it also runs beside a kernel.
   libos image check F...         Validate image files (file:line:column on error).
 
   Over the API of a running kernel (--url, default LIBOS_URL or
@@ -137,12 +148,17 @@ async function main(argv: string[]): Promise<number> {
 async function openKernel(
   lock: DataDirLock,
   workspace: string,
-  options: { toolHost?: ToolHost; unconfinedShell?: boolean; retention?: Retention } = {},
+  options: {
+    store: StoreLocation;
+    toolHost?: ToolHost;
+    unconfinedShell?: boolean;
+    retention?: Retention;
+  },
 ): Promise<Kernel> {
   if (!lock.held || lock.mode !== "exclusive") {
     throw new TypeError(`Cannot open the store in '${lock.dir}': its lock is not held exclusively`);
   }
-  const store = await SqliteStore.open(join(lock.dir, "kernel.db"));
+  const store = await openStore(options.store, { dataDir: lock.dir });
   const unconfined = options.unconfinedShell === true;
   const shell = new ShellProvider({ workspace, unconfined });
   const confinement = await shell.confinement();
@@ -181,6 +197,7 @@ async function start(args: string[]): Promise<number> {
       "unconfined-shell": { type: "boolean", default: false },
       "idempotency-ttl": { type: "string", default: "24h" },
       retention: { type: "string", default: "keep" },
+      store: { type: "string" },
     },
     strict: true,
   });
@@ -200,6 +217,8 @@ async function start(args: string[]): Promise<number> {
     );
     return 2;
   }
+  const location = _storeLocation(values.store);
+  if (location === null) return 2;
   const port = Number(values.port);
   if (!/^\d{1,5}$/.test(values.port) || port > 65535) {
     console.error(_line`libos: --port must be a number from 0 to 65535, got '${values.port}'`);
@@ -225,6 +244,7 @@ async function start(args: string[]): Promise<number> {
     console.log("libos: --no-sandbox: only the primitive tools are available");
   }
   const kernel = await openKernel(lock, workspace, {
+    store: location,
     ...(sandbox === null ? {} : { toolHost: sandbox }),
     unconfinedShell: values["unconfined-shell"],
     retention: retention.data,
@@ -237,7 +257,9 @@ async function start(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", sigint);
   Deno.addSignalListener("SIGTERM", sigterm);
   console.log(
-    _line`libos: kernel up — data ${data}, workspace ${workspace}, store ${kernel.store.kind}`,
+    _line`libos: kernel up — data ${data}, workspace ${workspace}, store ${
+      kernel.store instanceof PostgresStore ? kernel.store.location : kernel.store.kind
+    }`,
   );
   const plane = await ControlPlane.create(kernel, {
     adminToken: admin.token,
@@ -406,18 +428,24 @@ function readAnswers(kernel: Kernel): AbortController {
 /**
  * Verifies the audit chain from the store, opened read-only: it changes no
  * byte of the database, its WAL or the clean-shutdown marker, and runs beside
- * a kernel on the same directory.
+ * a kernel on the same store.
  */
 async function verify(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { data: { type: "string", default: ".libos" } },
+    options: { data: { type: "string", default: ".libos" }, store: { type: "string" } },
     strict: true,
   });
+  const location = _storeLocation(values.store);
+  if (location === null) return 2;
+  if (location.kind === "postgres") {
+    await using store = await PostgresStore.open(location.url, { readOnly: true });
+    return await _verifyStore(store);
+  }
   const data = resolve(values.data);
-  const db = join(data, "kernel.db");
+  const db = join(data, SQLITE_FILE);
   if (!(await _exists(db))) {
-    console.error(_line`libos: Cannot verify '${data}': it holds no kernel.db`);
+    console.error(_line`libos: Cannot verify '${data}': it holds no ${SQLITE_FILE}`);
     return 1;
   }
   // With no kernel on the directory, a shared lock keeps one from starting, so
@@ -426,6 +454,11 @@ async function verify(args: string[]): Promise<number> {
   using reader = DataDirLock.acquireShared(data);
   const immutable = reader !== null && !(await _exists(`${db}-wal`));
   await using store = await SqliteStore.open(db, { readOnly: true, immutable });
+  return await _verifyStore(store);
+}
+
+/** Verifies a store's audit chain and reports it; 0 when it holds. */
+async function _verifyStore(store: Store): Promise<number> {
   const t0 = performance.now();
   const v = await verifyAudit(auditPages(store));
   const ms = (performance.now() - t0).toFixed(1);
@@ -435,6 +468,16 @@ async function verify(args: string[]): Promise<number> {
   }
   console.log(_line`audit chain BROKEN at record ${v.seq}: ${v.reason} (${v.count} records read)`);
   return 1;
+}
+
+/** The store `--store` (else LIBOS_STORE) names; null after printing why it is not one. */
+function _storeLocation(flag: string | undefined): StoreLocation | null {
+  try {
+    return parseStoreLocation(flag ?? _env("LIBOS_STORE"));
+  } catch (error) {
+    console.error(_line`libos: ${error instanceof Error ? error.message : String(error)}`);
+    return null;
+  }
 }
 
 async function image(args: string[]): Promise<number> {

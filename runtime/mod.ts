@@ -79,6 +79,20 @@ export type {
 export type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store/store.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite_store.ts";
 export { MemoryStore } from "./store/memory_store.ts";
+export {
+  PostgresStore,
+  type PostgresStoreOptions,
+  type PostgresStoreStats,
+} from "./store/postgres_store.ts";
+export { hideUrlPassword, POSTGRES_DEFAULT_SCHEMA } from "./store/postgres_url.ts";
+export { POSTGRES_SCHEMA_VERSION } from "./store/postgres_schema.ts";
+export {
+  openStore,
+  type OpenStoreOptions,
+  parseStoreLocation,
+  SQLITE_FILE,
+  type StoreLocation,
+} from "./store/store_location.ts";
 export { loadImageFile, parseImage, validateImage } from "./images/image_loader.ts";
 export { ImageRegistry } from "./images/image_registry.ts";
 export {

@@ -7,7 +7,7 @@
  */
 import { libosError } from "../errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
-import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
+import { auditKeys, mutationKey, mutationSeq, queryAfterSeq, queryLimit } from "./store_checks.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -101,8 +101,8 @@ export class MemoryStore implements Store {
   /** Reads a process's journal in seq order. */
   readJournal(pid: Pid, query: JournalQuery = {}): Promise<JournalEntry[]> {
     return this.#read(() => {
-      const afterSeq = _afterSeq(query.afterSeq);
-      const limit = _limit(query.limit, Infinity);
+      const afterSeq = queryAfterSeq(query.afterSeq);
+      const limit = queryLimit(query.limit, Infinity);
       const entries = this.#journal.get(pid) ?? [];
       const start = _firstAbove(entries, afterSeq, (e) => e.seq);
       return entries.slice(start, start + limit);
@@ -112,8 +112,8 @@ export class MemoryStore implements Store {
   /** Reads audit records in seq order, filtered by pid and action. */
   readAudit(query: AuditQuery = {}): Promise<StoredAudit[]> {
     return this.#read(() => {
-      const afterSeq = _afterSeq(query.afterSeq);
-      const limit = _limit(query.limit, 1000);
+      const afterSeq = queryAfterSeq(query.afterSeq);
+      const limit = queryLimit(query.limit, 1000);
       const out: StoredAudit[] = [];
       const start = _firstAbove(this.#audit, afterSeq, (a) => a.record.seq);
       for (let i = start; i < this.#audit.length && out.length < limit; i++) {
@@ -386,16 +386,4 @@ function _firstAbove<T>(items: readonly T[], after: number, key: (item: T) => nu
     else lo = mid + 1;
   }
   return lo;
-}
-
-function _afterSeq(value: number | undefined): number {
-  if (value === undefined) return 0;
-  if (typeof value === "number" && !Number.isNaN(value)) return value;
-  throw new RangeError(`afterSeq must be a number, got ${String(value)}`);
-}
-
-function _limit(value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (Number.isSafeInteger(value) && value >= 0) return value;
-  throw new RangeError(`limit must be a non-negative integer, got ${String(value)}`);
 }

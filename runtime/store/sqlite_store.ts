@@ -15,7 +15,8 @@ import { clearImmediate, setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { LibosError, libosError } from "../errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
-import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
+import { queryAfterSeq, queryLimit } from "./store_checks.ts";
+import { type EncodedMutation, encodeMutation } from "./store_encoding.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -186,48 +187,9 @@ const _MIGRATIONS: readonly _Migration[] = [
 /** The schema version this code writes. */
 export const SQLITE_SCHEMA_VERSION: number = _MIGRATIONS.length;
 
-/** A mutation encoded at `apply` time: its keys checked, its bodies JSON text. */
-type _Op =
-  | { kind: "process.put"; pid: string; state: string; parentPid: string | null; body: string }
-  | { kind: "grant.put"; id: string; subject: string; body: string }
-  | {
-    kind: "object.put";
-    oid: string;
-    version: number;
-    namespace: string;
-    name: string;
-    body: string;
-  }
-  | { kind: "object.delete"; oid: string }
-  | { kind: "object.redact"; oid: string; version: number; body: string }
-  | { kind: "journal.append"; pid: string; seq: number; body: string }
-  | { kind: "journal.redact"; pid: string; seq: number; body: string }
-  | {
-    kind: "audit.append";
-    seq: number;
-    pid: string | null;
-    action: string | null;
-    body: string;
-    hash: string;
-  }
-  | { kind: "human.put"; id: string; pid: string; state: string; body: string }
-  | { kind: "image.put"; id: string; body: string }
-  | { kind: "meta.put"; key: string; value: string }
-  | {
-    kind: "checkpoint.put";
-    id: string;
-    pid: string;
-    pids: string[];
-    createdAt: number;
-    info: string;
-    body: string;
-  }
-  | { kind: "command.put"; id: string; expiresAt: number; body: string }
-  | { kind: "command.purge"; before: number };
-
 /** A batch waiting for the next group commit. */
 interface _Pending {
-  ops: _Op[];
+  ops: EncodedMutation[];
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -341,9 +303,9 @@ export class SqliteStore implements Store {
         ),
       );
     }
-    let ops: _Op[];
+    let ops: EncodedMutation[];
     try {
-      ops = batch.map(_encode);
+      ops = batch.map(encodeMutation);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -380,8 +342,8 @@ export class SqliteStore implements Store {
   /** Reads a process's journal in seq order. */
   readJournal(pid: Pid, query: JournalQuery = {}): Promise<JournalEntry[]> {
     return this.#read(() => {
-      const afterSeq = _afterSeq(query.afterSeq);
-      const limit = _limit(query.limit, -1);
+      const afterSeq = queryAfterSeq(query.afterSeq);
+      const limit = queryLimit(query.limit, -1);
       return _bodies<JournalEntry>(this.#s.readJournal.all(pid, afterSeq, limit));
     });
   }
@@ -389,8 +351,8 @@ export class SqliteStore implements Store {
   /** Reads audit records in seq order, filtered by pid and action. */
   readAudit(query: AuditQuery = {}): Promise<StoredAudit[]> {
     return this.#read(() => {
-      const afterSeq = _afterSeq(query.afterSeq);
-      const limit = _limit(query.limit, 1000);
+      const afterSeq = queryAfterSeq(query.afterSeq);
+      const limit = queryLimit(query.limit, 1000);
       const s = this.#s;
       let rows;
       if (query.pid !== undefined && query.action !== undefined) {
@@ -545,7 +507,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  #run(op: _Op): void {
+  #run(op: EncodedMutation): void {
     const s = this.#s;
     switch (op.kind) {
       case "process.put":
@@ -819,144 +781,6 @@ function _migrate(db: DatabaseSync, path: string): void {
   }
 }
 
-/** Checks a mutation's keys and encodes its bodies. */
-function _encode(m: Mutation): _Op {
-  switch (m.kind) {
-    case "process.put": {
-      const p = m.process;
-      return {
-        kind: m.kind,
-        pid: mutationKey(p.pid, m.kind, "pid"),
-        state: mutationKey(p.state, m.kind, "state"),
-        parentPid: p.parentPid === null ? null : mutationKey(p.parentPid, m.kind, "parentPid"),
-        body: _json(p, m.kind),
-      };
-    }
-    case "grant.put": {
-      const g = m.grant;
-      return {
-        kind: m.kind,
-        id: mutationKey(g.id, m.kind, "id"),
-        subject: mutationKey(g.subject, m.kind, "subject"),
-        body: _json(g, m.kind),
-      };
-    }
-    case "object.put": {
-      const o = m.object;
-      return {
-        kind: m.kind,
-        oid: mutationKey(o.oid, m.kind, "oid"),
-        version: mutationSeq(o.version, m.kind, "version"),
-        namespace: mutationKey(o.namespace, m.kind, "namespace"),
-        name: mutationKey(o.name, m.kind, "name"),
-        body: _json(o, m.kind),
-      };
-    }
-    case "object.delete":
-      return { kind: m.kind, oid: mutationKey(m.oid, m.kind, "oid") };
-    case "object.redact": {
-      const o = m.object;
-      return {
-        kind: m.kind,
-        oid: mutationKey(o.oid, m.kind, "oid"),
-        version: mutationSeq(o.version, m.kind, "version"),
-        body: _json(o, m.kind),
-      };
-    }
-    case "journal.redact": {
-      const e = m.entry;
-      return {
-        kind: m.kind,
-        pid: mutationKey(e.pid, m.kind, "pid"),
-        seq: mutationSeq(e.seq, m.kind, "seq"),
-        body: _json(e, m.kind),
-      };
-    }
-    case "journal.append": {
-      const e = m.entry;
-      return {
-        kind: m.kind,
-        pid: mutationKey(e.pid, m.kind, "pid"),
-        seq: mutationSeq(e.seq, m.kind, "seq"),
-        body: _json(e, m.kind),
-      };
-    }
-    case "audit.append": {
-      const r = m.record;
-      const { pid, action } = auditKeys(r);
-      return {
-        kind: m.kind,
-        seq: mutationSeq(r.seq, m.kind, "seq"),
-        pid,
-        action,
-        body: r.body,
-        hash: mutationKey(r.hash, m.kind, "hash"),
-      };
-    }
-    case "human.put": {
-      const h = m.request;
-      return {
-        kind: m.kind,
-        id: mutationKey(h.id, m.kind, "id"),
-        pid: mutationKey(h.pid, m.kind, "pid"),
-        state: mutationKey(h.state, m.kind, "state"),
-        body: _json(h, m.kind),
-      };
-    }
-    case "image.put": {
-      const i = m.image;
-      return { kind: m.kind, id: mutationKey(i.id, m.kind, "id"), body: _json(i, m.kind) };
-    }
-    case "meta.put":
-      return {
-        kind: m.kind,
-        key: mutationKey(m.key, m.kind, "key"),
-        value: _json(m.value, m.kind),
-      };
-    case "checkpoint.put": {
-      const c = m.checkpoint;
-      const { content: _content, ...info } = c;
-      return {
-        kind: m.kind,
-        id: mutationKey(c.id, m.kind, "id"),
-        pid: mutationKey(c.pid, m.kind, "pid"),
-        pids: c.pids.map((pid) => mutationKey(pid, m.kind, "pids")),
-        createdAt: mutationSeq(c.createdAt, m.kind, "createdAt"),
-        info: _json(info, m.kind),
-        body: _json(c, m.kind),
-      };
-    }
-    case "command.put": {
-      const c = m.command;
-      return {
-        kind: m.kind,
-        id: mutationKey(c.id, m.kind, "id"),
-        expiresAt: mutationSeq(c.expiresAt, m.kind, "expiresAt"),
-        body: _json(c, m.kind),
-      };
-    }
-    case "command.purge":
-      return { kind: m.kind, before: mutationSeq(m.before, m.kind, "before") };
-    default: {
-      const kind = (m as { kind?: unknown }).kind;
-      throw libosError("EINVAL", `Cannot apply mutation '${String(kind)}': unknown kind`);
-    }
-  }
-}
-
-function _json(value: unknown, kind: string): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (error) {
-    throw libosError("EINVAL", `Cannot apply '${kind}': ${_message(error)}`, {}, error);
-  }
-  if (text === undefined) {
-    throw libosError("EINVAL", `Cannot apply '${kind}': the value has no JSON encoding`);
-  }
-  return text;
-}
-
 /** Runs an insert, turning a key conflict into `EEXIST`. */
 function _insert(
   statement: StatementSync,
@@ -982,18 +806,6 @@ function _bodies<T>(rows: readonly Record<string, unknown>[]): T[] {
 
 function _audit(row: Record<string, unknown>): StoredAudit {
   return { seq: Number(row.seq), body: String(row.body), hash: String(row.hash) };
-}
-
-function _afterSeq(value: number | undefined): number {
-  if (value === undefined) return 0;
-  if (typeof value === "number" && !Number.isNaN(value)) return value;
-  throw new RangeError(`afterSeq must be a number, got ${String(value)}`);
-}
-
-function _limit(value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (Number.isSafeInteger(value) && value >= 0) return value;
-  throw new RangeError(`limit must be a non-negative integer, got ${String(value)}`);
 }
 
 /** An SQLite URI that opens `path` as a file nobody changes (no locks, no `-wal`, no `-shm`). */

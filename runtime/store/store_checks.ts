@@ -47,3 +47,17 @@ export function mutationSeq(value: unknown, kind: string, field: string): number
     { field },
   );
 }
+
+/** A query's `afterSeq`: any number but NaN (default 0). */
+export function queryAfterSeq(value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value === "number" && !Number.isNaN(value)) return value;
+  throw new RangeError(`afterSeq must be a number, got ${String(value)}`);
+}
+
+/** A query's `limit`: a non-negative integer, or `fallback` when absent. */
+export function queryLimit(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (Number.isSafeInteger(value) && value >= 0) return value;
+  throw new RangeError(`limit must be a non-negative integer, got ${String(value)}`);
+}

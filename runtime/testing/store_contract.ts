@@ -1,6 +1,6 @@
 /**
  * The one contract every {@linkcode Store} implementation passes (SQLite,
- * memory, later PostgreSQL). A test file calls `runStoreContract` with a
+ * memory, PostgreSQL). A test file calls `runStoreContract` with a
  * factory that makes a fresh, empty store per test.
  *
  * @module
@@ -20,12 +20,26 @@ import type {
 } from "../types.ts";
 import type { AgentImage } from "../images/schemas.ts";
 
+/** Options of {@linkcode runStoreContract}. */
+export interface StoreContractOptions {
+  /** Registers the cases as ignored (default false), e.g. when the store's server is absent. */
+  ignore?: boolean;
+}
+
 /** Registers the store contract's `Deno.test` cases for one implementation. */
-export function runStoreContract(name: string, create: () => Promise<Store>): void {
+export function runStoreContract(
+  name: string,
+  create: () => Promise<Store>,
+  options: StoreContractOptions = {},
+): void {
   const test = (title: string, fn: (store: Store) => Promise<void>) =>
-    Deno.test(`${name} store: ${title}`, async () => {
-      await using store = await create();
-      await fn(store);
+    Deno.test({
+      name: `${name} store: ${title}`,
+      ignore: options.ignore ?? false,
+      fn: async () => {
+        await using store = await create();
+        await fn(store);
+      },
     });
 
   test("a batch with a duplicate journal seq is rejected whole, a concurrent batch still lands", async (store) => {

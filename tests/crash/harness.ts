@@ -12,6 +12,8 @@ import {
   FakeClock,
   Kernel,
   LocalFilesystem,
+  openStore,
+  parseStoreLocation,
   type ProcessRecord,
   SqliteStore,
   type ToolResult,
@@ -35,6 +37,8 @@ export interface CrashCampaignOptions {
   maxDelayMs?: number;
   /** Called with a line per event, for the soak script. */
   log?: (line: string) => void;
+  /** The kernel's store, as `--store` takes it (default: SQLite in the data directory). */
+  store?: string;
 }
 
 /** What a campaign observed and checked. */
@@ -61,9 +65,14 @@ async function _dirs(dir: string): Promise<{ data: string; workspace: string }> 
   return { data, workspace };
 }
 
+/** The worker's flag for a store (none: SQLite in its data directory). */
+function _storeArgs(store: string | undefined): string[] {
+  return store === undefined ? [] : ["--store", store];
+}
+
 /** Opens the worker's kernel without scheduling, to inspect what it left. */
-async function _inspect(data: string, workspace: string): Promise<Kernel> {
-  const store = await SqliteStore.open(join(data, "kernel.db"));
+async function _inspect(data: string, workspace: string, location?: string): Promise<Kernel> {
+  const store = await openStore(parseStoreLocation(location), { dataDir: data });
   return await Kernel.create({
     store,
     filesystem: new LocalFilesystem(workspace),
@@ -139,6 +148,7 @@ export async function runCrashCampaign(
     `${rounds}`,
     "--sleep",
     `${sleepMs}`,
+    ..._storeArgs(options.store),
   ];
   const rand = rng(options.seed);
   const min = options.minDelayMs ?? 20;
@@ -169,7 +179,7 @@ export async function runCrashCampaign(
   }
   for (let i = 0; i < 5 && !done; i++) collect(await _runWorker(args, null));
   const problems = done
-    ? await _check(data, workspace, { procs, rounds, spawns, approvals })
+    ? await _check(data, workspace, { procs, rounds, spawns, approvals }, options.store)
     : ["the workload never finished"];
   return { kills, boots, acknowledged: { spawns, approvals }, problems, processes: spawns.length };
 }
@@ -179,11 +189,14 @@ async function _check(
   data: string,
   workspace: string,
   expect: { procs: number; rounds: number; spawns: string[]; approvals: string[] },
+  location?: string,
 ): Promise<string[]> {
   const problems: string[] = [];
-  const store = await SqliteStore.open(join(data, "kernel.db"));
-  const integrity = store.integrityCheck();
-  if (integrity !== "ok") problems.push(`integrity_check: ${integrity}`);
+  const store = await openStore(parseStoreLocation(location), { dataDir: data });
+  if (store instanceof SqliteStore) {
+    const integrity = store.integrityCheck();
+    if (integrity !== "ok") problems.push(`integrity_check: ${integrity}`);
+  }
   await using kernel = await Kernel.create({
     store,
     filesystem: new LocalFilesystem(workspace),
@@ -302,6 +315,7 @@ export async function runPoisonCampaign(
 export async function runInterruptedWrite(
   dir: string,
   crash: ["--crash-before" | "--crash-after", string],
+  options: { store?: string } = {},
 ): Promise<
   {
     exits: (number | null)[];
@@ -326,6 +340,7 @@ export async function runInterruptedWrite(
     "2",
     "--sleep",
     "0",
+    ..._storeArgs(options.store),
   ];
   const stat = async () => {
     const st = await Deno.lstat(join(workspace, crash[1])).catch(() => null);
@@ -335,7 +350,7 @@ export async function runInterruptedWrite(
   const afterCrash = await stat();
   const second = await _runWorker(args, null);
   const atEnd = await stat();
-  await using kernel = await _inspect(data, workspace);
+  await using kernel = await _inspect(data, workspace, options.store);
   const processes = kernel.list();
   const journal = (await kernel.journal(processes[0]!.pid)).map((e) => ({
     name: String(e.data["name"] ?? ""),

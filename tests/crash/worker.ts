@@ -10,16 +10,17 @@
  *   DONE                every process ended; the kernel closed cleanly
  *
  * Usage: worker.ts --data DIR --workspace DIR [--procs N] [--rounds N] [--sleep MS] [--poison]
+ *                  [--store sqlite|postgres://…]
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import {
   type AgentImageInput,
   isTerminal,
   Kernel,
   LocalFilesystem,
   type ModelProvider,
-  SqliteStore,
+  openStore,
+  parseStoreLocation,
 } from "../../mod.ts";
 
 /** The scripted steps of worker `i` with `rounds` rounds. */
@@ -78,12 +79,14 @@ if (import.meta.main) {
       rounds: { type: "string", default: "10" },
       sleep: { type: "string", default: "20" },
       poison: { type: "boolean", default: false },
+      // The kernel's store (default: SQLite in --data).
+      store: { type: "string" },
       // Dies (exit 9, as abruptly as SIGKILL) around the first write of a path.
       "crash-before": { type: "string" },
       "crash-after": { type: "string" },
     },
   });
-  const store = await SqliteStore.open(join(values.data!, "kernel.db"));
+  const store = await openStore(parseStoreLocation(values.store), { dataDir: values.data! });
   const fs = new LocalFilesystem(values.workspace!);
   const before = values["crash-before"];
   const after = values["crash-after"];

@@ -1,0 +1,895 @@
+/**
+ * The PostgreSQL store, on the `postgres` package (postgres.js). The tables
+ * are the SQLite store's, in a schema of their own (the URL's `?schema=NAME`,
+ * default `libos`), brought up to date by versioned migrations recorded in
+ * `schema_version`, each applied once, in its own transaction.
+ *
+ * The URL is read by `postgres_url.ts`, the schema kept by `postgres_schema.ts`.
+ *
+ * Group commit: batches that arrive while a transaction is in flight wait for
+ * it, then go together into the next one, in arrival order; one transaction
+ * is in flight at a time, so a batch that is durable implies every earlier
+ * batch is too. A group is written with one multi-row statement per table
+ * (`INSERT … SELECT FROM unnest($1::text[], …)`, a constant text, prepared once),
+ * sent pipelined with its BEGIN and COMMIT: one round trip. When a group
+ * fails, each of its batches is retried alone, statement by statement in
+ * order, so that only a bad batch rejects, with the SQLite store's message.
+ * A connection lost during a group fails it the same way, and the retries run
+ * on a new connection. One case stays ambiguous, as with any client: a COMMIT
+ * that the server carried out but whose answer was lost; the retry of an
+ * append then rejects with `EEXIST` although the batch is durable.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { clearImmediate, setImmediate } from "node:timers";
+import { LibosError, libosError } from "../errors.ts";
+import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
+import { queryAfterSeq, queryLimit } from "./store_checks.ts";
+import { type EncodedMutation, encodeMutation } from "./store_encoding.ts";
+import { checkPostgresSchema, migratePostgresSchema } from "./postgres_schema.ts";
+import { parsePostgresUrl, type PostgresTarget } from "./postgres_url.ts";
+import type {
+  CheckpointInfo,
+  CheckpointRecord,
+  CommandRecord,
+  Grant,
+  HumanRequest,
+  ImageRecord,
+  JournalEntry,
+  ObjectRecord,
+  Pid,
+  ProcessRecord,
+  StoredAudit,
+} from "../types.ts";
+
+/** Options of {@linkcode PostgresStore.open}. */
+export interface PostgresStoreOptions {
+  /**
+   * The schema that holds the tables, created if missing (default: the URL's
+   * `schema` parameter, else `libos`, `POSTGRES_DEFAULT_SCHEMA`). A lowercase
+   * SQL identifier: `[a-z_][a-z0-9_]*`, at most 63 characters.
+   */
+  schema?: string;
+  /**
+   * How long the store waits to gather batches into one transaction when none
+   * is in flight, in milliseconds. Default 0: the next macrotask tick. Under
+   * load the groups form by themselves: batches gather while a commit runs.
+   */
+  groupCommitMs?: number;
+  /**
+   * Open for reading only (default false): no schema created or migrated, every
+   * session read-only (`default_transaction_read_only`); `apply` rejects with
+   * `ESTATE`. The schema must be this code's version (`EINVAL` otherwise).
+   */
+  readOnly?: boolean;
+  /** Connections in the pool (default 4): one commits at a time, the others read. */
+  maxConnections?: number;
+  /** Seconds to wait for a connection to the server (default 10). */
+  connectTimeoutSeconds?: number;
+}
+
+/** Counters of a {@linkcode PostgresStore}, for tests and benchmarks. */
+export interface PostgresStoreStats {
+  /** Batches accepted by `apply`. */
+  batches: number;
+  /** Group commits (each starts with one transaction). */
+  flushes: number;
+  /** Write transactions begun, including the one-by-one retries of a failed group. */
+  transactions: number;
+}
+
+/** A batch waiting for the next group commit. */
+interface _Pending {
+  ops: EncodedMutation[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+type _Sql = postgres.Sql;
+type _Tx = postgres.TransactionSql;
+/** A connection to run statements on: a transaction's or a reserved one. */
+type _Conn = _Tx | postgres.ReservedSql;
+type _Row = Record<string, unknown>;
+
+/** The PostgreSQL implementation of {@linkcode Store}. */
+export class PostgresStore implements Store {
+  /** Always "postgres". */
+  readonly kind = "postgres";
+  /** The store's URL as messages show it (the password replaced by `***`). */
+  readonly location: string;
+  /** The schema that holds the tables. */
+  readonly schema: string;
+
+  #sql: _Sql;
+  #state: "open" | "closed" = "open";
+  #access: "read-write" | "read-only";
+  #groupCommitMs: number;
+  #queue: _Pending[] = [];
+  #cancelTimer: (() => void) | null = null;
+  /** The running commit loop, or null when no transaction is in flight. */
+  #draining: Promise<void> | null = null;
+  #closed: Promise<void> | null = null;
+  #stats: PostgresStoreStats = { batches: 0, flushes: 0, transactions: 0 };
+
+  private constructor(
+    sql: _Sql,
+    target: PostgresTarget,
+    options: { groupCommitMs: number; access: "read-write" | "read-only" },
+  ) {
+    this.#sql = sql;
+    this.location = target.shown;
+    this.schema = target.schema;
+    this.#access = options.access;
+    this.#groupCommitMs = options.groupCommitMs;
+  }
+
+  /**
+   * Connects to the database `url` names (`postgres://user[:password]@host[:port]/db`,
+   * optionally `?schema=NAME`), creates the schema if missing and brings it up
+   * to date. Fails with `EINVAL` when the server cannot be reached or the
+   * schema was written by newer code; with a `TypeError` for a malformed URL.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const target = parsePostgresUrl(url, options.schema);
+    const groupCommitMs = options.groupCommitMs ?? 0;
+    const max = options.maxConnections ?? 4;
+    const connectTimeout = options.connectTimeoutSeconds ?? 10;
+    if (!(groupCommitMs >= 0 && Number.isFinite(groupCommitMs))) {
+      throw new RangeError(`groupCommitMs must be >= 0, got ${groupCommitMs}`);
+    }
+    if (!(Number.isSafeInteger(max) && max >= 1)) {
+      throw new RangeError(`maxConnections must be an integer >= 1, got ${max}`);
+    }
+    if (!(connectTimeout > 0 && Number.isFinite(connectTimeout))) {
+      throw new RangeError(`connectTimeoutSeconds must be > 0, got ${connectTimeout}`);
+    }
+    const readOnly = options.readOnly ?? false;
+    const sql = postgres(target.url, {
+      max,
+      connect_timeout: connectTimeout,
+      onnotice: () => {},
+      connection: {
+        application_name: "libos",
+        search_path: target.schema,
+        ...(readOnly ? { default_transaction_read_only: true } : {}),
+      },
+    });
+    try {
+      if (readOnly) await checkPostgresSchema(sql, target);
+      else await migratePostgresSchema(sql, target);
+    } catch (error) {
+      await sql.end({ timeout: 0 }).catch(() => {});
+      if (error instanceof LibosError) throw error;
+      throw libosError(
+        "EINVAL",
+        `Cannot open store '${target.shown}': ${_message(error)}`,
+        { path: target.shown },
+        error,
+      );
+    }
+    return new PostgresStore(sql, target, {
+      groupCommitMs,
+      access: readOnly ? "read-only" : "read-write",
+    });
+  }
+
+  /** Counters since open (a copy). */
+  get stats(): PostgresStoreStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Queues a batch for the next group commit; resolves when the transaction
+   * holding it is committed. The records are encoded now, so a caller may
+   * change its objects as soon as `apply` returns.
+   */
+  apply(batch: readonly Mutation[]): Promise<void> {
+    if (this.#state === "closed") {
+      return Promise.reject(
+        libosError(
+          "ESTATE",
+          `Cannot apply a batch to store '${this.location}': the store is closed`,
+        ),
+      );
+    }
+    if (this.#access === "read-only") {
+      return Promise.reject(
+        libosError(
+          "ESTATE",
+          `Cannot apply a batch to store '${this.location}': the store is open read-only`,
+        ),
+      );
+    }
+    let ops: EncodedMutation[];
+    try {
+      ops = batch.map(encodeMutation);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#stats.batches++;
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ ops, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Loads the state the kernel needs at boot, from one snapshot of the database. */
+  load(): Promise<StoreSnapshot> {
+    return this.#read(() =>
+      this.#sql.begin("isolation level repeatable read read only", async (tx) => {
+        const [processes, grants, objects, human, images, meta, head, heads] = await Promise.all([
+          tx`SELECT body FROM processes ORDER BY pid`,
+          tx`SELECT body FROM grants ORDER BY id`,
+          tx`SELECT v.body FROM objects o
+             JOIN object_versions v ON v.oid = o.oid AND v.version = o.version
+             WHERE NOT o.deleted ORDER BY o.oid`,
+          tx`SELECT body FROM human ORDER BY id`,
+          tx`SELECT body FROM images ORDER BY id`,
+          tx`SELECT key, value FROM meta ORDER BY key`,
+          tx`SELECT seq, body, hash FROM audit ORDER BY seq DESC LIMIT 1`,
+          // A loose index scan: one index probe per pid, not a scan of the journal.
+          tx`WITH RECURSIVE pids (pid) AS (
+               SELECT MIN(pid) FROM journal
+               UNION ALL
+               SELECT (SELECT MIN(j.pid) FROM journal j WHERE j.pid > pids.pid)
+               FROM pids WHERE pids.pid IS NOT NULL)
+             SELECT pid, (SELECT MAX(j.seq) FROM journal j WHERE j.pid = pids.pid) AS seq
+             FROM pids WHERE pid IS NOT NULL`,
+        ]);
+        const snapshot: StoreSnapshot = {
+          processes: _bodies<ProcessRecord>(processes),
+          grants: _bodies<Grant>(grants),
+          objects: _bodies<ObjectRecord>(objects),
+          human: _bodies<HumanRequest>(human),
+          images: _bodies<ImageRecord>(images),
+          meta: Object.fromEntries(
+            meta.map((row) => [String(row.key), JSON.parse(String(row.value))]),
+          ),
+          auditHead: head[0] === undefined ? null : _audit(head[0]),
+          journalHeads: Object.fromEntries(
+            heads.map((row) => [String(row.pid), Number(row.seq)]),
+          ),
+        };
+        return snapshot;
+      })
+    );
+  }
+
+  /** Reads a process's journal in seq order. */
+  readJournal(pid: Pid, query: JournalQuery = {}): Promise<JournalEntry[]> {
+    return this.#read(async () => {
+      const afterSeq = _seqBound(queryAfterSeq(query.afterSeq));
+      const limit = queryLimit(query.limit, -1);
+      // LIMIT NULL is LIMIT ALL.
+      const rows = await this.#sql`SELECT body FROM journal WHERE pid = ${pid} AND seq > ${afterSeq}
+        ORDER BY seq LIMIT ${limit < 0 ? null : limit}`;
+      return _bodies<JournalEntry>(rows);
+    });
+  }
+
+  /** Reads audit records in seq order, filtered by pid and action. */
+  readAudit(query: AuditQuery = {}): Promise<StoredAudit[]> {
+    return this.#read(async () => {
+      const afterSeq = _seqBound(queryAfterSeq(query.afterSeq));
+      const limit = queryLimit(query.limit, 1000);
+      const sql = this.#sql;
+      const byPid = query.pid === undefined ? sql`` : sql`AND pid = ${query.pid}`;
+      const byAction = query.action === undefined ? sql`` : sql`AND action = ${query.action}`;
+      const rows = await sql`SELECT seq, body, hash FROM audit
+        WHERE seq > ${afterSeq} ${byPid} ${byAction} ORDER BY seq LIMIT ${limit}`;
+      return rows.map(_audit);
+    });
+  }
+
+  /** Reads every version of an object (deleted or not), oldest first. */
+  readObjectVersions(oid: string): Promise<ObjectRecord[]> {
+    return this.#read(async () =>
+      _bodies<ObjectRecord>(
+        await this.#sql`SELECT body FROM object_versions WHERE oid = ${oid} ORDER BY version`,
+      )
+    );
+  }
+
+  /** Reads one checkpoint, or null. */
+  readCheckpoint(id: string): Promise<CheckpointRecord | null> {
+    return this.#read(async () => {
+      const [row] = await this.#sql`SELECT body FROM checkpoints WHERE id = ${id}`;
+      return row === undefined ? null : JSON.parse(String(row.body)) as CheckpointRecord;
+    });
+  }
+
+  /** Checkpoints that include a process, oldest first. */
+  listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
+    return this.#read(async () =>
+      _bodies<CheckpointInfo>(
+        await this.#sql`SELECT c.info AS body FROM checkpoint_members m
+          JOIN checkpoints c ON c.id = m.id
+          WHERE m.pid = ${pid} ORDER BY c.created_at, c.id`,
+      )
+    );
+  }
+
+  /** The ids of a namespace's objects, deleted ones too, by oid. */
+  listObjectIds(namespace: string): Promise<string[]> {
+    return this.#read(async () =>
+      (await this.#sql`SELECT oid FROM objects WHERE namespace = ${namespace} ORDER BY oid`)
+        .map((row) => String(row.oid))
+    );
+  }
+
+  /** Reads an idempotent command's record, or null. */
+  readCommand(id: string): Promise<CommandRecord | null> {
+    return this.#read(async () => {
+      const [row] = await this.#sql`SELECT body FROM commands WHERE id = ${id}`;
+      return row === undefined ? null : JSON.parse(String(row.body)) as CommandRecord;
+    });
+  }
+
+  /** Commits pending batches, then closes the connections. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closed !== null) return this.#closed;
+    this.#state = "closed";
+    this.#closed = (async () => {
+      if (this.#cancelTimer !== null) {
+        this.#cancelTimer();
+        this.#cancelTimer = null;
+      }
+      try {
+        // Ends: applies are refused from now on, so the queue only shrinks.
+        while (this.#draining !== null || this.#queue.length > 0) await this.#drain();
+      } finally {
+        await this.#sql.end({ timeout: 5 });
+      }
+    })();
+    return this.#closed;
+  }
+
+  /** Closes the store. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #schedule(): void {
+    if (this.#draining !== null || this.#cancelTimer !== null) return;
+    const go = () => {
+      this.#cancelTimer = null;
+      void this.#drain();
+    };
+    if (this.#groupCommitMs > 0) {
+      const id = setTimeout(go, this.#groupCommitMs);
+      this.#cancelTimer = () => clearTimeout(id);
+    } else {
+      const immediate = setImmediate(go);
+      this.#cancelTimer = () => clearImmediate(immediate);
+    }
+  }
+
+  /**
+   * Starts the commit loop unless it runs: it commits groups until the queue
+   * is empty, and batches that arrive meanwhile form the next group.
+   */
+  #drain(): Promise<void> {
+    if (this.#cancelTimer !== null) {
+      this.#cancelTimer();
+      this.#cancelTimer = null;
+    }
+    this.#draining ??= (async () => {
+      while (this.#queue.length > 0) {
+        const pending = this.#queue;
+        this.#queue = [];
+        await this.#commitGroup(pending);
+      }
+    })().finally(() => {
+      this.#draining = null;
+    });
+    return this.#draining;
+  }
+
+  /**
+   * Commits every batch of a group in one transaction, in arrival order. When
+   * that fails, retries them one by one so that only a bad batch rejects.
+   */
+  async #commitGroup(pending: readonly _Pending[]): Promise<void> {
+    this.#stats.flushes++;
+    const error = await this.#transactPipelined(pending.flatMap((p) => p.ops));
+    if (error === null) {
+      for (const p of pending) p.resolve();
+      return;
+    }
+    for (const p of pending) {
+      const single = await this.#transact((tx) => _writeInOrder(tx, p.ops));
+      if (single === null) p.resolve();
+      else p.reject(single);
+    }
+  }
+
+  /**
+   * Runs a group's transaction in one round trip: BEGIN, the group's
+   * statements and COMMIT are sent together on one reserved connection. A
+   * failed statement aborts the transaction, and PostgreSQL then answers the
+   * COMMIT with ROLLBACK. Returns the error that rolled it back, or null.
+   */
+  async #transactPipelined(ops: readonly EncodedMutation[]): Promise<unknown> {
+    this.#stats.transactions++;
+    let reserved: postgres.ReservedSql;
+    try {
+      reserved = await this.#sql.reserve();
+    } catch (error) {
+      return this.#commitError(error);
+    }
+    const outcome = await _settle([
+      reserved`BEGIN`,
+      ..._groupStatements(reserved, ops),
+      reserved`COMMIT`,
+    ]);
+    // A lost connection is not handed back: the pool has it among its closed
+    // ones already, and connects it again for a later query.
+    if (!outcome.lost) reserved.release();
+    if (outcome.error !== null) return this.#commitError(outcome.error);
+    const command = (outcome.last as { command?: unknown } | undefined)?.command;
+    if (command !== "COMMIT") {
+      return this.#commitError(new Error(`the server answered COMMIT with ${String(command)}`));
+    }
+    return null;
+  }
+
+  /** Runs one write transaction; returns the error that rolled it back, or null. */
+  async #transact(write: (tx: _Tx) => Promise<void>): Promise<unknown> {
+    this.#stats.transactions++;
+    try {
+      await this.#sql.begin(write);
+      return null;
+    } catch (error) {
+      return this.#commitError(error);
+    }
+  }
+
+  #commitError(error: unknown): LibosError {
+    if (error instanceof LibosError) return error;
+    return libosError(
+      "EINTERNAL",
+      `Cannot commit to store '${this.location}': ${_message(error)}`,
+      { path: this.location },
+      error,
+    );
+  }
+
+  async #read<T>(read: () => Promise<T>): Promise<T> {
+    if (this.#state === "closed") {
+      throw libosError("ESTATE", `Cannot read store '${this.location}': the store is closed`);
+    }
+    return await read();
+  }
+}
+
+/**
+ * A group's statements, one per table, sent at once. Puts keep the last
+ * record per key (a later one in the same transaction replaces it anyway);
+ * appends insert every row, so a duplicate key fails the group. A statement
+ * fails rather than report a problem in its result, since the COMMIT is sent
+ * before any result is read.
+ */
+function _groupStatements(tx: _Conn, ops: readonly EncodedMutation[]): Promise<unknown>[] {
+  const processes = new Map<string, EncodedMutation & { kind: "process.put" }>();
+  const grants = new Map<string, EncodedMutation & { kind: "grant.put" }>();
+  const human = new Map<string, EncodedMutation & { kind: "human.put" }>();
+  const images = new Map<string, EncodedMutation & { kind: "image.put" }>();
+  const meta = new Map<string, string>();
+  const versions: (EncodedMutation & { kind: "object.put" })[] = [];
+  const journal: (EncodedMutation & { kind: "journal.append" })[] = [];
+  const audit: (EncodedMutation & { kind: "audit.append" })[] = [];
+  const checkpoints: (EncodedMutation & { kind: "checkpoint.put" })[] = [];
+  /** Rare kinds, run one by one after the tables' statements, in batch order. */
+  const ordered: EncodedMutation[] = [];
+  let deletes = false;
+  for (const op of ops) {
+    switch (op.kind) {
+      case "process.put":
+        processes.delete(op.pid);
+        processes.set(op.pid, op);
+        break;
+      case "grant.put":
+        grants.delete(op.id);
+        grants.set(op.id, op);
+        break;
+      case "human.put":
+        human.delete(op.id);
+        human.set(op.id, op);
+        break;
+      case "image.put":
+        images.delete(op.id);
+        images.set(op.id, op);
+        break;
+      case "meta.put":
+        meta.delete(op.key);
+        meta.set(op.key, op.value);
+        break;
+      case "object.put":
+        versions.push(op);
+        break;
+      case "object.delete":
+        deletes = true;
+        break;
+      case "journal.append":
+        journal.push(op);
+        break;
+      case "audit.append":
+        audit.push(op);
+        break;
+      case "checkpoint.put":
+        checkpoints.push(op);
+        break;
+      case "object.redact":
+      case "journal.redact":
+      case "command.put":
+      case "command.purge":
+        ordered.push(op);
+        break;
+      default:
+        op satisfies never;
+    }
+  }
+  const q: Promise<unknown>[] = [];
+  if (processes.size > 0) {
+    const rows = [...processes.values()];
+    q.push(
+      tx`INSERT INTO processes (pid, state, parent_pid, body)
+        SELECT * FROM unnest(${rows.map((r) => r.pid)}::text[], ${rows.map((r) => r.state)}::text[],
+          ${rows.map((r) => r.parentPid)}::text[], ${rows.map((r) => r.body)}::text[])
+        ON CONFLICT (pid) DO UPDATE SET
+          state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body`,
+    );
+  }
+  if (grants.size > 0) {
+    const rows = [...grants.values()];
+    q.push(
+      tx`INSERT INTO grants (id, subject, body)
+        SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${
+        rows.map((r) => r.subject)
+      }::text[],
+          ${rows.map((r) => r.body)}::text[])
+        ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, body = excluded.body`,
+    );
+  }
+  if (human.size > 0) {
+    const rows = [...human.values()];
+    q.push(
+      tx`INSERT INTO human (id, pid, state, body)
+        SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.pid)}::text[],
+          ${rows.map((r) => r.state)}::text[], ${rows.map((r) => r.body)}::text[])
+        ON CONFLICT (id) DO UPDATE SET
+          pid = excluded.pid, state = excluded.state, body = excluded.body`,
+    );
+  }
+  if (images.size > 0) {
+    const rows = [...images.values()];
+    q.push(
+      tx`INSERT INTO images (id, body)
+        SELECT * FROM unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.body)}::text[])
+        ON CONFLICT (id) DO UPDATE SET body = excluded.body`,
+    );
+  }
+  if (meta.size > 0) {
+    q.push(
+      tx`INSERT INTO meta (key, value)
+        SELECT * FROM unnest(${[...meta.keys()]}::text[], ${[...meta.values()]}::text[])
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    );
+  }
+  if (versions.length > 0) {
+    q.push(
+      tx`INSERT INTO object_versions (oid, version, namespace, name, body)
+        SELECT * FROM unnest(${versions.map((r) => r.oid)}::text[], ${
+        versions.map((r) => r.version)
+      }::bigint[],
+          ${versions.map((r) => r.namespace)}::text[], ${versions.map((r) => r.name)}::text[],
+          ${versions.map((r) => r.body)}::text[])`,
+    );
+    if (deletes) {
+      // A delete and a put of the same object depend on their order: keep it.
+      for (const op of ops) {
+        if (op.kind === "object.put") q.push(_putObjectHead(tx, op));
+        if (op.kind === "object.delete") q.push(_deleteObjectOrFail(tx, op.oid));
+      }
+    } else {
+      // Without deletes the head is the highest version put (if above the stored one).
+      const heads = new Map<string, EncodedMutation & { kind: "object.put" }>();
+      for (const op of versions) {
+        const seen = heads.get(op.oid);
+        if (seen === undefined || op.version > seen.version) heads.set(op.oid, op);
+      }
+      const rows = [...heads.values()];
+      q.push(
+        tx`INSERT INTO objects (oid, version, namespace, name, deleted)
+          SELECT u.oid, u.version, u.namespace, u.name, false FROM unnest(
+            ${rows.map((r) => r.oid)}::text[], ${rows.map((r) => r.version)}::bigint[],
+            ${rows.map((r) => r.namespace)}::text[], ${rows.map((r) => r.name)}::text[])
+            AS u (oid, version, namespace, name)
+          ON CONFLICT (oid) DO UPDATE SET
+            version = excluded.version, namespace = excluded.namespace, name = excluded.name,
+            deleted = false
+          WHERE excluded.version > objects.version`,
+      );
+    }
+  } else if (deletes) {
+    for (const op of ops) if (op.kind === "object.delete") q.push(_deleteObjectOrFail(tx, op.oid));
+  }
+  if (journal.length > 0) {
+    q.push(
+      tx`INSERT INTO journal (pid, seq, body)
+        SELECT * FROM unnest(${journal.map((r) => r.pid)}::text[], ${
+        journal.map((r) => r.seq)
+      }::bigint[],
+          ${journal.map((r) => r.body)}::text[])`,
+    );
+  }
+  if (audit.length > 0) {
+    q.push(
+      tx`INSERT INTO audit (seq, pid, action, body, hash)
+        SELECT * FROM unnest(${audit.map((r) => r.seq)}::bigint[], ${
+        audit.map((r) => r.pid)
+      }::text[],
+          ${audit.map((r) => r.action)}::text[], ${audit.map((r) => r.body)}::text[],
+          ${audit.map((r) => r.hash)}::text[])`,
+    );
+  }
+  if (checkpoints.length > 0) {
+    q.push(
+      tx`INSERT INTO checkpoints (id, pid, created_at, info, body)
+        SELECT * FROM unnest(${checkpoints.map((r) => r.id)}::text[], ${
+        checkpoints.map((r) => r.pid)
+      }::text[],
+          ${checkpoints.map((r) => r.createdAt)}::bigint[], ${
+        checkpoints.map((r) => r.info)
+      }::text[],
+          ${checkpoints.map((r) => r.body)}::text[])`,
+    );
+    const members = checkpoints.flatMap((c) => c.pids.map((pid) => [c.id, pid] as const));
+    if (members.length > 0) {
+      q.push(
+        tx`INSERT INTO checkpoint_members (id, pid)
+          SELECT * FROM unnest(${members.map((m) => m[0])}::text[], ${
+          members.map((m) => m[1])
+        }::text[])`,
+      );
+    }
+  }
+  // A redact that finds nothing fails (division by zero), so that the group is
+  // retried batch by batch, where _writeInOrder names the problem.
+  for (const op of ordered) {
+    if (op.kind === "object.redact") {
+      q.push(tx`WITH r AS (UPDATE object_versions SET body = ${op.body}
+          WHERE oid = ${op.oid} AND version = ${op.version} RETURNING oid)
+        SELECT 1 / count(*)::int AS found FROM r`);
+    } else if (op.kind === "journal.redact") {
+      q.push(tx`WITH r AS (UPDATE journal SET body = ${op.body}
+          WHERE pid = ${op.pid} AND seq = ${op.seq} RETURNING pid)
+        SELECT 1 / count(*)::int AS found FROM r`);
+    } else q.push(_writeOther(tx, op));
+  }
+  return q;
+}
+
+/** The statement of a command record's put or purge. */
+function _writeOther(tx: _Conn, op: EncodedMutation): Promise<unknown> {
+  if (op.kind === "command.put") {
+    return tx`INSERT INTO commands (id, expires_at, body)
+      VALUES (${op.id}, ${op.expiresAt}, ${op.body})
+      ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, body = excluded.body`;
+  }
+  if (op.kind === "command.purge") {
+    return tx`DELETE FROM commands WHERE expires_at <= ${op.before}`;
+  }
+  throw new TypeError(`_writeOther: not a command mutation: ${op.kind}`);
+}
+
+/** How a group's pipelined statements ended. */
+interface _Settled {
+  /** The first failure, or null. */
+  error: unknown;
+  /** Whether the connection was lost (statements still queued behind it never run). */
+  lost: boolean;
+  /** The last statement's result, when all succeeded. */
+  last: unknown;
+}
+
+/**
+ * Waits for every statement of a group, or for the first that failed because
+ * the connection was lost: postgres.js never runs, nor settles, the statements
+ * still queued on a reserved connection that closed.
+ */
+function _settle(statements: readonly Promise<unknown>[]): Promise<_Settled> {
+  return new Promise((resolve) => {
+    let left = statements.length;
+    let error: unknown = null;
+    let done = false;
+    const finish = (settled: _Settled) => {
+      if (done) return;
+      done = true;
+      resolve(settled);
+    };
+    statements.forEach((statement, i) => {
+      statement.then(
+        (value) => {
+          if (--left === 0) {
+            finish({ error, lost: false, last: i === statements.length - 1 ? value : undefined });
+          }
+        },
+        (reason: unknown) => {
+          if (_connectionLost(reason)) finish({ error: reason, lost: true, last: undefined });
+          // The first failure is the cause; the statements after it fail as "aborted".
+          error ??= reason;
+          if (--left === 0) finish({ error, lost: false, last: undefined });
+        },
+      );
+    });
+  });
+}
+
+/** Whether an error says the connection itself failed (not a statement on it). */
+function _connectionLost(error: unknown): boolean {
+  if (error instanceof postgres.PostgresError) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" &&
+    (code.startsWith("CONNECTION_") || code === "CONNECT_TIMEOUT" || /^E[A-Z]+$/.test(code));
+}
+
+/** Writes one batch statement by statement, in order: a failure names its mutation. */
+async function _writeInOrder(tx: _Tx, ops: readonly EncodedMutation[]): Promise<void> {
+  for (const op of ops) {
+    switch (op.kind) {
+      case "process.put":
+        await tx`INSERT INTO processes (pid, state, parent_pid, body)
+          VALUES (${op.pid}, ${op.state}, ${op.parentPid}, ${op.body})
+          ON CONFLICT (pid) DO UPDATE SET
+            state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body`;
+        break;
+      case "grant.put":
+        await tx`INSERT INTO grants (id, subject, body) VALUES (${op.id}, ${op.subject}, ${op.body})
+          ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, body = excluded.body`;
+        break;
+      case "object.put":
+        await _unique(
+          tx`INSERT INTO object_versions (oid, version, namespace, name, body)
+            VALUES (${op.oid}, ${op.version}, ${op.namespace}, ${op.name}, ${op.body})`,
+          () => `Cannot put object '${op.oid}': version ${op.version} exists already`,
+        );
+        await _putObjectHead(tx, op);
+        break;
+      case "object.delete":
+        await _deleteObject(tx, op.oid);
+        break;
+      case "journal.append":
+        await _unique(
+          tx`INSERT INTO journal (pid, seq, body) VALUES (${op.pid}, ${op.seq}, ${op.body})`,
+          () => `Cannot append journal entry '${op.pid}#${op.seq}': that seq exists already`,
+          { pid: op.pid },
+        );
+        break;
+      case "audit.append":
+        await _unique(
+          tx`INSERT INTO audit (seq, pid, action, body, hash)
+            VALUES (${op.seq}, ${op.pid}, ${op.action}, ${op.body}, ${op.hash})`,
+          () => `Cannot append audit record '${op.seq}': that seq exists already`,
+        );
+        break;
+      case "human.put":
+        await tx`INSERT INTO human (id, pid, state, body)
+          VALUES (${op.id}, ${op.pid}, ${op.state}, ${op.body})
+          ON CONFLICT (id) DO UPDATE SET
+            pid = excluded.pid, state = excluded.state, body = excluded.body`;
+        break;
+      case "image.put":
+        await tx`INSERT INTO images (id, body) VALUES (${op.id}, ${op.body})
+          ON CONFLICT (id) DO UPDATE SET body = excluded.body`;
+        break;
+      case "meta.put":
+        await tx`INSERT INTO meta (key, value) VALUES (${op.key}, ${op.value})
+          ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+        break;
+      case "checkpoint.put":
+        await _unique(
+          tx`INSERT INTO checkpoints (id, pid, created_at, info, body)
+            VALUES (${op.id}, ${op.pid}, ${op.createdAt}, ${op.info}, ${op.body})`,
+          () => `Cannot put checkpoint '${op.id}': it exists already`,
+        );
+        for (const pid of op.pids) {
+          await tx`INSERT INTO checkpoint_members (id, pid) VALUES (${op.id}, ${pid})`;
+        }
+        break;
+      case "object.redact": {
+        const r = await tx`UPDATE object_versions SET body = ${op.body}
+          WHERE oid = ${op.oid} AND version = ${op.version}`;
+        if (r.count === 0) {
+          throw libosError(
+            "ENOENT",
+            `Cannot redact object '${op.oid}': it has no version ${op.version}`,
+          );
+        }
+        break;
+      }
+      case "journal.redact": {
+        const r = await tx`UPDATE journal SET body = ${op.body}
+          WHERE pid = ${op.pid} AND seq = ${op.seq}`;
+        if (r.count === 0) {
+          throw libosError(
+            "ENOENT",
+            `Cannot redact journal entry '${op.pid}#${op.seq}': no such entry`,
+            { pid: op.pid },
+          );
+        }
+        break;
+      }
+      case "command.put":
+      case "command.purge":
+        await _writeOther(tx, op);
+        break;
+      default:
+        op satisfies never;
+    }
+  }
+}
+
+/** The head follows the highest version; a new version revives a deleted object. */
+function _putObjectHead(tx: _Conn, op: EncodedMutation & { kind: "object.put" }): Promise<unknown> {
+  return tx`INSERT INTO objects (oid, version, namespace, name, deleted)
+    VALUES (${op.oid}, ${op.version}, ${op.namespace}, ${op.name}, false)
+    ON CONFLICT (oid) DO UPDATE SET
+      version = excluded.version, namespace = excluded.namespace, name = excluded.name,
+      deleted = false
+    WHERE excluded.version > objects.version`;
+}
+
+/**
+ * Marks an object deleted; the statement fails (division by zero) when no
+ * object has that oid, so that the group rolls back and is retried batch by
+ * batch, where {@linkcode _deleteObject} names the problem.
+ */
+function _deleteObjectOrFail(tx: _Conn, oid: string): Promise<unknown> {
+  return tx`WITH d AS (UPDATE objects SET deleted = true WHERE oid = ${oid} RETURNING oid)
+    SELECT 1 / count(*)::int AS found FROM d`;
+}
+
+async function _deleteObject(tx: _Tx, oid: string): Promise<void> {
+  const result = await tx`UPDATE objects SET deleted = true WHERE oid = ${oid}`;
+  if (result.count === 0) {
+    throw libosError("ENOENT", `Cannot delete object '${oid}': no such object`);
+  }
+}
+
+/** Runs an insert, turning a key conflict (SQLSTATE 23505) into `EEXIST`. */
+async function _unique(
+  insert: Promise<unknown>,
+  message: () => string,
+  fields?: Record<string, string>,
+): Promise<void> {
+  try {
+    await insert;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "23505") {
+      throw libosError("EEXIST", message(), fields, error);
+    }
+    throw error;
+  }
+}
+
+/**
+ * `afterSeq` as a bigint bound: seqs are integers, so `seq > 2.5` is `seq > 2`;
+ * a bound past every safe integer matches nothing, one below 0 everything.
+ */
+function _seqBound(afterSeq: number): number {
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-1, Math.floor(afterSeq)));
+}
+
+function _bodies<T>(rows: readonly _Row[]): T[] {
+  return rows.map((row) => JSON.parse(String(row.body)) as T);
+}
+
+function _audit(row: _Row): StoredAudit {
+  return { seq: Number(row.seq), body: String(row.body), hash: String(row.hash) };
+}
+
+function _message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
