@@ -51,13 +51,7 @@ export function reserveModelCall(
   if (isHeld(p)) {
     throw new RangeError(`Cannot reserve a model call for ${p.pid}: one is in flight already`);
   }
-  p.usage.reservedTokens = amount.tokens;
-  p.usage.reservedCostMicroUsd = amount.costMicroUsd;
-  for (const q of _lineage(k, p)) {
-    q.usage.subtreeReservedTokens += amount.tokens;
-    q.usage.subtreeReservedCostMicroUsd += amount.costMicroUsd;
-    k._saveProcess(batch, q);
-  }
+  _meter(k, batch, p, amount, { tokens: 0, costMicroUsd: 0 });
 }
 
 /**
@@ -71,18 +65,35 @@ export function settleModelCall(
   used: ModelSpend,
 ): void {
   const held = heldBy(p);
-  p.usage.reservedTokens = 0;
-  p.usage.reservedCostMicroUsd = 0;
-  p.usage.tokens += used.tokens;
-  p.usage.costMicroUsd += used.costMicroUsd;
-  const touched = held.tokens > 0 || held.costMicroUsd > 0 || used.tokens > 0 ||
-    used.costMicroUsd > 0;
-  if (!touched) return;
+  _meter(k, batch, p, { tokens: -held.tokens, costMicroUsd: -held.costMicroUsd }, used);
+}
+
+/**
+ * Moves `p`'s meters by `hold` (held by its call in flight) and `spend`
+ * (spent), and its ancestors' subtree meters by the same; writes nothing
+ * when both are zero.
+ */
+function _meter(
+  k: Kernel,
+  batch: Batch,
+  p: ProcessRecord,
+  hold: ModelSpend,
+  spend: ModelSpend,
+): void {
+  p.usage.reservedTokens += hold.tokens;
+  p.usage.reservedCostMicroUsd += hold.costMicroUsd;
+  p.usage.tokens += spend.tokens;
+  p.usage.costMicroUsd += spend.costMicroUsd;
+  if (
+    hold.tokens === 0 && hold.costMicroUsd === 0 && spend.tokens === 0 && spend.costMicroUsd === 0
+  ) {
+    return;
+  }
   for (const q of _lineage(k, p)) {
-    q.usage.subtreeReservedTokens -= held.tokens;
-    q.usage.subtreeReservedCostMicroUsd -= held.costMicroUsd;
-    q.usage.subtreeTokens += used.tokens;
-    q.usage.subtreeCostMicroUsd += used.costMicroUsd;
+    q.usage.subtreeReservedTokens += hold.tokens;
+    q.usage.subtreeReservedCostMicroUsd += hold.costMicroUsd;
+    q.usage.subtreeTokens += spend.tokens;
+    q.usage.subtreeCostMicroUsd += spend.costMicroUsd;
     k._saveProcess(batch, q);
   }
 }

@@ -26,7 +26,7 @@ import { clearImmediate, setImmediate } from "node:timers";
 import { LibosError, libosError } from "../errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
 import { queryAfterSeq, queryLimit } from "./store_checks.ts";
-import { type EncodedMutation, encodeMutation } from "./store_encoding.ts";
+import { encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import { checkPostgresSchema, migratePostgresSchema } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresTarget } from "./postgres_url.ts";
 import type {
@@ -185,25 +185,13 @@ export class PostgresStore implements Store {
    * change its objects as soon as `apply` returns.
    */
   apply(batch: readonly Mutation[]): Promise<void> {
-    if (this.#state === "closed") {
-      return Promise.reject(
-        libosError(
-          "ESTATE",
-          `Cannot apply a batch to store '${this.location}': the store is closed`,
-        ),
-      );
-    }
-    if (this.#access === "read-only") {
-      return Promise.reject(
-        libosError(
-          "ESTATE",
-          `Cannot apply a batch to store '${this.location}': the store is open read-only`,
-        ),
-      );
-    }
     let ops: EncodedMutation[];
     try {
-      ops = batch.map(encodeMutation);
+      ops = encodeBatch({
+        location: this.location,
+        closed: this.#state === "closed",
+        readOnly: this.#access === "read-only",
+      }, batch);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import { LibosError, libosError } from "../errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
 import { queryAfterSeq, queryLimit } from "./store_checks.ts";
-import { type EncodedMutation, encodeMutation } from "./store_encoding.ts";
+import { encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -290,22 +290,13 @@ export class SqliteStore implements Store {
    * change its objects as soon as `apply` returns.
    */
   apply(batch: readonly Mutation[]): Promise<void> {
-    if (this.#state === "closed") {
-      return Promise.reject(
-        libosError("ESTATE", `Cannot apply a batch to store '${this.path}': the store is closed`),
-      );
-    }
-    if (this.#access === "read-only") {
-      return Promise.reject(
-        libosError(
-          "ESTATE",
-          `Cannot apply a batch to store '${this.path}': the store is open read-only`,
-        ),
-      );
-    }
     let ops: EncodedMutation[];
     try {
-      ops = batch.map(encodeMutation);
+      ops = encodeBatch({
+        location: this.path,
+        closed: this.#state === "closed",
+        readOnly: this.#access === "read-only",
+      }, batch);
     } catch (error) {
       return Promise.reject(error);
     }

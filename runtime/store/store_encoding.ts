@@ -48,6 +48,25 @@ export type EncodedMutation =
   | { kind: "command.put"; id: string; expiresAt: number; body: string }
   | { kind: "command.purge"; before: number };
 
+/**
+ * A SQL store's batch as it is queued: refused whole when the store is closed
+ * or read-only (`ESTATE`, naming the store) or a mutation is malformed.
+ */
+export function encodeBatch(
+  store: { location: string; closed: boolean; readOnly: boolean },
+  batch: readonly Mutation[],
+): EncodedMutation[] {
+  const why = store.closed
+    ? "the store is closed"
+    : store.readOnly
+    ? "the store is open read-only"
+    : null;
+  if (why !== null) {
+    throw libosError("ESTATE", `Cannot apply a batch to store '${store.location}': ${why}`);
+  }
+  return batch.map(encodeMutation);
+}
+
 /** Checks a mutation's keys and encodes its bodies. */
 export function encodeMutation(m: Mutation): EncodedMutation {
   switch (m.kind) {
@@ -92,16 +111,8 @@ export function encodeMutation(m: Mutation): EncodedMutation {
         body: _json(o, m.kind),
       };
     }
+    case "journal.append":
     case "journal.redact": {
-      const e = m.entry;
-      return {
-        kind: m.kind,
-        pid: mutationKey(e.pid, m.kind, "pid"),
-        seq: mutationSeq(e.seq, m.kind, "seq"),
-        body: _json(e, m.kind),
-      };
-    }
-    case "journal.append": {
       const e = m.entry;
       return {
         kind: m.kind,
