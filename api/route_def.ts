@@ -12,7 +12,7 @@ import type { MiddlewareHandler } from "hono";
 import { authorize } from "./auth.ts";
 import type { ApiEnv } from "./context.ts";
 import { errorResponse } from "./http_errors.ts";
-import { idempotency, IDEMPOTENCY_KEY_HEADER } from "./idempotency.ts";
+import { idempotency, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from "./idempotency.ts";
 import { ErrorSchema } from "./schemas.ts";
 import type { Role } from "./token_store.ts";
 
@@ -180,14 +180,36 @@ export function apiRoute<
     };
   }
   const request = mutating ? _withIdempotencyHeader(config.request) : config.request;
+  const answers = mutating ? _withReplayedHeader(config.responses) : config.responses;
   return createRoute({
     ...config,
     ...(request === undefined ? {} : { request }),
-    responses: { ...responses, ...config.responses },
+    responses: { ...responses, ...answers },
     middleware: mutating ? [authorize(access), idempotency()] : [authorize(access)],
     ...(access === "public" ? { security: [] } : { security: [{ bearer: [] }] }),
     [ACCESS_EXTENSION]: access,
   }) as unknown as R & { middleware: MiddlewareHandler<ApiEnv>[]; getRoutingPath(): string };
+}
+
+/** A route's success answers, each documenting `Idempotent-Replayed`. */
+function _withReplayedHeader(answers: RouteConfig["responses"]): RouteConfig["responses"] {
+  const out: RouteConfig["responses"] = {};
+  for (const [status, answer] of Object.entries(answers)) {
+    out[status] = status.startsWith("2") && !("$ref" in answer)
+      ? {
+        ...answer,
+        headers: {
+          ...(answer.headers as Record<string, unknown> | undefined),
+          [REPLAYED_HEADER]: {
+            description: "`true` when the answer is the stored one of an earlier request " +
+              "with the same Idempotency-Key (nothing was done again)",
+            schema: { type: "string", enum: ["true"] },
+          },
+        },
+      }
+      : answer;
+  }
+  return out;
 }
 
 /** A route's request with the `Idempotency-Key` header added to its headers. */

@@ -12,6 +12,7 @@ import { z } from "@hono/zod-openapi";
 import {
   AgentImageSchema as KernelImageSchema,
   type AuditRecord,
+  ERROR_CODES,
   type Grant,
   GrantSpecSchema as KernelGrantSpecSchema,
   type HumanRequest,
@@ -74,7 +75,16 @@ export const IssueSchema = z.object({
 /** Every error answer: a stable code and a message; validation errors list their issues. */
 export const ErrorSchema = z.object({
   error: z.object({
-    code: z.string().openapi({ example: "ENOENT" }),
+    code: z.string().openapi({
+      example: "ENOENT",
+      description:
+        `A stable code: the kernel's (${
+          ERROR_CODES.join(", ")
+        }) or the API's own: EAUTH (401), EREVISION (412: If-Match names another revision), ` +
+        "EIDEMPOTENCY (422: an Idempotency-Key reused with another request or body; 409: a " +
+        "command whose answer cannot be given again), EBUSY (409: the first request with this " +
+        "Idempotency-Key is still running), ESTALE (409: an answer for another preview)",
+    }),
     message: z.string().openapi({ example: "Cannot find process 'p_9': no such process" }),
     issues: z.array(IssueSchema).optional(),
   }),

@@ -246,13 +246,27 @@ Deno.test("the OpenAPI document shows Idempotency-Key on every mutating route, w
     for (const [method, op] of Object.entries(ops)) {
       if (!["post", "put", "patch", "delete"].includes(method)) continue;
       mutating++;
-      const o = op as { parameters?: { in: string; name: string }[]; responses: object };
+      const o = op as {
+        parameters?: { in: string; name: string }[];
+        responses: Record<string, { headers?: Record<string, unknown> }>;
+      };
       const names = (o.parameters ?? []).filter((p) => p.in === "header").map((p) => p.name);
       assert.ok(names.includes("idempotency-key"), `${method} ${path} documents the header`);
       assert.ok("409" in o.responses && "422" in o.responses, `${method} ${path} 409/422`);
+      for (const [status, answer] of Object.entries(o.responses)) {
+        if (!status.startsWith("2")) continue;
+        assert.ok(
+          answer.headers?.["Idempotent-Replayed"] !== undefined,
+          `${method} ${path} ${status} documents Idempotent-Replayed`,
+        );
+      }
     }
   }
   assert.ok(mutating >= 12, `found ${mutating} mutating routes`);
+  const codes = doc.components.schemas.Error.properties.error.properties.code.description;
+  for (const code of ["EIDEMPOTENCY", "EBUSY", "ESTALE", "EREVISION"]) {
+    assert.match(codes, new RegExp(code), `the Error schema names ${code}`);
+  }
 });
 
 /** A memory store whose batches wait while `hold` is set. */
