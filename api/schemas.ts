@@ -196,7 +196,7 @@ export const GrantSchema = z.object({
 export const HumanRequestSchema = z.object({
   id: z.string(),
   pid: z.string(),
-  kind: z.enum(["approval", "question", "permission"]),
+  kind: z.enum(["approval", "question", "permission", "tool_change"]),
   state: HumanStateSchema,
   actionHash: z.string().nullable(),
   preview: z.string().openapi({

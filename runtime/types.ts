@@ -77,6 +77,14 @@ export interface JitTool {
   registered: boolean;
 }
 
+/** A pinned MCP tool definition: what was hashed, and the hash. */
+export interface McpPin {
+  /** `sha256:<hex>` of the canonical JSON of `definition`. */
+  hash: string;
+  /** The tool's name, description, input and output schema and annotations. */
+  definition: Record<string, unknown>;
+}
+
 /** A process descriptor (DESIGN §2). */
 export interface ProcessRecord {
   pid: Pid;
@@ -99,6 +107,12 @@ export interface ProcessRecord {
   tools: string[];
   /** JIT tools this process proposed (accepted) or registered, with their sources. */
   jitTools: JitTool[];
+  /**
+   * The MCP tool definitions this process's tool table was built from, by
+   * `<server>.<tool>`: pinned the first time, changed only by an operator's
+   * approval of a `tool_change` request (absent in records from before MCP).
+   */
+  mcpPins?: Record<string, McpPin>;
   budgets: Budgets;
   usage: Usage;
   cursor: TurnCursor | null;
@@ -226,7 +240,7 @@ export interface StoredAudit {
 }
 
 /** Kinds of human requests. */
-export type HumanKind = "approval" | "question" | "permission";
+export type HumanKind = "approval" | "question" | "permission" | "tool_change";
 
 /** States of a human request. */
 export type HumanState = "pending" | "approved" | "denied" | "answered" | "expired" | "void";

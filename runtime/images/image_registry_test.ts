@@ -16,6 +16,7 @@ function image(id: string, version: string, systemPrompt = ""): AgentImage {
     capabilities: [{ resource: "fs:README.md", rights: ["read"] }],
     budgets: { steps: 3 },
     memory: [],
+    mcp: {},
   };
 }
 

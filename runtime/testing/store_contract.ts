@@ -461,6 +461,7 @@ export function agentImage(id: string): AgentImage {
     capabilities: [{ resource: "fs:notes/**", rights: ["read", "write"] }],
     budgets: { steps: 20 },
     memory: [],
+    mcp: {},
   };
 }
 
