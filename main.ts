@@ -33,7 +33,10 @@ import {
   Kernel,
   LibosError,
   loadImageFile,
+  loadMcpConfig,
   LocalFilesystem,
+  McpClients,
+  McpSession,
   NetProvider,
   parseCeilingItem,
   type ProcessRecord,
@@ -44,13 +47,14 @@ import {
   verifyAudit,
 } from "./mod.ts";
 import { SandboxTools } from "./sandbox/mod.ts";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 const USAGE = `libos — Agent libOS for Deno
 
 Usage:
   libos start [--image F] [--goal G] [--data DIR] [--workspace DIR] [--once]
               [--port 8787] [--host 127.0.0.1] [--tools DIR]... [--no-sandbox]
-              [--unconfined-shell] [--idempotency-ttl 24h]
+              [--unconfined-shell] [--idempotency-ttl 24h] [--mcp FILE]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
@@ -60,10 +64,15 @@ Usage:
       (generated at the first start, mode 0600, and printed once). One kernel
       at a time holds DIR (DIR/kernel.lock): a second start there fails at once.
       An Idempotency-Key sent with a command is kept for --idempotency-ttl.
+      --mcp FILE (default LIBOS_MCP) names the operator's MCP servers
+      ({"mcpServers": {...}}, JSONC); images list the tools they want.
   libos verify [--data DIR]      Verify the audit chain of a data directory. It opens the
                                  database read-only and writes nothing, so it also runs
                                  beside a kernel on DIR.
   libos image check F...         Validate image files (file:line:column on error).
+  libos mcp call --url URL [--tool NAME] [--args JSON] [--header 'K: V']...
+                                 Connect the kernel's MCP client to a streamable HTTP
+                                 server, list its tools, call one, print the result.
 
   Over the API of a running kernel (--url, default LIBOS_URL or
   http://127.0.0.1:8787; --token, default LIBOS_TOKEN, LIBOS_ADMIN_TOKEN or
@@ -94,6 +103,8 @@ async function main(argv: string[]): Promise<number> {
       return await verify(rest);
     case "image":
       return await image(rest);
+    case "mcp":
+      return await mcpVerb(rest);
     case "ps":
     case "show":
     case "spawn":
@@ -125,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
 async function openKernel(
   lock: DataDirLock,
   workspace: string,
-  options: { toolHost?: ToolHost; unconfinedShell?: boolean } = {},
+  options: { toolHost?: ToolHost; unconfinedShell?: boolean; mcp?: McpClients } = {},
 ): Promise<Kernel> {
   if (!lock.held || lock.mode !== "exclusive") {
     throw new TypeError(`Cannot open the store in '${lock.dir}': its lock is not held exclusively`);
@@ -145,7 +156,81 @@ async function openKernel(
     // The shell's confinement is part of the record of every boot.
     boot: { shell: confinement.kind, unconfinedShell: unconfined },
     ...(options.toolHost === undefined ? {} : { toolHost: options.toolHost }),
+    ...(options.mcp === undefined ? {} : { mcp: options.mcp }),
   });
+}
+
+/**
+ * `libos mcp call`: the kernel's MCP client (the session every process's
+ * calls go through) against one streamable HTTP server, outside any process:
+ * connect, list the tools, call one. The MCP conformance suite drives it
+ * (it appends the server's URL as the last argument).
+ */
+async function mcpVerb(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== "call") {
+    console.error(_line`libos: mcp: unknown subcommand '${sub ?? ""}'; expected 'call'`);
+    return 2;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      url: { type: "string" },
+      tool: { type: "string" },
+      args: { type: "string", default: "{}" },
+      header: { type: "string", multiple: true, default: [] },
+      "timeout-ms": { type: "string", default: "30000" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const url = values.url ?? positionals.at(-1);
+  if (url === undefined || !URL.canParse(url)) {
+    console.error(_line`libos: mcp call: --url must be an http(s) URL, got '${url ?? ""}'`);
+    return 2;
+  }
+  let callArgs: Record<string, unknown>;
+  try {
+    callArgs = JSON.parse(values.args);
+    if (callArgs === null || typeof callArgs !== "object" || Array.isArray(callArgs)) {
+      throw new TypeError("not an object");
+    }
+  } catch {
+    console.error(_line`libos: mcp call: --args must be a JSON object, got '${values.args}'`);
+    return 2;
+  }
+  const headers: Record<string, string> = {};
+  for (const h of values.header) {
+    const i = h.indexOf(":");
+    if (i <= 0) {
+      console.error(_line`libos: mcp call: --header must be 'Name: value', got '${h}'`);
+      return 2;
+    }
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  const timeoutMs = Number(values["timeout-ms"]);
+  await using session = new McpSession({
+    server: "cli",
+    connect: () =>
+      Promise.resolve(
+        new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }),
+      ),
+  });
+  try {
+    const tools = await session.tools({ timeoutMs });
+    console.log(JSON.stringify({ tools: tools.map((t: { name: string }) => t.name) }));
+    if (values.tool !== undefined) {
+      const result = await session.call(values.tool, callArgs, { timeoutMs });
+      console.log(JSON.stringify(result));
+      if (result.isError === true) return 1;
+    }
+    return 0;
+  } catch (error) {
+    console.error(
+      _line`libos: mcp call: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return 1;
+  }
 }
 
 async function start(args: string[]): Promise<number> {
@@ -163,9 +248,21 @@ async function start(args: string[]): Promise<number> {
       "no-sandbox": { type: "boolean", default: false },
       "unconfined-shell": { type: "boolean", default: false },
       "idempotency-ttl": { type: "string", default: "24h" },
+      mcp: { type: "string" },
     },
     strict: true,
   });
+  const mcpFile = values.mcp ?? Deno.env.get("LIBOS_MCP");
+  let mcp: McpClients | undefined;
+  if (mcpFile !== undefined && mcpFile !== "") {
+    try {
+      mcp = new McpClients(await loadMcpConfig(mcpFile));
+    } catch (error) {
+      console.error(_line`libos: ${error instanceof Error ? error.message : String(error)}`);
+      return 2;
+    }
+    console.log(_line`libos: MCP servers ${mcp.names().join(", ") || "(none)"} (${mcpFile})`);
+  }
   const idempotencyTtlMs = parseDuration(values["idempotency-ttl"]);
   if (idempotencyTtlMs === null) {
     console.error(
@@ -202,6 +299,7 @@ async function start(args: string[]): Promise<number> {
   const kernel = await openKernel(lock, workspace, {
     ...(sandbox === null ? {} : { toolHost: sandbox }),
     unconfinedShell: values["unconfined-shell"],
+    ...(mcp === undefined ? {} : { mcp }),
   });
   // Listen for signals before saying "up": a signal from then on shuts down cleanly.
   const stop = Promise.withResolvers<string>();

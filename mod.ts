@@ -110,6 +110,7 @@ export {
   matchPattern,
   McpClients,
   type McpConfig,
+  McpSession,
   MemoryFilesystem,
   MemoryStore,
   modelKeysPresent,
