@@ -290,3 +290,25 @@ Deno.test("a definition that changed between two calls is refused until an opera
   const changes = await r.kernel.audit({ action: "mcp.tool_change" });
   assertEquals(changes.map((a) => a.decision), ["ask", "allow"]);
 });
+
+Deno.test("mcp_read_resource reads under mcp:<server>/resource:<uri> right read, keeps the content as an object, and is refused without it", async () => {
+  await using r = await rig();
+  const p = await r.kernel.spawn({
+    image: image([
+      call("mcp_read_resource", { server: "test", uri: "note://hello" }),
+      call("mcp_read_resource", { server: "test", uri: "note://other" }),
+      call("exit", { result: "done" }),
+    ], {
+      mcp: { test: [] },
+      capabilities: [{ resource: "mcp:test/resource:note://hello", rights: ["read"] }],
+    }),
+    goal: "read",
+  });
+  await r.kernel.wait(p.pid, { until: "terminal" });
+  const results = await toolResults(r.kernel, p.pid);
+  assertEquals(results.map(outcome), ["ok", "EPERM", "ok"]);
+  const value = (results[0]!.result as { value: { contents: { text: string }[]; object: string } })
+    .value;
+  assertEquals(value.contents[0]!.text, "hello");
+  assertEquals(r.kernel.object(value.object).type, "tool_result");
+});
