@@ -32,7 +32,10 @@ Deno.test("parseMcpConfig: mistakes are reported with file:line:column and what 
     () => parseMcpConfig(text, { file: "mcp.jsonc", env: {} }),
     (e: Error & { code?: string }) => {
       assert.equal(e.code, "EINVAL");
-      assert.match(e.message, /^Cannot load MCP config 'mcp.jsonc': 3:12 mcpServers\["a\.b"\]: invalid key/);
+      assert.match(
+        e.message,
+        /^Cannot load MCP config 'mcp.jsonc': 3:12 mcpServers\["a\.b"\]: invalid key/,
+      );
       assert.match(e.message, /4:24 mcpServers\.ok\.command: expected string/);
       assert.match(e.message, /5:25 mcpServers\.env\.command: \$\{MISSING\} is not set/);
       assert.match(
