@@ -35,7 +35,10 @@ import {
   Kernel,
   LibosError,
   loadImageFile,
+  loadMcpConfig,
   LocalFilesystem,
+  McpClients,
+  McpSession,
   NetProvider,
   openStore,
   parseCeilingItem,
@@ -54,6 +57,7 @@ import {
   verifyAudit,
 } from "./mod.ts";
 import { SandboxTools } from "./sandbox/mod.ts";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 const USAGE = `libos — Agent libOS for Deno
 
@@ -63,6 +67,7 @@ Usage:
               [--unconfined-shell] [--retention keep|purge_on_exit]
               [--idempotency-ttl 24h]
               [--store sqlite|postgres://USER@HOST:PORT/DB[?schema=S]]
+              [--mcp FILE]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
@@ -78,11 +83,16 @@ Usage:
       --store (default LIBOS_STORE, else sqlite) keeps the kernel's state in
       DIR/kernel.db (SQLite) or in a PostgreSQL database, in schema S (default
       libos); DIR still holds the lock and the admin token.
+      --mcp FILE (default LIBOS_MCP) names the operator's MCP servers
+      ({"mcpServers": {...}}, JSONC); images list the tools they want.
   libos verify [--data DIR | --store URL]
                                  Verify the audit chain of a data directory's database,
                                  or of a PostgreSQL store. It opens the store read-only
                                  and writes nothing, so it also runs beside a kernel.
   libos image check F...         Validate image files (file:line:column on error).
+  libos mcp call --url URL [--tool NAME] [--args JSON] [--header 'K: V']...
+                                 Connect the kernel's MCP client to a streamable HTTP
+                                 server, list its tools, call one, print the result.
 
   Over the API of a running kernel (--url, default LIBOS_URL or
   http://127.0.0.1:8787; --token, default LIBOS_TOKEN, LIBOS_ADMIN_TOKEN or
@@ -116,6 +126,8 @@ async function main(argv: string[]): Promise<number> {
       return await verify(rest);
     case "image":
       return await image(rest);
+    case "mcp":
+      return await mcpVerb(rest);
     case "ps":
     case "show":
     case "spawn":
@@ -153,6 +165,7 @@ async function openKernel(
     toolHost?: ToolHost;
     unconfinedShell?: boolean;
     retention?: Retention;
+    mcp?: McpClients;
   },
 ): Promise<Kernel> {
   if (!lock.held || lock.mode !== "exclusive") {
@@ -178,7 +191,81 @@ async function openKernel(
     },
     ...(options.retention === undefined ? {} : { retention: options.retention }),
     ...(options.toolHost === undefined ? {} : { toolHost: options.toolHost }),
+    ...(options.mcp === undefined ? {} : { mcp: options.mcp }),
   });
+}
+
+/**
+ * `libos mcp call`: the kernel's MCP client (the session every process's
+ * calls go through) against one streamable HTTP server, outside any process:
+ * connect, list the tools, call one. The MCP conformance suite drives it
+ * (it appends the server's URL as the last argument).
+ */
+async function mcpVerb(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== "call") {
+    console.error(_line`libos: mcp: unknown subcommand '${sub ?? ""}'; expected 'call'`);
+    return 2;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      url: { type: "string" },
+      tool: { type: "string" },
+      args: { type: "string", default: "{}" },
+      header: { type: "string", multiple: true, default: [] },
+      "timeout-ms": { type: "string", default: "30000" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const url = values.url ?? positionals.at(-1);
+  if (url === undefined || !URL.canParse(url)) {
+    console.error(_line`libos: mcp call: --url must be an http(s) URL, got '${url ?? ""}'`);
+    return 2;
+  }
+  let callArgs: Record<string, unknown>;
+  try {
+    callArgs = JSON.parse(values.args);
+    if (callArgs === null || typeof callArgs !== "object" || Array.isArray(callArgs)) {
+      throw new TypeError("not an object");
+    }
+  } catch {
+    console.error(_line`libos: mcp call: --args must be a JSON object, got '${values.args}'`);
+    return 2;
+  }
+  const headers: Record<string, string> = {};
+  for (const h of values.header) {
+    const i = h.indexOf(":");
+    if (i <= 0) {
+      console.error(_line`libos: mcp call: --header must be 'Name: value', got '${h}'`);
+      return 2;
+    }
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  const timeoutMs = Number(values["timeout-ms"]);
+  await using session = new McpSession({
+    server: "cli",
+    connect: () =>
+      Promise.resolve(
+        new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }),
+      ),
+  });
+  try {
+    const tools = await session.tools({ timeoutMs });
+    console.log(JSON.stringify({ tools: tools.map((t: { name: string }) => t.name) }));
+    if (values.tool !== undefined) {
+      const result = await session.call(values.tool, callArgs, { timeoutMs });
+      console.log(JSON.stringify(result));
+      if (result.isError === true) return 1;
+    }
+    return 0;
+  } catch (error) {
+    console.error(
+      _line`libos: mcp call: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return 1;
+  }
 }
 
 async function start(args: string[]): Promise<number> {
@@ -198,9 +285,21 @@ async function start(args: string[]): Promise<number> {
       "idempotency-ttl": { type: "string", default: "24h" },
       retention: { type: "string", default: "keep" },
       store: { type: "string" },
+      mcp: { type: "string" },
     },
     strict: true,
   });
+  const mcpFile = values.mcp ?? Deno.env.get("LIBOS_MCP");
+  let mcp: McpClients | undefined;
+  if (mcpFile !== undefined && mcpFile !== "") {
+    try {
+      mcp = new McpClients(await loadMcpConfig(mcpFile));
+    } catch (error) {
+      console.error(_line`libos: ${error instanceof Error ? error.message : String(error)}`);
+      return 2;
+    }
+    console.log(_line`libos: MCP servers ${mcp.names().join(", ") || "(none)"} (${mcpFile})`);
+  }
   const idempotencyTtlMs = parseDuration(values["idempotency-ttl"]);
   if (idempotencyTtlMs === null) {
     console.error(
@@ -248,6 +347,7 @@ async function start(args: string[]): Promise<number> {
     ...(sandbox === null ? {} : { toolHost: sandbox }),
     unconfinedShell: values["unconfined-shell"],
     retention: retention.data,
+    ...(mcp === undefined ? {} : { mcp }),
   });
   // Listen for signals before saying "up": a signal from then on shuts down cleanly.
   const stop = Promise.withResolvers<string>();

@@ -234,9 +234,9 @@ export const GrantSchema = z.object({
 export const HumanRequestSchema = z.object({
   id: z.string(),
   pid: z.string(),
-  kind: z.enum(["approval", "question", "permission", "outcome"]).openapi({
+  kind: z.enum(["approval", "question", "permission", "outcome", "tool_change"]).openapi({
     description: "outcome: whether a call found in flight after a crash took effect " +
-      "(answered happened, retry or fail)",
+      "(answered happened, retry or fail); tool_change: an MCP tool whose definition changed",
   }),
   state: HumanStateSchema,
   actionHash: z.string().nullable(),

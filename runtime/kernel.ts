@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { McpClients } from "./mcp/mcp_clients.ts";
 import { AuditChain, auditPages, verifyAudit } from "./audit/audit_chain.ts";
 import type { AuditVerification } from "./audit/audit_chain.ts";
 import { Batch } from "./engine/batch.ts";
@@ -128,6 +129,12 @@ export interface KernelOptions {
    */
   retention?: Retention;
   /**
+   * MCP servers the operator configured (default none): processes whose
+   * image lists their tools get them; a stdio server starts per process
+   * through `shell` (confined like a program). Closed with the kernel.
+   */
+  mcp?: McpClients;
+  /**
    * Facts about this boot the operator chose (e.g. an unconfined shell),
    * recorded in the audit log as the boot's `kernel.boot` record.
    */
@@ -161,6 +168,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
   readonly shell: ShellProvider | null;
   /** The kernel's retention setting: a floor under every image's. */
   readonly retention: Retention;
+  /** The MCP servers and sessions, if any. */
+  readonly mcp: McpClients | null;
   /** @internal */
   readonly _procs = new Map<Pid, ProcessRecord>();
   /** @internal */
@@ -204,6 +213,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
       );
     }
     this.retention = options.retention ?? "keep";
+    this.mcp = options.mcp ?? null;
     this.#audit = audit;
     this.#bootFacts = { ...options.boot };
     this.#counters = {};
@@ -508,6 +518,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
     void this.toolHost?.release?.(p.pid).catch((e) =>
       console.error(logLine(`libos: releasing ${p.pid}'s sandbox: ${errorText(e)}`))
     );
+    void this.mcp?.release(p.pid);
     if (p.parentPid === null) return;
     const parent = this._procs.get(p.parentPid);
     if (parent?.state === "waiting" && parent.wait?.kind === "child" && parent.wait.pid === p.pid) {
@@ -1697,6 +1708,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
     this.#closed = true;
     await this._scheduler.stop();
     await Promise.allSettled([...this.#purges.values()]);
+    await this.mcp?.releaseAll();
     for (const t of this.#timers.values()) t[Symbol.dispose]();
     this.#timers.clear();
     if (this.#fatal === null) {

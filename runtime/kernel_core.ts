@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { McpClients } from "./mcp/mcp_clients.ts";
 import type { Authorizer } from "./engine/authorizer.ts";
 import type { Ceiling } from "./capability/ceiling.ts";
 import type { Batch } from "./engine/batch.ts";
@@ -136,6 +137,8 @@ export interface KernelCore {
   readonly shell: ShellProvider | null;
   /** The kernel's retention setting (a floor under every image's). */
   readonly retention: Retention;
+  /** The MCP servers the operator configured, and the processes' sessions. */
+  readonly mcp: McpClients | null;
   readonly _models: Map<string, ModelProvider>;
   readonly _scheduler: Scheduler;
 

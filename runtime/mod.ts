@@ -111,6 +111,17 @@ export {
 } from "./capability/capability.ts";
 export type { DirEntry, FileStat, FilesystemProvider } from "./substrate/fs_provider.ts";
 export { LocalFilesystem } from "./substrate/local_fs.ts";
+export {
+  loadMcpConfig,
+  type McpConfig,
+  McpConfigSchema,
+  type McpHttpServer,
+  type McpServerConfig,
+  type McpStdioServer,
+  parseMcpConfig,
+} from "./mcp/config.ts";
+export { McpClients, type McpClientsOptions } from "./mcp/mcp_clients.ts";
+export { MCP_CLIENT_INFO, McpSession, type McpSessionOptions } from "./mcp/mcp_session.ts";
 export { MemoryFilesystem } from "./substrate/memory_fs.ts";
 export { type Clock, FakeClock, systemClock } from "./substrate/clock.ts";
 export type {

@@ -105,6 +105,14 @@ export interface PurgedBody {
   size: number;
 }
 
+/** A pinned MCP tool definition: what was hashed, and the hash. */
+export interface McpPin {
+  /** `sha256:<hex>` of the canonical JSON of `definition`. */
+  hash: string;
+  /** The tool's name, description, input and output schema and annotations. */
+  definition: Record<string, unknown>;
+}
+
 /** A process descriptor (DESIGN §2). */
 export interface ProcessRecord {
   pid: Pid;
@@ -128,6 +136,12 @@ export interface ProcessRecord {
   tools: string[];
   /** JIT tools this process proposed (accepted) or registered, with their sources. */
   jitTools: JitTool[];
+  /**
+   * The MCP tool definitions this process's tool table was built from, by
+   * `<server>.<tool>`: pinned the first time, changed only by an operator's
+   * approval of a `tool_change` request (absent in records from before MCP).
+   */
+  mcpPins?: Record<string, McpPin>;
   budgets: Budgets;
   usage: Usage;
   cursor: TurnCursor | null;
@@ -262,9 +276,10 @@ export interface StoredAudit {
 /**
  * Kinds of human requests. An `outcome` request asks whether a syscall found
  * in flight after a crash took effect (an image's `recovery.onUnknownOutcome`
- * is `"ask"`); it is answered `happened`, `retry` or `fail`.
+ * is `"ask"`); it is answered `happened`, `retry` or `fail`. A `tool_change`
+ * request asks to approve an MCP tool's changed definition.
  */
-export type HumanKind = "approval" | "question" | "permission" | "outcome";
+export type HumanKind = "approval" | "question" | "permission" | "outcome" | "tool_change";
 
 /** States of a human request. */
 export type HumanState = "pending" | "approved" | "denied" | "answered" | "expired" | "void";

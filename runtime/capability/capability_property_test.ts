@@ -136,6 +136,13 @@ const PATTERN: Record<ResourceKind, fc.Arbitrary<string>> = {
   tool: fc.constantFrom("", "*", "**"),
   image: fc.constantFrom("", "*", "**"),
   checkpoint: fc.constantFrom("", "*", "**"),
+  mcp: fc.oneof(
+    fc.constant("**"),
+    fc.tuple(
+      fc.constantFrom("everything", "files", "*"),
+      fc.constantFrom("echo", "get-*", "*", "resource:**", "resource:file:/*"),
+    ).map(([server, tool]) => `${server}/${tool}`),
+  ),
 };
 
 function _resource(kind: ResourceKind, pattern: string): string {
@@ -175,6 +182,10 @@ const PROBE: Record<ResourceKind, fc.Arbitrary<string>> = {
   tool: fc.constant("tool"),
   image: fc.constant("image"),
   checkpoint: fc.constant("checkpoint"),
+  mcp: fc.tuple(
+    fc.constantFrom("everything", "files", "other"),
+    fc.constantFrom("echo", "get-sum", "resource:file:/a", "resource:file:/a/b"),
+  ).map(([server, tool]) => `mcp:${server}/${tool}`),
 };
 
 /** Fixed probes, so that every property sees the usual shapes of each kind. */
@@ -191,6 +202,7 @@ const FIXED_PROBES: Record<ResourceKind, readonly string[]> = {
   tool: ["tool"],
   image: ["image"],
   checkpoint: ["checkpoint"],
+  mcp: ["mcp:everything/echo", "mcp:everything/get-sum", "mcp:files/resource:file:/a"],
 };
 
 const EXPIRY = fc.constantFrom(1_000, 2_000, 3_000).map((ms) => new Date(NOW + ms).toISOString());

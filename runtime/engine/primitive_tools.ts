@@ -242,6 +242,12 @@ const TOOLS: readonly PrimitiveTool[] = [
     (s, a) => s.checkpoint(a.reason, { subtree: a.subtree === true }),
   ),
   tool(
+    "mcp.readResource",
+    "Read a resource of an MCP server your image names (kept as an object too)",
+    z.strictObject({ server: z.string().min(1).max(64), uri: z.string().min(1).max(8192) }),
+    (s, a) => s.mcpReadResource(a.server, a.uri),
+  ),
+  tool(
     "clock.sleep",
     "Sleep for some milliseconds",
     z.strictObject({ ms: z.number().int().min(0).max(604_800_000) }),

@@ -24,8 +24,10 @@ import * as shell from "../primitives/shell.ts";
 import * as jit from "../primitives/jit.ts";
 import * as checkpoint from "../primitives/checkpoint.ts";
 import * as clock from "../primitives/clock.ts";
+import * as mcp from "../primitives/mcp.ts";
 
 export type { FetchResult } from "../primitives/net.ts";
+export type { McpCallResult } from "../primitives/mcp.ts";
 export type { ObjectInfo } from "../primitives/obj.ts";
 export type { ShellRunResult } from "../primitives/shell.ts";
 export type { WaitResult } from "../primitives/proc.ts";
@@ -179,5 +181,13 @@ export class Syscalls {
 
   sleep(...a: _Args<typeof clock.sleep>): ReturnType<typeof clock.sleep> {
     return clock.sleep(this.#e, ...a);
+  }
+
+  mcpCall(...a: _Args<typeof mcp.mcpCall>): ReturnType<typeof mcp.mcpCall> {
+    return mcp.mcpCall(this.#e, ...a);
+  }
+
+  mcpReadResource(...a: _Args<typeof mcp.mcpReadResource>): ReturnType<typeof mcp.mcpReadResource> {
+    return mcp.mcpReadResource(this.#e, ...a);
   }
 }

@@ -100,21 +100,66 @@ export function lineColumn(text: string, offset: number): TextPosition {
  * `file`, `line`, `column` and `field`, and `issues` holds them all.
  */
 export function parseImage(text: string, options: ParseImageOptions): AgentImage {
+  return parseJsoncAs(text, AgentImageSchema, {
+    file: options.file,
+    noun: "image",
+    semantic: _semanticIssues,
+  });
+}
+
+/** Options of {@linkcode parseJsoncAs}. */
+export interface ParseJsoncOptions {
+  /** The file name the text came from, named in every error message. */
+  file: string;
+  /** What the file holds, in the message "Cannot load <noun> '<file>'" (e.g. `image`). */
+  noun: string;
+  /** Checks the schema alone cannot make, located like the schema's issues. */
+  semantic?: (value: unknown, locate: JsoncLocate) => JsoncIssue[];
+}
+
+/** One issue a semantic check found: the field path, the message, the offset in the text. */
+export interface JsoncIssue {
+  field: string;
+  message: string;
+  offset: number | undefined;
+}
+
+/** Finds the offset a JSON path points at (its value, or its key), when there is text. */
+export type JsoncLocate = (
+  path: readonly PropertyKey[],
+  how: "value" | "key",
+) => number | undefined;
+
+/**
+ * Parses JSONC text (comments and trailing commas allowed) and validates it
+ * with a zod schema, the way images are: every issue (syntax, duplicate
+ * keys, the schema's, the semantic check's) is reported in one `EINVAL`
+ * naming the file, line, column and field (see the module doc).
+ */
+export function parseJsoncAs<S extends z.ZodType>(
+  text: string,
+  schema: S,
+  options: ParseJsoncOptions,
+): z.infer<S> {
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   if (errors.length > 0 || root === undefined) {
     const syntax = errors.length > 0
       ? errors.map((error) => _syntaxIssue(text, error))
       : [{ field: "(root)", message: "unexpected end of file", offset: text.length }];
-    throw _refusal(options.file, text, syntax);
+    throw _refusal(options.file, text, syntax, options.noun);
   }
   const located = [..._duplicateKeys(text, root)];
   const locate: _Locate = (path, how) => _offsetOf(root, path, how);
   const value = _nodeValue(root);
-  const result = AgentImageSchema.safeParse(value);
-  if (!result.success) located.push(..._zodIssues(result.error.issues, [], value, locate));
-  located.push(..._semanticIssues(value, locate));
-  if (located.length > 0 || !result.success) throw _refusal(options.file, text, located);
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    located.push(..._zodIssues(result.error.issues, [], value, locate, schema));
+  }
+  if (options.semantic !== undefined) located.push(...options.semantic(value, locate));
+  if (located.length > 0 || !result.success) {
+    throw _refusal(options.file, text, located, options.noun);
+  }
   return result.data;
 }
 
@@ -165,7 +210,12 @@ export async function loadImageFile(path: string): Promise<AgentImage> {
 }
 
 /** Builds the EINVAL error for a list of issues, sorted by position. */
-function _refusal(file: string, text: string | undefined, located: _Located[]) {
+function _refusal(
+  file: string,
+  text: string | undefined,
+  located: _Located[],
+  noun = "image",
+) {
   const issues: ImageIssue[] = located
     .map((issue, index) => ({ issue, index }))
     .sort((a, b) =>
@@ -181,7 +231,7 @@ function _refusal(file: string, text: string | undefined, located: _Located[]) {
       return out;
     });
   if (issues.length === 0) {
-    issues.push({ field: "(root)", message: "invalid image" });
+    issues.push({ field: "(root)", message: `invalid ${noun}` });
   }
   const lines = issues.map((issue) => {
     const where = issue.line === undefined ? "" : `${issue.line}:${issue.column} `;
@@ -191,7 +241,7 @@ function _refusal(file: string, text: string | undefined, located: _Located[]) {
   const fields: ErrorFields = { file, field: first.field, issues };
   if (first.line !== undefined) fields.line = first.line;
   if (first.column !== undefined) fields.column = first.column;
-  return libosError("EINVAL", `Cannot load image '${file}': ${lines.join("\n")}`, fields);
+  return libosError("EINVAL", `Cannot load ${noun} '${file}': ${lines.join("\n")}`, fields);
 }
 
 /** Words for jsonc-parser's error codes. */
@@ -341,25 +391,26 @@ function _zodIssues(
   base: readonly PropertyKey[],
   value: unknown,
   locate: _Locate,
+  schema: z.ZodType = AgentImageSchema,
 ): _Located[] {
   const out: _Located[] = [];
   const reopened: PropertyKey[][] = [];
   for (const issue of issues) {
     if (issue.code !== "unrecognized_keys" || issue.path.length === 0) continue;
     const path = [...base, ...issue.path];
-    const options = _unionOptionsAt(AgentImageSchema, path);
+    const options = _unionOptionsAt(schema, path);
     if (options.length < 2 || reopened.some((p) => _samePath(p, path))) continue;
     reopened.push(path);
     const target = _lookup(value, path).value;
     const branches = options.map((option) => option.safeParse(target).error?.issues ?? []);
-    out.push(..._closestBranch(branches, path, value, locate));
+    out.push(..._closestBranch(branches, path, value, locate, schema));
   }
   for (const issue of issues) {
     const path = [...base, ...issue.path];
     if (reopened.some((p) => _startsWith(path, p))) continue;
     switch (issue.code) {
       case "invalid_union": {
-        const branch = _closestBranch(issue.errors, path, value, locate);
+        const branch = _closestBranch(issue.errors, path, value, locate, schema);
         if (branch.length > 0) out.push(...branch);
         else {out.push({
             field: _fieldPath(path),
@@ -482,12 +533,13 @@ function _closestBranch(
   base: readonly PropertyKey[],
   value: unknown,
   locate: _Locate,
+  schema: z.ZodType = AgentImageSchema,
 ): _Located[] {
   let best: { issues: _Located[]; literal: boolean; depth: number } | undefined;
   for (const branch of branches) {
     const literal = branch.some((i) => i.code === "invalid_value" && i.values.length === 1);
     const depth = Math.max(0, ...branch.map((i) => i.path.length));
-    const issues = _zodIssues(branch, base, value, locate);
+    const issues = _zodIssues(branch, base, value, locate, schema);
     const better = best === undefined ||
       (literal !== best.literal
         ? !literal

@@ -17,6 +17,7 @@ function image(id: string, version: string, systemPrompt = ""): AgentImage {
     budgets: { steps: 3 },
     memory: [],
     retention: "keep",
+    mcp: {},
   };
 }
 

@@ -20,6 +20,8 @@ export const RIGHTS_BY_KIND = {
   tool: ["register"],
   image: ["register"],
   checkpoint: ["create", "restore", "export"],
+  /** `mcp:<server>/<tool>` (call) and `mcp:<server>/resource:<uri>` (read). */
+  mcp: ["call", "read"],
 } as const satisfies Record<string, readonly string[]>;
 
 /** A resource kind: the part of a resource before the first colon. */
@@ -138,6 +140,15 @@ export const AgentImageSchema = z.strictObject({
   retention: RetentionSchema.default("keep"),
   /** Absent: every setting at its default (an image stored before it keeps its form). */
   recovery: RecoverySchema.optional(),
+  /**
+   * MCP tools the process wants, by server (as the operator's MCP config
+   * names it): tool names or `*` globs, e.g. `{"everything": ["echo", "get-*"]}`.
+   * They appear in the tool table as `<server>.<tool>`.
+   */
+  mcp: z.record(
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, "a server name of letters, digits, _ -"),
+    z.array(z.string().min(1).max(128)).max(256),
+  ).default({}),
 });
 /** A validated agent image. */
 export type AgentImage = z.infer<typeof AgentImageSchema>;

@@ -8,7 +8,9 @@
  */
 import { libosError } from "../errors.ts";
 import { covers, isLive, overlaps, shellResource } from "../capability/capability.ts";
-import { computeShellView } from "../substrate/shell_view.ts";
+import { computeShellView, type ShellView } from "../substrate/shell_view.ts";
+import type { KernelCore } from "../kernel_core.ts";
+import type { Pid } from "../types.ts";
 import { ShellNetProxy, type ShellNetProxyOptions } from "../substrate/shell_proxy.ts";
 import { fsResource, resolvePath } from "../substrate/workspace_path.ts";
 import type { Authz, Evidence, SyscallEngine } from "../engine/engine.ts";
@@ -80,16 +82,7 @@ export function runShell(
         reason: "no fs read capability on the working directory",
       });
     }
-    const workspace = shell.workspace;
-    // Below a folder no fs grant can tell paths apart, the view need not walk.
-    const patterns = k.grants.of(e.pid).filter((g) =>
-      g.resource.startsWith("fs:") && isLive(g, k.clock.now())
-    ).map((g) => g.resource.slice(3));
-    const uniformBelow = (path: string) => {
-      const below = path === "" ? "**" : `${path}/**`;
-      return patterns.every((p) => covers(p, below, "fs") || !overlaps(p, below, "fs"));
-    };
-    let view = await computeShellView({ workspace, cwd: real, decide, uniformBelow });
+    let view = await programView(k, e.pid, real);
     // Parts of the subtree under an ask or a one-time grant: the run goes
     // through those grants (one approval naming the program and the paths;
     // a use spent per run), or it does not happen.
@@ -118,13 +111,7 @@ export function runShell(
           spent: false,
         });
       }
-      view = await computeShellView({
-        workspace,
-        cwd: real,
-        decide,
-        uniformBelow,
-        granted: new Set(view.gating.map((g) => g.grantId)),
-      });
+      view = await programView(k, e.pid, real, new Set(view.gating.map((g) => g.grantId)));
     }
     const network = k.net !== null &&
       k.grants.of(e.pid).some((g) =>
@@ -183,6 +170,42 @@ function _evidence(e: SyscallEngine, argv: string[]): Evidence {
     if (lines.length === 1) lines.push("no argument names a path in the workspace");
     return lines;
   };
+}
+
+/**
+ * What a program started for `pid` in the real workspace folder `real` sees
+ * of the workspace: the view its fs grants give (see
+ * runtime/substrate/shell_view.ts); parts behind an `ask` or one-time grant
+ * are hidden unless their grant is in `granted`.
+ */
+export function programView(
+  k: KernelCore,
+  pid: Pid,
+  real: string,
+  granted?: ReadonlySet<string>,
+): Promise<ShellView> {
+  const shell = k.shell;
+  if (shell === null) {
+    return Promise.reject(
+      libosError("EINVAL", "Cannot start a program: this kernel has no shell provider"),
+    );
+  }
+  const decide = (r: string, right: "read" | "write") => k.authorizer.decide(pid, r, right);
+  // Below a folder no fs grant can tell paths apart, the view need not walk.
+  const patterns = k.grants.of(pid).filter((g) =>
+    g.resource.startsWith("fs:") && isLive(g, k.clock.now())
+  ).map((g) => g.resource.slice(3));
+  const uniformBelow = (path: string) => {
+    const below = path === "" ? "**" : `${path}/**`;
+    return patterns.every((p) => covers(p, below, "fs") || !overlaps(p, below, "fs"));
+  };
+  return computeShellView({
+    workspace: shell.workspace,
+    cwd: real,
+    decide,
+    uniformBelow,
+    ...(granted === undefined ? {} : { granted: new Set(granted) }),
+  });
 }
 
 /**

@@ -59,6 +59,10 @@ export const PRIMITIVES = {
   "checkpoint.create": _p("checkpoint", "checkpoint.create", false),
   "clock.now": _p("now", "clock.now", true),
   "clock.sleep": _p("sleep", "clock.sleep", true),
+  // A tool's model-facing name is `<server>.<tool>`; redone only when the
+  // operator trusts its annotations and they say so (the call decides).
+  "mcp.call": _p(null, "mcp.call", false),
+  "mcp.readResource": _p("mcp_read_resource", "mcp.read", true),
 } as const satisfies Record<string, PrimitiveNames>;
 
 /** A syscall name. */

@@ -26,6 +26,7 @@ import { parseModelOptions } from "../models/model_options.ts";
 import { isMalformedArgs, malformedCallResult } from "./tool_call_args.ts";
 import { Syscalls } from "../engine/syscalls.ts";
 import { dispatchSyscall } from "../engine/syscall_table.ts";
+import { mcpToolOf, mcpToolSpecs } from "../primitives/mcp.ts";
 import type { HostedTool } from "../tool_host.ts";
 import type { JournalEntry, Pid, ProcessRecord, ToolCall, ToolResult } from "../types.ts";
 import { bodyText } from "../retention/purge.ts";
@@ -256,7 +257,7 @@ async function _modelTurn(
       k._saveGrant(batch, grant);
     }
   }
-  const tools = _toolSpecs(k, p);
+  const tools = [..._toolSpecs(k, p), ...await mcpToolSpecs(k, p, batch)];
   let sent: ContextMessage[] = messages;
   let price: Price | null = null;
   if (image.model.provider !== "scripted") {
@@ -449,6 +450,18 @@ async function _dispatch(
     : listed && tool === undefined
     ? k.toolHost?.tool(call.name)
     : undefined;
+  const mcp = tool === undefined && hosted === undefined ? mcpToolOf(k, p, call.name) : null;
+  if (mcp !== null) {
+    if (isMalformedArgs(call.args)) return malformedCallResult(call.name, call.args);
+    const sys = new Syscalls(k, p, { batch, callId: call.id, turn, replay });
+    try {
+      const args = (call.args ?? {}) as Record<string, unknown>;
+      return { ok: true, value: await sys.mcpCall(mcp.server, mcp.tool, args) };
+    } catch (error) {
+      if (hasCode(error, "EWAITING")) return WAITING;
+      return { ok: false, error: toErrorData(error) };
+    }
+  }
   if (tool === undefined && hosted === undefined) {
     return {
       ok: false,

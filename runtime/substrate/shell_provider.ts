@@ -124,6 +124,26 @@ export interface ShellRequest {
   maxOutputBytes?: number;
   /** Variables added to the scrubbed environment (they may replace PATH, HOME or LANG). */
   env?: Record<string, string>;
+  /** Absolute host paths bound read-only at their own paths (e.g. an installed package). */
+  readOnly?: string[];
+}
+
+/** A long-lived program to start (see {@linkcode ShellProvider.launch}). */
+export type ShellLaunchRequest = Omit<ShellRequest, "timeoutMs" | "maxOutputBytes">;
+
+/** A started program: its pipes, its end, and how to kill it. */
+export interface ShellChild {
+  /** The host pid of bwrap (or of the program, unconfined). */
+  pid: number;
+  stdin: WritableStream<Uint8Array>;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  /** Settles when it ends. */
+  status: Promise<Deno.CommandStatus>;
+  /** Whether bubblewrap confines it. */
+  confined: boolean;
+  /** Kills its whole process group (SIGKILL). */
+  kill(): void;
 }
 
 /** What a run did. */
@@ -220,6 +240,25 @@ export class ShellProvider {
     if (options.signal?.aborted) {
       throw libosError("ECANCELED", `Cannot run '${name}': the run was cancelled`);
     }
+    const { command, confined } = await this.#command(request, _STDIO);
+    if (this.#disposed || options.signal?.aborted) {
+      throw libosError("ECANCELED", `Cannot run '${name}': the run was cancelled`);
+    }
+    return await this.#spawn(command, {
+      name,
+      timeoutMs: request.timeoutMs,
+      maxOutputBytes,
+      confined,
+      signal: options.signal,
+    });
+  }
+
+  /** The command of a request: bwrap around it where it works, else unconfined if allowed. */
+  async #command(
+    request: ShellLaunchRequest,
+    stdio: Pick<Deno.CommandOptions, "stdin" | "stdout" | "stderr" | "detached">,
+  ): Promise<{ command: Deno.Command; confined: boolean }> {
+    const name = request.argv[0] as string;
     const env = { ..._BASE_ENV, ...request.env };
     const cwd = await this.#resolveCwd(request.cwd, name);
     const program = await _findProgram(name, env["PATH"] ?? "");
@@ -242,36 +281,84 @@ export class ShellProvider {
       }
     }
     const command = confined
-      ? await this.#bubblewrapCommand(request, { env, program, root: cwd.root })
+      ? await this.#bubblewrapCommand(request, { env, program, root: cwd.root, stdio })
       : new Deno.Command(program, {
-        args: argv.slice(1),
+        args: request.argv.slice(1),
         cwd: join(cwd.root, cwd.relative),
         clearEnv: true,
         env,
-        ..._STDIO,
+        ...stdio,
       });
-    if (this.#disposed || options.signal?.aborted) {
-      throw libosError("ECANCELED", `Cannot run '${name}': the run was cancelled`);
+    return { command, confined };
+  }
+
+  /**
+   * Starts a long-lived program (an MCP server) confined like a run, with
+   * its standard input, output and error piped to the caller: the same
+   * scrubbed environment, bubblewrap sandbox, view and refusal without
+   * bubblewrap; no timeout and no output cap (the caller reads the streams).
+   * `readOnly` host folders (and the program itself, when it lies outside the
+   * system folders) are bound read-only at their own paths. `kill()` kills
+   * its process group; disposing the provider kills it too.
+   */
+  async launch(request: ShellLaunchRequest): Promise<ShellChild> {
+    const name = request.argv[0] ?? "";
+    _validate({ ...request, timeoutMs: 1 });
+    if (this.#disposed) {
+      throw libosError("ECANCELED", `Cannot start '${name}': the provider is closed`);
     }
-    return await this.#spawn(command, {
-      name,
-      timeoutMs: request.timeoutMs,
-      maxOutputBytes,
+    const { command, confined } = await this.#command(request, _SERVER_STDIO);
+    let child: Deno.ChildProcess;
+    try {
+      child = command.spawn();
+    } catch (error) {
+      throw libosError("ENOENT", `Cannot start '${name}': ${(error as Error).message}`, {}, error);
+    }
+    const kill = () => {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    };
+    const status = child.status;
+    const entry = { kill, done: status.catch(() => {}) as Promise<unknown> };
+    this.#running.add(entry);
+    status.finally(() => {
+      kill();
+      this.#running.delete(entry);
+    }).catch(() => {});
+    return {
+      pid: child.pid,
+      stdin: child.stdin,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      status,
       confined,
-      signal: options.signal,
-    });
+      kill,
+    };
   }
 
   /** bwrap, the view's mounts, and either the program or the relay that runs it. */
   async #bubblewrapCommand(
-    request: ShellRequest,
-    how: { env: Record<string, string>; program: string; root: string },
+    request: ShellLaunchRequest,
+    how: {
+      env: Record<string, string>;
+      program: string;
+      root: string;
+      stdio: Pick<Deno.CommandOptions, "stdin" | "stdout" | "stderr" | "detached">;
+    },
   ): Promise<Deno.Command> {
     const name = request.argv[0] as string;
     const sandboxCwd = request.cwd === ""
       ? SANDBOX_WORKSPACE
       : `${SANDBOX_WORKSPACE}/${request.cwd}`;
     const mounts = await viewMountArgs(request.view, { workspace: how.root, cwd: request.cwd });
+    for (const path of _readOnlyBinds(request, how.program)) mounts.push("--ro-bind", path, path);
     let env = how.env;
     let run = [how.program, ...request.argv.slice(1)];
     if (request.proxy !== null) {
@@ -298,7 +385,7 @@ export class ShellProvider {
       cwd: "/",
       clearEnv: true,
       env: {},
-      ..._STDIO,
+      ...how.stdio,
     });
   }
 
@@ -487,6 +574,16 @@ export class ShellProvider {
 }
 
 const _STDIO = { stdin: "null", stdout: "piped", stderr: "piped", detached: true } as const;
+const _SERVER_STDIO = { stdin: "piped", stdout: "piped", stderr: "piped", detached: true } as const;
+
+const _SYSTEM = ["/usr/", "/bin/", "/lib/", "/lib64/"];
+
+/** Host paths bound read-only: the request's `readOnly`, and the program outside the system folders. */
+function _readOnlyBinds(request: ShellLaunchRequest, program: string): string[] {
+  const out = [...(request.readOnly ?? [])];
+  if (isAbsolute(program) && !_SYSTEM.some((s) => program.startsWith(s))) out.push(program);
+  return out.filter((p, i) => out.indexOf(p) === i && isAbsolute(p));
+}
 
 function _validate(request: ShellRequest): { argv: string[]; maxOutputBytes: number } {
   const argv = request.argv;

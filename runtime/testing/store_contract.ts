@@ -543,6 +543,7 @@ export function agentImage(id: string): AgentImage {
     budgets: { steps: 20 },
     memory: [],
     retention: "keep",
+    mcp: {},
   };
 }
 

@@ -1,0 +1,315 @@
+/**
+ * The kernel as an MCP client, against real servers run as real processes
+ * under bubblewrap: `@modelcontextprotocol/server-everything` (npm, pinned)
+ * and a small server of our own (tests/fixtures/mcp_server.ts, written with
+ * the SDK's McpServer). Each call is a primitive: decided, journaled,
+ * audited, kept as an object; crash recovery, pinning and limits hold.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+
+const ok: (v: unknown, message?: string) => asserts v = assert.ok;
+const assertEquals = <T>(a: T, b: T, message?: string) => assert.deepEqual(a, b, message);
+const assertMatch = (s: string, re: RegExp) => assert.match(s, re);
+import {
+  type AgentImageInput,
+  bodyText,
+  FakeClock,
+  Kernel,
+  LocalFilesystem,
+  McpClients,
+  MemoryStore,
+  parseMcpConfig,
+  ShellProvider,
+} from "../mod.ts";
+import { CrashableStore } from "../runtime/testing/mod.ts";
+import type { Store } from "../runtime/store/store.ts";
+import { call, outcome, toolResults } from "./helpers.ts";
+
+const DENO = Deno.execPath();
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname.replace(/\/$/, "");
+const EVERYTHING = "npm:@modelcontextprotocol/server-everything@2026.8.31";
+
+/** Deno's cache folder (its npm packages are what the servers' programs are). */
+async function denoDir(): Promise<string> {
+  const out = await new Deno.Command(DENO, { args: ["info", "--json"], stdout: "piped" }).output();
+  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;
+}
+
+/** The operator's config, as a file would say it. */
+async function config(): Promise<McpClients> {
+  const dir = await denoDir();
+  const run = ["run", "-A", "--no-config", "--no-lock", "--cached-only"];
+  const text = JSON.stringify({
+    mcpServers: {
+      everything: {
+        command: "${DENO}",
+        args: [...run, EVERYTHING, "stdio"],
+        env: { DENO_DIR: "${DENO_DIR}", HOME: "/tmp" },
+        readOnly: ["${DENO_DIR}"],
+      },
+      test: {
+        command: "${DENO}",
+        args: [...run, `${FIXTURES}/mcp_server.ts`],
+        env: { DENO_DIR: "${DENO_DIR}", HOME: "/tmp" },
+        readOnly: ["${DENO_DIR}", FIXTURES],
+        maxResultBytes: 4096,
+      },
+    },
+  });
+  const cfg = parseMcpConfig(text, { file: "test.json", env: { DENO, DENO_DIR: dir } });
+  return new McpClients(cfg, { backoffMs: 10 });
+}
+
+interface Rig extends AsyncDisposable {
+  kernel: Kernel;
+  clock: FakeClock;
+  workspace: string;
+  mcp: McpClients;
+}
+
+async function rig(options: { store?: Store; workspace?: string } = {}): Promise<Rig> {
+  const workspace = options.workspace ?? await Deno.makeTempDir({ prefix: "libos-mcp-" });
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const mcp = await config();
+  const shell = new ShellProvider({ workspace });
+  const kernel = await Kernel.create({
+    clock,
+    filesystem: new LocalFilesystem(workspace),
+    shell,
+    mcp,
+    ...(options.store === undefined ? {} : { store: options.store }),
+  });
+  return {
+    kernel,
+    clock,
+    workspace,
+    mcp,
+    async [Symbol.asyncDispose]() {
+      await kernel.close();
+      await mcp[Symbol.asyncDispose]();
+      await shell[Symbol.asyncDispose]();
+      if (options.workspace === undefined) await Deno.remove(workspace, { recursive: true });
+    },
+  };
+}
+
+function image(
+  steps: { tool: string; args: Record<string, unknown> }[],
+  options: { mcp: Record<string, string[]>; capabilities: AgentImageInput["capabilities"] },
+): AgentImageInput {
+  return {
+    id: `mcp-${crypto.randomUUID().slice(0, 8)}`,
+    name: "mcp test",
+    version: "1",
+    model: { provider: "scripted", steps },
+    tools: ["exit", "sleep", "mcp_read_resource"],
+    mcp: options.mcp,
+    capabilities: [{ resource: "fs:**", rights: ["read", "write"] }, ...options.capabilities ?? []],
+  };
+}
+
+async function counted(workspace: string): Promise<number> {
+  const text = await Deno.readTextFile(`${workspace}/count.log`).catch(() => "");
+  return text.split("\n").filter((l) => l !== "").length;
+}
+
+Deno.test("server-everything: an allowed call runs and is journaled, audited and kept; a deny, bad arguments and an unlisted tool are refused before the server is asked", async () => {
+  await using r = await rig();
+  const p = await r.kernel.spawn({
+    image: image([
+      call("everything.echo", { message: "hi" }),
+      call("everything.echo", { message: 5 }),
+      call("everything.get-sum", { a: 1, b: 2 }),
+      call("everything.get-env", {}),
+      call("exit", { result: "done" }),
+    ], {
+      mcp: { everything: ["echo", "get-*"] },
+      capabilities: [
+        { resource: "mcp:everything/*", rights: ["call"] },
+        { resource: "mcp:everything/get-sum", rights: ["call"], effect: "deny" },
+      ],
+    }),
+    goal: "echo",
+  });
+  await r.kernel.wait(p.pid, { until: "terminal" });
+  const results = await toolResults(r.kernel, p.pid);
+  assertEquals(results.map(outcome), ["ok", "EINVAL", "EPERM", "ok", "ok"]);
+  const echo = results[0]!.result as {
+    ok: true;
+    value: { content: { text: string }[]; object: string };
+  };
+  assertEquals(echo.value.content[0]!.text, "Echo: hi");
+  assertMatch(JSON.stringify(results[1]!.result), /do not match its input schema/);
+  // Only the kernel-given env reaches the server: no kernel variable leaks.
+  const env = JSON.stringify((results[3]!.result as { value: unknown }).value);
+  ok(!env.includes(Deno.env.get("PATH") ?? "\u0000") || env.includes("/usr/bin:/bin"));
+  ok(!/LIBOS_|HOSTNAME/.test(env), env.slice(0, 300));
+  const kept = r.kernel.object(echo.value.object);
+  assertEquals(kept?.type, "tool_result");
+  const journal = await r.kernel.journal(p.pid);
+  const syscalls = journal.filter((e) => e.kind === "syscall" && e.data["name"] === "mcp.call");
+  assertEquals(syscalls.map((e) => e.data["ok"]), [true, false, false, true]);
+  const intents = journal.filter((e) => e.kind === "syscall.intent");
+  assertEquals(intents.length, 2, "an intent only for the calls that went out");
+  const audit = await r.kernel.audit({ action: "mcp.call" });
+  assertEquals(audit.map((a) => a.decision), ["allow", "deny", "allow"]);
+  const pins = Object.keys(r.kernel.get(p.pid).mcpPins ?? {}).sort();
+  ok(pins.includes("everything.echo") && pins.includes("everything.get-sum"), pins.join());
+  ok(!pins.includes("everything.trigger-long-running-operation"), "only the wanted tools");
+});
+
+Deno.test("ask → approve runs the call once; a uses: 1 grant allows one call", async () => {
+  await using r = await rig();
+  const p = await r.kernel.spawn({
+    image: image([
+      call("test.count", { note: "a" }),
+      call("test.shape", { x: 1 }),
+      call("test.shape", { x: 2 }),
+      call("exit", { result: "done" }),
+    ], {
+      mcp: { test: ["count", "shape"] },
+      capabilities: [
+        { resource: "mcp:test/count", rights: ["call"], effect: "ask" },
+        { resource: "mcp:test/shape", rights: ["call"], uses: 1 },
+      ],
+    }),
+    goal: "ask",
+  });
+  await r.kernel.wait(p.pid);
+  const [req] = r.kernel.humanRequests({ pid: p.pid, state: "pending" });
+  ok(req !== undefined && req.kind === "approval");
+  assertMatch(bodyText(req.preview), /call test\.count \{"note":"a"\}/);
+  await r.kernel.answer(req.id, { decision: "approve" });
+  await r.kernel.wait(p.pid, { until: "terminal" });
+  assertEquals((await toolResults(r.kernel, p.pid)).map(outcome), ["ok", "ok", "EPERM", "ok"]);
+  assertEquals(await counted(r.workspace), 1, "the approved call ran once");
+});
+
+Deno.test("a kernel crash while a call runs: after restart the call is EUNKNOWN and the server is not called again", async () => {
+  const workspace = await Deno.makeTempDir({ prefix: "libos-mcp-" });
+  try {
+    const store = new CrashableStore(new MemoryStore());
+    // The server acted, then the kernel died before the result was durable.
+    store.crashAt((batch) =>
+      batch.some((m) =>
+          m.kind === "journal.append" && m.entry.kind === "syscall" &&
+          m.entry.data["name"] === "mcp.call"
+        )
+        ? "before"
+        : null
+    );
+    const img = image([
+      call("test.count", { note: "once" }),
+      call("exit", { result: "done" }),
+    ], { mcp: { test: ["count"] }, capabilities: [{ resource: "mcp:test/*", rights: ["call"] }] });
+    let pid: string;
+    {
+      const r1 = await rig({ store, workspace });
+      pid = (await r1.kernel.spawn({ image: img, goal: "count" })).pid;
+      for (let i = 0; i < 600 && !store.crashed; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      ok(store.crashed, "the crash point was reached");
+      await r1.mcp[Symbol.asyncDispose](); // the dead kernel's servers go with it
+    }
+    assertEquals(await counted(workspace), 1);
+    await using r2 = await rig({ store: store.inner as MemoryStore, workspace });
+    await r2.kernel.wait(pid, { until: "terminal" });
+    assertEquals((await toolResults(r2.kernel, pid)).map(outcome), ["EUNKNOWN", "ok"]);
+    assertEquals(await counted(workspace), 1, "no second call");
+  } finally {
+    await Deno.remove(workspace, { recursive: true });
+  }
+});
+
+Deno.test("a server killed during a call gives EUNKNOWN with a clear message; it is started again for the next call", async () => {
+  await using r = await rig();
+  const p = await r.kernel.spawn({
+    image: image([
+      call("test.die", {}),
+      call("test.shape", { x: 3 }),
+      call("exit", { result: "done" }),
+    ], {
+      mcp: { test: ["die", "shape"] },
+      capabilities: [{ resource: "mcp:test/*", rights: ["call"] }],
+    }),
+    goal: "die",
+  });
+  await r.kernel.wait(p.pid, { until: "terminal" });
+  const results = await toolResults(r.kernel, p.pid);
+  assertEquals(results.map(outcome), ["EUNKNOWN", "ok", "ok"]);
+  assertMatch(JSON.stringify(results[0]!.result), /went away during the request/);
+});
+
+Deno.test("a result over the server's maxResultBytes is refused, not cut, and nothing of it is kept", async () => {
+  await using r = await rig();
+  const p = await r.kernel.spawn({
+    image: image([
+      call("test.big", { n: 100 }),
+      call("test.big", { n: 10_000 }),
+      call("exit", { result: "done" }),
+    ], { mcp: { test: ["big"] }, capabilities: [{ resource: "mcp:test/*", rights: ["call"] }] }),
+    goal: "big",
+  });
+  await r.kernel.wait(p.pid, { until: "terminal" });
+  const results = await toolResults(r.kernel, p.pid);
+  assertEquals(results.map(outcome), ["ok", "ELIMIT", "ok"]);
+  assertMatch(JSON.stringify(results[1]!.result), /more than the 4096 bytes/);
+  const objects = r.kernel.listObjects(`proc/${p.pid}`).filter((o) => o.type === "tool_result");
+  assertEquals(objects.length, 1);
+});
+
+Deno.test("a definition that changed between two calls is refused until an operator approves the new one (tool_change, with the diff)", async () => {
+  await using r = await rig();
+  const p = await r.kernel.spawn({
+    image: image([
+      call("test.shape", { x: 1 }),
+      call("test.mutate", {}),
+      call("test.shape", { x: 2 }),
+      call("sleep", { ms: 1000 }),
+      call("test.shape", { x: 3 }),
+      call("exit", { result: "done" }),
+    ], {
+      mcp: { test: ["shape", "mutate"] },
+      capabilities: [{ resource: "mcp:test/*", rights: ["call"] }],
+    }),
+    goal: "change",
+  });
+  await r.kernel.wait(p.pid);
+  const [req] = r.kernel.humanRequests({ pid: p.pid, state: "pending" });
+  ok(req !== undefined, "a tool_change request");
+  assertEquals(req.kind, "tool_change");
+  assertMatch(bodyText(req.preview), /\+ description: "Answer the input \(now different\)"/);
+  await r.kernel.answer(req.id, { decision: "approve" });
+  r.clock.advance(1000);
+  await r.kernel.wait(p.pid, { until: "terminal" });
+  const results = await toolResults(r.kernel, p.pid);
+  assertEquals(results.map(outcome), ["ok", "ok", "EPERM", "ok", "ok", "ok"]);
+  assertMatch(JSON.stringify(results[2]!.result), /definition changed/);
+  const changes = await r.kernel.audit({ action: "mcp.tool_change" });
+  assertEquals(changes.map((a) => a.decision), ["ask", "allow"]);
+});
+
+Deno.test("mcp_read_resource reads under mcp:<server>/resource:<uri> right read, keeps the content as an object, and is refused without it", async () => {
+  await using r = await rig();
+  const p = await r.kernel.spawn({
+    image: image([
+      call("mcp_read_resource", { server: "test", uri: "note://hello" }),
+      call("mcp_read_resource", { server: "test", uri: "note://other" }),
+      call("exit", { result: "done" }),
+    ], {
+      mcp: { test: [] },
+      capabilities: [{ resource: "mcp:test/resource:note://hello", rights: ["read"] }],
+    }),
+    goal: "read",
+  });
+  await r.kernel.wait(p.pid, { until: "terminal" });
+  const results = await toolResults(r.kernel, p.pid);
+  assertEquals(results.map(outcome), ["ok", "EPERM", "ok"]);
+  const value = (results[0]!.result as { value: { contents: { text: string }[]; object: string } })
+    .value;
+  assertEquals(value.contents[0]!.text, "hello");
+  assertEquals(r.kernel.object(value.object).type, "tool_result");
+});
