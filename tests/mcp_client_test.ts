@@ -26,6 +26,12 @@ import {
 import { CrashableStore } from "../runtime/testing/mod.ts";
 import type { Store } from "../runtime/store/store.ts";
 import { call, outcome, toolResults } from "./helpers.ts";
+import type { ModelProvider } from "../runtime/models/model_provider.ts";
+import { AnthropicProvider } from "../runtime/models/anthropic_provider.ts";
+import { OpenAIProvider } from "../runtime/models/openai_provider.ts";
+import { type Reply, startModelServer } from "./model_server.ts";
+import { chatStream } from "./fixtures/openai_wire.ts";
+import { messageStream } from "./fixtures/anthropic_wire.ts";
 
 const DENO = Deno.execPath();
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname.replace(/\/$/, "");
@@ -69,7 +75,9 @@ interface Rig extends AsyncDisposable {
   mcp: McpClients;
 }
 
-async function rig(options: { store?: Store; workspace?: string } = {}): Promise<Rig> {
+async function rig(
+  options: { store?: Store; workspace?: string; models?: ModelProvider[] } = {},
+): Promise<Rig> {
   const workspace = options.workspace ?? await Deno.makeTempDir({ prefix: "libos-mcp-" });
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const mcp = await config();
@@ -80,6 +88,7 @@ async function rig(options: { store?: Store; workspace?: string } = {}): Promise
     shell,
     mcp,
     ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.models === undefined ? {} : { models: options.models }),
   });
   return {
     kernel,
@@ -313,3 +322,98 @@ Deno.test("mcp_read_resource reads under mcp:<server>/resource:<uri> right read,
   assertEquals(value.contents[0]!.text, "hello");
   assertEquals(r.kernel.object(value.object).type, "tool_result");
 });
+
+/** A real provider against the loopback model server: its two turns call `everything__echo`, then answer. */
+const WIRE_CASES: Record<string, {
+  provider: (env: Map<string, string>) => ModelProvider;
+  model: string;
+  baseURL: (url: string) => string;
+  replies: [Reply, Reply];
+  /** The tool names the first request offered. */
+  toolsSent: (body: Record<string, unknown>) => string[];
+  /** The tool names of the calls the second request carries in its history. */
+  historySent: (body: Record<string, unknown>) => string[];
+}> = {
+  openai: {
+    provider: (env) => new OpenAIProvider({ env, retry: { maxRetries: 0 } }),
+    model: "gpt-4o-mini",
+    baseURL: (url) => `${url}/v1`,
+    replies: [
+      chatStream({
+        calls: [{ id: "call_1", name: "everything__echo", pieces: ['{"message":"wire"}'] }],
+        finish: "tool_calls",
+      }),
+      chatStream({ text: ["done"], finish: "stop" }),
+    ],
+    toolsSent: (body) =>
+      (body["tools"] as { function: { name: string } }[]).map((t) => t.function.name),
+    historySent: (body) =>
+      (body["messages"] as { tool_calls?: { function: { name: string } }[] }[])
+        .flatMap((m) => m.tool_calls ?? []).map((c) => c.function.name),
+  },
+  anthropic: {
+    provider: (env) => new AnthropicProvider({ env, retry: { maxRetries: 0 } }),
+    model: "claude-sonnet-4-6",
+    baseURL: (url) => url,
+    replies: [
+      messageStream([
+        {
+          type: "tool_use",
+          id: "toolu_1",
+          name: "everything__echo",
+          pieces: ['{"message":"wire"}'],
+        },
+      ], "tool_use"),
+      messageStream([{ type: "text", pieces: ["done"] }], "end_turn"),
+    ],
+    toolsSent: (body) => (body["tools"] as { name: string }[]).map((t) => t.name),
+    historySent: (body) =>
+      (body["messages"] as { content: { type: string; name?: string }[] }[])
+        .flatMap((m) => m.content).filter((b) => b.type === "tool_use").map((b) => b.name!),
+  },
+};
+
+for (const [name, c] of Object.entries(WIRE_CASES)) {
+  Deno.test(`${name}: MCP tools reach the vendor under wire-safe names and a call of 'everything__echo' runs everything.echo`, async () => {
+    await using server = startModelServer(c.replies);
+    const keyEnv = `${name.toUpperCase()}_API_KEY`;
+    const env = new Map([[keyEnv, "sk-test-0123456789"], [
+      `${name.toUpperCase()}_BASE_URL`,
+      c.baseURL(server.url),
+    ]]);
+    await using r = await rig({ models: [c.provider(env)] });
+    const p = await r.kernel.spawn({
+      image: {
+        id: `wire-${name}`,
+        name: "wire names",
+        version: "1",
+        model: {
+          provider: name,
+          name: c.model,
+          options: { baseURL: c.baseURL(server.url), apiKeyEnv: keyEnv },
+        },
+        tools: ["exit"],
+        mcp: { everything: ["echo", "get-sum"] },
+        capabilities: [
+          { resource: `model:${name}/${c.model}`, rights: ["call"] },
+          { resource: "mcp:everything/echo", rights: ["call"] },
+        ],
+      },
+      goal: "echo",
+    });
+    const done = await r.kernel.wait(p.pid, { until: "terminal" });
+    assertEquals(done.state, "exited", done.reason ?? "");
+    const sent = c.toolsSent(server.requests[0]!.body!).sort();
+    assertEquals(sent, ["everything__echo", "everything__get-sum", "exit"]);
+    for (const n of sent) assertMatch(n, /^[a-zA-Z0-9_-]{1,64}$/);
+    // The kernel ran the MCP tool the wire name stands for, under its own name.
+    const results = await toolResults(r.kernel, p.pid);
+    assertEquals(results.map((x) => [x.name, outcome(x)]), [["everything.echo", "ok"]]);
+    const value = (results[0]!.result as { value: { content: { text: string }[] } }).value;
+    assertEquals(value.content[0]!.text, "Echo: wire");
+    const audit = await r.kernel.audit({ action: "mcp.call" });
+    assertEquals(audit.map((a) => [a.resource, a.decision]), [["mcp:everything/echo", "allow"]]);
+    // The next turn's history names the call as the vendor knows it.
+    assertEquals(c.historySent(server.requests[1]!.body!), ["everything__echo"]);
+  });
+}
