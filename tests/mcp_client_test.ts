@@ -36,6 +36,8 @@ import { messageStream } from "./fixtures/anthropic_wire.ts";
 const DENO = Deno.execPath();
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname.replace(/\/$/, "");
 const EVERYTHING = "npm:@modelcontextprotocol/server-everything@2026.8.31";
+const FILESYSTEM = "npm:@modelcontextprotocol/server-filesystem@2026.8.31";
+const RUN = ["run", "-A", "--no-config", "--no-lock", "--cached-only"];
 
 /** Deno's cache folder (its npm packages are what the servers' programs are). */
 async function denoDir(): Promise<string> {
@@ -43,12 +45,13 @@ async function denoDir(): Promise<string> {
   return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;
 }
 
-/** The operator's config, as a file would say it. */
-async function config(): Promise<McpClients> {
+/** The operator's config, as a file would say it (with `servers` added). */
+async function config(servers: Record<string, unknown> = {}): Promise<McpClients> {
   const dir = await denoDir();
-  const run = ["run", "-A", "--no-config", "--no-lock", "--cached-only"];
+  const run = RUN;
   const text = JSON.stringify({
     mcpServers: {
+      ...servers,
       everything: {
         command: "${DENO}",
         args: [...run, EVERYTHING, "stdio"],
@@ -75,13 +78,26 @@ interface Rig extends AsyncDisposable {
   mcp: McpClients;
 }
 
-async function rig(
-  options: { store?: Store; workspace?: string; models?: ModelProvider[] } = {},
-): Promise<Rig> {
+interface RigOptions {
+  store?: Store;
+  workspace?: string;
+  models?: ModelProvider[];
+  /** More servers of the operator's config. */
+  servers?: Record<string, unknown>;
+  /** The shell provider's bubblewrap mode and unconfined permission (default: auto, false). */
+  bubblewrap?: "auto" | "off";
+  unconfined?: boolean;
+}
+
+async function rig(options: RigOptions = {}): Promise<Rig> {
   const workspace = options.workspace ?? await Deno.makeTempDir({ prefix: "libos-mcp-" });
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
-  const mcp = await config();
-  const shell = new ShellProvider({ workspace });
+  const mcp = await config(options.servers);
+  const shell = new ShellProvider({
+    workspace,
+    bubblewrap: options.bubblewrap ?? "auto",
+    unconfined: options.unconfined ?? false,
+  });
   const kernel = await Kernel.create({
     clock,
     filesystem: new LocalFilesystem(workspace),
@@ -417,3 +433,170 @@ for (const [name, c] of Object.entries(WIRE_CASES)) {
     assertEquals(c.historySent(server.requests[1]!.body!), ["everything__echo"]);
   });
 }
+
+Deno.test("server-filesystem (stdio) sees the workspace as the process's fs grants show it: it lists and reads the granted folder; a hidden folder, a path outside its root and a write are refused", async () => {
+  const workspace = await Deno.makeTempDir({ prefix: "libos-mcp-fs-" });
+  await Deno.mkdir(`${workspace}/pub`);
+  await Deno.mkdir(`${workspace}/secret`);
+  await Deno.writeTextFile(`${workspace}/pub/a.txt`, "public words");
+  await Deno.writeTextFile(`${workspace}/secret/s.txt`, "secret words");
+  try {
+    await using r = await rig({
+      workspace,
+      servers: {
+        files: {
+          command: "${DENO}",
+          args: [...RUN, FILESYSTEM, "."],
+          env: { DENO_DIR: "${DENO_DIR}", HOME: "/tmp" },
+          readOnly: ["${DENO_DIR}"],
+        },
+      },
+    });
+    const p = await r.kernel.spawn({
+      image: {
+        id: "mcp-files",
+        name: "files",
+        version: "1",
+        model: {
+          provider: "scripted",
+          steps: [
+            call("files.list_directory", { path: "pub" }),
+            call("files.read_text_file", { path: "pub/a.txt" }),
+            call("files.read_text_file", { path: "secret/s.txt" }),
+            call("files.read_text_file", { path: "/etc/passwd" }),
+            call("files.write_file", { path: "pub/b.txt", content: "x" }),
+            call("exit", { result: "done" }),
+          ],
+        },
+        tools: ["exit"],
+        mcp: { files: ["list_directory", "read_text_file", "write_file"] },
+        capabilities: [
+          { resource: "fs:pub/**", rights: ["read"] },
+          { resource: "mcp:files/*", rights: ["call"] },
+        ],
+      },
+      goal: "read through the server",
+    });
+    await r.kernel.wait(p.pid, { until: "terminal" });
+    const results = await toolResults(r.kernel, p.pid);
+    assertEquals(results.map(outcome), ["ok", "ok", "ok", "ok", "ok", "ok"]);
+    const said = results.map((x) => {
+      const v = (x.result as { value: { content?: { text: string }[]; isError?: boolean } }).value;
+      return { text: v.content?.map((c) => c.text).join("") ?? "", isError: v.isError };
+    });
+    assertMatch(said[0]!.text, /\[FILE\] a\.txt/);
+    assertEquals(said[1], { text: "public words", isError: false });
+    // Hidden by the view: the server finds no such file (nothing of it leaks).
+    assertEquals(said[2]!.isError, true);
+    ok(!said[2]!.text.includes("secret words"), said[2]!.text);
+    // Outside the server's root: the server itself refuses.
+    assertEquals(said[3]!.isError, true);
+    assertMatch(said[3]!.text, /outside allowed directories|Access denied/);
+    // The grant is read-only, so the view is: the write does not reach the host.
+    assertEquals(said[4]!.isError, true);
+    assertEquals(await Deno.stat(`${workspace}/pub/b.txt`).catch(() => null), null);
+  } finally {
+    await Deno.remove(workspace, { recursive: true });
+  }
+});
+
+Deno.test("without bubblewrap a stdio server is not started (EPERM) unless the operator allowed unconfined programs", async () => {
+  for (const unconfined of [false, true]) {
+    await using r = await rig({ bubblewrap: "off", unconfined });
+    const p = await r.kernel.spawn({
+      image: image([call("everything.echo", { message: "hi" }), call("exit", { result: "done" })], {
+        mcp: { everything: ["echo"] },
+        capabilities: [{ resource: "mcp:everything/echo", rights: ["call"] }],
+      }),
+      goal: "echo",
+    });
+    await r.kernel.wait(p.pid, { until: "terminal" });
+    const results = await toolResults(r.kernel, p.pid);
+    if (unconfined) {
+      assertEquals(results.map(outcome), ["ok", "ok"]);
+    } else {
+      assertEquals(results.map(outcome), ["EPERM", "ok"]);
+      assertMatch(JSON.stringify(results[0]!.result), /cannot be confined.*--unconfined-shell/);
+      const intents = (await r.kernel.journal(p.pid)).filter((e) => e.kind === "syscall.intent");
+      assertEquals(intents.length, 0, "nothing went out");
+    }
+  }
+});
+
+/** server-everything over streamable HTTP as a real process on a free loopback port. */
+async function everythingOverHttp(): Promise<AsyncDisposable & { url: string }> {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const child = new Deno.Command(DENO, {
+    args: [...RUN, EVERYTHING, "streamableHttp"],
+    env: { PORT: String(port), DENO_DIR: await denoDir() },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stop = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await child.status;
+  };
+  // It says "listening on port N" on standard error once it listens; bounded by a deadline.
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let said = "";
+  const deadline = AbortSignal.timeout(30_000);
+  try {
+    while (!said.includes(`listening on port ${port}`)) {
+      if (deadline.aborted) throw new Error(`server-everything did not listen: ${said}`);
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`server-everything ended: ${said}`);
+      said += value;
+    }
+  } catch (error) {
+    await reader.cancel();
+    await stop();
+    throw error;
+  }
+  const drained = (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await drained;
+    },
+  };
+}
+
+Deno.test("server-everything over streamable HTTP (type: http): a call runs, is journaled and audited", async () => {
+  await using server = await everythingOverHttp();
+  await using r = await rig({ servers: { remote: { type: "http", url: server.url } } });
+  const p = await r.kernel.spawn({
+    image: image([
+      call("remote.echo", { message: "over http" }),
+      call("remote.get-sum", { a: 2, b: 3 }),
+      call("exit", { result: "done" }),
+    ], {
+      mcp: { remote: ["echo", "get-sum"] },
+      capabilities: [{ resource: "mcp:remote/echo", rights: ["call"] }],
+    }),
+    goal: "echo over http",
+  });
+  await r.kernel.wait(p.pid, { until: "terminal" });
+  const results = await toolResults(r.kernel, p.pid);
+  assertEquals(results.map(outcome), ["ok", "EPERM", "ok"]);
+  const echo = results[0]!.result as { value: { content: { text: string }[]; object: string } };
+  assertEquals(echo.value.content[0]!.text, "Echo: over http");
+  assertEquals(r.kernel.object(echo.value.object).type, "tool_result");
+  const journal = await r.kernel.journal(p.pid);
+  const syscalls = journal.filter((e) => e.kind === "syscall" && e.data["name"] === "mcp.call");
+  assertEquals(syscalls.map((e) => e.data["ok"]), [true, false]);
+  const audit = await r.kernel.audit({ action: "mcp.call" });
+  assertEquals(audit.map((a) => [a.resource, a.decision]), [
+    ["mcp:remote/echo", "allow"],
+    ["mcp:remote/get-sum", "deny"],
+  ]);
+});
