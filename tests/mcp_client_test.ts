@@ -20,6 +20,7 @@ import {
   LocalFilesystem,
   McpClients,
   MemoryStore,
+  NetProvider,
   parseMcpConfig,
   ShellProvider,
 } from "../mod.ts";
@@ -87,6 +88,8 @@ interface RigOptions {
   /** The shell provider's bubblewrap mode and unconfined permission (default: auto, false). */
   bubblewrap?: "auto" | "off";
   unconfined?: boolean;
+  /** Give the kernel a network provider (default false). */
+  net?: boolean;
 }
 
 async function rig(options: RigOptions = {}): Promise<Rig> {
@@ -105,6 +108,7 @@ async function rig(options: RigOptions = {}): Promise<Rig> {
     mcp,
     ...(options.store === undefined ? {} : { store: options.store }),
     ...(options.models === undefined ? {} : { models: options.models }),
+    ...(options.net === true ? { net: new NetProvider() } : {}),
   });
   return {
     kernel,
@@ -599,4 +603,58 @@ Deno.test("server-everything over streamable HTTP (type: http): a call runs, is 
     ["mcp:remote/echo", "allow"],
     ["mcp:remote/get-sum", "deny"],
   ]);
+});
+
+Deno.test("a stdio server reaches the network only through the kernel's proxy: each connection is decided under the process's net: grants and audited with the server's name", async () => {
+  let hits = 0;
+  const target = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    hits++;
+    return new Response("hello from the net");
+  });
+  const url = `http://127.0.0.1:${target.addr.port}/`;
+  try {
+    await using r = await rig({ net: true });
+    const run = async (capabilities: AgentImageInput["capabilities"]) => {
+      const p = await r.kernel.spawn({
+        image: image([call("test.fetch", { url }), call("exit", { result: "done" })], {
+          mcp: { test: ["fetch"] },
+          capabilities: [{ resource: "mcp:test/fetch", rights: ["call"] }, ...capabilities ?? []],
+        }),
+        goal: "fetch",
+      });
+      await r.kernel.wait(p.pid, { until: "terminal" });
+      const [first] = await toolResults(r.kernel, p.pid);
+      if (!first!.result.ok) throw new Error(JSON.stringify(first!.result));
+      const v = (first!.result as { value: { content: { text: string }[] } }).value;
+      return { pid: p.pid, text: v.content[0]!.text };
+    };
+    // A grant naming the loopback address: the connection is allowed.
+    const allowed = await run([{
+      resource: `net:127.0.0.1:${target.addr.port}`,
+      rights: ["fetch"],
+    }]);
+    assertEquals(allowed.text, "200 hello from the net");
+    assertEquals(hits, 1);
+    // A net grant for another host: the server gets the proxy, which refuses this one.
+    const other = await run([{ resource: "net:example.com:443", rights: ["fetch"] }]);
+    assertMatch(other.text, /^403 |^error /);
+    // No net grant at all: the server has no network.
+    const none = await run([]);
+    assertMatch(none.text, /^error /);
+    assertEquals(hits, 1, "nothing but the allowed connection reached the target");
+    const fetches = await r.kernel.audit({ action: "net.fetch" });
+    const mine = (pid: string) =>
+      fetches.filter((a) => a.pid === pid).map((a) => [
+        a.resource,
+        a.decision,
+        a.callId,
+        a.detail["server"],
+      ]);
+    const resource = `net:127.0.0.1:${target.addr.port}`;
+    assertEquals(mine(allowed.pid), [[resource, "allow", "mcp:test", "test"]]);
+    assertEquals(mine(other.pid), [[resource, "deny", "mcp:test", "test"]]);
+    assertEquals(mine(none.pid), []);
+  } finally {
+    await target.shutdown();
+  }
 });
