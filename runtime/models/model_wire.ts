@@ -1,7 +1,9 @@
 /**
  * What every provider's wire mapping shares: one JSON text per value, so that
  * the context a provider sends is a stable prefix of the next turn's (prompt
- * caching), and tool schemas in the form servers take.
+ * caching), tool schemas in the form servers take, and tool names in the form
+ * vendors take (`<server>.<tool>` has a dot, which neither OpenAI nor
+ * Anthropic accepts), mapped back on the calls the model returns.
  *
  * @module
  */
