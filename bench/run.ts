@@ -4,7 +4,7 @@
  * the SQLite store on a temporary file (WAL, synchronous=FULL); the `loop`
  * workload runs on PostgreSQL too (the tests' server, a fresh schema).
  *
- * Pass names to run a subset: `deno task bench primitive spawn loop rss verify`.
+ * Pass names to run a subset: `deno task bench primitive spawn loop rss verify mcp`.
  */
 import { join } from "node:path";
 import {
@@ -26,6 +26,7 @@ import {
   TEST_POSTGRES_URL,
   testPostgresUrl,
 } from "../runtime/testing/postgres_testing.ts";
+import { benchMcp } from "./mcp_bench.ts";
 
 interface Row {
   name: string;
@@ -421,6 +422,7 @@ const all: Record<string, (dir: string) => Promise<void>> = {
   rss: benchRss,
   checkpoint: benchCheckpoint,
   recovery: benchRecovery,
+  mcp: async (dir) => void rows.push(...await benchMcp(dir)),
 };
 
 if (import.meta.main) {

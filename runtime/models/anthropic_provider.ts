@@ -32,7 +32,7 @@ import type {
   ToolSpec,
 } from "./model_provider.ts";
 import type { RetryOptions } from "./model_retry.ts";
-import { stableJson, wireSchema } from "./model_wire.ts";
+import { stableJson, WIRE_NAME_MAX, wireNamed, wireSchema } from "./model_wire.ts";
 import { parseToolArgs } from "../process/tool_call_args.ts";
 import { callVendor, type VendorConfig, vendorConfig } from "./vendor_call.ts";
 
@@ -110,28 +110,33 @@ interface _Call {
 
 async function _turn(call: _Call, signal: AbortSignal): Promise<ModelResponse> {
   const { client, options, request } = call;
+  const wire = wireNamed(request, WIRE_NAME_MAX.anthropic);
   const params: MessageCreateParamsNonStreaming = {
     model: call.model,
     max_tokens: options.maxTokens ?? _DEFAULT_MAX_TOKENS,
-    messages: anthropicMessages(request.messages),
+    messages: anthropicMessages(wire.messages),
   };
   if (request.system !== "") {
     params.system = [{ type: "text", text: request.system, cache_control: { type: "ephemeral" } }];
   }
-  if (request.tools.length > 0) params.tools = request.tools.map(_tool);
+  if (wire.tools.length > 0) params.tools = wire.tools.map(_tool);
   if (options.temperature !== undefined) {
     // The SDK's types no longer list it (newer models fix it); a server that takes it still may.
     Object.assign(params, { temperature: Math.min(1, options.temperature) });
   }
+  let r: ModelResponse;
   if (options.stream === false) {
-    return _fromMessage(await client.messages.create(params, { signal }));
+    r = _fromMessage(await client.messages.create(params, { signal }));
+  } else {
+    const stream = await client.messages.create({ ...params, stream: true }, { signal });
+    const acc = new _EventAccumulator(request.onDelta);
+    for await (const event of stream) acc.add(event);
+    // The SDK ends an aborted stream quietly: a cut-off reply must not pass for a whole one.
+    signal.throwIfAborted();
+    r = acc.response();
   }
-  const stream = await client.messages.create({ ...params, stream: true }, { signal });
-  const acc = new _EventAccumulator(request.onDelta);
-  for await (const event of stream) acc.add(event);
-  // The SDK ends an aborted stream quietly: a cut-off reply must not pass for a whole one.
-  signal.throwIfAborted();
-  return acc.response();
+  // The vendor saw wire names; the kernel dispatches its own.
+  return { ...r, calls: wire.names.fromWireCalls(r.calls) };
 }
 
 /**

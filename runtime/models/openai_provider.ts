@@ -39,7 +39,7 @@ import type {
 import type { RetryOptions } from "./model_retry.ts";
 import { parseToolArgs } from "../process/tool_call_args.ts";
 import { callVendor, type VendorConfig, vendorConfig } from "./vendor_call.ts";
-import { stableJson, wireSchema } from "./model_wire.ts";
+import { stableJson, WIRE_NAME_MAX, wireNamed, WireNames, wireSchema } from "./model_wire.ts";
 
 /** The vendor's API. */
 export const OPENAI_VENDOR_URL = "https://api.openai.com/v1";
@@ -107,11 +107,12 @@ interface _Call {
 
 async function _chatTurn(call: _Call, signal: AbortSignal): Promise<ModelResponse> {
   const { client, options, request } = call;
+  const wire = wireNamed(request, WIRE_NAME_MAX.openai);
   const params: ChatCompletionCreateParamsNonStreaming = {
     model: call.model,
-    messages: chatMessages(request.system, request.messages),
+    messages: chatMessages(request.system, wire.messages),
   };
-  if (request.tools.length > 0) params.tools = request.tools.map(_chatTool);
+  if (wire.tools.length > 0) params.tools = wire.tools.map(_chatTool);
   if (options.temperature !== undefined) params.temperature = options.temperature;
   if (options.maxTokens !== undefined) {
     // OpenAI's newer models refuse `max_tokens`; most other servers know only it.
@@ -120,7 +121,7 @@ async function _chatTurn(call: _Call, signal: AbortSignal): Promise<ModelRespons
   }
   if (options.stream === false) {
     const completion = await client.chat.completions.create(params, { signal });
-    return _fromCompletion(completion);
+    return _named(_fromCompletion(completion), wire.names);
   }
   const stream = await client.chat.completions.create(
     { ...params, stream: true, stream_options: { include_usage: true } },
@@ -130,7 +131,12 @@ async function _chatTurn(call: _Call, signal: AbortSignal): Promise<ModelRespons
   for await (const chunk of stream) acc.add(chunk);
   // The SDK ends an aborted stream quietly: a cut-off reply must not pass for a whole one.
   signal.throwIfAborted();
-  return acc.response();
+  return _named(acc.response(), wire.names);
+}
+
+/** A response whose calls name kernel tools (the vendor saw wire names). */
+function _named(r: ModelResponse, names: WireNames): ModelResponse {
+  return { ...r, calls: names.fromWireCalls(r.calls) };
 }
 
 /**
@@ -272,16 +278,17 @@ function _chatResponse(r: {
 
 async function _responsesTurn(call: _Call, signal: AbortSignal): Promise<ModelResponse> {
   const { client, options, request } = call;
+  const wire = wireNamed(request, WIRE_NAME_MAX.openai);
   const params: ResponseCreateParamsNonStreaming = {
     model: call.model,
-    input: responsesInput(request.messages),
+    input: responsesInput(wire.messages),
   };
   if (request.system !== "") params.instructions = request.system;
-  if (request.tools.length > 0) params.tools = request.tools.map(_responsesTool);
+  if (wire.tools.length > 0) params.tools = wire.tools.map(_responsesTool);
   if (options.temperature !== undefined) params.temperature = options.temperature;
   if (options.maxTokens !== undefined) params.max_output_tokens = options.maxTokens;
   if (options.stream === false) {
-    return _fromResponse(await client.responses.create(params, { signal }));
+    return _named(_fromResponse(await client.responses.create(params, { signal })), wire.names);
   }
   const stream = await client.responses.create({ ...params, stream: true }, { signal });
   let final: Response | null = null;
@@ -303,7 +310,7 @@ async function _responsesTurn(call: _Call, signal: AbortSignal): Promise<ModelRe
   if (final === null) {
     throw libosError("EUNKNOWN", "the stream ended without a final response");
   }
-  return _fromResponse(final);
+  return _named(_fromResponse(final), wire.names);
 }
 
 /** The Responses API input of a context, in order (the system prompt goes in `instructions`). */

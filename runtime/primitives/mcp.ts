@@ -18,17 +18,22 @@
  * A stdio server runs per process, started through the shell substrate like
  * a `run_shell` program: under bubblewrap, seeing the workspace as the
  * process's fs grants show it (ask and one-time parts hidden), plus its
- * config's `readOnly` folders and its program, with no network and only its
- * config's `env`.
+ * config's `readOnly` folders and its program, with only its config's `env`
+ * and never the host's network. When the process holds a live `net:` fetch
+ * grant as the server starts, the server gets the kernel's proxy (as
+ * `run_shell` does): each connection it opens, whenever it opens it, is a
+ * network request of the process's own, decided by the one Authorizer under
+ * the same `net:` rules, audited (`net.fetch`, with the server's name) and
+ * spent in a batch of its own before the proxy connects. Without one it has
+ * no network at all.
  *
  * @module
  */
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { libosError } from "../errors.ts";
-import type { Batch } from "../engine/batch.ts";
-import type { SyscallEngine } from "../engine/engine.ts";
-import { actionHash } from "../engine/engine.ts";
+import { Batch } from "../engine/batch.ts";
+import { actionHash, SyscallEngine } from "../engine/engine.ts";
 import { jsonSafe } from "../engine/json_safe.ts";
 import type { KernelCore } from "../kernel_core.ts";
 import type { McpServerConfig } from "../mcp/config.ts";
@@ -42,8 +47,9 @@ import {
 } from "../mcp/pinning.ts";
 import type { ToolSpec } from "../models/model_provider.ts";
 import { resolvePath } from "../substrate/workspace_path.ts";
-import type { McpPin, ProcessRecord } from "../types.ts";
-import { programView } from "./shell.ts";
+import type { McpPin, Pid, ProcessRecord } from "../types.ts";
+import { hasNetwork, programView, proxiedConnection } from "./shell.ts";
+import { ShellNetProxy } from "../substrate/shell_proxy.ts";
 
 /** What an MCP tool call answers: the server's result and the object it is kept in. */
 export interface McpCallResult {
@@ -356,14 +362,45 @@ function _connect(k: KernelCore, p: ProcessRecord, server: string): McpConnect {
       config.cwd === undefined ? p.cwd : resolvePath(p.cwd, config.cwd),
     );
     const view = await programView(k, p.pid, cwd);
-    const child = await shell.launch({
-      argv: [config.command, ...config.args],
-      cwd,
-      view: view.entries,
-      proxy: null,
-      env: config.env,
-      readOnly: config.readOnly,
-    });
+    const proxy = hasNetwork(k, p.pid)
+      ? await ShellNetProxy.start({
+        authorize: proxiedConnection(() => _connectionEngine(k, p.pid, server), {
+          via: "mcp",
+          server,
+        }),
+      })
+      : null;
+    let child;
+    try {
+      child = await shell.launch({
+        argv: [config.command, ...config.args],
+        cwd,
+        view: view.entries,
+        proxy: proxy === null ? null : { socketPath: proxy.socketPath },
+        env: config.env,
+        readOnly: config.readOnly,
+      });
+    } catch (error) {
+      await proxy?.[Symbol.asyncDispose]();
+      throw error;
+    }
+    // The proxy lives as long as the server.
+    child.status.finally(() => proxy?.[Symbol.asyncDispose]()).catch(() => {});
     return new ProcessTransport(child);
   };
+}
+
+/**
+ * The engine one connection of a process's stdio server is decided through:
+ * it happens outside any tool call, so it gets a batch of its own (committed
+ * by the proxy's decision) and the server's name as its call id.
+ */
+function _connectionEngine(k: KernelCore, pid: Pid, server: string): SyscallEngine {
+  const p = k._proc(pid);
+  return new SyscallEngine(k, p, {
+    batch: new Batch(),
+    callId: `mcp:${server}`,
+    turn: p.usage.steps,
+    replay: new Map(),
+  });
 }

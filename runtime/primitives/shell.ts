@@ -113,17 +113,15 @@ export function runShell(
       }
       view = await programView(k, e.pid, real, new Set(view.gating.map((g) => g.grantId)));
     }
-    const network = k.net !== null &&
-      k.grants.of(e.pid).some((g) =>
-        g.effect === "allow" && g.resource.startsWith("net:") && g.rights.includes("fetch") &&
-        isLive(g, k.clock.now())
-      );
+    const network = hasNetwork(k, e.pid);
     await e.effect(c, [authz, ...through], { cwd: real }, {
       network,
       view: view.walked,
       through: through.map((a) => a.grant?.id ?? null),
     });
-    await using proxy = network ? await ShellNetProxy.start({ authorize: _proxied(e) }) : null;
+    await using proxy = network
+      ? await ShellNetProxy.start({ authorize: proxiedConnection(() => e, { via: "shell" }) })
+      : null;
     const r = await shell.run({
       argv,
       cwd: real,
@@ -209,12 +207,32 @@ export function programView(
 }
 
 /**
- * The kernel's side of a program's proxy: each connection is a network
- * request of the process's own, decided, audited and spent (and committed)
- * before the proxy connects; the address connected is the one decided.
+ * Whether a program started for `pid` gets the kernel's network proxy: the
+ * kernel has a network provider and the process holds a live `net:` grant
+ * allowing `fetch` (each connection is still decided on its own).
  */
-function _proxied(e: SyscallEngine): ShellNetProxyOptions["authorize"] {
+export function hasNetwork(k: KernelCore, pid: Pid): boolean {
+  return k.net !== null &&
+    k.grants.of(pid).some((g) =>
+      g.effect === "allow" && g.resource.startsWith("net:") && g.rights.includes("fetch") &&
+      isLive(g, k.clock.now())
+    );
+}
+
+/**
+ * The kernel's side of a program's proxy: each connection is a network
+ * request of the process's own, decided, audited (with `detail`) and spent,
+ * and committed, before the proxy connects; the address connected is the one
+ * decided. `engine` gives the engine a connection is decided through: the
+ * tool call's own for `run_shell`, a fresh one per connection for an MCP
+ * server, whose connections happen outside any tool call.
+ */
+export function proxiedConnection(
+  engine: () => SyscallEngine,
+  detail: Record<string, unknown>,
+): ShellNetProxyOptions["authorize"] {
   return async (target, { signal }) => {
+    const e = engine();
     const net = e.k.net;
     const host = target.host.includes(":") ? `[${target.host}]` : target.host;
     try {
@@ -223,9 +241,7 @@ function _proxied(e: SyscallEngine): ShellNetProxyOptions["authorize"] {
       const address = await net.resolve(url, {
         signal,
         authorize: (hop, a) =>
-          isHostCheck(hop, a)
-            ? netRequest(e, hop, a, { via: "shell" })
-            : special(e, hop, a, port(hop)),
+          isHostCheck(hop, a) ? netRequest(e, hop, a, detail) : special(e, hop, a, port(hop)),
       });
       await e.k._commit(e.batch);
       return { ok: true, address };

@@ -4,8 +4,9 @@
  * a proxy. It listens on 127.0.0.1:<port> in the sandbox's own, otherwise
  * empty network namespace, forwards every accepted connection byte for byte
  * to the kernel's proxy over the unix socket bound into the sandbox, and runs
- * the program as its child with exactly the given environment, no standard
- * input, and its own standard output and error. When the program ends, the
+ * the program as its child with exactly the given environment and its own
+ * standard input, output and error (a run's standard input is empty; an MCP
+ * server's carries its requests). When the program ends, the
  * relay exits with the program's code (128 + the signal number when a signal
  * ended it, as bubblewrap reports).
  *
@@ -65,7 +66,7 @@ async function _main(args: string[]): Promise<number> {
       args: programArgs,
       clearEnv: true,
       env: JSON.parse(envJson) as Record<string, string>,
-      stdin: "null",
+      stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
