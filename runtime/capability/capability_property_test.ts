@@ -136,6 +136,10 @@ const PATTERN: Record<ResourceKind, fc.Arbitrary<string>> = {
   tool: fc.constantFrom("", "*", "**"),
   image: fc.constantFrom("", "*", "**"),
   checkpoint: fc.constantFrom("", "*", "**"),
+  mbox: fc.oneof(
+    fc.constantFrom("**", "jobs", "team/*"),
+    _slashPattern(["proc", "p_1", "jobs"], ["*", "**", "p_?"], 2),
+  ),
 };
 
 function _resource(kind: ResourceKind, pattern: string): string {
@@ -175,6 +179,7 @@ const PROBE: Record<ResourceKind, fc.Arbitrary<string>> = {
   tool: fc.constant("tool"),
   image: fc.constant("image"),
   checkpoint: fc.constant("checkpoint"),
+  mbox: fc.constantFrom("mbox:proc/p_1", "mbox:proc/p_2", "mbox:jobs", "mbox:team/results"),
 };
 
 /** Fixed probes, so that every property sees the usual shapes of each kind. */
@@ -191,6 +196,7 @@ const FIXED_PROBES: Record<ResourceKind, readonly string[]> = {
   tool: ["tool"],
   image: ["image"],
   checkpoint: ["checkpoint"],
+  mbox: ["mbox:proc/p_1", "mbox:jobs", "mbox:team/results"],
 };
 
 const EXPIRY = fc.constantFrom(1_000, 2_000, 3_000).map((ms) => new Date(NOW + ms).toISOString());

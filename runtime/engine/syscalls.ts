@@ -24,11 +24,13 @@ import * as shell from "../primitives/shell.ts";
 import * as jit from "../primitives/jit.ts";
 import * as checkpoint from "../primitives/checkpoint.ts";
 import * as clock from "../primitives/clock.ts";
+import * as mbox from "../primitives/mbox.ts";
 
 export type { FetchResult } from "../primitives/net.ts";
 export type { ObjectInfo } from "../primitives/obj.ts";
 export type { ShellRunResult } from "../primitives/shell.ts";
 export type { WaitResult } from "../primitives/proc.ts";
+export type { ReceivedMessage, ReceiveResult } from "../primitives/mbox.ts";
 export { MAX_FILE_BYTES } from "../primitives/fs.ts";
 
 /** A primitive's arguments after the engine. */
@@ -179,5 +181,13 @@ export class Syscalls {
 
   sleep(...a: _Args<typeof clock.sleep>): ReturnType<typeof clock.sleep> {
     return clock.sleep(this.#e, ...a);
+  }
+
+  sendMessage(...a: _Args<typeof mbox.send>): ReturnType<typeof mbox.send> {
+    return mbox.send(this.#e, ...a);
+  }
+
+  receiveMessage(...a: _Args<typeof mbox.receive>): ReturnType<typeof mbox.receive> {
+    return mbox.receive(this.#e, ...a);
   }
 }

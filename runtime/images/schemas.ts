@@ -20,6 +20,7 @@ export const RIGHTS_BY_KIND = {
   tool: ["register"],
   image: ["register"],
   checkpoint: ["create", "restore", "export"],
+  mbox: ["send", "receive"],
 } as const satisfies Record<string, readonly string[]>;
 
 /** A resource kind: the part of a resource before the first colon. */

@@ -59,6 +59,9 @@ export const PRIMITIVES = {
   "checkpoint.create": _p("checkpoint", "checkpoint.create", false),
   "clock.now": _p("now", "clock.now", true),
   "clock.sleep": _p("sleep", "clock.sleep", true),
+  // A send's message commits with its result; a receive's claim is found again by its key.
+  "mbox.send": _p("send_message", "mbox.send", true),
+  "mbox.receive": _p("receive_message", "mbox.receive", true),
 } as const satisfies Record<string, PrimitiveNames>;
 
 /** A syscall name. */
