@@ -8,6 +8,10 @@ import assert from "node:assert/strict";
 import { Kernel, MemoryStore, type ToolResult } from "../mod.ts";
 import { CrashableStore } from "../runtime/testing/mod.ts";
 import { bootKernel, call, outcome, scripted, toolResults } from "./helpers.ts";
+import { bootPlane } from "./api_helpers.ts";
+import { startKernel, withTemp } from "./cli_kit.ts";
+
+const KILL_ADMIN = "mailbox-kill-admin-token-0123456789";
 
 /** The tool results of a process whose tool is `name`. */
 async function resultsOf(kernel: Kernel, pid: string, name: string): Promise<ToolResult[]> {
@@ -250,3 +254,98 @@ for (const at of ["before", "after"] as const) {
     assert.equal(receives.length, 1);
   });
 }
+
+/** The bodies a process received, in order, from its journal as the API answers it. */
+async function receivedOverApi(
+  get: (path: string) => Promise<{ status: number; json: unknown }>,
+  pid: string,
+): Promise<unknown[]> {
+  const r = await get(`/v1/processes/${pid}/journal?limit=1000`);
+  assert.equal(r.status, 200);
+  const entries = (r.json as { entries: { kind: string; data: Record<string, unknown> }[] })
+    .entries;
+  return entries
+    .filter((e) => e.kind === "tool.end" && e.data["name"] === "receive_message")
+    .map((e) => {
+      const result = e.data["result"] as ToolResult;
+      assert.ok(result.ok, JSON.stringify(result));
+      return (result.value as { message: { body: unknown } }).message.body;
+    });
+}
+
+Deno.test("over the HTTP API: two processes spawned with mbox grants exchange messages; a send without a grant is audited as a deny", async () => {
+  await using t = await bootPlane();
+  const spawn = async (image: unknown) => {
+    const r = await t.call("/v1/processes", { body: { image, goal: "mailbox" } });
+    assert.equal(r.status, 201, r.text);
+    return r.json.pid as string;
+  };
+  const grant = (rights: string[]) => [{ resource: "mbox:results", rights }];
+  const rx = await spawn(receiver(2, { from: "mbox:results" }, grant(["receive"])));
+  const tx = await spawn(sender("mbox:results", ["a", "b"], grant(["send"])));
+  const bad = await spawn(sender("mbox:results", ["c"], []));
+  for (const pid of [tx, bad, rx]) {
+    const r = await t.call(`/v1/processes/${pid}/wait?until=terminal&timeoutMs=10000`);
+    assert.equal(r.json.process.state, "exited", r.text);
+  }
+  assert.deepEqual(await receivedOverApi((p) => t.call(p), rx), ["a", "b"]);
+  const denied = await t.call(`/v1/audit?pid=${bad}&action=mbox.send`);
+  assert.deepEqual(
+    denied.json.records.map((a: { decision: string; resource: string }) => [
+      a.decision,
+      a.resource,
+    ]),
+    [["deny", "mbox:results"]],
+  );
+});
+
+Deno.test("SIGKILL of a real libos start (SQLite) while messages flow: after restarts every message is delivered exactly once", async () => {
+  await withTemp("libos-mbox-kill-", async (dir) => {
+    const headers = { authorization: `Bearer ${KILL_ADMIN}`, "content-type": "application/json" };
+    const api = (url: string) => async (path: string) => {
+      const r = await fetch(`${url}${path}`, { headers });
+      return { status: r.status, json: await r.json() };
+    };
+    const bodies = [1, 2, 3, 4, 5, 6, 7, 8];
+    const grant = (rights: string[]) => [{ resource: "mbox:work", rights }];
+    let kernel = await startKernel(dir, { env: { LIBOS_ADMIN_TOKEN: KILL_ADMIN } });
+    const pids: string[] = [];
+    try {
+      for (
+        const image of [
+          receiver(bodies.length, { from: "work" }, grant(["receive"])),
+          // A pause between sends keeps the flow going across the kills.
+          scripted([
+            ...bodies.flatMap((body) => [
+              call("send_message", { to: "work", body }),
+              call("sleep", { ms: 40 }),
+            ]),
+            call("exit", { result: null }),
+          ], { capabilities: grant(["send"]) }),
+        ]
+      ) {
+        const r = await fetch(`${kernel.url}/v1/processes`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ image, goal: "flow" }),
+        });
+        assert.equal(r.status, 201);
+        pids.push((await r.json()).pid);
+      }
+      // Killed while the messages flow, at a few points; then once more when idle.
+      for (const ms of [0, 60, 150]) {
+        await new Promise((r) => setTimeout(r, ms));
+        assert.equal((await kernel.stop("SIGKILL")).status.signal, "SIGKILL");
+        await kernel[Symbol.asyncDispose]();
+        kernel = await startKernel(dir, { env: { LIBOS_ADMIN_TOKEN: KILL_ADMIN } });
+      }
+      for (const pid of pids) {
+        const r = await api(kernel.url)(`/v1/processes/${pid}/wait?until=terminal&timeoutMs=30000`);
+        assert.equal(r.json.process.state, "exited", JSON.stringify(r.json));
+      }
+      assert.deepEqual(await receivedOverApi(api(kernel.url), pids[0]!), bodies);
+    } finally {
+      await kernel[Symbol.asyncDispose]();
+    }
+  });
+});
