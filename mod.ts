@@ -112,6 +112,7 @@ export {
   matchPattern,
   MemoryFilesystem,
   MemoryStore,
+  type MessageRecord,
   modelKeysPresent,
   type ModelOptions,
   ModelOptionsSchema,
