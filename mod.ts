@@ -116,6 +116,7 @@ export {
   McpSession,
   MemoryFilesystem,
   MemoryStore,
+  type MessageRecord,
   modelKeysPresent,
   type ModelOptions,
   ModelOptionsSchema,

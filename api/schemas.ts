@@ -131,6 +131,7 @@ const WaitReasonSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("human"), requestId: z.string() }),
   z.object({ kind: z.literal("child"), pid: z.string() }),
   z.object({ kind: z.literal("timer"), until: z.number() }),
+  z.object({ kind: z.literal("message"), channel: z.string(), until: z.number().nullable() }),
   z.object({ kind: z.literal("event"), name: z.string() }),
 ]).openapi("WaitReason");
 

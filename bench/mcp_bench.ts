@@ -30,7 +30,9 @@ export interface McpBenchRow {
 }
 
 const EVERYTHING = "npm:@modelcontextprotocol/server-everything@2026.8.31";
-const RUN = ["run", "-A", "--no-config", "--no-lock", "--cached-only"];
+/** The repository's lock: the server's dependencies resolve as `deno install --frozen` cached them. */
+const LOCK = new URL("../deno.lock", import.meta.url).pathname;
+const RUN = ["run", "-A", "--no-config", "--lock", LOCK, "--frozen", "--cached-only"];
 const CALLS = 300;
 const WARMUP = 30;
 
@@ -173,7 +175,7 @@ export async function benchMcp(dir: string): Promise<McpBenchRow[]> {
     command: "${DENO}",
     args: [...RUN, EVERYTHING, "stdio"],
     env: { DENO_DIR: "${DENO_DIR}", HOME: "/tmp" },
-    readOnly: ["${DENO_DIR}"],
+    readOnly: ["${DENO_DIR}", LOCK],
   };
   const rows: McpBenchRow[] = [];
   const kernelStdio = await _throughKernel(dir, stdio, denoDir);

@@ -4,7 +4,7 @@
  * the SQLite store on a temporary file (WAL, synchronous=FULL); the `loop`
  * workload runs on PostgreSQL too (the tests' server, a fresh schema).
  *
- * Pass names to run a subset: `deno task bench primitive spawn loop rss verify mcp`.
+ * Pass names to run a subset: `deno task bench primitive spawn loop rss verify mcp mailbox`.
  */
 import { join } from "node:path";
 import {
@@ -415,6 +415,60 @@ async function benchRecovery(dir: string): Promise<void> {
   });
 }
 
+/**
+ * Mailbox round trip between two processes on one kernel: A sends on channel
+ * `ping` and waits in receive on `pong`; B receives on `ping`, answers on
+ * `pong` and waits again. A round trip is the time between two wake-ups of A:
+ * two sends and two receives, each a scripted model turn, a claim and a
+ * journaled result. The cross-kernel variant (two kernels on one PostgreSQL)
+ * is still to come.
+ */
+async function benchMailbox(dir: string): Promise<void> {
+  for (
+    const [label, store, n] of [
+      ["memory store", new MemoryStore(), 1000],
+      ["sqlite, durable", await tempStore(dir, "mbox"), 300],
+    ] as [string, Store, number][]
+  ) {
+    await using kernel = await Kernel.create({ store, filesystem: new MemoryFilesystem() });
+    const capabilities = [{ resource: "mbox:p*", rights: ["send", "receive"] }];
+    const loop = (first: string, second: string, args: Record<string, unknown>) =>
+      image(`mbox-${first}-${store.kind}`, {
+        provider: "scripted",
+        steps: [
+          ...Array.from({ length: n }, () => [
+            first === "send_message"
+              ? { tool: first, args: { to: "mbox:ping", body: { n: 1 } } }
+              : { tool: first, args: { from: "mbox:ping" } },
+            second === "send_message"
+              ? { tool: second, args: { to: "mbox:pong", body: { n: 2 } } }
+              : { tool: second, args },
+          ]).flat(),
+          { tool: "exit", args: { result: null } },
+        ],
+      }, { capabilities });
+    const wakes: number[] = [];
+    const b = await kernel.spawn({ image: loop("receive_message", "send_message", {}), goal: "b" });
+    const a = await kernel.spawn({
+      image: loop("send_message", "receive_message", { from: "mbox:pong" }),
+      goal: "a",
+    });
+    using _sub = kernel.events.subscribe((e) => {
+      if (e.type === "process" && e.pid === a.pid && e.from === "waiting") {
+        wakes.push(performance.now());
+      }
+    });
+    await kernel.wait(a.pid, { until: "terminal" });
+    await kernel.wait(b.pid, { until: "terminal" });
+    const times = wakes.slice(1).map((t, i) => t - wakes[i]!).sort((x, y) => x - y);
+    rows.push({
+      name: `mailbox round trip, 2 processes (${label}), p50 / p99`,
+      value: `${us(pct(times, 0.5))} / ${us(pct(times, 0.99))}`,
+      target: "—",
+    });
+  }
+}
+
 const all: Record<string, (dir: string) => Promise<void>> = {
   primitive: benchPrimitive,
   spawn: benchSpawn,
@@ -423,6 +477,7 @@ const all: Record<string, (dir: string) => Promise<void>> = {
   checkpoint: benchCheckpoint,
   recovery: benchRecovery,
   mcp: async (dir) => void rows.push(...await benchMcp(dir)),
+  mailbox: benchMailbox,
 };
 
 if (import.meta.main) {

@@ -52,6 +52,7 @@ import {
 } from "./images/schemas.ts";
 import { validateImage } from "./images/image_loader.ts";
 import { Scheduler } from "./process/scheduler.ts";
+import { Mailboxes } from "./mailbox/mailboxes.ts";
 import { ScriptedModel } from "./models/scripted_model.ts";
 import { runQuantum } from "./process/step_loop.ts";
 import { chargeLeftHolds } from "./process/model_reservation.ts";
@@ -107,6 +108,13 @@ export interface KernelOptions {
   models?: ModelProvider[];
   /** How many processes run a quantum at once (default 64). */
   concurrency?: number;
+  /**
+   * While processes wait in `receive`, look in the store for messages other
+   * kernels stored every this many ms (default null: never; one kernel wakes
+   * its receivers when it stores a message, and `onMessageStored` takes a
+   * notice from elsewhere).
+   */
+  mailboxPollMs?: number | null;
   /** Object memory quotas (default: DEFAULT_OBJECT_QUOTAS). */
   objectQuotas?: Partial<ObjectQuotas>;
   /** The object type registry (default: defaultObjectTypes()). */
@@ -182,6 +190,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
   readonly commands: CommandLedger;
   /** @internal */
   readonly _scheduler: Scheduler;
+  /** @internal */
+  readonly _mailboxes: Mailboxes;
   #journalHeads = new Map<Pid, number>();
   #audit: AuditChain;
   #counters: Record<string, number>;
@@ -224,6 +234,12 @@ export class Kernel implements KernelCore, AsyncDisposable {
       for (const m of mutations) batch.add(m);
       return this._commit(batch);
     }, () => this.clock.now());
+    this._mailboxes = new Mailboxes({
+      store,
+      clock: this.clock,
+      wake: (pid) => this.#wakeFromMail(pid),
+      pollMs: options.mailboxPollMs ?? null,
+    });
     this._scheduler = new Scheduler({
       concurrency: options.concurrency ?? 64,
       run: (pid) => runQuantum(this, pid),
@@ -514,6 +530,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
    */
   #onTerminal(p: ProcessRecord): void {
     this.#clearTimer(p.pid);
+    this._mailboxes.forget(p.pid);
     if (purgeDue(p)) void this.#purge(p.pid).catch((e) => this._panic(p.pid, e));
     void this.toolHost?.release?.(p.pid).catch((e) =>
       console.error(logLine(`libos: releasing ${p.pid}'s sandbox: ${errorText(e)}`))
@@ -563,6 +580,29 @@ export class Kernel implements KernelCore, AsyncDisposable {
   _park(batch: Batch, p: ProcessRecord, wait: WaitReason): void {
     this._transition(batch, p, "waiting", { wait, reason: null });
     if (wait.kind === "timer") batch.then(() => this.#armTimer(p.pid, wait.until));
+    if (wait.kind === "message") {
+      batch.then(() => {
+        if (wait.until !== null) this.#armTimer(p.pid, wait.until);
+        this._mailboxes.park(wait.channel, p.pid);
+      });
+    }
+  }
+
+  /**
+   * A message on `channel` is durable: the receivers waiting on it on this
+   * kernel wake and take it (one of them; the others wait again). A send on
+   * this kernel calls it; a bridge from other kernels (LISTEN/NOTIFY) may too.
+   */
+  onMessageStored(channel: string): void {
+    if (!this.#closed) this._mailboxes.stored(channel);
+  }
+
+  /** A receiver's channel got a message: its deadline timer goes, it runs again. */
+  #wakeFromMail(pid: Pid): void {
+    const p = this._procs.get(pid);
+    if (p?.state !== "waiting" || p.wait?.kind !== "message") return;
+    this.#clearTimer(pid);
+    void this._wake(pid, "message").catch((e) => this._panic(pid, e));
   }
 
   #armTimer(pid: Pid, until: number): void {
@@ -571,6 +611,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
       pid,
       this.clock.setTimer(until, () => {
         this.#timers.delete(pid);
+        this._mailboxes.forget(pid);
         void this._wake(pid, "timer").catch((e) => this._panic(pid, e));
       }),
     );
@@ -1222,6 +1263,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
       }
       case "event":
         return false;
+      // The receive runs again: it takes a message stored meanwhile (by
+      // this kernel or another), or waits again.
+      case "message":
+        return true;
     }
   }
 
@@ -1711,6 +1756,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
     await this.mcp?.releaseAll();
     for (const t of this.#timers.values()) t[Symbol.dispose]();
     this.#timers.clear();
+    this._mailboxes.close();
     if (this.#fatal === null) {
       try {
         await this.store.apply([{ kind: "meta.put", key: "shutdown", value: "clean" }]);

@@ -21,6 +21,8 @@ import type { Clock } from "./substrate/clock.ts";
 import type { EventBus } from "./events.ts";
 import type { FilesystemProvider } from "./substrate/fs_provider.ts";
 import type { ImageRegistry } from "./images/image_registry.ts";
+import type { Mailboxes } from "./mailbox/mailboxes.ts";
+import type { ObjectTypeRegistry } from "./memory/object_types.ts";
 import type { ContextMessage, ModelProvider } from "./models/model_provider.ts";
 import type { NetProvider } from "./substrate/net_provider.ts";
 import type { ObjectMemory } from "./memory/object_memory.ts";
@@ -127,6 +129,8 @@ export interface KernelCore {
   readonly clock: Clock;
   readonly images: ImageRegistry;
   readonly objects: ObjectMemory;
+  /** The object types (message bodies are validated against them too). */
+  readonly objectTypes: ObjectTypeRegistry;
   readonly grants: GrantTable;
   readonly authorizer: Authorizer;
   readonly events: EventBus;
@@ -141,6 +145,10 @@ export interface KernelCore {
   readonly mcp: McpClients | null;
   readonly _models: Map<string, ModelProvider>;
   readonly _scheduler: Scheduler;
+  /** Mailbox claims, waiters and wake-ups. */
+  readonly _mailboxes: Mailboxes;
+  /** A message on `channel` is durable: its receivers waiting on this kernel wake. */
+  onMessageStored(channel: string): void;
 
   // ---------------------------------------------------------- durable records
   /** Commits a batch; a store failure stops the kernel. */

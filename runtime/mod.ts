@@ -66,6 +66,7 @@ export type {
   HumanRequest,
   ImageRecord,
   JournalEntry,
+  MessageRecord,
   ObjectRecord,
   Pid,
   ProcessRecord,

@@ -144,6 +144,26 @@ export interface ToolSys {
     now(): Promise<{ now: number; iso: string }>;
     sleep(ms: number): Promise<{ slept: number }>;
   };
+  /** Mailboxes (README "Mailboxes"): `send` needs `send` on the channel, `receive` `receive`. */
+  mbox: {
+    send(
+      input: { to: string; type?: string; body: unknown },
+    ): Promise<{ id: string; channel: string; sentAt: number }>;
+    receive(input?: { from?: string; timeoutMs?: number }): Promise<
+      | {
+        timedOut: false;
+        message: {
+          id: string;
+          channel: string;
+          from: string | null;
+          type: string;
+          body: unknown;
+          sentAt: number;
+        };
+      }
+      | { timedOut: true; message: null }
+    >;
+  };
   /** Writes a line to the tool's log (journaled, never shown to other processes). */
   log(...args: unknown[]): void;
 }

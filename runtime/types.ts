@@ -27,7 +27,12 @@ export type WaitReason =
   | { kind: "human"; requestId: string }
   | { kind: "child"; pid: Pid }
   | { kind: "timer"; until: number }
-  | { kind: "event"; name: string };
+  | { kind: "event"; name: string }
+  /**
+   * A message on a mailbox channel (`mbox:<name>`), or the deadline `until`
+   * (ms since the epoch; null: no deadline).
+   */
+  | { kind: "message"; channel: string; until: number | null };
 
 /** One tool call of a model turn. */
 export interface ToolCall {
@@ -417,4 +422,30 @@ export interface CommandRecord {
   refs: CommandRefs | null;
   /** The answer (when `done`). */
   response: CommandResponse | null;
+}
+
+/**
+ * A message between processes: a typed body on a mailbox channel
+ * (`mbox:proc/<pid>`, a process's own mailbox, or `mbox:<name>`, a named
+ * one), delivered to exactly one receiver, which claims it under the key of
+ * the receive call that took it.
+ */
+export interface MessageRecord {
+  /** `m_<n>`. */
+  id: string;
+  /** The id's number: messages of a channel are delivered in seq order. */
+  seq: number;
+  /** `mbox:proc/<pid>` or `mbox:<name>`. */
+  channel: string;
+  /** The sending process, or null (an operator). */
+  sender: Pid | null;
+  /** An object type of the kernel (the body was validated against it). */
+  type: string;
+  body: unknown;
+  sentAt: number;
+  /** The receiver that claimed it, or null while it waits. */
+  claimedBy: Pid | null;
+  /** The receive call that claimed it (`<callId>#<syscall>`), or null. */
+  claimKey: string | null;
+  claimedAt: number | null;
 }

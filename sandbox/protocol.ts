@@ -96,6 +96,8 @@ export const SYSCALLS = {
   "shell.run": ["argv", "timeoutMs?"],
   "clock.now": [],
   "clock.sleep": ["ms"],
+  "mbox.send": ["to", "type?", "body"],
+  "mbox.receive": ["from?", "timeoutMs?"],
 } as const satisfies Record<string, readonly string[]>;
 
 /** A syscall name: `"fs.readText"`, `"obj.create"`, `"clock.now"`, … */

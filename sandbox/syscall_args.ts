@@ -76,6 +76,15 @@ export const SYSCALL_ARGS = {
   }),
   "clock.now": z.strictObject({}),
   "clock.sleep": z.strictObject({ ms: z.number().int().nonnegative().max(86_400_000) }),
+  "mbox.send": z.strictObject({
+    to: z.string().min(1).max(256),
+    type: z.string().min(1).max(64).optional(),
+    body: z.unknown(),
+  }),
+  "mbox.receive": z.strictObject({
+    from: z.string().min(1).max(256).optional(),
+    timeoutMs: z.number().int().nonnegative().max(604_800_000).optional(),
+  }),
 } as const satisfies Record<SyscallName, z.ZodType>;
 
 /** The checked arguments of syscall `name`. */

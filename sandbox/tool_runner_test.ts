@@ -117,14 +117,16 @@ Deno.test("every sys method reaches the kernel under its dotted name, with named
     ["proc.chdir", { path: "d" }],
     ["clock.now", {}],
     ["clock.sleep", { ms: 5 }],
+    ["mbox.send", { to: "p_2", type: "note", body: { text: "hi" } }],
+    ["mbox.receive", { timeoutMs: 0 }],
   ]);
   assert.ok(calls[2]![1]["data"] instanceof Uint8Array, "bytes arrive as a Uint8Array");
   if (result.ok) {
     const results = (result.value as { results: unknown[] }).results;
     assert.deepEqual(results[1], new Uint8Array([7, 7]));
-    assert.equal(result.syscalls, 27);
+    assert.equal(result.syscalls, 29);
   }
-  assert.deepEqual(lines, ["made 27 syscalls"]);
+  assert.deepEqual(lines, ["made 29 syscalls"]);
 });
 
 Deno.test("a syscall error reaches the tool as data with its code, and a tool may fail with it", async () => {

@@ -511,6 +511,10 @@ function _makeSys(call: _Call): ToolSys {
       now: () => sc("clock.now", {}),
       sleep: (ms) => sc("clock.sleep", { ms }),
     },
+    mbox: {
+      send: ({ to, type, body }) => sc("mbox.send", { to, type, body }),
+      receive: (input) => sc("mbox.receive", { from: input?.from, timeoutMs: input?.timeoutMs }),
+    },
     log: (...args) => {
       if (call.closed) return;
       const line = args.map((a) => typeof a === "string" ? a : _inspect(a)).join(" ");

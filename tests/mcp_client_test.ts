@@ -38,7 +38,9 @@ const DENO = Deno.execPath();
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname.replace(/\/$/, "");
 const EVERYTHING = "npm:@modelcontextprotocol/server-everything@2026.8.31";
 const FILESYSTEM = "npm:@modelcontextprotocol/server-filesystem@2026.8.31";
-const RUN = ["run", "-A", "--no-config", "--no-lock", "--cached-only"];
+/** The repository's lock: the servers' dependencies resolve as `deno install --frozen` cached them. */
+const LOCK = new URL("../deno.lock", import.meta.url).pathname;
+const RUN = ["run", "-A", "--no-config", "--lock", LOCK, "--frozen", "--cached-only"];
 
 /** Deno's cache folder (its npm packages are what the servers' programs are). */
 async function denoDir(): Promise<string> {
@@ -57,13 +59,13 @@ async function config(servers: Record<string, unknown> = {}): Promise<McpClients
         command: "${DENO}",
         args: [...run, EVERYTHING, "stdio"],
         env: { DENO_DIR: "${DENO_DIR}", HOME: "/tmp" },
-        readOnly: ["${DENO_DIR}"],
+        readOnly: ["${DENO_DIR}", LOCK],
       },
       test: {
         command: "${DENO}",
         args: [...run, `${FIXTURES}/mcp_server.ts`],
         env: { DENO_DIR: "${DENO_DIR}", HOME: "/tmp" },
-        readOnly: ["${DENO_DIR}", FIXTURES],
+        readOnly: ["${DENO_DIR}", LOCK, FIXTURES],
         maxResultBytes: 4096,
       },
     },
@@ -452,7 +454,7 @@ Deno.test("server-filesystem (stdio) sees the workspace as the process's fs gran
           command: "${DENO}",
           args: [...RUN, FILESYSTEM, "."],
           env: { DENO_DIR: "${DENO_DIR}", HOME: "/tmp" },
-          readOnly: ["${DENO_DIR}"],
+          readOnly: ["${DENO_DIR}", LOCK],
         },
       },
     });

@@ -143,6 +143,10 @@ const PATTERN: Record<ResourceKind, fc.Arbitrary<string>> = {
       fc.constantFrom("echo", "get-*", "*", "resource:**", "resource:file:/*"),
     ).map(([server, tool]) => `${server}/${tool}`),
   ),
+  mbox: fc.oneof(
+    fc.constantFrom("**", "jobs", "team/*"),
+    _slashPattern(["proc", "p_1", "jobs"], ["*", "**", "p_?"], 2),
+  ),
 };
 
 function _resource(kind: ResourceKind, pattern: string): string {
@@ -186,6 +190,7 @@ const PROBE: Record<ResourceKind, fc.Arbitrary<string>> = {
     fc.constantFrom("everything", "files", "other"),
     fc.constantFrom("echo", "get-sum", "resource:file:/a", "resource:file:/a/b"),
   ).map(([server, tool]) => `mcp:${server}/${tool}`),
+  mbox: fc.constantFrom("mbox:proc/p_1", "mbox:proc/p_2", "mbox:jobs", "mbox:team/results"),
 };
 
 /** Fixed probes, so that every property sees the usual shapes of each kind. */
@@ -203,6 +208,7 @@ const FIXED_PROBES: Record<ResourceKind, readonly string[]> = {
   image: ["image"],
   checkpoint: ["checkpoint"],
   mcp: ["mcp:everything/echo", "mcp:everything/get-sum", "mcp:files/resource:file:/a"],
+  mbox: ["mbox:proc/p_1", "mbox:jobs", "mbox:team/results"],
 };
 
 const EXPIRY = fc.constantFrom(1_000, 2_000, 3_000).map((ms) => new Date(NOW + ms).toISOString());

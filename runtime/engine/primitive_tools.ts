@@ -248,6 +248,34 @@ const TOOLS: readonly PrimitiveTool[] = [
     (s, a) => s.mcpReadResource(a.server, a.uri),
   ),
   tool(
+    "mbox.send",
+    "Send a typed message to a process's mailbox (to: its pid) or a named channel (to: 'mbox:<name>'); answers {id, channel, sentAt}",
+    z.strictObject({
+      to: z.string().min(1).max(256),
+      type: z.string().max(64).optional().describe("an object type, default json"),
+      body: z.unknown(),
+    }),
+    (s, a) =>
+      s.sendMessage({
+        to: a.to,
+        body: a.body,
+        ...(a.type === undefined ? {} : { type: a.type }),
+      }),
+  ),
+  tool(
+    "mbox.receive",
+    "Take the oldest message of your mailbox (or of channel 'from'), waiting up to timeoutMs (absent: no deadline) for one; answers {timedOut, message: {id, channel, from, type, body, sentAt} | null}",
+    z.strictObject({
+      from: z.string().min(1).max(256).optional(),
+      timeoutMs: z.number().int().min(0).max(604_800_000).optional(),
+    }),
+    (s, a) =>
+      s.receiveMessage({
+        ...(a.from === undefined ? {} : { from: a.from }),
+        ...(a.timeoutMs === undefined ? {} : { timeoutMs: a.timeoutMs }),
+      }),
+  ),
+  tool(
     "clock.sleep",
     "Sleep for some milliseconds",
     z.strictObject({ ms: z.number().int().min(0).max(604_800_000) }),

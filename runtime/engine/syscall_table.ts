@@ -89,6 +89,22 @@ const TABLE: Readonly<Partial<Record<SysName, _Entry>>> = {
   },
   "clock.now": (s) => s.now(),
   "clock.sleep": (s, a) => s.sleep(a["ms"] as number),
+  "mbox.send": (s, a) => {
+    const type = _opt<string>(a, "type");
+    return s.sendMessage({
+      to: _str(a, "to"),
+      body: a["body"],
+      ...(type === undefined ? {} : { type }),
+    });
+  },
+  "mbox.receive": (s, a) => {
+    const from = _opt<string>(a, "from");
+    const timeoutMs = _opt<number>(a, "timeoutMs");
+    return s.receiveMessage({
+      ...(from === undefined ? {} : { from }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+  },
 };
 
 /** Every syscall name. */

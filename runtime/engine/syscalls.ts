@@ -25,12 +25,14 @@ import * as jit from "../primitives/jit.ts";
 import * as checkpoint from "../primitives/checkpoint.ts";
 import * as clock from "../primitives/clock.ts";
 import * as mcp from "../primitives/mcp.ts";
+import * as mbox from "../primitives/mbox.ts";
 
 export type { FetchResult } from "../primitives/net.ts";
 export type { McpCallResult } from "../primitives/mcp.ts";
 export type { ObjectInfo } from "../primitives/obj.ts";
 export type { ShellRunResult } from "../primitives/shell.ts";
 export type { WaitResult } from "../primitives/proc.ts";
+export type { ReceivedMessage, ReceiveResult } from "../primitives/mbox.ts";
 export { MAX_FILE_BYTES } from "../primitives/fs.ts";
 
 /** A primitive's arguments after the engine. */
@@ -189,5 +191,13 @@ export class Syscalls {
 
   mcpReadResource(...a: _Args<typeof mcp.mcpReadResource>): ReturnType<typeof mcp.mcpReadResource> {
     return mcp.mcpReadResource(this.#e, ...a);
+  }
+
+  sendMessage(...a: _Args<typeof mbox.send>): ReturnType<typeof mbox.send> {
+    return mbox.send(this.#e, ...a);
+  }
+
+  receiveMessage(...a: _Args<typeof mbox.receive>): ReturnType<typeof mbox.receive> {
+    return mbox.receive(this.#e, ...a);
   }
 }

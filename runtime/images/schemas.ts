@@ -22,6 +22,7 @@ export const RIGHTS_BY_KIND = {
   checkpoint: ["create", "restore", "export"],
   /** `mcp:<server>/<tool>` (call) and `mcp:<server>/resource:<uri>` (read). */
   mcp: ["call", "read"],
+  mbox: ["send", "receive"],
 } as const satisfies Record<string, readonly string[]>;
 
 /** A resource kind: the part of a resource before the first colon. */

@@ -63,6 +63,9 @@ export const PRIMITIVES = {
   // operator trusts its annotations and they say so (the call decides).
   "mcp.call": _p(null, "mcp.call", false),
   "mcp.readResource": _p("mcp_read_resource", "mcp.read", true),
+  // A send's message commits with its result; a receive's claim is found again by its key.
+  "mbox.send": _p("send_message", "mbox.send", true),
+  "mbox.receive": _p("receive_message", "mbox.receive", true),
 } as const satisfies Record<string, PrimitiveNames>;
 
 /** A syscall name. */

@@ -7,6 +7,7 @@
  */
 import { libosError } from "../errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
+import { claimError } from "./store_encoding.ts";
 import { auditKeys, mutationKey, mutationSeq, queryAfterSeq, queryLimit } from "./store_checks.ts";
 import type {
   CheckpointInfo,
@@ -16,6 +17,7 @@ import type {
   HumanRequest,
   ImageRecord,
   JournalEntry,
+  MessageRecord,
   ObjectRecord,
   Pid,
   ProcessRecord,
@@ -53,6 +55,7 @@ export class MemoryStore implements Store {
   #meta = new Map<string, unknown>();
   #checkpoints = new Map<string, CheckpointRecord>();
   #commands = new Map<string, CommandRecord>();
+  #messages = new Map<string, MessageRecord>();
 
   /**
    * Applies a batch atomically, now (so batches land in call order); the
@@ -160,6 +163,26 @@ export class MemoryStore implements Store {
     return this.#read(() => this.#commands.get(id) ?? null);
   }
 
+  /** The oldest unclaimed messages of a channel, in seq order. */
+  nextMessages(channel: string, limit: number): Promise<MessageRecord[]> {
+    return this.#read(() =>
+      [...this.#messages.values()]
+        .filter((m) => m.channel === channel && m.claimedBy === null)
+        .sort((a, b) => a.seq - b.seq || (a.id < b.id ? -1 : 1))
+        .slice(0, queryLimit(limit, 0))
+    );
+  }
+
+  /** The message a receive call claimed, or null. */
+  claimedMessage(pid: Pid, key: string): Promise<MessageRecord | null> {
+    return this.#read(() => {
+      for (const m of this.#messages.values()) {
+        if (m.claimedBy === pid && m.claimKey === key) return m;
+      }
+      return null;
+    });
+  }
+
   /** Releases the store. Idempotent. */
   close(): Promise<void> {
     this.#state = "closed";
@@ -259,6 +282,41 @@ export class MemoryStore implements Store {
             undo.push(() => this.#commands.set(id, command));
           }
         }
+        return;
+      }
+      case "message.put": {
+        const id = mutationKey(m.message.id, m.kind, "id");
+        mutationSeq(m.message.seq, m.kind, "seq");
+        mutationKey(m.message.channel, m.kind, "channel");
+        if (this.#messages.has(id)) {
+          throw libosError("EEXIST", `Cannot put message '${id}': it exists already`);
+        }
+        _put(this.#messages, id, m.message, undo);
+        return;
+      }
+      case "message.claim": {
+        const id = mutationKey(m.id, m.kind, "id");
+        const pid = mutationKey(m.pid, m.kind, "pid");
+        const key = mutationKey(m.key, m.kind, "key");
+        mutationSeq(m.at, m.kind, "at");
+        const message = this.#messages.get(id);
+        if (message === undefined) throw claimError(id, null);
+        if (message.claimedBy === pid && message.claimKey === key) return;
+        if (message.claimedBy !== null) throw claimError(id, message);
+        for (const other of this.#messages.values()) {
+          if (other.claimedBy === pid && other.claimKey === key) {
+            throw libosError(
+              "EEXIST",
+              `Cannot claim message '${id}': receive ${key} of process ${pid} claimed '${other.id}' already`,
+            );
+          }
+        }
+        _put(
+          this.#messages,
+          id,
+          { ...message, claimedBy: pid, claimKey: key, claimedAt: m.at },
+          undo,
+        );
         return;
       }
       case "meta.put":

@@ -113,6 +113,27 @@ const _MIGRATIONS: readonly _Migration[] = [
       "CREATE INDEX commands_expiry ON commands (expires_at)",
     ],
   },
+  {
+    version: 4,
+    description: "mailbox messages",
+    statements: [
+      // The claim lives in its columns (the body is the record without it).
+      `CREATE TABLE messages (
+        id ${_KEY} PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        channel ${_KEY} NOT NULL,
+        sender ${_KEY},
+        sent_at BIGINT NOT NULL,
+        claimed_by ${_KEY},
+        claim_key ${_KEY},
+        claimed_at BIGINT,
+        body TEXT NOT NULL)`,
+      "CREATE INDEX messages_unclaimed ON messages (channel, seq) WHERE claimed_by IS NULL",
+      // One message per receive call.
+      `CREATE UNIQUE INDEX messages_claim ON messages (claimed_by, claim_key)
+        WHERE claimed_by IS NOT NULL`,
+    ],
+  },
 ];
 
 /** The schema version this code writes. */

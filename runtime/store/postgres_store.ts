@@ -26,7 +26,7 @@ import { clearImmediate, setImmediate } from "node:timers";
 import { LibosError, libosError } from "../errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
 import { queryAfterSeq, queryLimit } from "./store_checks.ts";
-import { encodeBatch, type EncodedMutation } from "./store_encoding.ts";
+import { claimError, decodeMessage, encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import { checkPostgresSchema, migratePostgresSchema } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresTarget } from "./postgres_url.ts";
 import type {
@@ -37,6 +37,7 @@ import type {
   HumanRequest,
   ImageRecord,
   JournalEntry,
+  MessageRecord,
   ObjectRecord,
   Pid,
   ProcessRecord,
@@ -314,6 +315,24 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** The oldest unclaimed messages of a channel, in seq order. */
+  nextMessages(channel: string, limit: number): Promise<MessageRecord[]> {
+    return this.#read(async () =>
+      (await this.#sql`SELECT body, claimed_by, claim_key, claimed_at FROM messages
+        WHERE channel = ${channel} AND claimed_by IS NULL ORDER BY seq, id
+        LIMIT ${queryLimit(limit, 0)}`).map((row) => decodeMessage(row))
+    );
+  }
+
+  /** The message a receive call claimed, or null. */
+  claimedMessage(pid: Pid, key: string): Promise<MessageRecord | null> {
+    return this.#read(async () => {
+      const [row] = await this.#sql`SELECT body, claimed_by, claim_key, claimed_at FROM messages
+        WHERE claimed_by = ${pid} AND claim_key = ${key}`;
+      return row === undefined ? null : decodeMessage(row);
+    });
+  }
+
   /** Commits pending batches, then closes the connections. Idempotent. */
   close(): Promise<void> {
     if (this.#closed !== null) return this.#closed;
@@ -512,6 +531,8 @@ function _groupStatements(tx: _Conn, ops: readonly EncodedMutation[]): Promise<u
       case "journal.redact":
       case "command.put":
       case "command.purge":
+      case "message.put":
+      case "message.claim":
         ordered.push(op);
         break;
       default:
@@ -654,12 +675,50 @@ function _groupStatements(tx: _Conn, ops: readonly EncodedMutation[]): Promise<u
       q.push(tx`WITH r AS (UPDATE journal SET body = ${op.body}
           WHERE pid = ${op.pid} AND seq = ${op.seq} RETURNING pid)
         SELECT 1 / count(*)::int AS found FROM r`);
+    } else if (op.kind === "message.claim") {
+      // A claim another call holds fails the group (division by zero), so
+      // that it is retried batch by batch, where _claimMessage names it.
+      q.push(tx`WITH c AS (UPDATE messages SET claimed_by = ${op.pid}, claim_key = ${op.key},
+            claimed_at = COALESCE(claimed_at, ${op.at})
+          WHERE id = ${op.id}
+            AND (claimed_by IS NULL OR (claimed_by = ${op.pid} AND claim_key = ${op.key}))
+          RETURNING id)
+        SELECT 1 / count(*)::int AS found FROM c`);
     } else q.push(_writeOther(tx, op));
   }
   return q;
 }
 
-/** The statement of a command record's put or purge. */
+/**
+ * Claims a message, naming why it cannot (another call holds it, or it is
+ * missing). The conditional UPDATE takes an unclaimed message, or finds it
+ * claimed by this very call; under READ COMMITTED a second kernel's claim of
+ * the same row waits for the first's transaction, then matches nothing.
+ */
+async function _claimMessage(
+  tx: _Tx,
+  op: EncodedMutation & { kind: "message.claim" },
+): Promise<void> {
+  const r = await _unique(
+    tx`UPDATE messages SET claimed_by = ${op.pid}, claim_key = ${op.key},
+        claimed_at = COALESCE(claimed_at, ${op.at})
+      WHERE id = ${op.id}
+        AND (claimed_by IS NULL OR (claimed_by = ${op.pid} AND claim_key = ${op.key}))`,
+    () =>
+      `Cannot claim message '${op.id}': receive ${op.key} of process ${op.pid} claimed another already`,
+  );
+  if ((r as { count: number }).count > 0) return;
+  const [row] = await tx`SELECT claimed_by, claim_key FROM messages WHERE id = ${op.id}`;
+  throw claimError(
+    op.id,
+    row === undefined ? null : {
+      claimedBy: row.claimed_by === null ? null : String(row.claimed_by),
+      claimKey: row.claim_key === null ? null : String(row.claim_key),
+    },
+  );
+}
+
+/** The statement of a command record's put or purge, or of a message's put. */
 function _writeOther(tx: _Conn, op: EncodedMutation): Promise<unknown> {
   if (op.kind === "command.put") {
     return tx`INSERT INTO commands (id, expires_at, body)
@@ -669,7 +728,13 @@ function _writeOther(tx: _Conn, op: EncodedMutation): Promise<unknown> {
   if (op.kind === "command.purge") {
     return tx`DELETE FROM commands WHERE expires_at <= ${op.before}`;
   }
-  throw new TypeError(`_writeOther: not a command mutation: ${op.kind}`);
+  if (op.kind === "message.put") {
+    return tx`INSERT INTO messages
+      (id, seq, channel, sender, sent_at, claimed_by, claim_key, claimed_at, body)
+      VALUES (${op.id}, ${op.seq}, ${op.channel}, ${op.sender}, ${op.sentAt}, ${op.claimedBy},
+        ${op.claimKey}, ${op.claimedAt}, ${op.body})`;
+  }
+  throw new TypeError(`_writeOther: not a command or message mutation: ${op.kind}`);
 }
 
 /** How a group's pipelined statements ended. */
@@ -813,6 +878,15 @@ async function _writeInOrder(tx: _Tx, ops: readonly EncodedMutation[]): Promise<
       case "command.purge":
         await _writeOther(tx, op);
         break;
+      case "message.put":
+        await _unique(
+          _writeOther(tx, op),
+          () => `Cannot put message '${op.id}': it exists already`,
+        );
+        break;
+      case "message.claim":
+        await _claimMessage(tx, op);
+        break;
       default:
         op satisfies never;
     }
@@ -851,9 +925,9 @@ async function _unique(
   insert: Promise<unknown>,
   message: () => string,
   fields?: Record<string, string>,
-): Promise<void> {
+): Promise<unknown> {
   try {
-    await insert;
+    return await insert;
   } catch (error) {
     if ((error as { code?: unknown }).code === "23505") {
       throw libosError("EEXIST", message(), fields, error);

@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import { LibosError, libosError } from "../errors.ts";
 import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
 import { queryAfterSeq, queryLimit } from "./store_checks.ts";
-import { encodeBatch, type EncodedMutation } from "./store_encoding.ts";
+import { claimError, decodeMessage, encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -25,6 +25,7 @@ import type {
   HumanRequest,
   ImageRecord,
   JournalEntry,
+  MessageRecord,
   ObjectRecord,
   Pid,
   ProcessRecord,
@@ -180,6 +181,27 @@ const _MIGRATIONS: readonly _Migration[] = [
         expires_at BIGINT NOT NULL,
         body TEXT NOT NULL)`,
       "CREATE INDEX commands_expiry ON commands (expires_at)",
+    ],
+  },
+  {
+    version: 4,
+    description: "mailbox messages",
+    statements: [
+      // The claim lives in its columns (the body is the record without it).
+      `CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        channel TEXT NOT NULL,
+        sender TEXT,
+        sent_at BIGINT NOT NULL,
+        claimed_by TEXT,
+        claim_key TEXT,
+        claimed_at BIGINT,
+        body TEXT NOT NULL)`,
+      "CREATE INDEX messages_unclaimed ON messages (channel, seq) WHERE claimed_by IS NULL",
+      // One message per receive call.
+      `CREATE UNIQUE INDEX messages_claim ON messages (claimed_by, claim_key)
+        WHERE claimed_by IS NOT NULL`,
     ],
   },
 ];
@@ -390,6 +412,21 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** The oldest unclaimed messages of a channel, in seq order. */
+  nextMessages(channel: string, limit: number): Promise<MessageRecord[]> {
+    return this.#read(() =>
+      this.#s.nextMessages.all(channel, queryLimit(limit, 0)).map((row) => decodeMessage(row))
+    );
+  }
+
+  /** The message a receive call claimed, or null. */
+  claimedMessage(pid: Pid, key: string): Promise<MessageRecord | null> {
+    return this.#read(() => {
+      const row = this.#s.claimedMessage.get(pid, key);
+      return row === undefined ? null : decodeMessage(row);
+    });
+  }
+
   /** Reads the connection's settings back from SQLite. */
   pragmas(): SqliteStorePragmas {
     this.#assertOpen("inspect");
@@ -575,6 +612,51 @@ export class SqliteStore implements Store {
       case "command.purge":
         s.purgeCommands.run(op.before);
         return;
+      case "message.put":
+        _insert(
+          s.insertMessage,
+          [
+            op.id,
+            op.seq,
+            op.channel,
+            op.sender,
+            op.sentAt,
+            op.claimedBy,
+            op.claimKey,
+            op.claimedAt,
+            op.body,
+          ],
+          () => `Cannot put message '${op.id}': it exists already`,
+        );
+        return;
+      case "message.claim": {
+        let changes;
+        try {
+          changes = s.claimMessage.run(op.pid, op.key, op.at, op.id, op.pid, op.key).changes;
+        } catch (error) {
+          const code = (error as { errcode?: unknown }).errcode;
+          if (typeof code === "number" && (code & 0xff) === 19) {
+            throw libosError(
+              "EEXIST",
+              `Cannot claim message '${op.id}': receive ${op.key} of process ${op.pid} claimed another already`,
+              {},
+              error,
+            );
+          }
+          throw error;
+        }
+        if (changes === 0) {
+          const row = s.messageClaim.get(op.id);
+          throw claimError(
+            op.id,
+            row === undefined ? null : {
+              claimedBy: row.claimed_by === null ? null : String(row.claimed_by),
+              claimKey: row.claim_key === null ? null : String(row.claim_key),
+            },
+          );
+        }
+        return;
+      }
       default:
         op satisfies never;
     }
@@ -689,6 +771,25 @@ function _prepare(db: DatabaseSync) {
     ),
     purgeCommands: p("DELETE FROM commands WHERE expires_at <= ?"),
     readCommand: p("SELECT body FROM commands WHERE id = ?"),
+    insertMessage: p(
+      `INSERT INTO messages
+       (id, seq, channel, sender, sent_at, claimed_by, claim_key, claimed_at, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Claims an unclaimed message, or finds it claimed by this very call.
+    claimMessage: p(
+      `UPDATE messages SET claimed_by = ?, claim_key = ?, claimed_at = COALESCE(claimed_at, ?)
+       WHERE id = ? AND (claimed_by IS NULL OR (claimed_by = ? AND claim_key = ?))`,
+    ),
+    messageClaim: p("SELECT claimed_by, claim_key FROM messages WHERE id = ?"),
+    nextMessages: p(
+      `SELECT body, claimed_by, claim_key, claimed_at FROM messages
+       WHERE channel = ? AND claimed_by IS NULL ORDER BY seq, id LIMIT ?`,
+    ),
+    claimedMessage: p(
+      `SELECT body, claimed_by, claim_key, claimed_at FROM messages
+       WHERE claimed_by = ? AND claim_key = ?`,
+    ),
     listCheckpoints: p(
       `SELECT c.info AS body FROM checkpoint_members m JOIN checkpoints c ON c.id = m.id
        WHERE m.pid = ? ORDER BY c.created_at, c.id`,

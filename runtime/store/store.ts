@@ -17,6 +17,7 @@ import type {
   HumanRequest,
   ImageRecord,
   JournalEntry,
+  MessageRecord,
   ObjectRecord,
   Pid,
   ProcessRecord,
@@ -51,7 +52,15 @@ export type Mutation =
   /** Puts an idempotent command's record (by id; a later put replaces it). */
   | { kind: "command.put"; command: CommandRecord }
   /** Forgets every command record that expired at or before `before`. */
-  | { kind: "command.purge"; before: number };
+  | { kind: "command.purge"; before: number }
+  /** Stores a mailbox message (messages are immutable: an existing id is EEXIST). */
+  | { kind: "message.put"; message: MessageRecord }
+  /**
+   * Claims a message for one receive call (`pid`, `key`): the batch fails
+   * with EBUSY when another call claimed it already, ENOENT when there is no
+   * such message; a claim by the same call again changes nothing.
+   */
+  | { kind: "message.claim"; id: string; pid: Pid; key: string; at: number };
 
 /** Everything the kernel loads at boot. */
 export interface StoreSnapshot {
@@ -111,6 +120,10 @@ export interface Store extends AsyncDisposable {
   listCheckpoints(pid: Pid): Promise<CheckpointInfo[]>;
   /** Reads an idempotent command's record by id, or null (expired ones too, until purged). */
   readCommand(id: string): Promise<CommandRecord | null>;
+  /** The oldest unclaimed messages of a channel, in seq order, at most `limit`. */
+  nextMessages(channel: string, limit: number): Promise<MessageRecord[]>;
+  /** The message a receive call (`pid`, `key`) claimed, or null. */
+  claimedMessage(pid: Pid, key: string): Promise<MessageRecord | null>;
   /** Waits for pending batches, then releases the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@
  */
 import { libosError } from "../errors.ts";
 import type { Mutation } from "./store.ts";
+import type { MessageRecord } from "../types.ts";
 import { auditKeys, mutationKey, mutationSeq } from "./store_checks.ts";
 
 /** A mutation encoded at `apply` time: its keys checked, its bodies JSON text. */
@@ -46,7 +47,21 @@ export type EncodedMutation =
     body: string;
   }
   | { kind: "command.put"; id: string; expiresAt: number; body: string }
-  | { kind: "command.purge"; before: number };
+  | { kind: "command.purge"; before: number }
+  | {
+    kind: "message.put";
+    id: string;
+    seq: number;
+    channel: string;
+    sender: string | null;
+    sentAt: number;
+    claimedBy: string | null;
+    claimKey: string | null;
+    claimedAt: number | null;
+    /** The record without its claim (kept in the columns). */
+    body: string;
+  }
+  | { kind: "message.claim"; id: string; pid: string; key: string; at: number };
 
 /**
  * A SQL store's batch as it is queued: refused whole when the store is closed
@@ -177,6 +192,29 @@ export function encodeMutation(m: Mutation): EncodedMutation {
     }
     case "command.purge":
       return { kind: m.kind, before: mutationSeq(m.before, m.kind, "before") };
+    case "message.put": {
+      const { claimedBy, claimKey, claimedAt, ...rest } = m.message;
+      return {
+        kind: m.kind,
+        id: mutationKey(rest.id, m.kind, "id"),
+        seq: mutationSeq(rest.seq, m.kind, "seq"),
+        channel: mutationKey(rest.channel, m.kind, "channel"),
+        sender: rest.sender === null ? null : mutationKey(rest.sender, m.kind, "sender"),
+        sentAt: mutationSeq(rest.sentAt, m.kind, "sentAt"),
+        claimedBy: claimedBy === null ? null : mutationKey(claimedBy, m.kind, "claimedBy"),
+        claimKey: claimKey === null ? null : mutationKey(claimKey, m.kind, "claimKey"),
+        claimedAt: claimedAt === null ? null : mutationSeq(claimedAt, m.kind, "claimedAt"),
+        body: _json(rest, m.kind),
+      };
+    }
+    case "message.claim":
+      return {
+        kind: m.kind,
+        id: mutationKey(m.id, m.kind, "id"),
+        pid: mutationKey(m.pid, m.kind, "pid"),
+        key: mutationKey(m.key, m.kind, "key"),
+        at: mutationSeq(m.at, m.kind, "at"),
+      };
     default: {
       const kind = (m as { kind?: unknown }).kind;
       throw libosError("EINVAL", `Cannot apply mutation '${String(kind)}': unknown kind`);
@@ -199,4 +237,26 @@ function _json(value: unknown, kind: string): string {
 
 function _message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A stored message row back as its record. */
+export function decodeMessage(row: Record<string, unknown>): MessageRecord {
+  const m = JSON.parse(String(row["body"])) as MessageRecord;
+  const opt = (v: unknown) => v === null || v === undefined ? null : v;
+  m.claimedBy = opt(row["claimed_by"]) === null ? null : String(row["claimed_by"]);
+  m.claimKey = opt(row["claim_key"]) === null ? null : String(row["claim_key"]);
+  m.claimedAt = opt(row["claimed_at"]) === null ? null : Number(row["claimed_at"]);
+  return m;
+}
+
+/** The error of a claim that failed: the message is missing, or another call holds it. */
+export function claimError(
+  id: string,
+  held: { claimedBy: string | null; claimKey: string | null } | null,
+): Error {
+  if (held === null) return libosError("ENOENT", `Cannot claim message '${id}': no such message`);
+  return libosError(
+    "EBUSY",
+    `Cannot claim message '${id}': receive ${held.claimKey} of process ${held.claimedBy} claimed it already`,
+  );
 }

@@ -13,6 +13,7 @@ import type {
   CheckpointRecord,
   CommandRecord,
   JournalEntry,
+  MessageRecord,
   ObjectRecord,
   Pid,
   StoredAudit,
@@ -96,6 +97,14 @@ export class CrashableStore implements Store {
 
   readCommand(id: string): Promise<CommandRecord | null> {
     return this.inner.readCommand(id);
+  }
+
+  nextMessages(channel: string, limit: number): Promise<MessageRecord[]> {
+    return this.inner.nextMessages(channel, limit);
+  }
+
+  claimedMessage(pid: Pid, key: string): Promise<MessageRecord | null> {
+    return this.inner.claimedMessage(pid, key);
   }
 
   /** A crashed store leaves the wrapped one open for the next kernel. */

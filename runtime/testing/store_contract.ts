@@ -14,6 +14,7 @@ import type {
   HumanRequest,
   ImageRecord,
   JournalEntry,
+  MessageRecord,
   ObjectRecord,
   ProcessRecord,
   StoredAudit,
@@ -503,6 +504,95 @@ export function runStoreContract(
     assert.equal(await store.readCommand("admin:k1"), null);
     assert.deepEqual(await store.readCommand("t_2:k1"), other);
   });
+
+  test("messages come out unclaimed in seq order per channel, and round-trip exactly", async (store) => {
+    const a = [
+      message("m_2", 2, "mbox:a"),
+      message("m_10", 10, "mbox:a"),
+      message("m_3", 3, "mbox:b"),
+    ];
+    await store.apply(a.map((m) => ({ kind: "message.put", message: m })));
+    assert.deepEqual(await store.nextMessages("mbox:a", 10), [a[0], a[1]]);
+    assert.deepEqual(await store.nextMessages("mbox:a", 1), [a[0]]);
+    assert.deepEqual(await store.nextMessages("mbox:c", 10), []);
+    await assert.rejects(
+      store.apply([{ kind: "message.put", message: message("m_2", 2, "mbox:a") }]),
+      (e) => hasCode(e, "EEXIST"),
+    );
+  });
+
+  test("a message is claimed by one receive call only: again by the same is a no-op, by another EBUSY", async (store) => {
+    await store.apply([
+      { kind: "message.put", message: message("m_1", 1, "mbox:a") },
+      { kind: "message.put", message: message("m_2", 2, "mbox:a") },
+    ]);
+    const claim = (id: string, pid: string, key: string): Mutation => ({
+      kind: "message.claim",
+      id,
+      pid,
+      key,
+      at: T0 + 5,
+    });
+    await store.apply([claim("m_1", "p_1", "c1.0#1")]);
+    await store.apply([claim("m_1", "p_1", "c1.0#1")]);
+    await assert.rejects(store.apply([claim("m_1", "p_2", "c1.0#1")]), (e) => hasCode(e, "EBUSY"));
+    await assert.rejects(store.apply([claim("m_9", "p_2", "c1.0#1")]), (e) => hasCode(e, "ENOENT"));
+    // A rejected batch takes everything in it back.
+    await assert.rejects(
+      store.apply([
+        { kind: "process.put", process: processRecord("p_7") },
+        claim("m_2", "p_2", "c1.0#1"),
+        claim("m_1", "p_2", "c1.0#2"),
+      ]),
+      (e) => hasCode(e, "EBUSY"),
+    );
+    assert.deepEqual((await store.load()).processes, []);
+    assert.deepEqual((await store.nextMessages("mbox:a", 10)).map((m) => m.id), ["m_2"]);
+    assert.deepEqual(await store.claimedMessage("p_1", "c1.0#1"), {
+      ...message("m_1", 1, "mbox:a"),
+      claimedBy: "p_1",
+      claimKey: "c1.0#1",
+      claimedAt: T0 + 5,
+    });
+    assert.equal(await store.claimedMessage("p_2", "c1.0#1"), null);
+  });
+
+  test("of concurrent batches claiming one message, exactly one lands; the others reject alone", async (store) => {
+    await store.apply([{ kind: "message.put", message: message("m_1", 1, "mbox:a") }]);
+    const results = await Promise.allSettled([
+      store.apply([{ kind: "process.put", process: processRecord("p_9") }]),
+      ...[1, 2, 3].map((n) =>
+        store.apply([{ kind: "message.claim", id: "m_1", pid: `p_${n}`, key: "c1.0#1", at: T0 }])
+      ),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [
+      "fulfilled",
+      "fulfilled",
+      "rejected",
+      "rejected",
+    ]);
+    for (const r of results.slice(2)) {
+      assert.ok(r.status === "rejected" && hasCode(r.reason, "EBUSY"), String(r));
+    }
+    assert.equal((await store.claimedMessage("p_1", "c1.0#1"))?.id, "m_1");
+    assert.deepEqual((await store.load()).processes.map((p) => p.pid), ["p_9"]);
+  });
+}
+
+/** An unclaimed message of a channel. */
+export function message(id: string, seq: number, channel: string): MessageRecord {
+  return {
+    id,
+    seq,
+    channel,
+    sender: "p_1",
+    type: "json",
+    body: { n: seq, nested: { list: [1, null, "x"] } },
+    sentAt: T0 + seq,
+    claimedBy: null,
+    claimKey: null,
+    claimedAt: null,
+  };
 }
 
 /** A pending command record. */

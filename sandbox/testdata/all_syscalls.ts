@@ -36,6 +36,8 @@ export default defineTool({
       await sys.proc.chdir("d"),
       await sys.clock.now(),
       await sys.clock.sleep(5),
+      await sys.mbox.send({ to: "p_2", type: "note", body: { text: "hi" } }),
+      await sys.mbox.receive({ timeoutMs: 0 }),
     ];
     sys.log("made", results.length, "syscalls");
     return { results };
