@@ -113,6 +113,28 @@ const _MIGRATIONS: readonly _Migration[] = [
       "CREATE INDEX commands_expiry ON commands (expires_at)",
     ],
   },
+  {
+    version: 4,
+    description: "store-allocated ids, the kernel registry and process owners",
+    statements: [
+      `CREATE TABLE ids (
+        kind ${_KEY} PRIMARY KEY,
+        last BIGINT NOT NULL)`,
+      // A kernel's lease is its row: alive until heartbeat_at + ttl_ms; its
+      // epoch is bumped when it is declared dead (docs/cluster.md).
+      `CREATE TABLE kernels (
+        id ${_KEY} PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        ttl_ms BIGINT NOT NULL,
+        epoch BIGINT NOT NULL,
+        state TEXT NOT NULL)`,
+      `ALTER TABLE processes ADD COLUMN owner ${_KEY}`,
+      "CREATE INDEX processes_owner ON processes (owner)",
+    ],
+  },
 ];
 
 /** The schema version this code writes. */

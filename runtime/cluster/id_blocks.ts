@@ -1,0 +1,126 @@
+/**
+ * Ids handed out synchronously from blocks the store reserved durably
+ * (`Store.reserveIds`): no two kernels on one store ever give the same id,
+ * and a kernel never waits on the store for one. A block is refilled in the
+ * background once half of it is used; the next block is taken when the
+ * current one runs out. A clean shutdown gives the unused tail back, so a
+ * kernel alone on its store numbers its ids without gaps across restarts
+ * (a crash leaves a gap, never a repeat).
+ *
+ * @module
+ */
+import { libosError } from "../errors.ts";
+import type { Store } from "../store/store.ts";
+
+/** Options of {@linkcode IdBlocks}. */
+export interface IdBlocksOptions {
+  /** Ids reserved at a time, per kind (default 256). */
+  blockSize?: number;
+  /** Called when a background refill fails (the next `next` may then run dry). */
+  onError?: (error: unknown) => void;
+}
+
+interface _Range {
+  next: number;
+  end: number;
+}
+
+interface _Kind {
+  current: _Range;
+  spare: _Range | null;
+  refilling: Promise<void> | null;
+}
+
+/** Per-kind id blocks reserved from a store. */
+export class IdBlocks {
+  readonly #store: Store;
+  readonly #blockSize: number;
+  readonly #onError: (error: unknown) => void;
+  #kinds = new Map<string, _Kind>();
+
+  constructor(store: Store, options: IdBlocksOptions = {}) {
+    const size = options.blockSize ?? 256;
+    if (!(Number.isSafeInteger(size) && size >= 2)) {
+      throw new RangeError(`Cannot make id blocks: blockSize must be an integer >= 2, got ${size}`);
+    }
+    this.#store = store;
+    this.#blockSize = size;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /** Reserves the first block of each kind, the counter first raised to `atLeast[kind]`. */
+  async prime(
+    kinds: readonly string[],
+    atLeast: Readonly<Record<string, number>> = {},
+  ): Promise<void> {
+    await Promise.all(kinds.map(async (kind) => {
+      if (this.#kinds.has(kind)) return;
+      const floor = atLeast[kind];
+      const first = await this.#store.reserveIds(
+        kind,
+        this.#blockSize,
+        floor === undefined ? {} : { atLeast: floor },
+      );
+      this.#kinds.set(kind, {
+        current: { next: first, end: first + this.#blockSize },
+        spare: null,
+        refilling: null,
+      });
+    }));
+  }
+
+  /**
+   * The next id of a primed kind. Throws `EAGAIN`-like `ELIMIT` when both the
+   * block and its refill ran out (more ids taken in one synchronous burst than
+   * a block holds), a `TypeError` for a kind never primed.
+   */
+  next(kind: string): number {
+    const k = this.#kinds.get(kind);
+    if (k === undefined) {
+      throw new TypeError(`Cannot take a '${kind}' id: that kind was not primed`);
+    }
+    if (k.current.next >= k.current.end) {
+      if (k.spare === null) {
+        throw libosError(
+          "ELIMIT",
+          `Cannot take a '${kind}' id: its block of ${this.#blockSize} ran out before the store ` +
+            "reserved the next (retry)",
+        );
+      }
+      k.current = k.spare;
+      k.spare = null;
+    }
+    const id = k.current.next++;
+    if (k.spare === null && k.refilling === null && this.#left(k.current) <= this.#blockSize / 2) {
+      k.refilling = this.#store.reserveIds(kind, this.#blockSize).then(
+        (first) => {
+          k.spare = { next: first, end: first + this.#blockSize };
+        },
+        (error) => this.#onError(error),
+      ).finally(() => {
+        k.refilling = null;
+      });
+    }
+    return id;
+  }
+
+  /**
+   * Waits for refills in flight, then gives every unused tail back (the
+   * spare block first, so that the current one's tail can follow it).
+   */
+  async release(): Promise<void> {
+    await Promise.all([...this.#kinds.values()].map((k) => k.refilling));
+    for (const [kind, k] of this.#kinds) {
+      for (const range of [k.spare, k.current]) {
+        if (range !== null && range.next < range.end) {
+          await this.#store.releaseIds(kind, range.next, range.end);
+          range.end = range.next;
+        }
+      }
+    }
+  }
+
+  #left(range: _Range): number {
+    return range.end - range.next;
+  }
+}
