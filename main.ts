@@ -62,7 +62,7 @@ Usage:
               [--port 8787] [--host 127.0.0.1] [--tools DIR]... [--no-sandbox]
               [--unconfined-shell] [--retention keep|purge_on_exit]
               [--idempotency-ttl 24h]
-              [--store sqlite|postgres://USER@HOST:PORT/DB[?schema=S]]
+              [--store sqlite|postgres://USER@HOST:PORT/DB[?schema=S]] [--lease-ttl 5s]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
       process if given, and report what happens. Pending human requests are
@@ -77,7 +77,11 @@ Usage:
       An Idempotency-Key sent with a command is kept for --idempotency-ttl.
       --store (default LIBOS_STORE, else sqlite) keeps the kernel's state in
       DIR/kernel.db (SQLite) or in a PostgreSQL database, in schema S (default
-      libos); DIR still holds the lock and the admin token.
+      libos); DIR still holds the lock and the admin token. Several kernels,
+      each with its own DIR, may share one PostgreSQL store: a cluster
+      (docs/cluster.md). A kernel that has not heartbeaten for --lease-ttl is
+      declared dead and the others adopt its processes; a kernel that finds
+      its lease lost stops and exits with status 3.
   libos verify [--data DIR | --store URL]
                                  Verify the audit chain of a data directory's database,
                                  or of a PostgreSQL store. It opens the store read-only
@@ -153,6 +157,8 @@ async function openKernel(
     toolHost?: ToolHost;
     unconfinedShell?: boolean;
     retention?: Retention;
+    leaseTtlMs: number;
+    onFenced: (error: unknown) => void;
   },
 ): Promise<Kernel> {
   if (!lock.held || lock.mode !== "exclusive") {
@@ -178,6 +184,7 @@ async function openKernel(
     },
     ...(options.retention === undefined ? {} : { retention: options.retention }),
     ...(options.toolHost === undefined ? {} : { toolHost: options.toolHost }),
+    cluster: { leaseTtlMs: options.leaseTtlMs, onFenced: options.onFenced },
   });
 }
 
@@ -198,9 +205,19 @@ async function start(args: string[]): Promise<number> {
       "idempotency-ttl": { type: "string", default: "24h" },
       retention: { type: "string", default: "keep" },
       store: { type: "string" },
+      "lease-ttl": { type: "string", default: "5s" },
     },
     strict: true,
   });
+  const leaseTtlMs = parseDuration(values["lease-ttl"]);
+  if (leaseTtlMs === null || leaseTtlMs < 30) {
+    console.error(
+      _line`libos: --lease-ttl must be a duration of at least 30ms such as 5s or 1500ms, got '${
+        values["lease-ttl"]
+      }'`,
+    );
+    return 2;
+  }
   const idempotencyTtlMs = parseDuration(values["idempotency-ttl"]);
   if (idempotencyTtlMs === null) {
     console.error(
@@ -243,21 +260,24 @@ async function start(args: string[]): Promise<number> {
   } else {
     console.log("libos: --no-sandbox: only the primitive tools are available");
   }
+  // Listen for signals before saying "up": a signal from then on shuts down cleanly.
+  const stop = Promise.withResolvers<string>();
   const kernel = await openKernel(lock, workspace, {
     store: location,
+    leaseTtlMs: Math.round(leaseTtlMs),
+    // The kernel has stopped and dropped its processes; another adopts them.
+    onFenced: () => stop.resolve("lease lost (fenced)"),
     ...(sandbox === null ? {} : { toolHost: sandbox }),
     unconfinedShell: values["unconfined-shell"],
     retention: retention.data,
   });
-  // Listen for signals before saying "up": a signal from then on shuts down cleanly.
-  const stop = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stop.resolve(name);
   const sigint = onSignal("SIGINT");
   const sigterm = onSignal("SIGTERM");
   Deno.addSignalListener("SIGINT", sigint);
   Deno.addSignalListener("SIGTERM", sigterm);
   console.log(
-    _line`libos: kernel up — data ${data}, workspace ${workspace}, store ${
+    _line`libos: kernel ${kernel.kernelId} up — data ${data}, workspace ${workspace}, store ${
       kernel.store instanceof PostgresStore ? kernel.store.location : kernel.store.kind
     }`,
   );
@@ -342,6 +362,7 @@ async function start(args: string[]): Promise<number> {
   ]);
   if (outcome.kind === "signal") console.log(_line`libos: ${outcome.s}: shutting down`);
   else code = outcome.p.state === "exited" ? 0 : 1;
+  if (kernel.fenced) code = 3;
   Deno.removeSignalListener("SIGINT", sigint);
   Deno.removeSignalListener("SIGTERM", sigterm);
   stdin.abort();
@@ -460,7 +481,8 @@ async function verify(args: string[]): Promise<number> {
 /** Verifies a store's audit chain and reports it; 0 when it holds. */
 async function _verifyStore(store: Store): Promise<number> {
   const t0 = performance.now();
-  const v = await verifyAudit(auditPages(store));
+  // A shared store holds one chain per kernel (docs/cluster.md).
+  const v = await verifyAudit(auditPages(store), store.shared ? { chains: "many" } : {});
   const ms = (performance.now() - t0).toFixed(1);
   if (v.ok) {
     console.log(_line`audit chain ok: ${v.count} records verified in ${ms} ms`);

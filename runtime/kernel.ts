@@ -361,6 +361,11 @@ export class Kernel implements KernelCore, AsyncDisposable {
     return kernel;
   }
 
+  /** Whether the kernel lost its lease (its writes fenced; it stopped). */
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
   /** This kernel's id in the store's registry (`k_N`, new at every boot). */
   get kernelId(): string {
     return this.#fence.kernel;

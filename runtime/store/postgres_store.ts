@@ -83,6 +83,14 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Seconds to wait for a connection to the server (default 10). */
   connectTimeoutSeconds?: number;
+  /**
+   * What this store's kernels run on, held by one of them at a time (a data
+   * directory under its lock: `openStore` passes host and path). A kernel
+   * registering with it ends its predecessor on that node at once, as dead:
+   * a restart adopts its processes without waiting for the lease to expire.
+   * Default none.
+   */
+  node?: string;
 }
 
 /** Counters of a {@linkcode PostgresStore}, for tests and benchmarks. */
@@ -135,13 +143,15 @@ export class PostgresStore implements Store {
   #draining: Promise<void> | null = null;
   #closed: Promise<void> | null = null;
   #stats: PostgresStoreStats = { batches: 0, flushes: 0, transactions: 0 };
+  readonly #node: string | null;
 
   private constructor(
     sql: _Sql,
     target: PostgresTarget,
-    options: { groupCommitMs: number; access: "read-write" | "read-only" },
+    options: { groupCommitMs: number; access: "read-write" | "read-only"; node: string | null },
   ) {
     this.#sql = sql;
+    this.#node = options.node;
     this.location = target.shown;
     this.schema = target.schema;
     this.#access = options.access;
@@ -195,6 +205,7 @@ export class PostgresStore implements Store {
     return new PostgresStore(sql, target, {
       groupCommitMs,
       access: readOnly ? "read-only" : "read-write",
+      node: options.node ?? null,
     });
   }
 
@@ -325,13 +336,19 @@ export class PostgresStore implements Store {
   async registerKernel(registration: KernelRegistration): Promise<Fence> {
     const n = await this.reserveIds("kernel", 1);
     const id = `k_${n}`;
-    await this.#write("register a kernel in", async () => {
-      await this.#sql.unsafe(
-        `INSERT INTO kernels (id, host, pid, started_at, heartbeat_at, ttl_ms, epoch, state)
-         VALUES ($1, $2, $3, ${_NOW_SQL}, ${_NOW_SQL}, $4, 1, 'alive')`,
-        [id, registration.host, registration.pid, registration.ttlMs],
-      );
-    });
+    await this.#write("register a kernel in", () =>
+      this.#sql.begin(async (tx) => {
+        if (this.#node !== null) {
+          // The node is held by one kernel at a time: the one before is over.
+          await tx`UPDATE kernels SET state = 'dead', epoch = epoch + 1
+            WHERE node = ${this.#node} AND state = 'alive'`;
+        }
+        await tx.unsafe(
+          `INSERT INTO kernels (id, host, pid, started_at, heartbeat_at, ttl_ms, epoch, state, node)
+           VALUES ($1, $2, $3, ${_NOW_SQL}, ${_NOW_SQL}, $4, 1, 'alive', $5)`,
+          [id, registration.host, registration.pid, registration.ttlMs, this.#node],
+        );
+      }));
     return { kernel: id, epoch: 1 };
   }
 
