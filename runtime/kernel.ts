@@ -301,6 +301,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
         ? {}
         : { blockSize: options.cluster.idBlockSize }),
       onError: (e) => console.error(logLine(`libos: reserving ids: ${errorText(e)}`)),
+      reset: !store.shared,
     });
     await ids.prime(
       store.shared ? [..._ID_KINDS, "audit"] : _ID_KINDS,
@@ -447,6 +448,12 @@ export class Kernel implements KernelCore, AsyncDisposable {
   async _commit(batch: Batch): Promise<void> {
     if (batch.empty) return;
     const mutations = batch.mutations.splice(0);
+    if (batch.counters) {
+      // The ids given as they stand now: batches land in the order they
+      // commit, so the stored counters only ever grow.
+      batch.counters = false;
+      mutations.push({ kind: "meta.put", key: "counters", value: { ...this.#ids.given } });
+    }
     for (const p of batch.processes.values()) mutations.push({ kind: "process.put", process: p });
     batch.processes.clear();
     // The first batch of an idempotent command carries its record.
@@ -479,8 +486,12 @@ export class Kernel implements KernelCore, AsyncDisposable {
    * @internal The next id of a kind (`pid`, `grant`, `human`, …), from a
    * block the store reserved: unique across every kernel of the store.
    */
-  _nextId(kind: string, prefix: string, _batch: Batch): string {
-    return `${prefix}${this.#ids.next(kind)}`;
+  _nextId(kind: string, prefix: string, batch: Batch): string {
+    const id = this.#ids.next(kind);
+    // A store of one kernel also records the ids given, so that the next boot
+    // restarts right after them (no gap after a crash).
+    if (!this.store.shared) batch.counters = true;
+    return `${prefix}${id}`;
   }
 
   /** @internal Appends an audit record to the batch. */

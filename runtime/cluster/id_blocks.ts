@@ -18,6 +18,13 @@ export interface IdBlocksOptions {
   blockSize?: number;
   /** Called when a background refill fails (the next `next` may then run dry). */
   onError?: (error: unknown) => void;
+  /**
+   * Restart each counter at its floor (`prime`'s `atLeast`), voiding blocks a
+   * predecessor reserved but never used (default false): for a store held by
+   * one kernel at a time, where the floors are the ids made durable. Ids then
+   * stay gapless across a crash, as they were before the store allocated them.
+   */
+  reset?: boolean;
 }
 
 interface _Range {
@@ -36,6 +43,9 @@ export class IdBlocks {
   readonly #store: Store;
   readonly #blockSize: number;
   readonly #onError: (error: unknown) => void;
+  readonly #reset: boolean;
+  /** The last id given, per kind. */
+  readonly given: Record<string, number> = {};
   #kinds = new Map<string, _Kind>();
 
   constructor(store: Store, options: IdBlocksOptions = {}) {
@@ -46,6 +56,7 @@ export class IdBlocks {
     this.#store = store;
     this.#blockSize = size;
     this.#onError = options.onError ?? (() => {});
+    this.#reset = options.reset ?? false;
   }
 
   /** Reserves the first block of each kind, the counter first raised to `atLeast[kind]`. */
@@ -59,8 +70,9 @@ export class IdBlocks {
       const first = await this.#store.reserveIds(
         kind,
         this.#blockSize,
-        floor === undefined ? {} : { atLeast: floor },
+        { atLeast: floor ?? 0, reset: this.#reset },
       );
+      this.given[kind] ??= first - 1;
       this.#kinds.set(kind, {
         current: { next: first, end: first + this.#blockSize },
         spare: null,
@@ -91,6 +103,7 @@ export class IdBlocks {
       k.spare = null;
     }
     const id = k.current.next++;
+    this.given[kind] = id;
     if (k.spare === null && k.refilling === null && this.#left(k.current) <= this.#blockSize / 2) {
       k.refilling = this.#store.reserveIds(kind, this.#blockSize).then(
         (first) => {

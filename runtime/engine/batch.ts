@@ -17,6 +17,13 @@ export class Batch {
   readonly processes: Map<Pid, ProcessRecord> = new Map();
   /** Callbacks to run once the batch is durable (events, wake-ups). */
   readonly afterCommit: (() => void)[] = [];
+  /**
+   * Whether the batch took ids (a store of one kernel): the ids given are
+   * then written as they stand when the batch commits (never as they stood
+   * when it took its ids, which a later batch may have passed already).
+   */
+  counters = false;
+
   /** Adds a mutation. */
   add(mutation: Mutation): void {
     this.mutations.push(mutation);
@@ -30,6 +37,6 @@ export class Batch {
   /** True when there is nothing to commit. */
   get empty(): boolean {
     return this.mutations.length === 0 && this.afterCommit.length === 0 &&
-      this.processes.size === 0;
+      this.processes.size === 0 && !this.counters;
   }
 }

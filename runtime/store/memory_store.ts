@@ -112,7 +112,9 @@ export class MemoryStore implements Store {
   reserveIds(kind: string, count: number, options: ReserveIdsOptions = {}): Promise<number> {
     return this.#read(() => {
       checkReserve(kind, count, options.atLeast);
-      const last = Math.max(this.#ids.get(kind) ?? 0, options.atLeast ?? 0);
+      const last = options.reset === true
+        ? options.atLeast ?? 0
+        : Math.max(this.#ids.get(kind) ?? 0, options.atLeast ?? 0);
       this.#ids.set(kind, last + count);
       return last + 1;
     });

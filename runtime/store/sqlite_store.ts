@@ -350,7 +350,9 @@ export class SqliteStore implements Store {
     return this.#write("reserve ids in", () => {
       checkReserve(kind, count, options.atLeast);
       const row = this.#db.prepare("SELECT last FROM ids WHERE kind = ?").get(kind);
-      const last = Math.max(Number(row?.last ?? 0), options.atLeast ?? 0);
+      const last = options.reset === true
+        ? options.atLeast ?? 0
+        : Math.max(Number(row?.last ?? 0), options.atLeast ?? 0);
       this.#db.prepare(
         `INSERT INTO ids (kind, last) VALUES (?, ?)
          ON CONFLICT (kind) DO UPDATE SET last = excluded.last`,

@@ -124,6 +124,12 @@ export interface LoadOptions {
 export interface ReserveIdsOptions {
   /** The counter is first raised to at least this (ids written before it existed). */
   atLeast?: number;
+  /**
+   * Set the counter to exactly `atLeast` first, voiding blocks reserved
+   * before (default false): for a store held by one kernel at a time, whose
+   * new kernel knows every id its predecessor made durable.
+   */
+  reset?: boolean;
 }
 
 /** What a kernel tells the registry about itself when it boots. */
