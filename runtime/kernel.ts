@@ -1826,6 +1826,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
       adoptedFrom?: ReadonlyMap<Pid, string | null>;
     },
   ): Promise<void> {
+    // Every process may take a few audit seqs below, in one synchronous pass.
+    await this.#ids.ensure("audit", procs.length * 4 + 16);
     const batch = new Batch();
     if (how.boot) {
       this.#boot = Number(this._nextId("boot", "", batch));

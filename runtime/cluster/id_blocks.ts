@@ -33,8 +33,8 @@ interface _Range {
 }
 
 interface _Kind {
-  current: _Range;
-  spare: _Range | null;
+  /** Reserved ranges, in order; the first is being used. */
+  ranges: _Range[];
   refilling: Promise<void> | null;
 }
 
@@ -74,8 +74,7 @@ export class IdBlocks {
       );
       this.given[kind] ??= first - 1;
       this.#kinds.set(kind, {
-        current: { next: first, end: first + this.#blockSize },
-        spare: null,
+        ranges: [{ next: first, end: first + this.#blockSize }],
         refilling: null,
       });
     }));
@@ -91,49 +90,63 @@ export class IdBlocks {
     if (k === undefined) {
       throw new TypeError(`Cannot take a '${kind}' id: that kind was not primed`);
     }
-    if (k.current.next >= k.current.end) {
-      if (k.spare === null) {
-        throw libosError(
-          "ELIMIT",
-          `Cannot take a '${kind}' id: its block of ${this.#blockSize} ran out before the store ` +
-            "reserved the next (retry)",
-        );
-      }
-      k.current = k.spare;
-      k.spare = null;
+    while (k.ranges.length > 1 && k.ranges[0]!.next >= k.ranges[0]!.end) k.ranges.shift();
+    const range = k.ranges[0]!;
+    if (range.next >= range.end) {
+      throw libosError(
+        "ELIMIT",
+        `Cannot take a '${kind}' id: its block of ${this.#blockSize} ran out before the store ` +
+          "reserved the next (retry)",
+      );
     }
-    const id = k.current.next++;
+    const id = range.next++;
     this.given[kind] = id;
-    if (k.spare === null && k.refilling === null && this.#left(k.current) <= this.#blockSize / 2) {
-      k.refilling = this.#store.reserveIds(kind, this.#blockSize).then(
-        (first) => {
-          k.spare = { next: first, end: first + this.#blockSize };
-        },
-        (error) => this.#onError(error),
-      ).finally(() => {
-        k.refilling = null;
-      });
+    if (k.refilling === null && this.#available(k) <= this.#blockSize / 2) {
+      void this.#refill(kind, k, this.#blockSize).catch((error) => this.#onError(error));
     }
     return id;
   }
 
   /**
+   * Resolves once at least `count` ids of a kind can be taken synchronously
+   * (before a burst: the adoption of many processes audits each). A kind
+   * never primed needs nothing.
+   */
+  async ensure(kind: string, count: number): Promise<void> {
+    const k = this.#kinds.get(kind);
+    if (k === undefined) return;
+    await k.refilling;
+    if (this.#available(k) >= count) return;
+    await this.#refill(kind, k, Math.max(count, this.#blockSize));
+  }
+
+  #refill(kind: string, k: _Kind, size: number): Promise<void> {
+    const done = this.#store.reserveIds(kind, size).then((first) => {
+      k.ranges.push({ next: first, end: first + size });
+    }).finally(() => {
+      if (k.refilling === done) k.refilling = null;
+    });
+    k.refilling = done;
+    return done;
+  }
+
+  #available(k: _Kind): number {
+    return k.ranges.reduce((n, r) => n + (r.end - r.next), 0);
+  }
+
+  /**
    * Waits for refills in flight, then gives every unused tail back (the
-   * spare block first, so that the current one's tail can follow it).
+   * last block first, so that the one before's tail can follow it).
    */
   async release(): Promise<void> {
-    await Promise.all([...this.#kinds.values()].map((k) => k.refilling));
+    await Promise.all([...this.#kinds.values()].map((k) => k.refilling?.catch(() => {})));
     for (const [kind, k] of this.#kinds) {
-      for (const range of [k.spare, k.current]) {
-        if (range !== null && range.next < range.end) {
+      for (const range of [...k.ranges].reverse()) {
+        if (range.next < range.end) {
           await this.#store.releaseIds(kind, range.next, range.end);
           range.end = range.next;
         }
       }
     }
-  }
-
-  #left(range: _Range): number {
-    return range.end - range.next;
   }
 }

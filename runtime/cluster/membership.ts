@@ -66,7 +66,14 @@ export class ClusterMembership {
       const claimed = await this.#store.claimProcesses(this.#fence, { limit });
       if (claimed.length === 0) break;
       total += claimed.length;
-      await this.#options.adopt(claimed);
+      try {
+        await this.#options.adopt(claimed);
+      } catch (error) {
+        // Claimed but not resumed: stop heartbeating, so that the lease
+        // lapses and another kernel adopts them (and this one's others).
+        this.#state = "stopped";
+        throw error;
+      }
     }
     return total;
   }

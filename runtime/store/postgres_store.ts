@@ -428,15 +428,20 @@ export class PostgresStore implements Store {
         if (me === undefined || Number(me.epoch) !== to.epoch || me.state !== "alive") {
           throw fencedError(to, me === undefined ? "it is not registered" : `it is ${me.state}`);
         }
+        // No join in the locking scan: a row another claimer took meanwhile
+        // is re-checked as it is now (its new owner alive), not as joined
+        // from the statement's snapshot.
         const rows = await tx`WITH victims AS (
-            SELECT p.pid, p.owner, COALESCE(k.state = 'stopped', false) AS clean
-            FROM processes p LEFT JOIN kernels k ON k.id = p.owner
-            WHERE p.owner IS NULL OR k.state IS DISTINCT FROM 'alive'
+            SELECT p.pid, p.owner FROM processes p
+            WHERE p.owner IS NULL OR NOT EXISTS (
+              SELECT 1 FROM kernels k WHERE k.id = p.owner AND k.state = 'alive')
             ORDER BY p.pid LIMIT ${options.limit}
             FOR UPDATE OF p SKIP LOCKED)
           UPDATE processes p SET owner = ${to.kernel} FROM victims v
-          WHERE p.pid = v.pid
-          RETURNING p.pid, v.owner, v.clean`;
+          WHERE p.pid = v.pid AND p.owner IS DISTINCT FROM ${to.kernel}
+          RETURNING p.pid, v.owner,
+            COALESCE((SELECT k.state = 'stopped' FROM kernels k WHERE k.id = v.owner), false)
+              AS clean`;
         return rows.map((row): ClaimedProcess => ({
           pid: String(row.pid),
           from: row.owner === null ? null : String(row.owner),
