@@ -66,7 +66,7 @@ Usage:
               [--port 8787] [--host 127.0.0.1] [--tools DIR]... [--no-sandbox]
               [--unconfined-shell] [--retention keep|purge_on_exit]
               [--idempotency-ttl 24h]
-              [--store sqlite|postgres://USER@HOST:PORT/DB[?schema=S]]
+              [--store sqlite|postgres://USER@HOST:PORT/DB[?schema=S]] [--lease-ttl 5s]
               [--mcp FILE]
       Boot the kernel on DIR (default .libos), serve the HTTP API and the web
       console on host:port (--port 0 picks a free port), spawn the image's
@@ -82,7 +82,11 @@ Usage:
       An Idempotency-Key sent with a command is kept for --idempotency-ttl.
       --store (default LIBOS_STORE, else sqlite) keeps the kernel's state in
       DIR/kernel.db (SQLite) or in a PostgreSQL database, in schema S (default
-      libos); DIR still holds the lock and the admin token.
+      libos); DIR still holds the lock and the admin token. Several kernels,
+      each with its own DIR, may share one PostgreSQL store: a cluster
+      (docs/cluster.md). A kernel that has not heartbeaten for --lease-ttl is
+      declared dead and the others adopt its processes; a kernel that finds
+      its lease lost stops and exits with status 3.
       --mcp FILE (default LIBOS_MCP) names the operator's MCP servers
       ({"mcpServers": {...}}, JSONC); images list the tools they want.
   libos verify [--data DIR | --store URL]
@@ -166,6 +170,8 @@ async function openKernel(
     unconfinedShell?: boolean;
     retention?: Retention;
     mcp?: McpClients;
+    leaseTtlMs: number;
+    onFenced: (error: unknown) => void;
   },
 ): Promise<Kernel> {
   if (!lock.held || lock.mode !== "exclusive") {
@@ -192,6 +198,7 @@ async function openKernel(
     ...(options.retention === undefined ? {} : { retention: options.retention }),
     ...(options.toolHost === undefined ? {} : { toolHost: options.toolHost }),
     ...(options.mcp === undefined ? {} : { mcp: options.mcp }),
+    cluster: { leaseTtlMs: options.leaseTtlMs, onFenced: options.onFenced },
   });
 }
 
@@ -286,9 +293,19 @@ async function start(args: string[]): Promise<number> {
       retention: { type: "string", default: "keep" },
       store: { type: "string" },
       mcp: { type: "string" },
+      "lease-ttl": { type: "string", default: "5s" },
     },
     strict: true,
   });
+  const leaseTtlMs = parseDuration(values["lease-ttl"]);
+  if (leaseTtlMs === null || leaseTtlMs < 30) {
+    console.error(
+      _line`libos: --lease-ttl must be a duration of at least 30ms such as 5s or 1500ms, got '${
+        values["lease-ttl"]
+      }'`,
+    );
+    return 2;
+  }
   const mcpFile = values.mcp ?? Deno.env.get("LIBOS_MCP");
   let mcp: McpClients | undefined;
   if (mcpFile !== undefined && mcpFile !== "") {
@@ -342,22 +359,25 @@ async function start(args: string[]): Promise<number> {
   } else {
     console.log("libos: --no-sandbox: only the primitive tools are available");
   }
+  // Listen for signals before saying "up": a signal from then on shuts down cleanly.
+  const stop = Promise.withResolvers<string>();
   const kernel = await openKernel(lock, workspace, {
     store: location,
+    leaseTtlMs: Math.round(leaseTtlMs),
+    // The kernel has stopped and dropped its processes; another adopts them.
+    onFenced: () => stop.resolve("lease lost (fenced)"),
     ...(sandbox === null ? {} : { toolHost: sandbox }),
     unconfinedShell: values["unconfined-shell"],
     retention: retention.data,
     ...(mcp === undefined ? {} : { mcp }),
   });
-  // Listen for signals before saying "up": a signal from then on shuts down cleanly.
-  const stop = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => stop.resolve(name);
   const sigint = onSignal("SIGINT");
   const sigterm = onSignal("SIGTERM");
   Deno.addSignalListener("SIGINT", sigint);
   Deno.addSignalListener("SIGTERM", sigterm);
   console.log(
-    _line`libos: kernel up — data ${data}, workspace ${workspace}, store ${
+    _line`libos: kernel ${kernel.kernelId} up — data ${data}, workspace ${workspace}, store ${
       kernel.store instanceof PostgresStore ? kernel.store.location : kernel.store.kind
     }`,
   );
@@ -442,6 +462,7 @@ async function start(args: string[]): Promise<number> {
   ]);
   if (outcome.kind === "signal") console.log(_line`libos: ${outcome.s}: shutting down`);
   else code = outcome.p.state === "exited" ? 0 : 1;
+  if (kernel.fenced) code = 3;
   Deno.removeSignalListener("SIGINT", sigint);
   Deno.removeSignalListener("SIGTERM", sigterm);
   stdin.abort();
@@ -560,7 +581,8 @@ async function verify(args: string[]): Promise<number> {
 /** Verifies a store's audit chain and reports it; 0 when it holds. */
 async function _verifyStore(store: Store): Promise<number> {
   const t0 = performance.now();
-  const v = await verifyAudit(auditPages(store));
+  // A shared store holds one chain per kernel (docs/cluster.md).
+  const v = await verifyAudit(auditPages(store), store.shared ? { chains: "many" } : {});
   const ms = (performance.now() - t0).toFixed(1);
   if (v.ok) {
     console.log(_line`audit chain ok: ${v.count} records verified in ${ms} ms`);

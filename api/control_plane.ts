@@ -25,6 +25,7 @@ import { imageRoutes } from "./routes/images.ts";
 import { memoryRoutes } from "./routes/memory.ts";
 import { processRoutes } from "./routes/processes.ts";
 import { systemRoutes } from "./routes/system.ts";
+import { clusterRoutes } from "./routes/cluster.ts";
 import { TokenStore } from "./token_store.ts";
 import { mcpRoutes } from "./mcp/mod.ts";
 
@@ -145,6 +146,7 @@ export class ControlPlane implements AsyncDisposable {
     app.use("/v1/*", jsonBodyGuard());
 
     systemRoutes(app);
+    clusterRoutes(app);
     processRoutes(app);
     capabilityRoutes(app);
     memoryRoutes(app);

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   "EUNKNOWN", // the outcome of an interrupted effect is not known
   "ETOOL", // a tool failed in its own code
   "EINTERNAL", // a kernel bug: never expected
+  "EFENCED", // a kernel's lease was lost: the store refused its write (docs/cluster.md)
 ] as const;
 
 /** One of {@linkcode ERROR_CODES}. */

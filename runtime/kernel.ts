@@ -70,7 +70,18 @@ import {
   restoreCheckpoint,
 } from "./checkpoint/checkpoints.ts";
 import { Syscalls } from "./engine/syscalls.ts";
-import type { AuditQuery, JournalQuery, Store } from "./store/store.ts";
+import type {
+  AuditQuery,
+  ClaimedProcess,
+  ClusterView,
+  Fence,
+  JournalQuery,
+  Store,
+  StoreSnapshot,
+} from "./store/store.ts";
+import { IdBlocks } from "./cluster/id_blocks.ts";
+import { ClusterMembership } from "./cluster/membership.ts";
+import { hasCode } from "./errors.ts";
 import type {
   AuditEntry,
   AuditRecord,
@@ -147,7 +158,32 @@ export interface KernelOptions {
    * recorded in the audit log as the boot's `kernel.boot` record.
    */
   boot?: Record<string, unknown>;
+  /** How the kernel takes part in a cluster of kernels on one store (docs/cluster.md). */
+  cluster?: ClusterOptions;
 }
+
+/** Options of a kernel's cluster membership (see docs/cluster.md). */
+export interface ClusterOptions {
+  /**
+   * The lease's TTL in ms (default 5000): a kernel that has not heartbeaten
+   * for this long is declared dead and its processes adopted. It heartbeats
+   * every third of it.
+   */
+  leaseTtlMs?: number;
+  /** The host name the registry shows (default: the OS's, else "unknown"). */
+  host?: string;
+  /** Ids reserved from the store at a time, per kind (default 256). */
+  idBlockSize?: number;
+  /**
+   * Called once when the kernel's lease is lost (its writes fenced): it has
+   * stopped and forgotten its processes; another kernel adopts them. A
+   * server exits here.
+   */
+  onFenced?: (error: unknown) => void;
+}
+
+/** The kinds of ids the kernel takes from the store. */
+const _ID_KINDS = ["pid", "grant", "human", "checkpoint", "boot", "message"] as const;
 
 export type { Actor, ForkRequest, HumanDecision, Signal, SpawnRequest } from "./kernel_core.ts";
 
@@ -194,7 +230,12 @@ export class Kernel implements KernelCore, AsyncDisposable {
   readonly _mailboxes: Mailboxes;
   #journalHeads = new Map<Pid, number>();
   #audit: AuditChain;
-  #counters: Record<string, number>;
+  /** This kernel's id and lease epoch: every write carries it. */
+  readonly #fence: Fence;
+  #ids: IdBlocks;
+  #membership: ClusterMembership | null = null;
+  #fenced = false;
+  readonly #cluster: ClusterOptions;
   #timers = new Map<string, Disposable>();
   #closed = false;
   #fatal: unknown = null;
@@ -203,8 +244,16 @@ export class Kernel implements KernelCore, AsyncDisposable {
   /** Purges in flight, by pid. */
   #purges = new Map<Pid, Promise<void>>();
 
-  private constructor(options: KernelOptions, store: Store, audit: AuditChain) {
+  private constructor(
+    options: KernelOptions,
+    store: Store,
+    audit: AuditChain,
+    cluster: { fence: Fence; ids: IdBlocks },
+  ) {
     this.store = store;
+    this.#fence = cluster.fence;
+    this.#ids = cluster.ids;
+    this.#cluster = options.cluster ?? {};
     this.fs = options.filesystem ?? new MemoryFilesystem();
     this.clock = options.clock ?? systemClock;
     this.authorizer = new Authorizer(this.grants, this.clock);
@@ -226,7 +275,6 @@ export class Kernel implements KernelCore, AsyncDisposable {
     this.mcp = options.mcp ?? null;
     this.#audit = audit;
     this.#bootFacts = { ...options.boot };
-    this.#counters = {};
     for (const m of [new ScriptedModel(), ...(options.models ?? [])]) this._models.set(m.name, m);
     this.toolHost?.attach?.((pid, record) => this.#hostAudit(pid, record));
     this.commands = new CommandLedger(store, (mutations) => {
@@ -250,8 +298,46 @@ export class Kernel implements KernelCore, AsyncDisposable {
   /** Boots a kernel: loads the store's state and resumes live processes. */
   static async create(options: KernelOptions = {}): Promise<Kernel> {
     const store = options.store ?? new MemoryStore();
-    const snap = await store.load();
-    const kernel = new Kernel(options, store, new AuditChain({ head: snap.auditHead }));
+    const ttlMs = options.cluster?.leaseTtlMs ?? 5000;
+    if (!(Number.isSafeInteger(ttlMs) && ttlMs >= 30)) {
+      throw new RangeError(
+        `Cannot create a kernel: leaseTtlMs must be an integer >= 30, got ${ttlMs}`,
+      );
+    }
+    // Every boot is a new kernel: a store held by one kernel at a time ends
+    // the previous one here; a shared store keeps the others alive.
+    const fence = await store.registerKernel({
+      host: options.cluster?.host ?? _hostname(),
+      pid: Deno.pid,
+      ttlMs,
+    });
+    // On a shared store the new kernel first claims the processes of kernels
+    // that stopped or died (or of none), then loads what it owns.
+    let claimed: ClaimedProcess[] = [];
+    if (store.shared) {
+      for (let i = 0; i < 4096; i++) {
+        const chunk = await store.claimProcesses(fence, { limit: 1024 });
+        if (chunk.length === 0) break;
+        claimed = claimed.concat(chunk);
+      }
+    }
+    const snap = await store.load(store.shared ? { owner: fence.kernel } : {});
+    const ids = new IdBlocks(store, {
+      ...(options.cluster?.idBlockSize === undefined
+        ? {}
+        : { blockSize: options.cluster.idBlockSize }),
+      onError: (e) => console.error(logLine(`libos: reserving ids: ${errorText(e)}`)),
+      reset: !store.shared,
+    });
+    await ids.prime(
+      store.shared ? [..._ID_KINDS, "audit"] : _ID_KINDS,
+      _idFloors(snap, store.shared),
+    );
+    // A shared store holds one audit chain per kernel (docs/cluster.md).
+    const audit = store.shared
+      ? new AuditChain({ head: null, nextSeq: () => ids.next("audit") })
+      : new AuditChain({ head: snap.auditHead });
+    const kernel = new Kernel(options, store, audit, { fence, ids });
     // An image stored before retention existed kept everything.
     for (const r of snap.images) r.image.retention ??= "keep";
     kernel.images.load(snap.images);
@@ -269,34 +355,117 @@ export class Kernel implements KernelCore, AsyncDisposable {
     }
     for (const [pid, seq] of Object.entries(snap.journalHeads)) kernel.#journalHeads.set(pid, seq);
     kernel.#meta = { ...snap.meta };
-    const counters = snap.meta["counters"];
-    if (counters !== null && typeof counters === "object") {
-      kernel.#counters = { ...(counters as Record<string, number>) };
-    }
-    // Never below an id already stored (a database written before the
-    // counters were committed in order may hold one past its counter).
-    const atLeast = (kind: string, ids: Iterable<string>, prefix: string) => {
-      for (const id of ids) {
-        const n = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : NaN;
-        if (Number.isSafeInteger(n) && n > (kernel.#counters[kind] ?? 0)) {
-          kernel.#counters[kind] = n;
-        }
-      }
-    };
-    atLeast("pid", snap.processes.map((p) => p.pid), "p_");
-    atLeast("grant", snap.grants.map((g) => g.id), "g_");
-    atLeast("human", snap.human.map((r) => r.id), "h_");
     for (const p of snap.processes) {
       // A record stored before retention existed kept everything.
       p.retention ??= "keep";
       p.purgedAt ??= null;
       kernel._adopt(p);
     }
-    await kernel.#recover();
-    // A process that ended before the crash but whose purge did not commit.
-    for (const p of snap.processes) if (purgeDue(p)) await kernel.#purge(p.pid);
+    // After a crash (no clean shutdown recorded), every process resumed in
+    // the middle of its work counts a recovery: see runQuantum. On a shared
+    // store, a process counts one when the kernel it came from died.
+    const crashed = store.shared
+      ? new Set(claimed.filter((c) => !c.clean).map((c) => c.pid))
+      : null;
+    const localCrash = kernel.#meta["shutdown"] !== "clean" && kernel._procs.size > 0;
+    await kernel.#recover([...kernel._procs.values()], {
+      boot: true,
+      crashed: (pid) => crashed === null ? localCrash : crashed.has(pid),
+    });
     if (options.autostart !== false) kernel._scheduler.start();
+    if (store.shared) {
+      kernel.#membership = new ClusterMembership(store, fence, {
+        ttlMs,
+        adopt: (chunk) => kernel.#adoptClaimed(chunk),
+        fenced: (error) => kernel.#onFenced(error),
+        failed: (error) =>
+          console.error(
+            logLine(`libos: cluster heartbeat of ${fence.kernel}: ${errorText(error)}`),
+          ),
+      });
+      kernel.#membership.start();
+    }
     return kernel;
+  }
+
+  /** Whether the kernel lost its lease (its writes fenced; it stopped). */
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
+  /** This kernel's id in the store's registry (`k_N`, new at every boot). */
+  get kernelId(): string {
+    return this.#fence.kernel;
+  }
+
+  /** Every kernel of the store, its lease and its load (the store's view). */
+  cluster(): Promise<ClusterView & { self: string }> {
+    return this.store.listKernels().then((view) => ({ ...view, self: this.#fence.kernel }));
+  }
+
+  /**
+   * Resumes processes claimed from a dead or stopped kernel, as boot recovery
+   * resumes them: their grants, human requests, objects, images and journal
+   * heads are loaded from the store first.
+   */
+  async #adoptClaimed(claimed: ClaimedProcess[]): Promise<void> {
+    if (this.#fenced || this.#closed) return;
+    const part = await this.store.load({ pids: claimed.map((c) => c.pid) });
+    for (const r of part.images) r.image.retention ??= "keep";
+    this.images.load(part.images.filter((r) => !this.images.has(r.id)));
+    for (const g of part.grants) this.grants.put(g);
+    for (const o of part.objects) {
+      const known = this.objects.get(o.oid);
+      if (known === undefined || known.version < o.version) {
+        this.objects.delete(o.oid);
+        this.objects.load([o]);
+      }
+    }
+    for (const r of part.human) this._human.set(r.id, r);
+    for (const [pid, seq] of Object.entries(part.journalHeads)) this.#journalHeads.set(pid, seq);
+    const crashed = new Set(claimed.filter((c) => !c.clean).map((c) => c.pid));
+    const from = new Map(claimed.map((c) => [c.pid, c.from]));
+    const procs: ProcessRecord[] = [];
+    for (const p of part.processes) {
+      p.retention ??= "keep";
+      p.purgedAt ??= null;
+      this._adopt(p);
+      procs.push(p);
+    }
+    await this.#recover(procs, {
+      boot: false,
+      crashed: (pid) => crashed.has(pid),
+      adoptedFrom: from,
+    });
+  }
+
+  /**
+   * The lease is lost: another kernel adopts (or has adopted) this kernel's
+   * processes, so it stops scheduling them and forgets them. Its writes are
+   * refused from now on, and since an effect runs only after its intent is
+   * committed, none of its effects starts after the fence.
+   */
+  #onFenced(error: unknown): void {
+    if (this.#fenced) return;
+    this.#fenced = true;
+    if (this.#fatal === null) this.#fatal = error;
+    const count = this._procs.size;
+    console.error(
+      logLine(
+        `libos: kernel ${this.#fence.kernel} fenced (${errorText(error)}): ` +
+          `stopping and dropping its ${count} processes; another kernel adopts them`,
+      ),
+    );
+    void (async () => {
+      await this.#membership?.stop();
+      await this._scheduler.stop();
+      for (const t of this.#timers.values()) t[Symbol.dispose]();
+      this.#timers.clear();
+      this._procs.clear();
+      this._live.clear();
+      this._human.clear();
+      this.#cluster.onFenced?.(error);
+    })();
   }
 
   // ---------------------------------------------------------------- commit
@@ -306,10 +475,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
     if (batch.empty) return;
     const mutations = batch.mutations.splice(0);
     if (batch.counters) {
-      // The counters as they stand now: batches land in the order they
-      // commit, so the stored counters only ever grow (an id is never given twice).
+      // The ids given as they stand now: batches land in the order they
+      // commit, so the stored counters only ever grow.
       batch.counters = false;
-      mutations.push({ kind: "meta.put", key: "counters", value: { ...this.#counters } });
+      mutations.push({ kind: "meta.put", key: "counters", value: { ...this.#ids.given } });
     }
     for (const p of batch.processes.values()) mutations.push({ kind: "process.put", process: p });
     batch.processes.clear();
@@ -318,9 +487,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
     const after = batch.afterCommit.splice(0);
     if (mutations.length > 0) {
       try {
-        await this.store.apply(mutations);
+        await this.store.apply(mutations, { fence: this.#fence });
       } catch (error) {
-        this._panic(null, error);
+        if (hasCode(error, "EFENCED")) this.#onFenced(error);
+        else this._panic(null, error);
         throw error;
       }
     }
@@ -338,12 +508,16 @@ export class Kernel implements KernelCore, AsyncDisposable {
     this._scheduler.stop();
   }
 
-  /** @internal Next value of a persisted counter (`pid`, `grant`, `human`). */
+  /**
+   * @internal The next id of a kind (`pid`, `grant`, `human`, …), from a
+   * block the store reserved: unique across every kernel of the store.
+   */
   _nextId(kind: string, prefix: string, batch: Batch): string {
-    const n = (this.#counters[kind] ?? 0) + 1;
-    this.#counters[kind] = n;
-    batch.counters = true;
-    return `${prefix}${n}`;
+    const id = this.#ids.next(kind);
+    // A store of one kernel also records the ids given, so that the next boot
+    // restarts right after them (no gap after a crash).
+    if (!this.store.shared) batch.counters = true;
+    return `${prefix}${id}`;
   }
 
   /** @internal Appends an audit record to the batch. */
@@ -1661,7 +1835,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
     // elsewhere (printed at shutdown, kept by an operator) also catches a
     // truncated tail.
     const head = options.expectedHead ?? this.auditHead;
-    return await verifyAudit(auditPages(this.store), head === null ? {} : { expectedHead: head });
+    return await verifyAudit(auditPages(this.store), {
+      ...(head === null ? {} : { expectedHead: head }),
+      ...(this.store.shared ? { chains: "many" as const } : {}),
+    });
   }
 
   /** Objects of a namespace. */
@@ -1693,29 +1870,56 @@ export class Kernel implements KernelCore, AsyncDisposable {
 
   // ------------------------------------------------------------ recovery
 
-  async #recover(): Promise<void> {
+  /**
+   * Resumes processes after a crash, a clean restart or their adoption from
+   * another kernel: the one path of both.
+   */
+  async #recover(
+    procs: readonly ProcessRecord[],
+    how: {
+      boot: boolean;
+      crashed: (pid: Pid) => boolean;
+      adoptedFrom?: ReadonlyMap<Pid, string | null>;
+    },
+  ): Promise<void> {
+    // Every process may take a few audit seqs below, in one synchronous pass.
+    await this.#ids.ensure("audit", procs.length * 4 + 16);
     const batch = new Batch();
-    this.#boot = Number(this._nextId("boot", "", batch));
-    this._audit(batch, {
-      actor: "kernel",
-      action: "kernel.boot",
-      detail: { boot: this.#boot, ...this.#bootFacts },
-    });
-    // After a crash (no clean shutdown recorded), every process resumed in
-    // the middle of its work counts a recovery: see runQuantum.
-    const crashed = this.#meta["shutdown"] !== "clean" && this._procs.size > 0;
-    this.#meta["shutdown"] = "running";
-    batch.add({ kind: "meta.put", key: "shutdown", value: "running" });
+    if (how.boot) {
+      this.#boot = Number(this._nextId("boot", "", batch));
+      this._audit(batch, {
+        actor: "kernel",
+        action: "kernel.boot",
+        detail: { boot: this.#boot, ...this.#bootFacts, kernel: this.#fence.kernel },
+      });
+      if (!this.store.shared) {
+        this.#meta["shutdown"] = "running";
+        batch.add({ kind: "meta.put", key: "shutdown", value: "running" });
+      }
+    }
+    for (const p of procs) {
+      const from = how.adoptedFrom?.get(p.pid);
+      if (from === undefined) continue;
+      this._audit(batch, {
+        actor: "kernel:cluster",
+        action: "process.adopted",
+        pid: p.pid,
+        detail: { from, kernel: this.#fence.kernel, state: p.state },
+      });
+      // Written once now, so the claim shows in the store even for a process
+      // that does not move.
+      this._saveProcess(batch, p);
+    }
     // A model call in flight at the crash may have run and been billed: its
     // hold becomes spend (the call itself is made again).
-    chargeLeftHolds(this, batch);
+    chargeLeftHolds(this, batch, procs);
     // The most suspected go first: a poison pill then fails again at once,
     // while an innocent process blamed for someone else's crash gets through
     // a step straight away and is cleared (at the back of the line it would
     // be the one running when the next random crash comes).
-    const order = [...this._procs.values()].sort((a, b) => b.recoveries - a.recoveries);
+    const order = [...procs].sort((a, b) => b.recoveries - a.recoveries);
     for (const p of order) {
-      if (crashed && (p.state === "running" || p.state === "runnable")) {
+      if (how.crashed(p.pid) && (p.state === "running" || p.state === "runnable")) {
         // A first resume is counted for all at once (one commit, no
         // serialisation); a process resumed before and not through a step
         // since is a suspect: counted and run one at a time.
@@ -1741,8 +1945,13 @@ export class Kernel implements KernelCore, AsyncDisposable {
         }
       }
     }
-    for (const r of this._human.values()) if (r.state === "pending") this._armExpiry(r);
+    const pids = new Set(procs.map((p) => p.pid));
+    for (const r of this._human.values()) {
+      if (r.state === "pending" && pids.has(r.pid)) this._armExpiry(r);
+    }
     await this._commit(batch);
+    // A process that ended before the crash but whose purge did not commit.
+    for (const p of procs) if (purgeDue(p)) await this.#purge(p.pid);
   }
 
   // ------------------------------------------------------------- shutdown
@@ -1751,6 +1960,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#membership?.stop();
     await this._scheduler.stop();
     await Promise.allSettled([...this.#purges.values()]);
     await this.mcp?.releaseAll();
@@ -1759,7 +1969,16 @@ export class Kernel implements KernelCore, AsyncDisposable {
     this._mailboxes.close();
     if (this.#fatal === null) {
       try {
-        await this.store.apply([{ kind: "meta.put", key: "shutdown", value: "clean" }]);
+        // Unused ids go back (no gap after a clean restart); a store of one
+        // kernel records the clean shutdown, a shared one marks the kernel
+        // stopped so that the others adopt its processes at once.
+        await this.#ids.release();
+        if (this.store.shared) await this.store.stopKernel(this.#fence);
+        else {
+          await this.store.apply([{ kind: "meta.put", key: "shutdown", value: "clean" }], {
+            fence: this.#fence,
+          });
+        }
       } catch {
         // A store that cannot write any more: the next boot treats it as a crash.
       }
@@ -1770,6 +1989,37 @@ export class Kernel implements KernelCore, AsyncDisposable {
   /** Same as close(). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/** The floors of the store's id counters: ids this store holds already. */
+function _idFloors(snap: StoreSnapshot, shared: boolean): Record<string, number> {
+  const floors: Record<string, number> = {};
+  // Counters kept in meta before the store allocated ids.
+  const counters = snap.meta["counters"];
+  if (counters !== null && typeof counters === "object") {
+    for (const [kind, n] of Object.entries(counters as Record<string, unknown>)) {
+      if (typeof n === "number" && Number.isSafeInteger(n)) floors[kind] = n;
+    }
+  }
+  const atLeast = (kind: string, ids: Iterable<string>, prefix: string) => {
+    for (const id of ids) {
+      const n = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : NaN;
+      if (Number.isSafeInteger(n) && n > (floors[kind] ?? 0)) floors[kind] = n;
+    }
+  };
+  atLeast("pid", snap.processes.map((p) => p.pid), "p_");
+  atLeast("grant", snap.grants.map((g) => g.id), "g_");
+  atLeast("human", snap.human.map((r) => r.id), "h_");
+  if (shared && snap.auditHead !== null) floors["audit"] = snap.auditHead.seq;
+  return floors;
+}
+
+function _hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
   }
 }
 

@@ -432,7 +432,7 @@ async function _until(ready: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-Deno.test("ids are never given twice: the stored counters only grow, whatever order batches that took ids commit in", async () => {
+Deno.test("ids are never given twice: a kernel after a crash starts right after the ids made durable, whatever order batches that took ids commit in", async () => {
   const store = new MemoryStore();
   const k1 = await Kernel.create({ store, autostart: false });
   const early = new Batch();
@@ -441,6 +441,7 @@ Deno.test("ids are never given twice: the stored counters only grow, whatever or
   assert.equal(k1._nextId("human", "h_", late), "h_2");
   await k1._commit(late);
   await k1._commit(early); // took its id first, commits last
+  // k1 never closes (a crash): on a store of one kernel its unused block is void.
   const k2 = await Kernel.create({ store, autostart: false });
   assert.equal(k2._nextId("human", "h_", new Batch()), "h_3");
   await k2.close();

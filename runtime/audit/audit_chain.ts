@@ -30,6 +30,12 @@ export interface AuditHead {
 export interface AuditChainOptions {
   /** The last stored record, or null for an empty log. */
   head: StoredAudit | null;
+  /**
+   * Where seqs come from (default: the head's seq + 1). A kernel of a cluster
+   * writes a chain of its own whose seqs come from the store's allocator: a
+   * cluster-wide index, increasing along each chain (docs/cluster.md).
+   */
+  nextSeq?: () => number;
 }
 
 /**
@@ -39,9 +45,11 @@ export interface AuditChainOptions {
  */
 export class AuditChain {
   #head: StoredAudit | null;
+  readonly #nextSeq: (() => number) | null;
 
   constructor(options: AuditChainOptions) {
     this.#head = options.head;
+    this.#nextSeq = options.nextSeq ?? null;
   }
 
   /** The last record appended (or loaded), null for an empty log. */
@@ -56,7 +64,11 @@ export class AuditChain {
    * such an entry would be chained in a form `verifyAudit` refuses.
    */
   append(entry: AuditEntry): StoredAudit {
-    const seq = this.#head === null ? 1 : this.#head.seq + 1;
+    const seq = this.#nextSeq !== null
+      ? this.#nextSeq()
+      : this.#head === null
+      ? 1
+      : this.#head.seq + 1;
     const prevHash = this.#head === null ? GENESIS_HASH : this.#head.hash;
     const body = canonicalJson(_recordOf(entry, seq, prevHash));
     const stored: StoredAudit = { seq, body, hash: sha256Hex(body) };
@@ -122,6 +134,15 @@ export interface VerifyAuditOptions {
    * record 1).
    */
   after?: AuditHead;
+  /**
+   * "one" (default): one chain, whose seqs are 1, 2, 3, …. "many": the log of
+   * a cluster, one chain per kernel interleaved by a cluster-wide index: seqs
+   * increase (with gaps), and each record links to the genesis hash (the first
+   * of a chain) or to the last record of a chain so far. An edited, deleted,
+   * inserted or reordered record breaks a link as before; a chain's cut-off
+   * tail shows only against `expectedHead`. `after` is not supported with it.
+   */
+  chains?: "one" | "many";
 }
 
 /** The outcome of {@linkcode verifyAudit}. */
@@ -166,6 +187,12 @@ export async function verifyAudit(
     if (head !== undefined && !(Number.isSafeInteger(head.seq) && head.seq >= 0)) {
       throw new RangeError(`Cannot verify the audit log: ${name}.seq ${head.seq} is not a seq`);
     }
+  }
+  if (options.chains === "many") {
+    if (after !== undefined) {
+      throw new RangeError("Cannot verify a log of many chains from 'after': verify it whole");
+    }
+    return await _verifyChains(source, expectedHead ?? null);
   }
   const first = after === undefined || after.seq === 0 ? 1 : after.seq + 1;
   const anchor = expectedHead === undefined || expectedHead.seq < first ? null : expectedHead;
@@ -214,6 +241,84 @@ export async function verifyAudit(
   }
   return { ok: true, count, head: last === 0 ? null : { seq: last, hash: prevHash } };
 }
+
+/** {@linkcode verifyAudit} of a log of many chains (`chains: "many"`). */
+async function _verifyChains(
+  source: AsyncIterable<StoredAudit | readonly StoredAudit[]> | Iterable<StoredAudit>,
+  anchor: AuditHead | null,
+): Promise<AuditVerification> {
+  /** The hash of each chain's last record so far. */
+  const tails = new Set<string>();
+  let last = 0;
+  let lastHash = GENESIS_HASH;
+  let count = 0;
+  let anchored = anchor === null || anchor.seq === 0;
+  const check = (stored: StoredAudit): AuditVerification | null => {
+    const seq = stored.seq;
+    const fail = (at: number, reason: string): AuditVerification => ({
+      ok: false,
+      count,
+      seq: at,
+      reason,
+    });
+    if (!(Number.isSafeInteger(seq) && seq > last)) {
+      return fail(
+        last + 1,
+        `found record ${
+          String(seq)
+        } after record ${last}: a record is repeated, inserted or out of order`,
+      );
+    }
+    const body = typeof stored.body === "string" ? stored.body : "";
+    const at = body.lastIndexOf(_LINK);
+    const link = at < 0 ? "" : body.slice(at + _LINK.length, at + _LINK.length + 64);
+    if (link !== GENESIS_HASH && !tails.has(link)) {
+      return fail(
+        seq,
+        `record ${seq} links to ${_short(link)}, the last record of no chain: ` +
+          "a record before it was edited, deleted, inserted or moved",
+      );
+    }
+    const reason = _checkRecord(stored, seq, link) ??
+      (anchor !== null && seq === anchor.seq && stored.hash !== anchor.hash
+        ? `record ${seq} has hash ${_short(stored.hash)}, not the expected head's ` +
+          `${_short(anchor.hash)}: the log was rewritten at or before it`
+        : null);
+    if (reason !== null) return fail(seq, reason);
+    if (anchor !== null && seq === anchor.seq) anchored = true;
+    tails.delete(link);
+    tails.add(stored.hash);
+    last = seq;
+    lastHash = stored.hash;
+    count++;
+    return null;
+  };
+  if (Symbol.iterator in source) {
+    for (const stored of source) {
+      const failure = check(stored);
+      if (failure !== null) return failure;
+    }
+  } else {
+    for await (const item of source) {
+      for (const stored of _isPage(item) ? item : [item]) {
+        const failure = check(stored);
+        if (failure !== null) return failure;
+      }
+    }
+  }
+  if (!anchored) {
+    return {
+      ok: false,
+      count,
+      seq: anchor!.seq,
+      reason: `the log holds no record ${anchor!.seq}, the expected head: it was cut off`,
+    };
+  }
+  return { ok: true, count, head: last === 0 ? null : { seq: last, hash: lastHash } };
+}
+
+/** How a canonical body introduces its link (the last such text: see _verifyChains). */
+const _LINK = `,"prevHash":"`;
 
 /** Options of {@linkcode auditPages}. */
 export interface AuditPagesOptions {

@@ -18,7 +18,7 @@ export class Batch {
   /** Callbacks to run once the batch is durable (events, wake-ups). */
   readonly afterCommit: (() => void)[] = [];
   /**
-   * Whether the batch took ids from the kernel's counters: the counters are
+   * Whether the batch took ids (a store of one kernel): the ids given are
    * then written as they stand when the batch commits (never as they stood
    * when it took its ids, which a later batch may have passed already).
    */

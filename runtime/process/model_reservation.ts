@@ -137,8 +137,12 @@ function _lineage(k: Kernel, p: ProcessRecord): ProcessRecord[] {
  * (a stored total may include a sibling's hold whose own record never landed).
  * Returns the processes charged.
  */
-export function chargeLeftHolds(k: Kernel, batch: Batch): ProcessRecord[] {
-  for (const p of k._procs.values()) {
+export function chargeLeftHolds(
+  k: Kernel,
+  batch: Batch,
+  procs: readonly ProcessRecord[] = [...k._procs.values()],
+): ProcessRecord[] {
+  for (const p of procs) {
     // A record stored before holds existed has none.
     if (typeof p.usage.reservedTokens !== "number") {
       Object.assign(p.usage, {
@@ -149,10 +153,10 @@ export function chargeLeftHolds(k: Kernel, batch: Batch): ProcessRecord[] {
       });
     }
   }
-  const charged = [...k._procs.values()].filter((p) =>
+  const charged = procs.filter((p) =>
     chargeHeld(k, batch, p, { cause: "crash", actor: "kernel:recovery" }) !== null
   );
-  for (const p of k._procs.values()) {
+  for (const p of procs) {
     if (p.usage.subtreeReservedTokens === 0 && p.usage.subtreeReservedCostMicroUsd === 0) continue;
     p.usage.subtreeReservedTokens = 0;
     p.usage.subtreeReservedCostMicroUsd = 0;

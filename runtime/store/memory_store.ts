@@ -6,9 +6,32 @@
  * @module
  */
 import { libosError } from "../errors.ts";
-import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
+import type {
+  ApplyOptions,
+  AuditQuery,
+  ClaimedProcess,
+  ClusterView,
+  Fence,
+  JournalQuery,
+  KernelRegistration,
+  LoadOptions,
+  Mutation,
+  ReserveIdsOptions,
+  Store,
+  StoreSnapshot,
+} from "./store.ts";
+import {
+  auditKeys,
+  checkReserve,
+  mutationKey,
+  mutationSeq,
+  narrowSnapshot,
+  queryAfterSeq,
+  queryLimit,
+} from "./store_checks.ts";
+import { LocalKernels } from "./local_kernels.ts";
+import { isTerminal } from "../process/lifecycle.ts";
 import { claimError } from "./store_encoding.ts";
-import { auditKeys, mutationKey, mutationSeq, queryAfterSeq, queryLimit } from "./store_checks.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -41,6 +64,8 @@ interface _Object {
 export class MemoryStore implements Store {
   /** Always "memory". */
   readonly kind = "memory";
+  /** One kernel at a time. */
+  readonly shared = false;
 
   #state: "open" | "closed" = "open";
   #processes = new Map<string, ProcessRecord>();
@@ -56,14 +81,17 @@ export class MemoryStore implements Store {
   #checkpoints = new Map<string, CheckpointRecord>();
   #commands = new Map<string, CommandRecord>();
   #messages = new Map<string, MessageRecord>();
+  #ids = new Map<string, number>();
+  #kernels = new LocalKernels();
 
   /**
    * Applies a batch atomically, now (so batches land in call order); the
    * returned promise settles on a later microtask.
    */
-  apply(batch: readonly Mutation[]): Promise<void> {
+  apply(batch: readonly Mutation[], options: ApplyOptions = {}): Promise<void> {
     try {
       this.#assertOpen("apply a batch to");
+      if (options.fence !== undefined) this.#kernels.check(options.fence);
       const copy = _clone(batch);
       const undo: (() => void)[] = [];
       try {
@@ -79,26 +107,85 @@ export class MemoryStore implements Store {
   }
 
   /** Loads the state the kernel needs at boot. */
-  load(): Promise<StoreSnapshot> {
+  load(options: LoadOptions = {}): Promise<StoreSnapshot> {
+    return this.#read(() => narrowSnapshot(this.#loadAll(), options));
+  }
+
+  /** Reserves a block of ids, now. */
+  reserveIds(kind: string, count: number, options: ReserveIdsOptions = {}): Promise<number> {
     return this.#read(() => {
-      const objects: ObjectRecord[] = [];
-      for (const [, object] of _sorted(this.#objects)) {
-        if (!object.deleted) objects.push(object.versions.at(-1)!);
-      }
-      const journalHeads: Record<Pid, number> = Object.fromEntries(
-        _sorted(this.#journal).map(([pid, entries]) => [pid, entries.at(-1)!.seq]),
-      );
-      return {
-        processes: _values(this.#processes),
-        grants: _values(this.#grants),
-        objects,
-        human: _values(this.#human),
-        images: _values(this.#images),
-        meta: Object.fromEntries(_sorted(this.#meta)),
-        auditHead: this.#audit.at(-1)?.record ?? null,
-        journalHeads,
-      };
+      checkReserve(kind, count, options.atLeast);
+      const last = options.reset === true
+        ? options.atLeast ?? 0
+        : Math.max(this.#ids.get(kind) ?? 0, options.atLeast ?? 0);
+      this.#ids.set(kind, last + count);
+      return last + 1;
     });
+  }
+
+  /** Gives back the tail of the last block. */
+  releaseIds(kind: string, from: number, end: number): Promise<void> {
+    return this.#read(() => {
+      if (this.#ids.get(kind) === end - 1) this.#ids.set(kind, from - 1);
+    });
+  }
+
+  /** Registers a kernel; the one before it is over. */
+  async registerKernel(registration: KernelRegistration): Promise<Fence> {
+    const n = await this.reserveIds("kernel", 1);
+    return this.#kernels.register(`k_${n}`, registration, Date.now());
+  }
+
+  /** Renews a lease. */
+  heartbeat(fence: Fence): Promise<void> {
+    return this.#read(() => this.#kernels.heartbeat(fence, Date.now()));
+  }
+
+  /** Marks a kernel stopped. */
+  stopKernel(fence: Fence): Promise<void> {
+    return this.#read(() => this.#kernels.stop(fence));
+  }
+
+  /** The registry. */
+  listKernels(): Promise<ClusterView> {
+    return this.#read(() => {
+      const all = this.#processes.size;
+      const live = [...this.#processes.values()].filter((p) => !isTerminal(p.state)).length;
+      return this.#kernels.view(Date.now(), { live, all });
+    });
+  }
+
+  /** Declares a kernel dead. */
+  declareDead(id: string, epoch: number): Promise<boolean> {
+    return this.#read(() => this.#kernels.declareDead(id, epoch));
+  }
+
+  /** Nothing to claim: the one kernel loads every process. */
+  claimProcesses(to: Fence): Promise<ClaimedProcess[]> {
+    return this.#read(() => {
+      this.#kernels.check(to);
+      return [];
+    });
+  }
+
+  #loadAll(): StoreSnapshot {
+    const objects: ObjectRecord[] = [];
+    for (const [, object] of _sorted(this.#objects)) {
+      if (!object.deleted) objects.push(object.versions.at(-1)!);
+    }
+    const journalHeads: Record<Pid, number> = Object.fromEntries(
+      _sorted(this.#journal).map(([pid, entries]) => [pid, entries.at(-1)!.seq]),
+    );
+    return {
+      processes: _values(this.#processes),
+      grants: _values(this.#grants),
+      objects,
+      human: _values(this.#human),
+      images: _values(this.#images),
+      meta: Object.fromEntries(_sorted(this.#meta)),
+      auditHead: this.#audit.at(-1)?.record ?? null,
+      journalHeads,
+    };
   }
 
   /** Reads a process's journal in seq order. */

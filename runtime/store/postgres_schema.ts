@@ -134,6 +134,30 @@ const _MIGRATIONS: readonly _Migration[] = [
         WHERE claimed_by IS NOT NULL`,
     ],
   },
+  {
+    version: 5,
+    description: "store-allocated ids, the kernel registry and process owners",
+    statements: [
+      `CREATE TABLE ids (
+        kind ${_KEY} PRIMARY KEY,
+        last BIGINT NOT NULL)`,
+      // A kernel's lease is its row: alive until heartbeat_at + ttl_ms; its
+      // epoch is bumped when it is declared dead (docs/cluster.md).
+      `CREATE TABLE kernels (
+        id ${_KEY} PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        ttl_ms BIGINT NOT NULL,
+        epoch BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        node TEXT)`,
+      "CREATE INDEX kernels_node ON kernels (node) WHERE state = 'alive'",
+      `ALTER TABLE processes ADD COLUMN owner ${_KEY}`,
+      "CREATE INDEX processes_owner ON processes (owner)",
+    ],
+  },
 ];
 
 /** The schema version this code writes. */

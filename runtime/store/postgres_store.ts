@@ -24,8 +24,24 @@
 import postgres from "postgres";
 import { clearImmediate, setImmediate } from "node:timers";
 import { LibosError, libosError } from "../errors.ts";
-import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
-import { queryAfterSeq, queryLimit } from "./store_checks.ts";
+import type {
+  ApplyOptions,
+  AuditQuery,
+  ClaimedProcess,
+  ClusterView,
+  Fence,
+  JournalQuery,
+  KernelInfo,
+  KernelRegistration,
+  KernelState,
+  LoadOptions,
+  Mutation,
+  ReserveIdsOptions,
+  Store,
+  StoreSnapshot,
+} from "./store.ts";
+import { checkReserve, queryAfterSeq, queryLimit } from "./store_checks.ts";
+import { fencedError } from "./local_kernels.ts";
 import { claimError, decodeMessage, encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import { checkPostgresSchema, migratePostgresSchema } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresTarget } from "./postgres_url.ts";
@@ -68,6 +84,14 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Seconds to wait for a connection to the server (default 10). */
   connectTimeoutSeconds?: number;
+  /**
+   * What this store's kernels run on, held by one of them at a time (a data
+   * directory under its lock: `openStore` passes host and path). A kernel
+   * registering with it ends its predecessor on that node at once, as dead:
+   * a restart adopts its processes without waiting for the lease to expire.
+   * Default none.
+   */
+  node?: string;
 }
 
 /** Counters of a {@linkcode PostgresStore}, for tests and benchmarks. */
@@ -83,6 +107,7 @@ export interface PostgresStoreStats {
 /** A batch waiting for the next group commit. */
 interface _Pending {
   ops: EncodedMutation[];
+  fence: Fence | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -92,11 +117,18 @@ type _Tx = postgres.TransactionSql;
 /** A connection to run statements on: a transaction's or a reserved one. */
 type _Conn = _Tx | postgres.ReservedSql;
 type _Row = Record<string, unknown>;
+/** A process put with the owner its batch's fence gives it (null: unfenced, kept). */
+type _ProcessPut = EncodedMutation & { kind: "process.put"; owner?: string | null };
+
+/** The database's clock in ms since the epoch: leases are compared with it, never a host's. */
+const _NOW_SQL = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 /** The PostgreSQL implementation of {@linkcode Store}. */
 export class PostgresStore implements Store {
   /** Always "postgres". */
   readonly kind = "postgres";
+  /** Several kernels share one database (docs/cluster.md). */
+  readonly shared = true;
   /** The store's URL as messages show it (the password replaced by `***`). */
   readonly location: string;
   /** The schema that holds the tables. */
@@ -112,13 +144,15 @@ export class PostgresStore implements Store {
   #draining: Promise<void> | null = null;
   #closed: Promise<void> | null = null;
   #stats: PostgresStoreStats = { batches: 0, flushes: 0, transactions: 0 };
+  readonly #node: string | null;
 
   private constructor(
     sql: _Sql,
     target: PostgresTarget,
-    options: { groupCommitMs: number; access: "read-write" | "read-only" },
+    options: { groupCommitMs: number; access: "read-write" | "read-only"; node: string | null },
   ) {
     this.#sql = sql;
+    this.#node = options.node;
     this.location = target.shown;
     this.schema = target.schema;
     this.#access = options.access;
@@ -172,6 +206,7 @@ export class PostgresStore implements Store {
     return new PostgresStore(sql, target, {
       groupCommitMs,
       access: readOnly ? "read-only" : "read-write",
+      node: options.node ?? null,
     });
   }
 
@@ -185,7 +220,7 @@ export class PostgresStore implements Store {
    * holding it is committed. The records are encoded now, so a caller may
    * change its objects as soon as `apply` returns.
    */
-  apply(batch: readonly Mutation[]): Promise<void> {
+  apply(batch: readonly Mutation[], options: ApplyOptions = {}): Promise<void> {
     let ops: EncodedMutation[];
     try {
       ops = encodeBatch({
@@ -198,33 +233,53 @@ export class PostgresStore implements Store {
     }
     this.#stats.batches++;
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ ops, resolve, reject });
+      this.#queue.push({ ops, fence: options.fence, resolve, reject });
       this.#schedule();
     });
   }
 
-  /** Loads the state the kernel needs at boot, from one snapshot of the database. */
-  load(): Promise<StoreSnapshot> {
+  /**
+   * Loads the state the kernel needs at boot, from one snapshot of the
+   * database: every process, or those `options.owner` owns, or `options.pids`.
+   */
+  load(options: LoadOptions = {}): Promise<StoreSnapshot> {
     return this.#read(() =>
       this.#sql.begin("isolation level repeatable read read only", async (tx) => {
-        const [processes, grants, objects, human, images, meta, head, heads] = await Promise.all([
-          tx`SELECT body FROM processes ORDER BY pid`,
-          tx`SELECT body FROM grants ORDER BY id`,
-          tx`SELECT v.body FROM objects o
-             JOIN object_versions v ON v.oid = o.oid AND v.version = o.version
-             WHERE NOT o.deleted ORDER BY o.oid`,
-          tx`SELECT body FROM human ORDER BY id`,
-          tx`SELECT body FROM images ORDER BY id`,
-          tx`SELECT key, value FROM meta ORDER BY key`,
-          tx`SELECT seq, body, hash FROM audit ORDER BY seq DESC LIMIT 1`,
+        const { owner, pids } = options;
+        const byPid = pids !== undefined
+          ? tx`WHERE pid = ANY(${pids as string[]}::text[])`
+          : owner !== undefined
+          ? tx`WHERE owner = ${owner}`
+          : tx``;
+        const humanBy = pids !== undefined
+          ? tx`WHERE pid = ANY(${pids as string[]}::text[])`
+          : owner !== undefined
+          ? tx`WHERE pid IN (SELECT pid FROM processes WHERE owner = ${owner})`
+          : tx``;
+        const grantsBy = pids !== undefined
+          ? tx`WHERE subject = ANY(${pids as string[]}::text[])`
+          : tx``;
+        const journalHeads = pids !== undefined || owner !== undefined
+          ? tx`SELECT pid, MAX(seq) AS seq FROM journal ${humanBy} GROUP BY pid`
           // A loose index scan: one index probe per pid, not a scan of the journal.
-          tx`WITH RECURSIVE pids (pid) AS (
+          : tx`WITH RECURSIVE pids (pid) AS (
                SELECT MIN(pid) FROM journal
                UNION ALL
                SELECT (SELECT MIN(j.pid) FROM journal j WHERE j.pid > pids.pid)
                FROM pids WHERE pids.pid IS NOT NULL)
              SELECT pid, (SELECT MAX(j.seq) FROM journal j WHERE j.pid = pids.pid) AS seq
-             FROM pids WHERE pid IS NOT NULL`,
+             FROM pids WHERE pid IS NOT NULL`;
+        const [processes, grants, objects, human, images, meta, head, heads] = await Promise.all([
+          tx`SELECT body FROM processes ${byPid} ORDER BY pid`,
+          tx`SELECT body FROM grants ${grantsBy} ORDER BY id`,
+          tx`SELECT v.body FROM objects o
+             JOIN object_versions v ON v.oid = o.oid AND v.version = o.version
+             WHERE NOT o.deleted ORDER BY o.oid`,
+          tx`SELECT body FROM human ${humanBy} ORDER BY id`,
+          tx`SELECT body FROM images ORDER BY id`,
+          tx`SELECT key, value FROM meta ORDER BY key`,
+          tx`SELECT seq, body, hash FROM audit ORDER BY seq DESC LIMIT 1`,
+          journalHeads,
         ]);
         const snapshot: StoreSnapshot = {
           processes: _bodies<ProcessRecord>(processes),
@@ -243,6 +298,167 @@ export class PostgresStore implements Store {
         return snapshot;
       })
     );
+  }
+
+  /** Reserves a block of ids: one statement, atomic however many kernels race. */
+  reserveIds(kind: string, count: number, options: ReserveIdsOptions = {}): Promise<number> {
+    return this.#write("reserve ids in", async () => {
+      checkReserve(kind, count, options.atLeast);
+      const atLeast = options.atLeast ?? 0;
+      const [row] = await this.#sql`INSERT INTO ids (kind, last) VALUES (${kind}, ${
+        atLeast + count
+      })
+        ON CONFLICT (kind) DO UPDATE SET last = GREATEST(ids.last, ${atLeast}) + ${count}
+        RETURNING last`;
+      return Number(row!.last) - count + 1;
+    });
+  }
+
+  /** Gives back the tail of the last block, unless a later block was reserved. */
+  releaseIds(kind: string, from: number, end: number): Promise<void> {
+    return this.#write("release ids in", async () => {
+      await this.#sql`UPDATE ids SET last = ${from - 1} WHERE kind = ${kind} AND last = ${end - 1}`;
+    });
+  }
+
+  /** Registers a kernel: a new id, epoch 1, alive, its lease starting now (the database's clock). */
+  async registerKernel(registration: KernelRegistration): Promise<Fence> {
+    const n = await this.reserveIds("kernel", 1);
+    const id = `k_${n}`;
+    await this.#write("register a kernel in", () =>
+      this.#sql.begin(async (tx) => {
+        if (this.#node !== null) {
+          // The node is held by one kernel at a time: the one before is over.
+          await tx`UPDATE kernels SET state = 'dead', epoch = epoch + 1
+            WHERE node = ${this.#node} AND state = 'alive'`;
+        }
+        await tx.unsafe(
+          `INSERT INTO kernels (id, host, pid, started_at, heartbeat_at, ttl_ms, epoch, state, node)
+           VALUES ($1, $2, $3, ${_NOW_SQL}, ${_NOW_SQL}, $4, 1, 'alive', $5)`,
+          [id, registration.host, registration.pid, registration.ttlMs, this.#node],
+        );
+      }));
+    return { kernel: id, epoch: 1 };
+  }
+
+  /** Renews a lease; `EFENCED` when the kernel is no longer alive at that epoch. */
+  heartbeat(fence: Fence): Promise<void> {
+    return this.#write("heartbeat in", async () => {
+      const r = await this.#sql.unsafe(
+        `UPDATE kernels SET heartbeat_at = ${_NOW_SQL}
+         WHERE id = $1 AND epoch = $2 AND state = 'alive'`,
+        [fence.kernel, fence.epoch],
+      );
+      if (r.count === 0) throw await this.#fenced(fence);
+    });
+  }
+
+  /** Marks a kernel stopped: its processes may be adopted at once. */
+  stopKernel(fence: Fence): Promise<void> {
+    return this.#write("stop a kernel in", async () => {
+      const r = await this.#sql`UPDATE kernels SET state = 'stopped'
+        WHERE id = ${fence.kernel} AND epoch = ${fence.epoch} AND state = 'alive'`;
+      if (r.count === 0) throw await this.#fenced(fence);
+    });
+  }
+
+  /** Every kernel with its lease and load, and the database's clock. */
+  listKernels(): Promise<ClusterView> {
+    return this.#read(async () => {
+      const [clock] = await this.#sql.unsafe(`SELECT ${_NOW_SQL} AS now`);
+      const rows = await this.#sql`SELECT k.*,
+          (SELECT count(*) FROM processes p WHERE p.owner = k.id) AS processes,
+          (SELECT count(*) FROM processes p WHERE p.owner = k.id
+            AND p.state NOT IN ('exited', 'failed', 'killed')) AS live
+        FROM kernels k ORDER BY k.started_at, k.id`;
+      const kernels = rows.map((row): KernelInfo => ({
+        id: String(row.id),
+        host: String(row.host),
+        pid: Number(row.pid),
+        startedAt: Number(row.started_at),
+        heartbeatAt: Number(row.heartbeat_at),
+        ttlMs: Number(row.ttl_ms),
+        epoch: Number(row.epoch),
+        state: String(row.state) as KernelState,
+        leaseExpiresAt: Number(row.heartbeat_at) + Number(row.ttl_ms),
+        liveProcesses: Number(row.live),
+        processes: Number(row.processes),
+      }));
+      return { now: Number(clock!.now), kernels };
+    });
+  }
+
+  /**
+   * Declares a kernel dead if it is alive at `epoch` and its lease has expired
+   * by the database's clock; bumps its epoch. The row lock orders it with the
+   * victim's writes: a write that committed first is seen by the adopter, a
+   * later one is fenced.
+   */
+  declareDead(id: string, epoch: number): Promise<boolean> {
+    return this.#write("declare a kernel dead in", async () => {
+      const r = await this.#sql.unsafe(
+        `UPDATE kernels SET state = 'dead', epoch = epoch + 1
+         WHERE id = $1 AND epoch = $2 AND state = 'alive'
+           AND heartbeat_at + ttl_ms < ${_NOW_SQL}`,
+        [id, epoch],
+      );
+      return r.count === 1;
+    });
+  }
+
+  /**
+   * Claims up to `limit` processes of dead or stopped kernels (or of none):
+   * `FOR UPDATE SKIP LOCKED`, so racing claimers take disjoint sets.
+   */
+  claimProcesses(to: Fence, options: { limit: number }): Promise<ClaimedProcess[]> {
+    return this.#write("claim processes in", () =>
+      this.#sql.begin(async (tx) => {
+        const [me] = await tx`SELECT epoch, state FROM kernels WHERE id = ${to.kernel} FOR SHARE`;
+        if (me === undefined || Number(me.epoch) !== to.epoch || me.state !== "alive") {
+          throw fencedError(to, me === undefined ? "it is not registered" : `it is ${me.state}`);
+        }
+        // No join in the locking scan: a row another claimer took meanwhile
+        // is re-checked as it is now (its new owner alive), not as joined
+        // from the statement's snapshot.
+        const rows = await tx`WITH victims AS (
+            SELECT p.pid, p.owner FROM processes p
+            WHERE p.owner IS NULL OR NOT EXISTS (
+              SELECT 1 FROM kernels k WHERE k.id = p.owner AND k.state = 'alive')
+            ORDER BY p.pid LIMIT ${options.limit}
+            FOR UPDATE OF p SKIP LOCKED)
+          UPDATE processes p SET owner = ${to.kernel} FROM victims v
+          WHERE p.pid = v.pid AND p.owner IS DISTINCT FROM ${to.kernel}
+          RETURNING p.pid, v.owner,
+            COALESCE((SELECT k.state = 'stopped' FROM kernels k WHERE k.id = v.owner), false)
+              AS clean`;
+        return rows.map((row): ClaimedProcess => ({
+          pid: String(row.pid),
+          from: row.owner === null ? null : String(row.owner),
+          clean: row.clean === true,
+        }));
+      }) as Promise<ClaimedProcess[]>);
+  }
+
+  /** The `EFENCED` error for a fence, naming the kernel's state now. */
+  async #fenced(fence: Fence): Promise<Error> {
+    const [row] = await this.#sql`SELECT epoch, state FROM kernels WHERE id = ${fence.kernel}`;
+    return fencedError(
+      fence,
+      row === undefined ? "it is not registered" : `it is ${row.state} at epoch ${row.epoch}`,
+    );
+  }
+
+  async #write<T>(verb: string, write: () => Promise<T>): Promise<T> {
+    if (this.#state === "closed") {
+      throw libosError("ESTATE", `Cannot ${verb} store '${this.location}': the store is closed`);
+    }
+    if (this.#access === "read-only") {
+      throw libosError(
+        "ESTATE",
+        `Cannot ${verb} store '${this.location}': the store is open read-only`,
+      );
+    }
+    return await write();
   }
 
   /** Reads a process's journal in seq order. */
@@ -399,13 +615,13 @@ export class PostgresStore implements Store {
    */
   async #commitGroup(pending: readonly _Pending[]): Promise<void> {
     this.#stats.flushes++;
-    const error = await this.#transactPipelined(pending.flatMap((p) => p.ops));
+    const error = await this.#transactPipelined(pending);
     if (error === null) {
       for (const p of pending) p.resolve();
       return;
     }
     for (const p of pending) {
-      const single = await this.#transact((tx) => _writeInOrder(tx, p.ops));
+      const single = await this.#transact((tx) => _writeInOrder(tx, p.ops, p.fence));
       if (single === null) p.resolve();
       else p.reject(single);
     }
@@ -417,7 +633,7 @@ export class PostgresStore implements Store {
    * failed statement aborts the transaction, and PostgreSQL then answers the
    * COMMIT with ROLLBACK. Returns the error that rolled it back, or null.
    */
-  async #transactPipelined(ops: readonly EncodedMutation[]): Promise<unknown> {
+  async #transactPipelined(pending: readonly _Pending[]): Promise<unknown> {
     this.#stats.transactions++;
     let reserved: postgres.ReservedSql;
     try {
@@ -427,7 +643,8 @@ export class PostgresStore implements Store {
     }
     const outcome = await _settle([
       reserved`BEGIN`,
-      ..._groupStatements(reserved, ops),
+      ..._fenceStatements(reserved, pending),
+      ..._groupStatements(reserved, _owned(pending)),
       reserved`COMMIT`,
     ]);
     // A lost connection is not handed back: the pool has it among its closed
@@ -470,6 +687,44 @@ export class PostgresStore implements Store {
   }
 }
 
+/** A group's ops, each process put carrying the owner its batch's fence gives it. */
+function _owned(pending: readonly _Pending[]): EncodedMutation[] {
+  return pending.flatMap((p) =>
+    p.fence === undefined
+      ? p.ops
+      : p.ops.map((op) =>
+        op.kind === "process.put" ? { ...op, owner: p.fence!.kernel } satisfies _ProcessPut : op
+      )
+  );
+}
+
+/**
+ * One statement per fence of a group, first: it takes a share lock on the
+ * kernel's row (so a kernel declared dead concurrently is ordered before or
+ * after the whole group) and fails (division by zero) unless the kernel is
+ * alive at the fence's epoch; the group is then retried batch by batch, where
+ * {@linkcode _checkFence} names the problem.
+ */
+function _fenceStatements(tx: _Conn, pending: readonly _Pending[]): Promise<unknown>[] {
+  const fences = new Map<string, Fence>();
+  for (const p of pending) {
+    if (p.fence !== undefined) fences.set(`${p.fence.kernel}@${p.fence.epoch}`, p.fence);
+  }
+  return [...fences.values()].map((f) =>
+    tx`WITH k AS (SELECT epoch, state FROM kernels WHERE id = ${f.kernel} FOR SHARE)
+      SELECT 1 / (SELECT count(*) FROM k WHERE epoch = ${f.epoch} AND state = 'alive')::int AS ok`
+  );
+}
+
+/** Throws `EFENCED` unless the fence's kernel is alive at its epoch (a share lock on its row). */
+async function _checkFence(tx: _Tx, fence: Fence): Promise<void> {
+  const [row] = await tx`SELECT epoch, state FROM kernels WHERE id = ${fence.kernel} FOR SHARE`;
+  if (row === undefined) throw fencedError(fence, "it is not registered");
+  if (row.state !== "alive" || Number(row.epoch) !== fence.epoch) {
+    throw fencedError(fence, `it is ${row.state} at epoch ${row.epoch}`);
+  }
+}
+
 /**
  * A group's statements, one per table, sent at once. Puts keep the last
  * record per key (a later one in the same transaction replaces it anyway);
@@ -478,7 +733,7 @@ export class PostgresStore implements Store {
  * before any result is read.
  */
 function _groupStatements(tx: _Conn, ops: readonly EncodedMutation[]): Promise<unknown>[] {
-  const processes = new Map<string, EncodedMutation & { kind: "process.put" }>();
+  const processes = new Map<string, _ProcessPut>();
   const grants = new Map<string, EncodedMutation & { kind: "grant.put" }>();
   const human = new Map<string, EncodedMutation & { kind: "human.put" }>();
   const images = new Map<string, EncodedMutation & { kind: "image.put" }>();
@@ -542,12 +797,19 @@ function _groupStatements(tx: _Conn, ops: readonly EncodedMutation[]): Promise<u
   const q: Promise<unknown>[] = [];
   if (processes.size > 0) {
     const rows = [...processes.values()];
+    // A put of a process another kernel owns updates nothing: the count
+    // falls short and the statement fails, and with it the group.
     q.push(
-      tx`INSERT INTO processes (pid, state, parent_pid, body)
+      tx`WITH u AS (INSERT INTO processes (pid, state, parent_pid, body, owner)
         SELECT * FROM unnest(${rows.map((r) => r.pid)}::text[], ${rows.map((r) => r.state)}::text[],
-          ${rows.map((r) => r.parentPid)}::text[], ${rows.map((r) => r.body)}::text[])
+          ${rows.map((r) => r.parentPid)}::text[], ${rows.map((r) => r.body)}::text[],
+          ${rows.map((r) => r.owner ?? null)}::text[])
         ON CONFLICT (pid) DO UPDATE SET
-          state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body`,
+          state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body,
+          owner = COALESCE(excluded.owner, processes.owner)
+        WHERE excluded.owner IS NULL OR processes.owner IS NULL OR processes.owner = excluded.owner
+        RETURNING 1)
+        SELECT 1 / (CASE WHEN count(*) = ${rows.length} THEN 1 ELSE 0 END) AS ok FROM u`,
     );
   }
   if (grants.size > 0) {
@@ -789,15 +1051,32 @@ function _connectionLost(error: unknown): boolean {
 }
 
 /** Writes one batch statement by statement, in order: a failure names its mutation. */
-async function _writeInOrder(tx: _Tx, ops: readonly EncodedMutation[]): Promise<void> {
+async function _writeInOrder(
+  tx: _Tx,
+  ops: readonly EncodedMutation[],
+  fence: Fence | undefined,
+): Promise<void> {
+  if (fence !== undefined) await _checkFence(tx, fence);
+  const owner = fence?.kernel ?? null;
   for (const op of ops) {
     switch (op.kind) {
-      case "process.put":
-        await tx`INSERT INTO processes (pid, state, parent_pid, body)
-          VALUES (${op.pid}, ${op.state}, ${op.parentPid}, ${op.body})
+      case "process.put": {
+        const r = await tx`INSERT INTO processes (pid, state, parent_pid, body, owner)
+          VALUES (${op.pid}, ${op.state}, ${op.parentPid}, ${op.body}, ${owner})
           ON CONFLICT (pid) DO UPDATE SET
-            state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body`;
+            state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body,
+            owner = COALESCE(excluded.owner, processes.owner)
+          WHERE excluded.owner IS NULL OR processes.owner IS NULL
+            OR processes.owner = excluded.owner`;
+        if (r.count === 0) {
+          throw libosError(
+            "EFENCED",
+            `Cannot put process '${op.pid}' as kernel '${owner}': another kernel owns it`,
+            { pid: op.pid },
+          );
+        }
         break;
+      }
       case "grant.put":
         await tx`INSERT INTO grants (id, subject, body) VALUES (${op.id}, ${op.subject}, ${op.body})
           ON CONFLICT (id) DO UPDATE SET subject = excluded.subject, body = excluded.body`;

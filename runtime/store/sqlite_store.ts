@@ -14,8 +14,22 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { clearImmediate, setImmediate } from "node:timers";
 import { pathToFileURL } from "node:url";
 import { LibosError, libosError } from "../errors.ts";
-import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store.ts";
-import { queryAfterSeq, queryLimit } from "./store_checks.ts";
+import type {
+  ApplyOptions,
+  AuditQuery,
+  ClaimedProcess,
+  ClusterView,
+  Fence,
+  JournalQuery,
+  KernelRegistration,
+  LoadOptions,
+  Mutation,
+  ReserveIdsOptions,
+  Store,
+  StoreSnapshot,
+} from "./store.ts";
+import { checkReserve, narrowSnapshot, queryAfterSeq, queryLimit } from "./store_checks.ts";
+import { LocalKernels } from "./local_kernels.ts";
 import { claimError, decodeMessage, encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import type {
   CheckpointInfo,
@@ -204,6 +218,17 @@ const _MIGRATIONS: readonly _Migration[] = [
         WHERE claimed_by IS NOT NULL`,
     ],
   },
+  {
+    version: 5,
+    description: "store-allocated ids",
+    // The kernel registry of a store that holds one kernel at a time lives
+    // in memory (local_kernels.ts); PostgreSQL's step 5 adds it as tables.
+    statements: [
+      `CREATE TABLE ids (
+        kind TEXT PRIMARY KEY,
+        last INTEGER NOT NULL)`,
+    ],
+  },
 ];
 
 /** The schema version this code writes. */
@@ -212,6 +237,7 @@ export const SQLITE_SCHEMA_VERSION: number = _MIGRATIONS.length;
 /** A batch waiting for the next group commit. */
 interface _Pending {
   ops: EncodedMutation[];
+  fence: Fence | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -222,6 +248,8 @@ type _Statements = ReturnType<typeof _prepare>;
 export class SqliteStore implements Store {
   /** Always "sqlite". */
   readonly kind = "sqlite";
+  /** One kernel at a time: the data directory's lock. */
+  readonly shared = false;
   /** The database path (":memory:" for an in-memory database). */
   readonly path: string;
 
@@ -233,6 +261,7 @@ export class SqliteStore implements Store {
   #queue: _Pending[] = [];
   #cancelTimer: (() => void) | null = null;
   #stats: SqliteStoreStats = { batches: 0, flushes: 0, transactions: 0 };
+  #kernels = new LocalKernels();
 
   private constructor(
     db: DatabaseSync,
@@ -311,7 +340,7 @@ export class SqliteStore implements Store {
    * holding it is durable. The records are encoded now, so a caller may
    * change its objects as soon as `apply` returns.
    */
-  apply(batch: readonly Mutation[]): Promise<void> {
+  apply(batch: readonly Mutation[], options: ApplyOptions = {}): Promise<void> {
     let ops: EncodedMutation[];
     try {
       ops = encodeBatch({
@@ -324,32 +353,125 @@ export class SqliteStore implements Store {
     }
     this.#stats.batches++;
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ ops, resolve, reject });
+      this.#queue.push({ ops, fence: options.fence, resolve, reject });
       this.#schedule();
     });
   }
 
-  /** Loads the state the kernel needs at boot (every batch whose apply resolved). */
-  load(): Promise<StoreSnapshot> {
-    return this.#read(() => {
-      const s = this.#s;
-      const auditRow = s.auditHead.get();
-      const snapshot: StoreSnapshot = {
-        processes: _bodies<ProcessRecord>(s.loadProcesses.all()),
-        grants: _bodies<Grant>(s.loadGrants.all()),
-        objects: _bodies<ObjectRecord>(s.loadObjects.all()),
-        human: _bodies<HumanRequest>(s.loadHuman.all()),
-        images: _bodies<ImageRecord>(s.loadImages.all()),
-        meta: Object.fromEntries(
-          s.loadMeta.all().map((row) => [String(row.key), JSON.parse(String(row.value))]),
-        ),
-        auditHead: auditRow === undefined ? null : _audit(auditRow),
-        journalHeads: Object.fromEntries(
-          s.journalHeads.all().map((row) => [String(row.pid), Number(row.seq)]),
-        ),
-      };
-      return snapshot;
+  /** Reserves a block of ids in its own transaction. */
+  reserveIds(kind: string, count: number, options: ReserveIdsOptions = {}): Promise<number> {
+    return this.#write("reserve ids in", () => {
+      checkReserve(kind, count, options.atLeast);
+      const row = this.#db.prepare("SELECT last FROM ids WHERE kind = ?").get(kind);
+      const last = options.reset === true
+        ? options.atLeast ?? 0
+        : Math.max(Number(row?.last ?? 0), options.atLeast ?? 0);
+      this.#db.prepare(
+        `INSERT INTO ids (kind, last) VALUES (?, ?)
+         ON CONFLICT (kind) DO UPDATE SET last = excluded.last`,
+      ).run(kind, last + count);
+      return last + 1;
     });
+  }
+
+  /** Gives back the tail of the last block. */
+  releaseIds(kind: string, from: number, end: number): Promise<void> {
+    return this.#write("release ids in", () => {
+      this.#db.prepare("UPDATE ids SET last = ? WHERE kind = ? AND last = ?")
+        .run(from - 1, kind, end - 1);
+    });
+  }
+
+  /** Registers a kernel; the one before it is over. */
+  async registerKernel(registration: KernelRegistration): Promise<Fence> {
+    const n = await this.reserveIds("kernel", 1);
+    return this.#kernels.register(`k_${n}`, registration, Date.now());
+  }
+
+  /** Renews a lease. */
+  heartbeat(fence: Fence): Promise<void> {
+    return this.#read(() => this.#kernels.heartbeat(fence, Date.now()));
+  }
+
+  /** Marks a kernel stopped. */
+  stopKernel(fence: Fence): Promise<void> {
+    return this.#read(() => this.#kernels.stop(fence));
+  }
+
+  /** The registry. */
+  listKernels(): Promise<ClusterView> {
+    return this.#read(() => {
+      const row = this.#db.prepare(
+        `SELECT count(*) AS all_, sum(state NOT IN ('exited', 'failed', 'killed')) AS live
+         FROM processes`,
+      ).get();
+      return this.#kernels.view(Date.now(), {
+        live: Number(row?.live ?? 0),
+        all: Number(row?.all_ ?? 0),
+      });
+    });
+  }
+
+  /** Declares a kernel dead. */
+  declareDead(id: string, epoch: number): Promise<boolean> {
+    return this.#read(() => this.#kernels.declareDead(id, epoch));
+  }
+
+  /** Nothing to claim: the one kernel loads every process. */
+  claimProcesses(to: Fence): Promise<ClaimedProcess[]> {
+    return this.#read(() => {
+      this.#kernels.check(to);
+      return [];
+    });
+  }
+
+  /** Runs a small write transaction of its own (synchronously: no batch is half-written). */
+  #write<T>(verb: string, write: () => T): Promise<T> {
+    try {
+      this.#assertOpen(verb);
+      if (this.#access === "read-only") {
+        throw libosError(
+          "ESTATE",
+          `Cannot ${verb} store '${this.path}': the store is open read-only`,
+        );
+      }
+      this.#s.begin.run();
+      try {
+        const result = write();
+        this.#s.commit.run();
+        return Promise.resolve(result);
+      } catch (error) {
+        if (this.#db.isTransaction) this.#s.rollback.run();
+        throw error;
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Loads the state the kernel needs at boot (every batch whose apply resolved). */
+  load(options: LoadOptions = {}): Promise<StoreSnapshot> {
+    return this.#read(() => narrowSnapshot(this.#loadAll(), options));
+  }
+
+  #loadAll(): StoreSnapshot {
+    const s = this.#s;
+    const auditRow = s.auditHead.get();
+    const snapshot: StoreSnapshot = {
+      processes: _bodies<ProcessRecord>(s.loadProcesses.all()),
+      grants: _bodies<Grant>(s.loadGrants.all()),
+      objects: _bodies<ObjectRecord>(s.loadObjects.all()),
+      human: _bodies<HumanRequest>(s.loadHuman.all()),
+      images: _bodies<ImageRecord>(s.loadImages.all()),
+      meta: Object.fromEntries(
+        s.loadMeta.all().map((row) => [String(row.key), JSON.parse(String(row.value))]),
+      ),
+      auditHead: auditRow === undefined ? null : _audit(auditRow),
+      journalHeads: Object.fromEntries(
+        s.journalHeads.all().map((row) => [String(row.pid), Number(row.seq)]),
+      ),
+    };
+    return snapshot;
   }
 
   /** Reads a process's journal in seq order. */
@@ -515,6 +637,7 @@ export class SqliteStore implements Store {
     try {
       s.begin.run();
       for (const batch of batches) {
+        if (batch.fence !== undefined) this.#kernels.check(batch.fence);
         for (const op of batch.ops) this.#run(op);
       }
       s.commit.run();

@@ -95,14 +95,145 @@ export interface AuditQuery {
   limit?: number;
 }
 
+/**
+ * A kernel's fence: its id and the epoch of its lease. A write that carries it
+ * lands only while that kernel is alive at that epoch (docs/cluster.md).
+ */
+export interface Fence {
+  kernel: string;
+  epoch: number;
+}
+
+/** Options of {@linkcode Store.apply}. */
+export interface ApplyOptions {
+  /**
+   * The writing kernel's fence (default none: an unconditional write, for
+   * tools that own the store alone). With it the whole batch is refused with
+   * `EFENCED` unless that kernel is alive at that epoch and every process it
+   * puts is new or its own; the processes it puts become its own.
+   */
+  fence?: Fence;
+}
+
+/** Options of {@linkcode Store.load}. */
+export interface LoadOptions {
+  /**
+   * Only the processes this kernel owns, and the human requests of those
+   * (default: every process). Stores that hold one kernel at a time ignore it.
+   */
+  owner?: string;
+  /**
+   * Only these processes, their grants (by subject) and human requests, and
+   * their journal heads (what an adopting kernel loads).
+   */
+  pids?: readonly Pid[];
+}
+
+/** Options of {@linkcode Store.reserveIds}. */
+export interface ReserveIdsOptions {
+  /** The counter is first raised to at least this (ids written before it existed). */
+  atLeast?: number;
+  /**
+   * Set the counter to exactly `atLeast` first, voiding blocks reserved
+   * before (default false): for a store held by one kernel at a time, whose
+   * new kernel knows every id its predecessor made durable.
+   */
+  reset?: boolean;
+}
+
+/** What a kernel tells the registry about itself when it boots. */
+export interface KernelRegistration {
+  /** The host it runs on. */
+  host: string;
+  /** Its OS process id. */
+  pid: number;
+  /** Its lease: it is presumed dead when it has not heartbeaten for this long. */
+  ttlMs: number;
+}
+
+/** The state of a kernel in the registry. */
+export type KernelState = "alive" | "dead" | "stopped";
+
+/** One kernel of the registry, its lease and its load. */
+export interface KernelInfo {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: number;
+  heartbeatAt: number;
+  ttlMs: number;
+  epoch: number;
+  state: KernelState;
+  /** When its lease expires (heartbeatAt + ttlMs), in the store's clock. */
+  leaseExpiresAt: number;
+  /** The processes it owns that have not ended. */
+  liveProcesses: number;
+  /** Every process it owns, ended ones too. */
+  processes: number;
+}
+
+/** The registry as the store sees it now. */
+export interface ClusterView {
+  /** The store's clock (ms since the epoch): what leases are compared with. */
+  now: number;
+  kernels: KernelInfo[];
+}
+
+/** A process an adopting kernel claimed. */
+export interface ClaimedProcess {
+  pid: Pid;
+  /** The kernel that owned it (null: none recorded). */
+  from: string | null;
+  /** Whether that kernel stopped cleanly (its processes were not interrupted). */
+  clean: boolean;
+}
+
 /** The durable store of a kernel (SQLite, PostgreSQL, memory). */
 export interface Store extends AsyncDisposable {
   /** A short name: "sqlite", "memory", "postgres". */
   readonly kind: string;
+  /**
+   * Whether several kernels may share the store at once (PostgreSQL). A store
+   * that is not shared holds one kernel at a time (the data directory's lock
+   * guarantees it): registering a kernel ends the previous one.
+   */
+  readonly shared: boolean;
   /** Applies a batch atomically; resolves when it is durable. */
-  apply(batch: readonly Mutation[]): Promise<void>;
+  apply(batch: readonly Mutation[], options?: ApplyOptions): Promise<void>;
   /** Loads the state the kernel needs at boot. */
-  load(): Promise<StoreSnapshot>;
+  load(options?: LoadOptions): Promise<StoreSnapshot>;
+  /**
+   * Reserves `count` consecutive ids of a kind (`pid`, `grant`, `audit`, …)
+   * durably, for this caller alone; resolves to the first. No two calls, from
+   * any kernel, get the same id.
+   */
+  reserveIds(kind: string, count: number, options?: ReserveIdsOptions): Promise<number>;
+  /**
+   * Gives back the ids `from … end - 1` of a block reserved last (a clean
+   * shutdown): the counter goes back to `from - 1` unless a later block was
+   * reserved since, in which case nothing changes.
+   */
+  releaseIds(kind: string, from: number, end: number): Promise<void>;
+  /** Registers a booting kernel: a new id (`k_N`), epoch 1, alive. */
+  registerKernel(registration: KernelRegistration): Promise<Fence>;
+  /** Renews a kernel's lease; `EFENCED` when it is no longer alive at that epoch. */
+  heartbeat(fence: Fence): Promise<void>;
+  /** Marks a kernel stopped (a clean shutdown): its processes may be adopted at once. */
+  stopKernel(fence: Fence): Promise<void>;
+  /** Every kernel, its lease and its load, with the store's clock. */
+  listKernels(): Promise<ClusterView>;
+  /**
+   * Declares a kernel dead if it is alive at `epoch`, bumping its epoch (its
+   * later writes are fenced). False when it was not: another kernel declared
+   * it first, or it heartbeat with a new epoch.
+   */
+  declareDead(id: string, epoch: number): Promise<boolean>;
+  /**
+   * Claims up to `limit` processes whose owner is dead or stopped (or none)
+   * for the kernel `to`, each for exactly one claimer however many race.
+   * Stores that are not shared have nothing to claim: the one kernel loads all.
+   */
+  claimProcesses(to: Fence, options: { limit: number }): Promise<ClaimedProcess[]>;
   /** Reads a process's journal in seq order. */
   readJournal(pid: Pid, query?: JournalQuery): Promise<JournalEntry[]>;
   /** Reads audit records in seq order. */

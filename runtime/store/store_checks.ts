@@ -6,6 +6,7 @@
  */
 import { libosError } from "../errors.ts";
 import type { StoredAudit } from "../types.ts";
+import type { LoadOptions, StoreSnapshot } from "./store.ts";
 
 /** The pid and action an audit record's body names (the body is canonical JSON). */
 export function auditKeys(record: StoredAudit): { pid: string | null; action: string | null } {
@@ -60,4 +61,39 @@ export function queryLimit(value: number | undefined, fallback: number): number 
   if (value === undefined) return fallback;
   if (Number.isSafeInteger(value) && value >= 0) return value;
   throw new RangeError(`limit must be a non-negative integer, got ${String(value)}`);
+}
+
+/** Checks `reserveIds`' arguments (a `RangeError` names the bad one). */
+export function checkReserve(kind: string, count: number, atLeast: number | undefined): void {
+  if (typeof kind !== "string" || !/^[a-z][a-z0-9_]*$/.test(kind)) {
+    throw new RangeError(`Cannot reserve ids: kind must be a lowercase name, got ${String(kind)}`);
+  }
+  if (!(Number.isSafeInteger(count) && count >= 1)) {
+    throw new RangeError(
+      `Cannot reserve '${kind}' ids: count must be an integer >= 1, got ${count}`,
+    );
+  }
+  if (atLeast !== undefined && !(Number.isSafeInteger(atLeast) && atLeast >= 0)) {
+    throw new RangeError(
+      `Cannot reserve '${kind}' ids: atLeast must be an integer >= 0, got ${atLeast}`,
+    );
+  }
+}
+
+/**
+ * A snapshot narrowed to `options.pids` (what an adopting kernel loads); a
+ * store that holds one kernel at a time ignores `options.owner`.
+ */
+export function narrowSnapshot(snapshot: StoreSnapshot, options: LoadOptions): StoreSnapshot {
+  if (options.pids === undefined) return snapshot;
+  const pids = new Set(options.pids);
+  return {
+    ...snapshot,
+    processes: snapshot.processes.filter((p) => pids.has(p.pid)),
+    grants: snapshot.grants.filter((g) => pids.has(g.subject)),
+    human: snapshot.human.filter((r) => pids.has(r.pid)),
+    journalHeads: Object.fromEntries(
+      Object.entries(snapshot.journalHeads).filter(([pid]) => pids.has(pid)),
+    ),
+  };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { PostgresStore } from "./postgres_store.ts";
 import { hideUrlPassword } from "./postgres_url.ts";
 import { SqliteStore } from "./sqlite_store.ts";
@@ -52,9 +52,21 @@ export async function openStore(
     case "sqlite":
       return await SqliteStore.open(join(options.dataDir, SQLITE_FILE));
     case "postgres":
-      return await PostgresStore.open(location.url);
+      // The data directory, under its lock, is the kernel's node.
+      return await PostgresStore.open(location.url, { node: _node(options.dataDir) });
     default:
       location satisfies never;
       throw new TypeError(`Cannot open store: unknown kind`);
   }
+}
+
+/** A data directory's identity as a cluster node: host and absolute path. */
+function _node(dataDir: string): string {
+  let host = "unknown";
+  try {
+    host = Deno.hostname();
+  } catch {
+    // No sys permission: the path alone.
+  }
+  return `${host}:${resolve(dataDir)}`;
 }

@@ -7,7 +7,20 @@
  *
  * @module
  */
-import type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "../store/store.ts";
+import type {
+  ApplyOptions,
+  AuditQuery,
+  ClaimedProcess,
+  ClusterView,
+  Fence,
+  JournalQuery,
+  KernelRegistration,
+  LoadOptions,
+  Mutation,
+  ReserveIdsOptions,
+  Store,
+  StoreSnapshot,
+} from "../store/store.ts";
 import type {
   CheckpointInfo,
   CheckpointRecord,
@@ -26,6 +39,7 @@ export type CrashPoint = (mutations: readonly Mutation[]) => "before" | "after" 
 export class CrashableStore implements Store {
   readonly inner: Store;
   readonly kind: string;
+  readonly shared: boolean;
   #crashed = false;
   #point: CrashPoint | null = null;
   /** Batches that reached the inner store. */
@@ -34,6 +48,7 @@ export class CrashableStore implements Store {
   constructor(inner: Store) {
     this.inner = inner;
     this.kind = inner.kind;
+    this.shared = inner.shared;
   }
 
   /** Whether the crash happened. */
@@ -51,14 +66,14 @@ export class CrashableStore implements Store {
     this.#crashed = true;
   }
 
-  apply(batch: readonly Mutation[]): Promise<void> {
+  apply(batch: readonly Mutation[], options?: ApplyOptions): Promise<void> {
     if (this.#crashed) return new Promise<void>(() => {});
     const at = this.#point?.(batch) ?? null;
     if (at === "before") {
       this.#crashed = true;
       return new Promise<void>(() => {});
     }
-    const done = this.inner.apply(batch);
+    const done = this.inner.apply(batch, options);
     this.applied += 1;
     if (at === "after") {
       this.#crashed = true;
@@ -67,8 +82,45 @@ export class CrashableStore implements Store {
     return done;
   }
 
-  load(): Promise<StoreSnapshot> {
-    return this.inner.load();
+  load(options?: LoadOptions): Promise<StoreSnapshot> {
+    return this.inner.load(options);
+  }
+
+  /** After the crash, like a write, it never lands. */
+  reserveIds(kind: string, count: number, options?: ReserveIdsOptions): Promise<number> {
+    if (this.#crashed) return new Promise<number>(() => {});
+    return this.inner.reserveIds(kind, count, options);
+  }
+
+  releaseIds(kind: string, from: number, end: number): Promise<void> {
+    if (this.#crashed) return new Promise<void>(() => {});
+    return this.inner.releaseIds(kind, from, end);
+  }
+
+  registerKernel(registration: KernelRegistration): Promise<Fence> {
+    return this.inner.registerKernel(registration);
+  }
+
+  heartbeat(fence: Fence): Promise<void> {
+    if (this.#crashed) return new Promise<void>(() => {});
+    return this.inner.heartbeat(fence);
+  }
+
+  stopKernel(fence: Fence): Promise<void> {
+    if (this.#crashed) return new Promise<void>(() => {});
+    return this.inner.stopKernel(fence);
+  }
+
+  listKernels(): Promise<ClusterView> {
+    return this.inner.listKernels();
+  }
+
+  declareDead(id: string, epoch: number): Promise<boolean> {
+    return this.inner.declareDead(id, epoch);
+  }
+
+  claimProcesses(to: Fence, options: { limit: number }): Promise<ClaimedProcess[]> {
+    return this.inner.claimProcesses(to, options);
   }
 
   readJournal(pid: Pid, query?: JournalQuery): Promise<JournalEntry[]> {

@@ -470,6 +470,56 @@ export function runStoreContract(
     );
   });
 
+  test("reserveIds() gives disjoint blocks however calls race, honours atLeast, and releaseIds() gives back only the last block's tail", async (store) => {
+    const firsts = await Promise.all([1, 2, 3, 4].map(() => store.reserveIds("pid", 10)));
+    const ids = firsts.flatMap((f) => Array.from({ length: 10 }, (_, i) => f + i));
+    assert.equal(new Set(ids).size, 40);
+    assert.deepEqual([...firsts].sort((a, b) => a - b), [1, 11, 21, 31]);
+    assert.equal(await store.reserveIds("grant", 5, { atLeast: 100 }), 101);
+    assert.equal(await store.reserveIds("grant", 5, { atLeast: 3 }), 106);
+    // The tail of the last block comes back; an earlier block's does not.
+    await store.releaseIds("grant", 108, 111);
+    assert.equal(await store.reserveIds("grant", 1), 108);
+    await store.releaseIds("pid", 35, 41);
+    await store.releaseIds("pid", 5, 11);
+    assert.equal(await store.reserveIds("pid", 1), 35);
+    await assert.rejects(store.reserveIds("pid", 0), RangeError);
+  });
+
+  test("a kernel declared dead has its writes and heartbeats refused with EFENCED; nothing of the batch lands", async (store) => {
+    const fence = await store.registerKernel({ host: "h", pid: 1, ttlMs: 30 });
+    await store.apply([{ kind: "process.put", process: processRecord("p_1") }], { fence });
+    await store.heartbeat(fence);
+    // A shared store declares a kernel dead only once its lease expired.
+    const deadline = Date.now() + 5_000;
+    while (!(await store.declareDead(fence.kernel, fence.epoch))) {
+      assert.ok(Date.now() < deadline, "the lease never expired");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(await store.declareDead(fence.kernel, fence.epoch), false);
+    const bad = store.apply([
+      { kind: "process.put", process: processRecord("p_2") },
+      { kind: "journal.append", entry: journalEntry("p_1", 1) },
+    ], { fence });
+    await assert.rejects(bad, (e) => hasCode(e, "EFENCED"));
+    await assert.rejects(store.heartbeat(fence), (e) => hasCode(e, "EFENCED"));
+    const snapshot = await store.load();
+    assert.deepEqual(snapshot.processes.map((p) => p.pid), ["p_1"]);
+    assert.deepEqual(snapshot.journalHeads, {});
+    const view = await store.listKernels();
+    const k = view.kernels.find((k) => k.id === fence.kernel);
+    assert.equal(k?.state, "dead");
+    assert.equal(k?.epoch, fence.epoch + 1);
+    // A new kernel writes (an unfenced write is not checked).
+    const next = await store.registerKernel({ host: "h", pid: 2, ttlMs: 5_000 });
+    assert.notEqual(next.kernel, fence.kernel);
+    await store.apply([{ kind: "journal.append", entry: journalEntry("p_1", 1) }], {
+      fence: next,
+    });
+    await store.apply([{ kind: "journal.append", entry: journalEntry("p_1", 2) }]);
+    assert.deepEqual((await store.load()).journalHeads, { p_1: 2 });
+  });
+
   test("command records are put, replaced, read back exactly, and purged by expiry", async (store) => {
     const pending = commandRecord("admin:k1", T0 + 10);
     const other = commandRecord("t_2:k1", T0 + 20);
