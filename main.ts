@@ -377,7 +377,7 @@ async function start(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", sigint);
   Deno.addSignalListener("SIGTERM", sigterm);
   console.log(
-    _line`libos: kernel ${kernel.kernelId} up — data ${data}, workspace ${workspace}, store ${
+    _line`libos: kernel up (${kernel.kernelId}) — data ${data}, workspace ${workspace}, store ${
       kernel.store instanceof PostgresStore ? kernel.store.location : kernel.store.kind
     }`,
   );

@@ -4,7 +4,7 @@
  * the SQLite store on a temporary file (WAL, synchronous=FULL); the `loop`
  * workload runs on PostgreSQL too (the tests' server, a fresh schema).
  *
- * Pass names to run a subset: `deno task bench primitive spawn loop rss verify mcp mailbox`.
+ * Pass names to run a subset: `deno task bench primitive spawn loop rss verify mcp mailbox failover`.
  */
 import { join } from "node:path";
 import {
@@ -27,6 +27,7 @@ import {
   testPostgresUrl,
 } from "../runtime/testing/postgres_testing.ts";
 import { benchMcp } from "./mcp_bench.ts";
+import { benchFailover } from "./failover_bench.ts";
 
 interface Row {
   name: string;
@@ -478,6 +479,7 @@ const all: Record<string, (dir: string) => Promise<void>> = {
   recovery: benchRecovery,
   mcp: async (dir) => void rows.push(...await benchMcp(dir)),
   mailbox: benchMailbox,
+  failover: async () => void rows.push(...await benchFailover()),
 };
 
 if (import.meta.main) {

@@ -130,7 +130,7 @@ clusterTest(
       view.kernels.map((k: { id: string; state: string }) => [k.id, k.state]),
     );
     assert.equal(Object.values(states).filter((s) => s === "dead").length, 1);
-    assert.equal(view.self, /libos: kernel (k_\d+) up/.exec(c.output())?.[1]);
+    assert.equal(view.self, /libos: kernel up \((k_\d+)\)/.exec(c.output())?.[1]);
   },
 );
 
