@@ -34,6 +34,7 @@ import type {
   KernelInfo,
   KernelRegistration,
   KernelState,
+  ListenNotify,
   LoadOptions,
   Mutation,
   ReserveIdsOptions,
@@ -208,6 +209,16 @@ export class PostgresStore implements Store {
       access: readOnly ? "read-only" : "read-write",
       node: options.node ?? null,
     });
+  }
+
+  /** LISTEN/NOTIFY on `libos.<schema>` (a connection of its own while listening). */
+  get listenNotify(): ListenNotify {
+    const sql = this.#sql;
+    return {
+      channel: `libos.${this.schema}`,
+      listen: (channel, onNotify) => sql.listen(channel, onNotify),
+      notify: (channel, payload) => sql.notify(channel, payload),
+    };
   }
 
   /** Counters since open (a copy). */

@@ -188,6 +188,22 @@ export interface ClaimedProcess {
   clean: boolean;
 }
 
+/**
+ * A store's publish/subscribe channel between kernels (PostgreSQL's
+ * LISTEN/NOTIFY on one channel per schema); see runtime/cluster/notifier.ts.
+ */
+export interface ListenNotify {
+  /** The channel's name (`libos.<schema>`). */
+  readonly channel: string;
+  /** Listens on `channel`; resolves once listening. */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+  ): Promise<{ unlisten(): Promise<void> }>;
+  /** Publishes a payload (under 8000 bytes) on `channel`. */
+  notify(channel: string, payload: string): Promise<unknown>;
+}
+
 /** The durable store of a kernel (SQLite, PostgreSQL, memory). */
 export interface Store extends AsyncDisposable {
   /** A short name: "sqlite", "memory", "postgres". */
@@ -198,6 +214,8 @@ export interface Store extends AsyncDisposable {
    * guarantees it): registering a kernel ends the previous one.
    */
   readonly shared: boolean;
+  /** A channel between the kernels sharing the store, if it has one (PostgreSQL). */
+  readonly listenNotify?: ListenNotify;
   /** Applies a batch atomically; resolves when it is durable. */
   apply(batch: readonly Mutation[], options?: ApplyOptions): Promise<void>;
   /** Loads the state the kernel needs at boot. */
