@@ -15,12 +15,14 @@ import type {
   CommandRecord,
   Grant,
   HumanRequest,
+  HumanState,
   ImageRecord,
   JournalEntry,
   MessageRecord,
   ObjectRecord,
   Pid,
   ProcessRecord,
+  ProcessState,
   StoredAudit,
 } from "../types.ts";
 
@@ -179,6 +181,53 @@ export interface ClusterView {
   kernels: KernelInfo[];
 }
 
+/** Options of {@linkcode Store.readProcesses} (every given field must match). */
+export interface ProcessQuery {
+  pids?: readonly Pid[];
+  state?: ProcessState;
+  parent?: Pid;
+}
+
+/** Options of {@linkcode Store.readHumanRequests} (every given field must match). */
+export interface HumanQuery {
+  ids?: readonly string[];
+  state?: HumanState;
+  pid?: Pid;
+}
+
+/**
+ * A command one kernel's API forwards to the kernel that owns its target
+ * (docs/cluster.md "Across kernels"): a signal, a human decision.
+ */
+export interface ForwardedCommand {
+  id: string;
+  /** The kernel meant to apply it; a kernel that adopted `pid` applies it too. */
+  owner: string | null;
+  /** The process it concerns, if any. */
+  pid: Pid | null;
+  kind: string;
+  payload: unknown;
+  state: "pending" | "done";
+  /** The owner's answer, once done. */
+  result: unknown;
+  createdAt: number;
+}
+
+/** The queue of forwarded commands of a shared store. */
+export interface ForwardQueue {
+  /** Queues a pending command. */
+  put(command: ForwardedCommand): Promise<void>;
+  /**
+   * Pending commands for `kernel`: addressed to it, or about a process it
+   * owns now (it adopted it), oldest first, at most `limit`.
+   */
+  pendingFor(kernel: string, limit: number): Promise<ForwardedCommand[]>;
+  /** Writes a pending command's result; false when it was done already. */
+  finish(id: string, result: unknown): Promise<boolean>;
+  /** One command, or null. */
+  read(id: string): Promise<ForwardedCommand | null>;
+}
+
 /** A process an adopting kernel claimed. */
 export interface ClaimedProcess {
   pid: Pid;
@@ -252,6 +301,12 @@ export interface Store extends AsyncDisposable {
    * Stores that are not shared have nothing to claim: the one kernel loads all.
    */
   claimProcesses(to: Fence, options: { limit: number }): Promise<ClaimedProcess[]>;
+  /** Process records as stored, in pid order (every kernel's, on a shared store). */
+  readProcesses(query?: ProcessQuery): Promise<ProcessRecord[]>;
+  /** Human requests as stored, in id order. */
+  readHumanRequests(query?: HumanQuery): Promise<HumanRequest[]>;
+  /** Forwarded commands between kernels (shared stores only). */
+  readonly forwarded?: ForwardQueue;
   /** Reads a process's journal in seq order. */
   readJournal(pid: Pid, query?: JournalQuery): Promise<JournalEntry[]>;
   /** Reads audit records in seq order. */
