@@ -58,7 +58,7 @@ const decide = apiRoute("operator", {
   responses: {
     200: jsonResponse(HumanRequestSchema.extend(Revision), "The request as decided"),
   },
-}, [400, 404, 409, 412, 413]);
+}, [400, 404, 409, 412, 413, 504]);
 
 /** Registers the human-queue routes. */
 export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {

@@ -43,7 +43,7 @@ const list = apiRoute("viewer", {
   method: "get",
   path: "/v1/processes",
   tags: tag,
-  summary: "List processes, optionally by state and parent",
+  summary: "List processes of the whole cluster, optionally by state and parent",
   request: { query: ProcessListQuery },
   responses: {
     200: jsonResponse(
@@ -83,12 +83,13 @@ const signal = apiRoute("operator", {
   method: "post",
   path: "/v1/processes/{pid}/signal",
   tags: tag,
-  summary: "Pause, resume, cancel or kill a process (and its subtree)",
+  summary: "Pause, resume, cancel or kill a process (and its subtree); another kernel's process " +
+    "through its owner (docs/cluster.md)",
   request: { params: PidParams, headers: IfMatchHeaders, body: jsonBody(SignalBodySchema) },
   responses: {
     200: jsonResponse(ProcessSchema.extend(Revision), "The process after the signal"),
   },
-}, [400, 404, 409, 412, 413]);
+}, [400, 404, 409, 412, 413, 504]);
 
 const fork = apiRoute("operator", {
   method: "post",
