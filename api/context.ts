@@ -7,6 +7,7 @@
  */
 import type { Actor, Kernel } from "../runtime/mod.ts";
 import type { EventHub } from "./event_hub.ts";
+import type { Forwarder } from "./cluster_reach.ts";
 import type { Principal, TokenStore } from "./token_store.ts";
 
 /** Limits and settings of a control plane; every field documents its default. */
@@ -42,6 +43,8 @@ export interface ApiContext {
   limits: ApiLimits;
   /** Aborted when the control plane closes: long polls answer at once. */
   closing: AbortSignal;
+  /** Forwards signals and decisions to the kernel that runs their process (docs/cluster.md). */
+  forwarder: Forwarder;
 }
 
 /** The Hono environment of the control plane. */

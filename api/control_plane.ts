@@ -21,6 +21,7 @@ import { capabilityRoutes } from "./routes/capabilities.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { humanRoutes } from "./routes/human.ts";
+import { Forwarder } from "./cluster_reach.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { memoryRoutes } from "./routes/memory.ts";
 import { processRoutes } from "./routes/processes.ts";
@@ -115,7 +116,18 @@ export class ControlPlane implements AsyncDisposable {
       },
     });
     const plane = new ControlPlane(kernel, tokens, events, app);
-    const ctx: ApiContext = { kernel, tokens, events, limits, closing: plane.#closing.signal };
+    const forwarder = new Forwarder(kernel);
+    plane.#closing.signal.addEventListener("abort", () => forwarder[Symbol.dispose](), {
+      once: true,
+    });
+    const ctx: ApiContext = {
+      kernel,
+      tokens,
+      events,
+      limits,
+      closing: plane.#closing.signal,
+      forwarder,
+    };
     app.onError(onError);
     app.notFound((c) =>
       errorResponse(c, 404, {

@@ -47,6 +47,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   EEXPIRED: 409,
   ESTALE: 409,
   EQUOTA: 422,
+  // A forwarded command the owning kernel did not answer in time.
+  ETIMEDOUT: 504,
   ELIMIT: 422,
   EBUDGET: 422,
 };

@@ -5,15 +5,17 @@
  *
  * @module
  */
-import type {
-  JournalEntry,
-  Kernel,
-  ObjectRecord,
-  ProcessRecord,
-  ProcessState,
+import {
+  isTerminal,
+  type JournalEntry,
+  type Kernel,
+  type ObjectRecord,
+  type ProcessRecord,
+  type ProcessState,
 } from "../runtime/mod.ts";
 import type { ApiContext } from "./context.ts";
 import { withRevision } from "./revision.ts";
+import { clusterProcesses, findProcess, ownsProcess, waitRemote } from "./cluster_reach.ts";
 
 /** A journal page's default size. */
 export const JOURNAL_PAGE = 200;
@@ -24,6 +26,18 @@ export function listProcesses(
   filter: { state?: ProcessState; parent?: string } = {},
 ): (ProcessRecord & { revision: string })[] {
   return kernel.list(filter).sort((a, b) => _pidNum(a.pid) - _pidNum(b.pid)).map(withRevision);
+}
+
+/**
+ * Processes of the whole cluster (every kernel's on a shared store), in pid
+ * order, each with its revision.
+ */
+export async function listClusterProcesses(
+  kernel: Kernel,
+  filter: { state?: ProcessState; parent?: string } = {},
+): Promise<(ProcessRecord & { revision: string })[]> {
+  return (await clusterProcesses(kernel, filter)).sort((a, b) => _pidNum(a.pid) - _pidNum(b.pid))
+    .map(withRevision);
 }
 
 /** Options of {@linkcode waitProcess}. */
@@ -39,7 +53,8 @@ export interface WaitProcessOptions {
 /**
  * Long-polls a process: resolves when it settles, or with `timedOut: true`
  * and its state then when the timeout passes, the caller aborts or the
- * control plane closes. An unknown pid is `ENOENT` before any wait.
+ * control plane closes. An unknown pid is `ENOENT` before any wait. A process
+ * another kernel runs is read from the store, again at each of its notices.
  */
 export async function waitProcess(
   ctx: ApiContext,
@@ -47,7 +62,8 @@ export async function waitProcess(
   options: WaitProcessOptions = {},
 ): Promise<{ process: ProcessRecord; timedOut: boolean }> {
   const { kernel, limits, closing } = ctx;
-  kernel.get(pid);
+  const local = ownsProcess(kernel, pid);
+  if (!local) await findProcess(kernel, pid);
   const ms = Math.min(options.timeoutMs ?? limits.defaultWaitMs, limits.maxWaitMs);
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), ms);
@@ -56,6 +72,10 @@ export async function waitProcess(
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (closing.aborted || options.signal?.aborted) stop.abort();
   try {
+    if (!local) {
+      const until = options.until ?? "settled";
+      return await waitRemote(kernel, pid, (state) => _settled(state, until), stop.signal);
+    }
     // Kernel.wait listens for a later abort only: an aborted poll answers here.
     if (stop.signal.aborted) return { process: kernel.get(pid), timedOut: true };
     const process = await kernel.wait(pid, {
@@ -77,26 +97,34 @@ export async function waitProcess(
  * The newest version of each object of a namespace, by default the
  * process's own (`proc/<pid>`). An unknown pid is `ENOENT`.
  */
-export function processObjects(
+export async function processObjects(
   kernel: Kernel,
   pid: string,
   namespace?: string,
-): { namespace: string; objects: ObjectRecord[] } {
-  kernel.get(pid);
+): Promise<{ namespace: string; objects: ObjectRecord[] }> {
+  await findProcess(kernel, pid);
   const ns = namespace ?? `proc/${pid}`;
   return { namespace: ns, objects: kernel.listObjects(ns) };
 }
 
-/** A page of a process's journal after a sequence number ({@linkcode JOURNAL_PAGE} entries by default). */
-export function processJournal(
+/**
+ * A page of a process's journal after a sequence number ({@linkcode JOURNAL_PAGE}
+ * entries by default); another kernel's process's from the store.
+ */
+export async function processJournal(
   kernel: Kernel,
   pid: string,
   page: { after?: number; limit?: number } = {},
 ): Promise<JournalEntry[]> {
-  return kernel.journal(pid, {
+  await findProcess(kernel, pid);
+  return await kernel.store.readJournal(pid, {
     ...(page.after === undefined ? {} : { afterSeq: page.after }),
     limit: page.limit ?? JOURNAL_PAGE,
   });
+}
+
+function _settled(state: ProcessState, until: "settled" | "terminal"): boolean {
+  return isTerminal(state) || (until === "settled" && state === "waiting");
 }
 
 function _pidNum(pid: string): number {

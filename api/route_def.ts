@@ -42,6 +42,8 @@ const ERROR_TEXT = {
   413: "The request body is over the size limit",
   422:
     "A quota or limit of the kernel refuses it, or the Idempotency-Key was sent with another request or body (`EIDEMPOTENCY`)",
+  504:
+    "The kernel that runs the process did not answer the forwarded command in time (`ETIMEDOUT`; docs/cluster.md)",
 } as const;
 
 /** An error status a route may declare. */

@@ -421,8 +421,9 @@ async function benchRecovery(dir: string): Promise<void> {
  * `ping` and waits in receive on `pong`; B receives on `ping`, answers on
  * `pong` and waits again. A round trip is the time between two wake-ups of A:
  * two sends and two receives, each a scripted model turn, a claim and a
- * journaled result. The cross-kernel variant (two kernels on one PostgreSQL)
- * is still to come.
+ * journaled result. The cross-kernel variant runs A and B on two kernels of
+ * one PostgreSQL schema (two stores in this process, as two hosts would):
+ * each send wakes the other kernel's receiver through LISTEN/NOTIFY.
  */
 async function benchMailbox(dir: string): Promise<void> {
   for (
@@ -467,6 +468,71 @@ async function benchMailbox(dir: string): Promise<void> {
       value: `${us(pct(times, 0.5))} / ${us(pct(times, 0.99))}`,
       target: "—",
     });
+  }
+  await benchMailboxAcrossKernels(200);
+}
+
+/** The mailbox round trip with A and B on two kernels of one PostgreSQL schema. */
+async function benchMailboxAcrossKernels(n: number): Promise<void> {
+  const name = "mailbox round trip, 2 processes on 2 kernels (postgres), p50 / p99";
+  const probe = await probePostgres();
+  if (!probe.ok) {
+    rows.push({ name, value: "skipped", target: probe.reason });
+    return;
+  }
+  const schema = freshSchemaName();
+  try {
+    const url = testPostgresUrl(schema);
+    await using k1 = await Kernel.create({
+      store: await PostgresStore.open(url),
+      filesystem: new MemoryFilesystem(),
+    });
+    await using k2 = await Kernel.create({
+      store: await PostgresStore.open(url),
+      filesystem: new MemoryFilesystem(),
+    });
+    const capabilities = [{ resource: "mbox:p*", rights: ["send", "receive"] }];
+    const step = (tool: string, channel: string) =>
+      tool === "send_message"
+        ? { tool, args: { to: `mbox:${channel}`, body: { n: 1 } } }
+        : { tool, args: { from: `mbox:${channel}` } };
+    const loop = (id: string, first: string[], second: string[]) =>
+      image(id, {
+        provider: "scripted",
+        steps: [
+          ...Array.from(
+            { length: n },
+            () => [step(first[0]!, first[1]!), step(second[0]!, second[1]!)],
+          )
+            .flat(),
+          { tool: "exit", args: { result: null } },
+        ],
+      }, { capabilities });
+    const wakes: number[] = [];
+    const b = await k2.spawn({
+      image: loop("mbox-x-b", ["receive_message", "ping"], ["send_message", "pong"]),
+      goal: "b",
+    });
+    await k2.wait(b.pid);
+    const a = await k1.spawn({
+      image: loop("mbox-x-a", ["send_message", "ping"], ["receive_message", "pong"]),
+      goal: "a",
+    });
+    using _sub = k1.events.subscribe((e) => {
+      if (e.type === "process" && e.pid === a.pid && e.from === "waiting") {
+        wakes.push(performance.now());
+      }
+    });
+    await k1.wait(a.pid, { until: "terminal" });
+    await k2.wait(b.pid, { until: "terminal" });
+    const times = wakes.slice(1).map((t, i) => t - wakes[i]!).sort((x, y) => x - y);
+    rows.push({
+      name,
+      value: `${us(pct(times, 0.5))} / ${us(pct(times, 0.99))}`,
+      target: "—",
+    });
+  } finally {
+    await dropTestSchema(schema);
   }
 }
 

@@ -81,6 +81,13 @@ import type {
 } from "./store/store.ts";
 import { IdBlocks } from "./cluster/id_blocks.ts";
 import { ClusterMembership } from "./cluster/membership.ts";
+import {
+  type ClusterNotice,
+  type NoticeListener,
+  noticesOf,
+  type Notifier,
+  notifierFor,
+} from "./cluster/notifier.ts";
 import { hasCode } from "./errors.ts";
 import type {
   AuditEntry,
@@ -160,6 +167,13 @@ export interface KernelOptions {
   boot?: Record<string, unknown>;
   /** How the kernel takes part in a cluster of kernels on one store (docs/cluster.md). */
   cluster?: ClusterOptions;
+  /**
+   * How kernels sharing the store tell each other what changed
+   * (runtime/cluster/notifier.ts). Default: the store's LISTEN/NOTIFY when it
+   * has one (PostgreSQL), else an in-process bus of this kernel alone. A
+   * notifier passed here is the caller's to close.
+   */
+  notifier?: Notifier;
 }
 
 /** Options of a kernel's cluster membership (see docs/cluster.md). */
@@ -234,6 +248,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
   readonly #fence: Fence;
   #ids: IdBlocks;
   #membership: ClusterMembership | null = null;
+  /** Notices between the kernels of the store, and whether this kernel opened it. */
+  readonly notifier: Notifier;
+  #ownNotifier: boolean;
+  #noticeSub: Disposable | null = null;
   #fenced = false;
   readonly #cluster: ClusterOptions;
   #timers = new Map<string, Disposable>();
@@ -248,9 +266,11 @@ export class Kernel implements KernelCore, AsyncDisposable {
     options: KernelOptions,
     store: Store,
     audit: AuditChain,
-    cluster: { fence: Fence; ids: IdBlocks },
+    cluster: { fence: Fence; ids: IdBlocks; notifier: Notifier; ownNotifier: boolean },
   ) {
     this.store = store;
+    this.notifier = cluster.notifier;
+    this.#ownNotifier = cluster.ownNotifier;
     this.#fence = cluster.fence;
     this.#ids = cluster.ids;
     this.#cluster = options.cluster ?? {};
@@ -337,7 +357,14 @@ export class Kernel implements KernelCore, AsyncDisposable {
     const audit = store.shared
       ? new AuditChain({ head: null, nextSeq: () => ids.next("audit") })
       : new AuditChain({ head: snap.auditHead });
-    const kernel = new Kernel(options, store, audit, { fence, ids });
+    const notifier = options.notifier ?? await notifierFor(store);
+    const kernel = new Kernel(options, store, audit, {
+      fence,
+      ids,
+      notifier,
+      ownNotifier: options.notifier === undefined,
+    });
+    kernel.#noticeSub = notifier.subscribe((n) => kernel.#onNotice(n));
     // An image stored before retention existed kept everything.
     for (const r of snap.images) r.image.retention ??= "keep";
     kernel.images.load(snap.images);
@@ -386,6 +413,23 @@ export class Kernel implements KernelCore, AsyncDisposable {
       kernel.#membership.start();
     }
     return kernel;
+  }
+
+  /**
+   * A notice from the cluster: a message stored by another kernel wakes this
+   * kernel's receivers of its channel (they re-read the store and claim).
+   */
+  #onNotice(n: ClusterNotice): void {
+    if (n.kernel === this.#fence.kernel || this.#closed || this.#fenced) return;
+    if (n.kind === "message") this._mailboxes.stored(n.channel);
+  }
+
+  /**
+   * Listens to the notices of every kernel of the store (this one's too):
+   * process states, human requests, messages, forwarded commands.
+   */
+  onNotice(listener: NoticeListener): Disposable {
+    return this.notifier.subscribe(listener);
   }
 
   /** Whether the kernel lost its lease (its writes fenced; it stopped). */
@@ -493,6 +537,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
         else this._panic(null, error);
         throw error;
       }
+      if (this.store.shared) this.notifier.publish(noticesOf(this.#fence.kernel, mutations));
     }
     for (const fn of after) fn();
   }
@@ -1983,6 +2028,8 @@ export class Kernel implements KernelCore, AsyncDisposable {
         // A store that cannot write any more: the next boot treats it as a crash.
       }
     }
+    this.#noticeSub?.[Symbol.dispose]();
+    if (this.#ownNotifier) await this.notifier.close();
     await this.store.close();
   }
 

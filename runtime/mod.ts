@@ -77,7 +77,24 @@ export type {
   ToolResult,
   WaitReason,
 } from "./types.ts";
-export type { AuditQuery, JournalQuery, Mutation, Store, StoreSnapshot } from "./store/store.ts";
+export type {
+  AuditQuery,
+  ForwardedCommand,
+  ForwardQueue,
+  HumanQuery,
+  JournalQuery,
+  Mutation,
+  ProcessQuery,
+  Store,
+  StoreSnapshot,
+} from "./store/store.ts";
+export {
+  type ClusterNotice,
+  LocalNotifier,
+  type NoticeListener,
+  type Notifier,
+  PostgresNotifier,
+} from "./cluster/notifier.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./store/sqlite_store.ts";
 export { MemoryStore } from "./store/memory_store.ts";
 export {

@@ -20,6 +20,7 @@ import {
   Revision,
 } from "../schemas.ts";
 import { checkIfMatch, etag, withRevision } from "../revision.ts";
+import { clusterHumanRequests, findHumanRequest, ownsProcess } from "../cluster_reach.ts";
 
 const tag = ["human queue"];
 
@@ -57,35 +58,46 @@ const decide = apiRoute("operator", {
   responses: {
     200: jsonResponse(HumanRequestSchema.extend(Revision), "The request as decided"),
   },
-}, [400, 404, 409, 412, 413]);
+}, [400, 404, 409, 412, 413, 504]);
 
 /** Registers the human-queue routes. */
 export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {
-  app.openapi(list, (c) => {
+  app.openapi(list, async (c) => {
     const q = c.req.valid("query");
-    const requests = c.var.ctx.kernel.humanRequests({
+    const requests = (await clusterHumanRequests(c.var.ctx.kernel, {
       ...(q.state === undefined ? {} : { state: q.state }),
       ...(q.pid === undefined ? {} : { pid: q.pid }),
-    }).map(withRevision);
+    })).map(withRevision);
     return c.json({ requests }, 200);
   });
 
-  app.openapi(get, (c) => {
-    const r = withRevision(c.var.ctx.kernel.humanRequest(c.req.valid("param").id));
+  app.openapi(get, async (c) => {
+    const r = withRevision(await findHumanRequest(c.var.ctx.kernel, c.req.valid("param").id));
     return c.json(r, 200, { etag: etag(r.revision) });
   });
 
   app.openapi(decide, async (c) => {
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
-    checkIfMatch(c.req.header("if-match"), c.var.ctx.kernel.humanRequest(id));
-    const r = await c.var.ctx.kernel.answer(id, {
+    const decision = {
       decision: body.decision,
       previewSha256: body.previewSha256,
       ...(body.answer === undefined ? {} : { answer: body.answer }),
       ...(body.value === undefined ? {} : { value: body.value }),
       ...(body.scope === undefined ? {} : { scope: body.scope }),
-    }, actorOf(c.var.principal));
+    };
+    const { kernel, forwarder } = c.var.ctx;
+    const request = await findHumanRequest(kernel, id);
+    if (!ownsProcess(kernel, request.pid)) {
+      // Another kernel runs its process: it decides, with the same checks.
+      const decided = await forwarder.answer(request, decision, {
+        ifMatch: c.req.header("if-match") ?? null,
+        actor: actorOf(c.var.principal),
+      });
+      return c.json(decided, 200, { etag: etag(decided.revision) });
+    }
+    checkIfMatch(c.req.header("if-match"), kernel.humanRequest(id));
+    const r = await kernel.answer(id, decision, actorOf(c.var.principal));
     const decided = withRevision(r);
     return c.json(decided, 200, { etag: etag(decided.revision) });
   });

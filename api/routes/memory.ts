@@ -54,9 +54,9 @@ const journal = apiRoute("viewer", {
 
 /** Registers the object and journal routes. */
 export function memoryRoutes(app: OpenAPIHono<ApiEnv>): void {
-  app.openapi(objects, (c) => {
+  app.openapi(objects, async (c) => {
     const { pid } = c.req.valid("param");
-    const answer = processObjects(c.var.ctx.kernel, pid, c.req.valid("query").namespace);
+    const answer = await processObjects(c.var.ctx.kernel, pid, c.req.valid("query").namespace);
     return c.json(answer, 200);
   });
 

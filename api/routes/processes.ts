@@ -20,7 +20,8 @@ import {
 } from "../schemas.ts";
 import { checkIfMatch, etag, withRevision } from "../revision.ts";
 import { bodyText } from "../../runtime/mod.ts";
-import { listProcesses, waitProcess } from "../process_queries.ts";
+import { listClusterProcesses, waitProcess } from "../process_queries.ts";
+import { findProcess, ownsProcess } from "../cluster_reach.ts";
 
 const tag = ["processes"];
 
@@ -42,7 +43,7 @@ const list = apiRoute("viewer", {
   method: "get",
   path: "/v1/processes",
   tags: tag,
-  summary: "List processes, optionally by state and parent",
+  summary: "List processes of the whole cluster, optionally by state and parent",
   request: { query: ProcessListQuery },
   responses: {
     200: jsonResponse(
@@ -82,12 +83,13 @@ const signal = apiRoute("operator", {
   method: "post",
   path: "/v1/processes/{pid}/signal",
   tags: tag,
-  summary: "Pause, resume, cancel or kill a process (and its subtree)",
+  summary: "Pause, resume, cancel or kill a process (and its subtree); another kernel's process " +
+    "through its owner (docs/cluster.md)",
   request: { params: PidParams, headers: IfMatchHeaders, body: jsonBody(SignalBodySchema) },
   responses: {
     200: jsonResponse(ProcessSchema.extend(Revision), "The process after the signal"),
   },
-}, [400, 404, 409, 412, 413]);
+}, [400, 404, 409, 412, 413, 504]);
 
 const fork = apiRoute("operator", {
   method: "post",
@@ -114,17 +116,17 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
     return c.json({ pid: p.pid, process: p }, 201);
   });
 
-  app.openapi(list, (c) => {
+  app.openapi(list, async (c) => {
     const q = c.req.valid("query");
-    const processes = listProcesses(c.var.ctx.kernel, {
+    const processes = await listClusterProcesses(c.var.ctx.kernel, {
       ...(q.state === undefined ? {} : { state: q.state }),
       ...(q.parent === undefined ? {} : { parent: q.parent }),
     });
     return c.json({ processes }, 200);
   });
 
-  app.openapi(get, (c) => {
-    const p = withRevision(c.var.ctx.kernel.get(c.req.valid("param").pid));
+  app.openapi(get, async (c) => {
+    const p = withRevision(await findProcess(c.var.ctx.kernel, c.req.valid("param").pid));
     return c.json(p, 200, { etag: etag(p.revision) });
   });
 
@@ -141,6 +143,16 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(signal, async (c) => {
     const { pid } = c.req.valid("param");
     const { signal } = c.req.valid("json");
+    const { kernel, forwarder } = c.var.ctx;
+    if (!ownsProcess(kernel, pid)) {
+      // Another kernel runs it: it applies the signal, with the same checks.
+      await findProcess(kernel, pid);
+      const p = await forwarder.signal(pid, signal, {
+        ifMatch: c.req.header("if-match") ?? null,
+        actor: actorOf(c.var.principal),
+      });
+      return c.json(p, 200, { etag: etag(p.revision) });
+    }
     checkIfMatch(c.req.header("if-match"), c.var.ctx.kernel.get(pid));
     const p = withRevision(await c.var.ctx.kernel.signal(pid, signal, actorOf(c.var.principal)));
     return c.json(p, 200, { etag: etag(p.revision) });

@@ -12,10 +12,12 @@ import type {
   ClaimedProcess,
   ClusterView,
   Fence,
+  HumanQuery,
   JournalQuery,
   KernelRegistration,
   LoadOptions,
   Mutation,
+  ProcessQuery,
   ReserveIdsOptions,
   Store,
   StoreSnapshot,
@@ -23,11 +25,14 @@ import type {
 import {
   auditKeys,
   checkReserve,
+  matchesHuman,
+  matchesProcess,
   mutationKey,
   mutationSeq,
   narrowSnapshot,
   queryAfterSeq,
   queryLimit,
+  sortByKey,
 } from "./store_checks.ts";
 import { LocalKernels } from "./local_kernels.ts";
 import { isTerminal } from "../process/lifecycle.ts";
@@ -242,6 +247,23 @@ export class MemoryStore implements Store {
         .filter((c) => c.pids.includes(pid))
         .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
         .map(({ content: _content, ...info }) => info)
+    );
+  }
+
+  /** Process records, in pid order. */
+  readProcesses(query: ProcessQuery = {}): Promise<ProcessRecord[]> {
+    return this.#read(() =>
+      sortByKey(
+        [...this.#processes.values()].filter((p) => matchesProcess(p, query)),
+        (p) => p.pid,
+      )
+    );
+  }
+
+  /** Human requests, in id order. */
+  readHumanRequests(query: HumanQuery = {}): Promise<HumanRequest[]> {
+    return this.#read(() =>
+      sortByKey([...this.#human.values()].filter((r) => matchesHuman(r, query)), (r) => r.id)
     );
   }
 

@@ -158,6 +158,24 @@ const _MIGRATIONS: readonly _Migration[] = [
       "CREATE INDEX processes_owner ON processes (owner)",
     ],
   },
+  {
+    version: 6,
+    description: "commands forwarded between kernels",
+    statements: [
+      // A command one kernel's API took for a process another kernel owns
+      // (docs/cluster.md "Across kernels"); its owner writes the result.
+      `CREATE TABLE forwarded (
+        id ${_KEY} PRIMARY KEY,
+        owner ${_KEY},
+        pid ${_KEY},
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        result TEXT,
+        created_at BIGINT NOT NULL)`,
+      "CREATE INDEX forwarded_pending ON forwarded (created_at) WHERE state = 'pending'",
+    ],
+  },
 ];
 
 /** The schema version this code writes. */

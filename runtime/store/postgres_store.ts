@@ -30,12 +30,17 @@ import type {
   ClaimedProcess,
   ClusterView,
   Fence,
+  ForwardedCommand,
+  ForwardQueue,
+  HumanQuery,
   JournalQuery,
   KernelInfo,
   KernelRegistration,
   KernelState,
+  ListenNotify,
   LoadOptions,
   Mutation,
+  ProcessQuery,
   ReserveIdsOptions,
   Store,
   StoreSnapshot,
@@ -208,6 +213,16 @@ export class PostgresStore implements Store {
       access: readOnly ? "read-only" : "read-write",
       node: options.node ?? null,
     });
+  }
+
+  /** LISTEN/NOTIFY on `libos.<schema>` (a connection of its own while listening). */
+  get listenNotify(): ListenNotify {
+    const sql = this.#sql;
+    return {
+      channel: `libos.${this.schema}`,
+      listen: (channel, onNotify) => sql.listen(channel, onNotify),
+      notify: (channel, payload) => sql.notify(channel, payload),
+    };
   }
 
   /** Counters since open (a copy). */
@@ -521,6 +536,77 @@ export class PostgresStore implements Store {
       (await this.#sql`SELECT oid FROM objects WHERE namespace = ${namespace} ORDER BY oid`)
         .map((row) => String(row.oid))
     );
+  }
+
+  /** Process records of every kernel, in pid order. */
+  readProcesses(query: ProcessQuery = {}): Promise<ProcessRecord[]> {
+    return this.#read(async () => {
+      const sql = this.#sql;
+      const conds = [
+        query.pids === undefined ? null : sql`pid = ANY(${query.pids as string[]}::text[])`,
+        query.state === undefined ? null : sql`state = ${query.state}`,
+        query.parent === undefined ? null : sql`parent_pid = ${query.parent}`,
+      ];
+      return _bodies<ProcessRecord>(
+        await sql`SELECT body FROM processes ${_whereAll(sql, conds)} ORDER BY pid`,
+      );
+    });
+  }
+
+  /** Human requests of every kernel, in id order. */
+  readHumanRequests(query: HumanQuery = {}): Promise<HumanRequest[]> {
+    return this.#read(async () => {
+      const sql = this.#sql;
+      const conds = [
+        query.ids === undefined ? null : sql`id = ANY(${query.ids as string[]}::text[])`,
+        query.state === undefined ? null : sql`state = ${query.state}`,
+        query.pid === undefined ? null : sql`pid = ${query.pid}`,
+      ];
+      return _bodies<HumanRequest>(
+        await sql`SELECT body FROM human ${_whereAll(sql, conds)} ORDER BY id`,
+      );
+    });
+  }
+
+  /** Commands forwarded between kernels (docs/cluster.md "Across kernels"). */
+  get forwarded(): ForwardQueue {
+    const sql = this.#sql;
+    const decode = (row: _Row): ForwardedCommand => ({
+      id: String(row.id),
+      owner: row.owner === null ? null : String(row.owner),
+      pid: row.pid === null ? null : String(row.pid),
+      kind: String(row.kind),
+      payload: JSON.parse(String(row.payload)),
+      state: row.state === "done" ? "done" : "pending",
+      result: row.result === null ? null : JSON.parse(String(row.result)),
+      createdAt: Number(row.created_at),
+    });
+    return {
+      put: (c) =>
+        this.#write("forward a command", async () => {
+          await sql`INSERT INTO forwarded (id, owner, pid, kind, payload, state, result, created_at)
+            VALUES (${c.id}, ${c.owner}, ${c.pid}, ${c.kind}, ${JSON.stringify(c.payload)},
+              'pending', NULL, ${c.createdAt})`;
+        }),
+      pendingFor: (kernel, limit) =>
+        this.#read(async () =>
+          (await sql`SELECT * FROM forwarded WHERE state = 'pending' AND (owner = ${kernel}
+              OR pid IN (SELECT pid FROM processes WHERE owner = ${kernel}))
+            ORDER BY created_at, id LIMIT ${queryLimit(limit, 0)}`).map(decode)
+        ),
+      finish: (id, result) =>
+        this.#write("finish a forwarded command", async () => {
+          const r = await sql`UPDATE forwarded SET state = 'done', result = ${
+            JSON.stringify(result ?? null)
+          } WHERE id = ${id} AND state = 'pending'`;
+          return r.count === 1;
+        }),
+      read: (id) =>
+        this.#read(async () => {
+          const [row] = await sql`SELECT * FROM forwarded WHERE id = ${id}`;
+          return row === undefined ? null : decode(row);
+        }),
+    };
   }
 
   /** Reads an idempotent command's record, or null. */
@@ -1233,4 +1319,11 @@ function _audit(row: _Row): StoredAudit {
 
 function _message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** `WHERE a AND b …` of the given conditions, or nothing. */
+function _whereAll(sql: _Sql, conds: readonly (postgres.PendingQuery<postgres.Row[]> | null)[]) {
+  const given = conds.filter((c) => c !== null);
+  if (given.length === 0) return sql``;
+  return given.slice(1).reduce((acc, c) => sql`${acc} AND ${c}`, sql`WHERE ${given[0]!}`);
 }

@@ -20,15 +20,24 @@ import type {
   ClaimedProcess,
   ClusterView,
   Fence,
+  HumanQuery,
   JournalQuery,
   KernelRegistration,
   LoadOptions,
   Mutation,
+  ProcessQuery,
   ReserveIdsOptions,
   Store,
   StoreSnapshot,
 } from "./store.ts";
-import { checkReserve, narrowSnapshot, queryAfterSeq, queryLimit } from "./store_checks.ts";
+import {
+  checkReserve,
+  matchesHuman,
+  matchesProcess,
+  narrowSnapshot,
+  queryAfterSeq,
+  queryLimit,
+} from "./store_checks.ts";
 import { LocalKernels } from "./local_kernels.ts";
 import { claimError, decodeMessage, encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import type {
@@ -524,6 +533,29 @@ export class SqliteStore implements Store {
   /** Checkpoints that include a process, oldest first. */
   listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
     return this.#read(() => _bodies<CheckpointInfo>(this.#s.listCheckpoints.all(pid)));
+  }
+
+  /** Process records, in pid order. */
+  readProcesses(query: ProcessQuery = {}): Promise<ProcessRecord[]> {
+    return this.#read(() => {
+      const [where, args] = _where([
+        ["state = ?", query.state],
+        ["parent_pid = ?", query.parent],
+      ]);
+      return _bodies<ProcessRecord>(
+        this.#db.prepare(`SELECT body FROM processes ${where} ORDER BY pid`).all(...args),
+      ).filter((p) => matchesProcess(p, query));
+    });
+  }
+
+  /** Human requests, in id order. */
+  readHumanRequests(query: HumanQuery = {}): Promise<HumanRequest[]> {
+    return this.#read(() => {
+      const [where, args] = _where([["state = ?", query.state], ["pid = ?", query.pid]]);
+      return _bodies<HumanRequest>(
+        this.#db.prepare(`SELECT body FROM human ${where} ORDER BY id`).all(...args),
+      ).filter((r) => matchesHuman(r, query));
+    });
   }
 
   /** Reads an idempotent command's record, or null. */
@@ -1046,4 +1078,13 @@ function _immutableUri(path: string): string {
 
 function _message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A WHERE clause of the conditions whose value is given, and its arguments. */
+function _where(conds: [string, string | undefined][]): [string, string[]] {
+  const given = conds.filter((c): c is [string, string] => c[1] !== undefined);
+  return [
+    given.length === 0 ? "" : `WHERE ${given.map((c) => c[0]).join(" AND ")}`,
+    given.map((c) => c[1]),
+  ];
 }

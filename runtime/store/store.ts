@@ -15,12 +15,14 @@ import type {
   CommandRecord,
   Grant,
   HumanRequest,
+  HumanState,
   ImageRecord,
   JournalEntry,
   MessageRecord,
   ObjectRecord,
   Pid,
   ProcessRecord,
+  ProcessState,
   StoredAudit,
 } from "../types.ts";
 
@@ -179,6 +181,53 @@ export interface ClusterView {
   kernels: KernelInfo[];
 }
 
+/** Options of {@linkcode Store.readProcesses} (every given field must match). */
+export interface ProcessQuery {
+  pids?: readonly Pid[];
+  state?: ProcessState;
+  parent?: Pid;
+}
+
+/** Options of {@linkcode Store.readHumanRequests} (every given field must match). */
+export interface HumanQuery {
+  ids?: readonly string[];
+  state?: HumanState;
+  pid?: Pid;
+}
+
+/**
+ * A command one kernel's API forwards to the kernel that owns its target
+ * (docs/cluster.md "Across kernels"): a signal, a human decision.
+ */
+export interface ForwardedCommand {
+  id: string;
+  /** The kernel meant to apply it; a kernel that adopted `pid` applies it too. */
+  owner: string | null;
+  /** The process it concerns, if any. */
+  pid: Pid | null;
+  kind: string;
+  payload: unknown;
+  state: "pending" | "done";
+  /** The owner's answer, once done. */
+  result: unknown;
+  createdAt: number;
+}
+
+/** The queue of forwarded commands of a shared store. */
+export interface ForwardQueue {
+  /** Queues a pending command. */
+  put(command: ForwardedCommand): Promise<void>;
+  /**
+   * Pending commands for `kernel`: addressed to it, or about a process it
+   * owns now (it adopted it), oldest first, at most `limit`.
+   */
+  pendingFor(kernel: string, limit: number): Promise<ForwardedCommand[]>;
+  /** Writes a pending command's result; false when it was done already. */
+  finish(id: string, result: unknown): Promise<boolean>;
+  /** One command, or null. */
+  read(id: string): Promise<ForwardedCommand | null>;
+}
+
 /** A process an adopting kernel claimed. */
 export interface ClaimedProcess {
   pid: Pid;
@@ -186,6 +235,22 @@ export interface ClaimedProcess {
   from: string | null;
   /** Whether that kernel stopped cleanly (its processes were not interrupted). */
   clean: boolean;
+}
+
+/**
+ * A store's publish/subscribe channel between kernels (PostgreSQL's
+ * LISTEN/NOTIFY on one channel per schema); see runtime/cluster/notifier.ts.
+ */
+export interface ListenNotify {
+  /** The channel's name (`libos.<schema>`). */
+  readonly channel: string;
+  /** Listens on `channel`; resolves once listening. */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+  ): Promise<{ unlisten(): Promise<void> }>;
+  /** Publishes a payload (under 8000 bytes) on `channel`. */
+  notify(channel: string, payload: string): Promise<unknown>;
 }
 
 /** The durable store of a kernel (SQLite, PostgreSQL, memory). */
@@ -198,6 +263,8 @@ export interface Store extends AsyncDisposable {
    * guarantees it): registering a kernel ends the previous one.
    */
   readonly shared: boolean;
+  /** A channel between the kernels sharing the store, if it has one (PostgreSQL). */
+  readonly listenNotify?: ListenNotify;
   /** Applies a batch atomically; resolves when it is durable. */
   apply(batch: readonly Mutation[], options?: ApplyOptions): Promise<void>;
   /** Loads the state the kernel needs at boot. */
@@ -234,6 +301,12 @@ export interface Store extends AsyncDisposable {
    * Stores that are not shared have nothing to claim: the one kernel loads all.
    */
   claimProcesses(to: Fence, options: { limit: number }): Promise<ClaimedProcess[]>;
+  /** Process records as stored, in pid order (every kernel's, on a shared store). */
+  readProcesses(query?: ProcessQuery): Promise<ProcessRecord[]>;
+  /** Human requests as stored, in id order. */
+  readHumanRequests(query?: HumanQuery): Promise<HumanRequest[]>;
+  /** Forwarded commands between kernels (shared stores only). */
+  readonly forwarded?: ForwardQueue;
   /** Reads a process's journal in seq order. */
   readJournal(pid: Pid, query?: JournalQuery): Promise<JournalEntry[]>;
   /** Reads audit records in seq order. */

@@ -5,8 +5,8 @@
  * @module
  */
 import { libosError } from "../errors.ts";
-import type { StoredAudit } from "../types.ts";
-import type { LoadOptions, StoreSnapshot } from "./store.ts";
+import type { HumanRequest, ProcessRecord, StoredAudit } from "../types.ts";
+import type { HumanQuery, LoadOptions, ProcessQuery, StoreSnapshot } from "./store.ts";
 
 /** The pid and action an audit record's body names (the body is canonical JSON). */
 export function auditKeys(record: StoredAudit): { pid: string | null; action: string | null } {
@@ -96,4 +96,23 @@ export function narrowSnapshot(snapshot: StoreSnapshot, options: LoadOptions): S
       Object.entries(snapshot.journalHeads).filter(([pid]) => pids.has(pid)),
     ),
   };
+}
+
+/** Whether a process record matches a {@linkcode ProcessQuery}. */
+export function matchesProcess(p: ProcessRecord, query: ProcessQuery): boolean {
+  return (query.pids === undefined || query.pids.includes(p.pid)) &&
+    (query.state === undefined || p.state === query.state) &&
+    (query.parent === undefined || p.parentPid === query.parent);
+}
+
+/** Whether a human request matches a {@linkcode HumanQuery}. */
+export function matchesHuman(r: HumanRequest, query: HumanQuery): boolean {
+  return (query.ids === undefined || query.ids.includes(r.id)) &&
+    (query.state === undefined || r.state === query.state) &&
+    (query.pid === undefined || r.pid === query.pid);
+}
+
+/** Sorted by a string key (the stores' `ORDER BY` of text keys). */
+export function sortByKey<T>(values: T[], key: (value: T) => string): T[] {
+  return values.sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 }

@@ -13,10 +13,12 @@ import type {
   ClaimedProcess,
   ClusterView,
   Fence,
+  HumanQuery,
   JournalQuery,
   KernelRegistration,
   LoadOptions,
   Mutation,
+  ProcessQuery,
   ReserveIdsOptions,
   Store,
   StoreSnapshot,
@@ -25,10 +27,12 @@ import type {
   CheckpointInfo,
   CheckpointRecord,
   CommandRecord,
+  HumanRequest,
   JournalEntry,
   MessageRecord,
   ObjectRecord,
   Pid,
+  ProcessRecord,
   StoredAudit,
 } from "../types.ts";
 
@@ -145,6 +149,14 @@ export class CrashableStore implements Store {
 
   listCheckpoints(pid: Pid): Promise<CheckpointInfo[]> {
     return this.inner.listCheckpoints(pid);
+  }
+
+  readProcesses(query?: ProcessQuery): Promise<ProcessRecord[]> {
+    return this.inner.readProcesses(query);
+  }
+
+  readHumanRequests(query?: HumanQuery): Promise<HumanRequest[]> {
+    return this.inner.readHumanRequests(query);
   }
 
   readCommand(id: string): Promise<CommandRecord | null> {
