@@ -13,6 +13,7 @@
  * | request body over the limit             | 413    |
  * | `EQUOTA`, `ELIMIT`, `EBUDGET` (a well-formed request the kernel's limits refuse) | 422 |
  * | anything else (a `TypeError` too)       | 500, with a generic message |
+ * | `ETIMEDOUT`: a command forwarded to the kernel owning its process was not answered in time | 504 |
  *
  * 413 is kept for the request body itself; a quota or limit of the kernel's
  * state is 422, since resending the same request cannot help either way but

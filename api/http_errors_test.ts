@@ -30,7 +30,7 @@ Deno.test("kernel error codes map to HTTP statuses in one table; unexpected code
       EQUOTA: 422,
       ELIMIT: 422,
       EBUDGET: 422,
-      ETIMEDOUT: 500,
+      ETIMEDOUT: 504,
       EINTERNAL: 500,
       ENONDET: 500,
     },
