@@ -65,6 +65,9 @@ import type {
   StoredAudit,
 } from "../types.ts";
 
+/** The states of a forwarded command, as stored. */
+const _FORWARD_STATES = ["pending", "taken", "done", "expired"] as const;
+
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
   /**
@@ -577,7 +580,7 @@ export class PostgresStore implements Store {
       pid: row.pid === null ? null : String(row.pid),
       kind: String(row.kind),
       payload: JSON.parse(String(row.payload)),
-      state: row.state === "done" ? "done" : "pending",
+      state: _FORWARD_STATES.find((state) => state === row.state) ?? "pending",
       result: row.result === null ? null : JSON.parse(String(row.result)),
       createdAt: Number(row.created_at),
     });
@@ -594,11 +597,23 @@ export class PostgresStore implements Store {
               OR pid IN (SELECT pid FROM processes WHERE owner = ${kernel}))
             ORDER BY created_at, id LIMIT ${queryLimit(limit, 0)}`).map(decode)
         ),
+      take: (id) =>
+        this.#write("take a forwarded command", async () => {
+          const r = await sql`UPDATE forwarded SET state = 'taken'
+            WHERE id = ${id} AND state = 'pending'`;
+          return r.count === 1;
+        }),
+      expire: (id) =>
+        this.#write("expire a forwarded command", async () => {
+          const r = await sql`UPDATE forwarded SET state = 'expired'
+            WHERE id = ${id} AND state = 'pending'`;
+          return r.count === 1;
+        }),
       finish: (id, result) =>
         this.#write("finish a forwarded command", async () => {
           const r = await sql`UPDATE forwarded SET state = 'done', result = ${
             JSON.stringify(result ?? null)
-          } WHERE id = ${id} AND state = 'pending'`;
+          } WHERE id = ${id} AND state IN ('pending', 'taken')`;
           return r.count === 1;
         }),
       read: (id) =>
