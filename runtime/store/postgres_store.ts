@@ -533,6 +533,17 @@ export class PostgresStore implements Store {
     );
   }
 
+  /** The newest version of each live object of a namespace, by oid. */
+  readObjects(namespace: string): Promise<ObjectRecord[]> {
+    return this.#read(async () =>
+      _bodies<ObjectRecord>(
+        await this.#sql`SELECT v.body FROM objects o
+          JOIN object_versions v ON v.oid = o.oid AND v.version = o.version
+          WHERE o.namespace = ${namespace} AND NOT o.deleted ORDER BY o.oid`,
+      )
+    );
+  }
+
   /** The ids of a namespace's objects, deleted ones too, by oid. */
   listObjectIds(namespace: string): Promise<string[]> {
     return this.#read(async () =>

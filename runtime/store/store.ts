@@ -333,6 +333,11 @@ export interface Store extends AsyncDisposable {
   /** Reads every version of an object, oldest first. */
   readObjectVersions(oid: string): Promise<ObjectRecord[]>;
   /**
+   * The newest version of each object of a namespace not deleted, by oid
+   * (every kernel's, on a shared store).
+   */
+  readObjects(namespace: string): Promise<ObjectRecord[]>;
+  /**
    * The oid of every object stored in a namespace, deleted ones included,
    * sorted (retention purges them all).
    */

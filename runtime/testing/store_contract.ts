@@ -213,6 +213,25 @@ export function runStoreContract(
     assert.deepEqual(await store.listObjectIds("proc/p_none"), []);
   });
 
+  test("readObjects() gives the newest version of each live object of a namespace, by oid", async (store) => {
+    await store.apply([
+      { kind: "object.put", object: objectRecord("o_2", 1, { text: "two" }) },
+      { kind: "object.put", object: objectRecord("o_1", 1, { text: "one" }) },
+      { kind: "object.put", object: objectRecord("o_3", 1, { text: "gone" }) },
+      { kind: "object.put", object: { ...objectRecord("o_4", 1, {}), namespace: "proc/p_2" } },
+    ]);
+    await store.apply([
+      { kind: "object.put", object: objectRecord("o_1", 2, { text: "one, again" }) },
+      { kind: "object.delete", oid: "o_3" },
+    ]);
+    assert.deepEqual(await store.readObjects("proc/p_1"), [
+      objectRecord("o_1", 2, { text: "one, again" }),
+      objectRecord("o_2", 1, { text: "two" }),
+    ]);
+    assert.deepEqual((await store.readObjects("proc/p_2")).map((o) => o.oid), ["o_4"]);
+    assert.deepEqual(await store.readObjects("proc/p_none"), []);
+  });
+
   test("a redact of a missing entry or version is ENOENT and rejects its whole batch", async (store) => {
     const v1 = objectRecord("o_1", 1, { text: "one" });
     await store.apply([{ kind: "object.put", object: v1 }, journalAppend("p_1", 1)]);

@@ -214,8 +214,14 @@ clusterTest(
     assert.equal((await loads(a))[bId], 0);
 
     const placed: string[] = [];
+    const noting = scripted([
+      call("create_object", { name: "n", type: "note", payload: { text: "on b" } }),
+      call("sleep", { ms: 600_000 }),
+      call("exit", { result: null }),
+    ], { tools: ["*"] });
     for (let i = 0; i < 4; i++) {
-      const r = await api(a, "/v1/processes", { image: SLEEPER, goal: `placed ${i}` });
+      const image = i === 0 ? noting : SLEEPER;
+      const r = await api(a, "/v1/processes", { image, goal: `placed ${i}` });
       assert.equal(r.status, 201, JSON.stringify(r.json));
       assert.equal(r.json.process.goal, `placed ${i}`);
       placed.push(r.json.pid);
@@ -243,6 +249,15 @@ clusterTest(
       );
       assert.equal(listed.length, 11);
       for (const pid of placed) assert.ok(listed.includes(pid), `${node.name} lists ${pid}`);
+    }
+    // The object B's process made, read through A (from the store) and through B.
+    for (const node of [a, b]) {
+      const objects = await api(node, `/v1/processes/${placed[0]}/objects`);
+      assert.equal(objects.status, 200, JSON.stringify(objects.json));
+      assert.deepEqual(
+        objects.json.objects.map((o: { name: string; payload: unknown }) => [o.name, o.payload]),
+        [["n", { text: "on b" }]],
+      );
     }
     // One process for the key, however many retries.
     const goals = (await api(b, "/v1/processes")).json.processes.map((p: { goal: string }) =>
