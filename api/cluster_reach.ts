@@ -12,6 +12,7 @@
  */
 import {
   type Actor,
+  type CommandRecord,
   hasCode,
   type HumanDecision,
   type HumanRequest,
@@ -21,6 +22,7 @@ import {
   type ProcessRecord,
   type ProcessState,
   type Signal,
+  type SpawnRequest,
 } from "../runtime/mod.ts";
 import type { ClusterNotice, ForwardedCommand } from "../runtime/mod.ts";
 import { checkIfMatch, RevisionMismatch, withRevision } from "./revision.ts";
@@ -133,6 +135,13 @@ type _Payload =
     decision: HumanDecision;
     ifMatch: string | null;
     actor: Actor;
+  }
+  | {
+    kind: "spawn";
+    request: SpawnRequest;
+    actor: Actor;
+    /** The Idempotency-Key's record: written by the applier, in the spawn's batch. */
+    command: CommandRecord | null;
   };
 
 /** The owner's answer to a forwarded command. */
@@ -192,14 +201,37 @@ export class Forwarder implements Disposable {
     >;
   }
 
-  async #forward(pid: string, payload: _Payload): Promise<unknown> {
+  /**
+   * Spawns on another kernel (placement): it applies the spawn with the
+   * caller's actor and ceiling and, when `command` is given, writes the
+   * Idempotency-Key's record in the spawn's batch and its answer after. If
+   * it does not take the spawn in time, the spawn is expired (`ETIMEDOUT`)
+   * and no kernel applies it later.
+   */
+  spawn(
+    kernel: string,
+    request: SpawnRequest,
+    options: { actor: Actor; command: CommandRecord | null },
+  ): Promise<{ pid: string; process: ProcessRecord }> {
+    return this.#forward({ owner: kernel, pid: null }, {
+      kind: "spawn",
+      request,
+      ...options,
+    }) as Promise<{ pid: string; process: ProcessRecord }>;
+  }
+
+  async #forward(
+    to: string | { owner: string; pid: null },
+    payload: _Payload,
+  ): Promise<unknown> {
     const k = this.#kernel;
     const queue = k.store.forwarded;
+    // A pid: whichever kernel owns it when it looks takes it (an adopter too).
+    const { owner, pid } = typeof to === "string" ? { owner: null, pid: to } : to;
+    const target = pid === null ? `kernel ${owner}` : `process ${pid}`;
     if (queue === undefined) {
-      throw libosError("ENOENT", `Cannot reach process ${pid}: this kernel does not run it`);
+      throw libosError("ENOENT", `Cannot reach ${target}: this kernel does not run it`);
     }
-    // Addressed by its process: whichever kernel owns it when it looks takes it.
-    const owner = null;
     const id = `fw_${crypto.randomUUID()}`;
     const command: ForwardedCommand = {
       id,
@@ -221,6 +253,7 @@ export class Forwarder implements Disposable {
     while (Date.now() < deadline) {
       const row = await queue.read(id);
       if (row?.state === "done") return _settle(row.result as _Result);
+      if (Date.now() >= deadline) break;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(_POLL_MS, Math.max(0, deadline - Date.now())));
         wake = () => {
@@ -229,10 +262,25 @@ export class Forwarder implements Disposable {
         };
       });
     }
+    if (payload.kind !== "spawn") {
+      throw libosError(
+        "ETIMEDOUT",
+        `Cannot ${payload.kind} for ${target}: the kernel that runs it did not answer within ${FORWARD_TIMEOUT_MS} ms (command ${id} stays queued)`,
+        pid === null ? {} : { pid },
+      );
+    }
+    // A spawn no one took is given up: no kernel applies it after this.
+    if (await queue.expire(id)) {
+      throw libosError(
+        "ETIMEDOUT",
+        `Cannot spawn on ${target}: it did not take the spawn within ${FORWARD_TIMEOUT_MS} ms; nothing was spawned (command ${id} expired)`,
+      );
+    }
+    const row = await queue.read(id);
+    if (row?.state === "done") return _settle(row.result as _Result);
     throw libosError(
       "ETIMEDOUT",
-      `Cannot ${payload.kind} for process ${pid}: the kernel that runs it did not answer within ${FORWARD_TIMEOUT_MS} ms (command ${id} stays queued)`,
-      { pid },
+      `Cannot tell whether the spawn on ${target} happened: it took the spawn but did not answer within ${FORWARD_TIMEOUT_MS} ms (command ${id}); list the processes, or retry with the same Idempotency-Key`,
     );
   }
 
@@ -260,6 +308,8 @@ export class Forwarder implements Disposable {
           if (this.#inFlight.has(c.id)) continue;
           this.#inFlight.add(c.id);
           try {
+            // A spawn is applied once, and never once its sender gave it up.
+            if (c.kind === "spawn" && !(await queue.take(c.id))) continue;
             const result = await this.#apply(c.payload as _Payload);
             if (await queue.finish(c.id, result)) {
               this.#kernel.notifier.publish([{
@@ -291,6 +341,8 @@ export class Forwarder implements Disposable {
           checkIfMatch(p.ifMatch ?? undefined, k.humanRequest(p.id));
           return { ok: true, value: withRevision(await k.answer(p.id, p.decision, p.actor)) };
         }
+        case "spawn":
+          return { ok: true, value: await this.#spawnHere(p) };
         default:
           return {
             ok: false,
@@ -307,6 +359,28 @@ export class Forwarder implements Disposable {
       }
       return { ok: false, code: "EINTERNAL", message: String(error) };
     }
+  }
+
+  /** A spawn placed here: run under its Idempotency-Key's record, answered into it. */
+  async #spawnHere(
+    p: Extract<_Payload, { kind: "spawn" }>,
+  ): Promise<{ pid: string; process: ProcessRecord }> {
+    const k = this.#kernel;
+    if (p.command === null) {
+      const process = await k.spawn(p.request, p.actor);
+      return { pid: process.pid, process };
+    }
+    const { result: process, record } = await k.commands.run(
+      p.command,
+      () => k.spawn(p.request, p.actor),
+    );
+    const value = { pid: process.pid, process };
+    await k.commands.finish(record, {
+      status: 201,
+      body: JSON.stringify(value),
+      headers: { "content-type": "application/json" },
+    });
+    return value;
   }
 
   /** Stops applying forwarded commands. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Actor, Kernel } from "../runtime/mod.ts";
+import type { Actor, CommandRecord, Kernel } from "../runtime/mod.ts";
 import type { EventHub } from "./event_hub.ts";
 import type { Forwarder } from "./cluster_reach.ts";
 import type { Principal, TokenStore } from "./token_store.ts";
@@ -52,6 +52,15 @@ export interface ApiEnv {
   Variables: {
     ctx: ApiContext;
     principal: Principal;
+    /**
+     * The `Idempotency-Key` record the request runs under, if it has one (set
+     * by the idempotency middleware). A handler that has another kernel apply
+     * the command hands it the record and sets `commandAnswered`: the record
+     * and its answer are then that kernel's to write.
+     */
+    command?: CommandRecord;
+    /** The command's record was answered by the kernel that applied it. */
+    commandAnswered?: boolean;
   };
 }
 

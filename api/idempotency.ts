@@ -22,6 +22,7 @@ import type { CommandRecord, CommandResponse, Kernel } from "../runtime/mod.ts";
 import type { ApiEnv } from "./context.ts";
 import { errorResponse } from "./http_errors.ts";
 import { etag, withRevision } from "./revision.ts";
+import { findProcess } from "./cluster_reach.ts";
 
 /** The request header naming a command's key. */
 export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
@@ -84,8 +85,10 @@ export function idempotency(): MiddlewareHandler<ApiEnv> {
       response: null,
     };
     if (kernel.commands.isRunning(id)) return _busy(c, key); // a retry raced the lookup
+    c.set("command", record);
     const { record: stamped } = await kernel.commands.run(record, async () => await next());
     if (c.res.status >= 500) return; // not kept: a retry runs again (or is rebuilt)
+    if (c.get("commandAnswered") === true) return; // the kernel that applied it wrote it
     await kernel.commands.finish(stamped, await _keep(c.req.routePath, c.res));
   };
 }
@@ -161,9 +164,12 @@ const _REBUILD: Record<
     | _Rebuilt
     | Promise<_Rebuilt>
 > = {
-  "POST /v1/processes": (kernel, _params, refs) => {
+  "POST /v1/processes": async (kernel, _params, refs) => {
     const pid = refs.processes[0];
-    return pid === undefined ? "rerun" : { status: 201, body: { pid, process: kernel.get(pid) } };
+    // Placed on another kernel maybe: read from the store then.
+    return pid === undefined
+      ? "rerun"
+      : { status: 201, body: { pid, process: await findProcess(kernel, pid) } };
   },
   "POST /v1/processes/:pid/fork": (kernel, params, refs) => {
     const pid = refs.processes.find((p) => p !== params["pid"]);

@@ -94,8 +94,9 @@ export async function waitProcess(
 }
 
 /**
- * The newest version of each object of a namespace, by default the
- * process's own (`proc/<pid>`). An unknown pid is `ENOENT`.
+ * The newest version of each object of a namespace, by name, by default the
+ * process's own (`proc/<pid>`); for another kernel's process, as stored. An
+ * unknown pid is `ENOENT`.
  */
 export async function processObjects(
   kernel: Kernel,
@@ -104,6 +105,14 @@ export async function processObjects(
 ): Promise<{ namespace: string; objects: ObjectRecord[] }> {
   await findProcess(kernel, pid);
   const ns = namespace ?? `proc/${pid}`;
+  // Another kernel's process writes its objects there: read them from the store.
+  if (kernel.store.shared && !ownsProcess(kernel, pid)) {
+    const objects = await kernel.store.readObjects(ns);
+    return {
+      namespace: ns,
+      objects: objects.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    };
+  }
   return { namespace: ns, objects: kernel.listObjects(ns) };
 }
 

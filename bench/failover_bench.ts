@@ -33,8 +33,6 @@ export async function benchFailover(n = 1000): Promise<FailoverRow[]> {
   const dir = await Deno.makeTempDir();
   try {
     const a = await startNode(dir, url, "a", { leaseTtl: "2s" });
-    const b = await startNode(dir, url, "b", { leaseTtl: "2s" });
-    const c = await startNode(dir, url, "c", { leaseTtl: "2s" });
     const image = {
       id: "sleeper",
       name: "s",
@@ -56,6 +54,9 @@ export async function benchFailover(n = 1000): Promise<FailoverRow[]> {
         ),
       );
     }
+    // Spawned while a is alone: placement keeps every process on a.
+    const b = await startNode(dir, url, "b", { leaseTtl: "2s" });
+    const c = await startNode(dir, url, "c", { leaseTtl: "2s" });
     const store = await PostgresStore.open(url, { readOnly: true });
     await until(
       "all waiting",

@@ -11,7 +11,13 @@
 import { z } from "zod";
 import type { ApiContext } from "../context.ts";
 import { actorOf } from "../context.ts";
-import { listProcesses, processJournal, processObjects, waitProcess } from "../process_queries.ts";
+import {
+  listClusterProcesses,
+  processJournal,
+  processObjects,
+  waitProcess,
+} from "../process_queries.ts";
+import { findProcess } from "../cluster_reach.ts";
 import { checkIfMatch, withRevision } from "../revision.ts";
 import {
   DecisionBodySchema,
@@ -62,15 +68,16 @@ export const MCP_TOOLS: readonly McpTool[] = [
   _tool({
     name: "list_processes",
     title: "List processes",
-    description: "Processes in pid order, optionally by state and parent, each with its revision.",
+    description: "Processes of the whole cluster in pid order, optionally by state and parent, " +
+      "each with its revision.",
     role: "viewer",
     input: z.strictObject(ProcessListQuery.shape),
-    run: ({ ctx }, args) => {
-      const processes = listProcesses(ctx.kernel, {
+    run: async ({ ctx }, args) => {
+      const processes = await listClusterProcesses(ctx.kernel, {
         ...(args.state === undefined ? {} : { state: args.state }),
         ...(args.parent === undefined ? {} : { parent: args.parent }),
       });
-      return Promise.resolve({ processes });
+      return { processes };
     },
   }),
   _tool({
@@ -79,7 +86,7 @@ export const MCP_TOOLS: readonly McpTool[] = [
     description: "One process descriptor (state, goal, image, usage) with its revision.",
     role: "viewer",
     input: z.strictObject(PidParams.shape),
-    run: ({ ctx }, args) => Promise.resolve(withRevision(ctx.kernel.get(args.pid))),
+    run: async ({ ctx }, args) => withRevision(await findProcess(ctx.kernel, args.pid)),
   }),
   _tool({
     name: "wait_process",

@@ -22,6 +22,7 @@ import { checkIfMatch, etag, withRevision } from "../revision.ts";
 import { bodyText } from "../../runtime/mod.ts";
 import { listClusterProcesses, waitProcess } from "../process_queries.ts";
 import { findProcess, ownsProcess } from "../cluster_reach.ts";
+import { placeSpawn } from "../placement.ts";
 
 const tag = ["processes"];
 
@@ -29,7 +30,8 @@ const spawn = apiRoute("operator", {
   method: "post",
   path: "/v1/processes",
   tags: tag,
-  summary: "Spawn a process from a registered image id or an inline image",
+  summary: "Spawn a process from a registered image id or an inline image, on the live kernel " +
+    "with the fewest live processes (docs/cluster.md)",
   request: { body: jsonBody(SpawnBodySchema) },
   responses: {
     201: jsonResponse(
@@ -37,7 +39,7 @@ const spawn = apiRoute("operator", {
       "The process, runnable",
     ),
   },
-}, [400, 404, 409, 413, 422]);
+}, [400, 404, 409, 413, 422, 504]);
 
 const list = apiRoute("viewer", {
   method: "get",
@@ -106,13 +108,22 @@ const fork = apiRoute("operator", {
 export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(spawn, async (c) => {
     const body = c.req.valid("json");
-    const { kernel } = c.var.ctx;
-    const p = await kernel.spawn({
+    const { kernel, forwarder } = c.var.ctx;
+    const request = {
       image: body.image,
       goal: body.goal,
       ...(body.capabilities === undefined ? {} : { capabilities: body.capabilities }),
       ...(body.cwd === undefined ? {} : { cwd: body.cwd }),
-    }, actorOf(c.var.principal));
+    };
+    const actor = actorOf(c.var.principal);
+    const there = await placeSpawn(kernel);
+    if (there !== null) {
+      const command = c.get("command") ?? null;
+      const placed = await forwarder.spawn(there, request, { actor, command });
+      if (command !== null) c.set("commandAnswered", true);
+      return c.json(placed, 201);
+    }
+    const p = await kernel.spawn(request, actor);
     return c.json({ pid: p.pid, process: p }, 201);
   });
 

@@ -226,6 +226,14 @@ export class MemoryStore implements Store {
     return this.#read(() => this.#objects.get(oid)?.versions ?? []);
   }
 
+  /** The newest version of each live object of a namespace, by oid. */
+  readObjects(namespace: string): Promise<ObjectRecord[]> {
+    return this.#read(() =>
+      _sorted(this.#objects).filter(([, o]) => !o.deleted)
+        .map(([, o]) => o.versions.at(-1)!).filter((o) => o.namespace === namespace)
+    );
+  }
+
   /** Every oid stored in a namespace (deleted or not), sorted. */
   listObjectIds(namespace: string): Promise<string[]> {
     return this.#read(() =>

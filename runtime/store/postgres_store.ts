@@ -65,6 +65,9 @@ import type {
   StoredAudit,
 } from "../types.ts";
 
+/** The states of a forwarded command, as stored. */
+const _FORWARD_STATES = ["pending", "taken", "done", "expired"] as const;
+
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
   /**
@@ -530,6 +533,17 @@ export class PostgresStore implements Store {
     );
   }
 
+  /** The newest version of each live object of a namespace, by oid. */
+  readObjects(namespace: string): Promise<ObjectRecord[]> {
+    return this.#read(async () =>
+      _bodies<ObjectRecord>(
+        await this.#sql`SELECT v.body FROM objects o
+          JOIN object_versions v ON v.oid = o.oid AND v.version = o.version
+          WHERE o.namespace = ${namespace} AND NOT o.deleted ORDER BY o.oid`,
+      )
+    );
+  }
+
   /** The ids of a namespace's objects, deleted ones too, by oid. */
   listObjectIds(namespace: string): Promise<string[]> {
     return this.#read(async () =>
@@ -577,7 +591,7 @@ export class PostgresStore implements Store {
       pid: row.pid === null ? null : String(row.pid),
       kind: String(row.kind),
       payload: JSON.parse(String(row.payload)),
-      state: row.state === "done" ? "done" : "pending",
+      state: _FORWARD_STATES.find((state) => state === row.state) ?? "pending",
       result: row.result === null ? null : JSON.parse(String(row.result)),
       createdAt: Number(row.created_at),
     });
@@ -594,11 +608,23 @@ export class PostgresStore implements Store {
               OR pid IN (SELECT pid FROM processes WHERE owner = ${kernel}))
             ORDER BY created_at, id LIMIT ${queryLimit(limit, 0)}`).map(decode)
         ),
+      take: (id) =>
+        this.#write("take a forwarded command", async () => {
+          const r = await sql`UPDATE forwarded SET state = 'taken'
+            WHERE id = ${id} AND state = 'pending'`;
+          return r.count === 1;
+        }),
+      expire: (id) =>
+        this.#write("expire a forwarded command", async () => {
+          const r = await sql`UPDATE forwarded SET state = 'expired'
+            WHERE id = ${id} AND state = 'pending'`;
+          return r.count === 1;
+        }),
       finish: (id, result) =>
         this.#write("finish a forwarded command", async () => {
           const r = await sql`UPDATE forwarded SET state = 'done', result = ${
             JSON.stringify(result ?? null)
-          } WHERE id = ${id} AND state = 'pending'`;
+          } WHERE id = ${id} AND state IN ('pending', 'taken')`;
           return r.count === 1;
         }),
       read: (id) =>

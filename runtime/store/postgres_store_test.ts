@@ -278,3 +278,66 @@ pgTest(
     assert.deepEqual((await store.readJournal("p_1")).map((e) => e.seq), [1, 2, 3]);
   },
 );
+
+pgTest(
+  "forwarded commands: a row for a pid goes to whoever owns the pid, an adopter takes a dead owner's rows, a row for a kernel only to it, and an expired row to no one",
+  async (url) => {
+    await using store = await PostgresStore.open(url);
+    const queue = store.forwarded;
+    const a = await store.registerKernel({ host: "h", pid: 1, ttlMs: 30 });
+    const b = await store.registerKernel({ host: "h", pid: 2, ttlMs: 60_000 });
+    await store.apply([{ kind: "process.put", process: processRecord("p_1") }], { fence: a });
+    await store.apply([{ kind: "process.put", process: processRecord("p_2") }], { fence: b });
+    const command = (id: string, owner: string | null, pid: string | null) => ({
+      id,
+      owner,
+      pid,
+      kind: owner === null ? "signal" : "spawn",
+      payload: { n: id },
+      state: "pending" as const,
+      result: null,
+      createdAt: 1_700_000_000_000,
+    });
+    await queue.put(command("fw_1", null, "p_1"));
+    await queue.put(command("fw_2", null, "p_2"));
+    await queue.put(command("fw_3", a.kernel, null));
+    await queue.put(command("fw_4", b.kernel, null));
+    const ids = async (kernel: string) => (await queue.pendingFor(kernel, 10)).map((c) => c.id);
+    assert.deepEqual(await ids(a.kernel), ["fw_1", "fw_3"]);
+    assert.deepEqual(await ids(b.kernel), ["fw_2", "fw_4"]);
+    assert.deepEqual(await queue.read("fw_1"), command("fw_1", null, "p_1"));
+
+    // A dies: b adopts p_1 and takes its row; the row addressed to a stays a's.
+    const deadline = Date.now() + 5_000;
+    while (!(await store.declareDead(a.kernel, a.epoch))) {
+      assert.ok(Date.now() < deadline, "the lease never expired");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual((await store.claimProcesses(b, { limit: 10 })).map((c) => c.pid), ["p_1"]);
+    assert.deepEqual(await ids(b.kernel), ["fw_1", "fw_2", "fw_4"]);
+    assert.deepEqual(await ids(a.kernel), ["fw_3"]);
+
+    // Its sender gave up on fw_3: no one takes or finishes it after.
+    assert.equal(await queue.expire("fw_3"), true);
+    assert.equal(await queue.take("fw_3"), false);
+    assert.equal(await queue.finish("fw_3", { ok: true }), false);
+    assert.deepEqual(await ids(a.kernel), []);
+    assert.equal((await queue.read("fw_3"))?.state, "expired");
+
+    // Taken: once, and then not pending nor expirable; its result is written once.
+    assert.equal(await queue.take("fw_4"), true);
+    assert.equal(await queue.take("fw_4"), false);
+    assert.equal(await queue.expire("fw_4"), false);
+    assert.deepEqual(await ids(b.kernel), ["fw_1", "fw_2"]);
+    assert.equal(await queue.finish("fw_4", { ok: true, value: 1 }), true);
+    assert.equal(await queue.finish("fw_4", { ok: true, value: 2 }), false);
+    assert.deepEqual(await queue.read("fw_4"), {
+      ...command("fw_4", b.kernel, null),
+      state: "done",
+      result: { ok: true, value: 1 },
+    });
+    assert.equal(await queue.finish("fw_1", "signalled"), true);
+    assert.deepEqual(await ids(b.kernel), ["fw_2"]);
+    assert.equal(await queue.read("fw_404"), null);
+  },
+);

@@ -517,6 +517,11 @@ export class SqliteStore implements Store {
     return this.#read(() => _bodies<ObjectRecord>(this.#s.readObjectVersions.all(oid)));
   }
 
+  /** The newest version of each live object of a namespace, by oid. */
+  readObjects(namespace: string): Promise<ObjectRecord[]> {
+    return this.#read(() => _bodies<ObjectRecord>(this.#s.readObjects.all(namespace)));
+  }
+
   /** Every oid stored in a namespace (deleted or not), sorted. */
   listObjectIds(namespace: string): Promise<string[]> {
     return this.#read(() => this.#s.listObjectIds.all(namespace).map((row) => String(row.oid)));
@@ -914,6 +919,11 @@ function _prepare(db: DatabaseSync) {
        WHERE pid = ? AND action = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
     listObjectIds: p("SELECT oid FROM objects WHERE namespace = ? ORDER BY oid"),
+    readObjects: p(
+      `SELECT v.body FROM objects o
+       JOIN object_versions v ON v.oid = o.oid AND v.version = o.version
+       WHERE o.namespace = ? AND o.deleted = 0 ORDER BY o.oid`,
+    ),
     readObjectVersions: p("SELECT body FROM object_versions WHERE oid = ? ORDER BY version"),
     insertCheckpoint: p(
       "INSERT INTO checkpoints (id, pid, created_at, info, body) VALUES (?, ?, ?, ?, ?)",

@@ -201,13 +201,22 @@ export interface HumanQuery {
  */
 export interface ForwardedCommand {
   id: string;
-  /** The kernel meant to apply it; a kernel that adopted `pid` applies it too. */
+  /**
+   * The kernel meant to apply it (a spawn placed on it), or null: whichever
+   * kernel owns `pid` when it looks (an adopter too).
+   */
   owner: string | null;
   /** The process it concerns, if any. */
   pid: Pid | null;
   kind: string;
   payload: unknown;
-  state: "pending" | "done";
+  /**
+   * `pending`, then `done` with its result; a command that must not be
+   * applied twice (a spawn) is `taken` by its applier first, and `expired`
+   * by its sender when it timed out before anyone took it (then no one
+   * applies it).
+   */
+  state: "pending" | "taken" | "done" | "expired";
   /** The owner's answer, once done. */
   result: unknown;
   createdAt: number;
@@ -222,7 +231,17 @@ export interface ForwardQueue {
    * owns now (it adopted it), oldest first, at most `limit`.
    */
   pendingFor(kernel: string, limit: number): Promise<ForwardedCommand[]>;
-  /** Writes a pending command's result; false when it was done already. */
+  /**
+   * Takes a pending command to apply it once (pending → taken); false when
+   * it is not pending (expired by its sender, taken or done).
+   */
+  take(id: string): Promise<boolean>;
+  /**
+   * Gives up a pending command no one took (pending → expired): no one
+   * applies it after; false when it is not pending.
+   */
+  expire(id: string): Promise<boolean>;
+  /** Writes a pending or taken command's result; false when it was done or expired. */
   finish(id: string, result: unknown): Promise<boolean>;
   /** One command, or null. */
   read(id: string): Promise<ForwardedCommand | null>;
@@ -313,6 +332,11 @@ export interface Store extends AsyncDisposable {
   readAudit(query?: AuditQuery): Promise<StoredAudit[]>;
   /** Reads every version of an object, oldest first. */
   readObjectVersions(oid: string): Promise<ObjectRecord[]>;
+  /**
+   * The newest version of each object of a namespace not deleted, by oid
+   * (every kernel's, on a shared store).
+   */
+  readObjects(namespace: string): Promise<ObjectRecord[]>;
   /**
    * The oid of every object stored in a namespace, deleted ones included,
    * sorted (retention purges them all).

@@ -151,6 +151,10 @@ export class CrashableStore implements Store {
     return this.inner.listCheckpoints(pid);
   }
 
+  readObjects(namespace: string): Promise<ObjectRecord[]> {
+    return this.inner.readObjects(namespace);
+  }
+
   readProcesses(query?: ProcessQuery): Promise<ProcessRecord[]> {
     return this.inner.readProcesses(query);
   }

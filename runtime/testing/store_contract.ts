@@ -213,6 +213,25 @@ export function runStoreContract(
     assert.deepEqual(await store.listObjectIds("proc/p_none"), []);
   });
 
+  test("readObjects() gives the newest version of each live object of a namespace, by oid", async (store) => {
+    await store.apply([
+      { kind: "object.put", object: objectRecord("o_2", 1, { text: "two" }) },
+      { kind: "object.put", object: objectRecord("o_1", 1, { text: "one" }) },
+      { kind: "object.put", object: objectRecord("o_3", 1, { text: "gone" }) },
+      { kind: "object.put", object: { ...objectRecord("o_4", 1, {}), namespace: "proc/p_2" } },
+    ]);
+    await store.apply([
+      { kind: "object.put", object: objectRecord("o_1", 2, { text: "one, again" }) },
+      { kind: "object.delete", oid: "o_3" },
+    ]);
+    assert.deepEqual(await store.readObjects("proc/p_1"), [
+      objectRecord("o_1", 2, { text: "one, again" }),
+      objectRecord("o_2", 1, { text: "two" }),
+    ]);
+    assert.deepEqual((await store.readObjects("proc/p_2")).map((o) => o.oid), ["o_4"]);
+    assert.deepEqual(await store.readObjects("proc/p_none"), []);
+  });
+
   test("a redact of a missing entry or version is ENOENT and rejects its whole batch", async (store) => {
     const v1 = objectRecord("o_1", 1, { text: "one" });
     await store.apply([{ kind: "object.put", object: v1 }, journalAppend("p_1", 1)]);
@@ -518,6 +537,61 @@ export function runStoreContract(
     });
     await store.apply([{ kind: "journal.append", entry: journalEntry("p_1", 2) }]);
     assert.deepEqual((await store.load()).journalHeads, { p_1: 2 });
+  });
+
+  test("readProcesses() filters by pids, state and parent, all given must match, in pid order", async (store) => {
+    const child = (pid: string, parent: string) => ({
+      ...processRecord(pid),
+      parentPid: parent,
+      lineage: [parent],
+    });
+    await store.apply([
+      { kind: "process.put", process: processRecord("p_1") },
+      { kind: "process.put", process: child("p_2", "p_1") },
+      { kind: "process.put", process: { ...child("p_3", "p_1"), state: "exited" as const } },
+      { kind: "process.put", process: { ...processRecord("p_10"), state: "exited" as const } },
+    ]);
+    const pids = async (q: Parameters<Store["readProcesses"]>[0]) =>
+      (await store.readProcesses(q)).map((p) => p.pid);
+    assert.deepEqual(await pids(undefined), ["p_1", "p_10", "p_2", "p_3"]);
+    assert.deepEqual(await pids({ pids: ["p_3", "p_1", "p_404"] }), ["p_1", "p_3"]);
+    assert.deepEqual(await pids({ pids: [] }), []);
+    assert.deepEqual(await pids({ state: "exited" }), ["p_10", "p_3"]);
+    assert.deepEqual(await pids({ parent: "p_1" }), ["p_2", "p_3"]);
+    assert.deepEqual(await pids({ parent: "p_1", state: "runnable" }), ["p_2"]);
+    assert.deepEqual(await pids({ pids: ["p_2", "p_10"], state: "exited" }), ["p_10"]);
+    assert.deepEqual(await pids({ parent: "p_404" }), []);
+    // A put replaces: the filter sees the new state.
+    await store.apply([{
+      kind: "process.put",
+      process: { ...processRecord("p_1"), state: "killed" },
+    }]);
+    assert.deepEqual(await pids({ state: "runnable" }), ["p_2"]);
+    assert.deepEqual(await store.readProcesses({ pids: ["p_2"] }), [child("p_2", "p_1")]);
+  });
+
+  test("readHumanRequests() filters by ids, state and pid, all given must match, in id order", async (store) => {
+    const decided = {
+      ...humanRequest("h_2", "p_1"),
+      state: "approved" as const,
+      decidedAt: T0 + 1,
+      decidedBy: "operator:admin",
+    };
+    await store.apply([
+      { kind: "human.put", request: humanRequest("h_1", "p_1") },
+      { kind: "human.put", request: decided },
+      { kind: "human.put", request: humanRequest("h_10", "p_2") },
+    ]);
+    const ids = async (q: Parameters<Store["readHumanRequests"]>[0]) =>
+      (await store.readHumanRequests(q)).map((r) => r.id);
+    assert.deepEqual(await ids(undefined), ["h_1", "h_10", "h_2"]);
+    assert.deepEqual(await ids({ ids: ["h_2", "h_404"] }), ["h_2"]);
+    assert.deepEqual(await ids({ ids: [] }), []);
+    assert.deepEqual(await ids({ state: "pending" }), ["h_1", "h_10"]);
+    assert.deepEqual(await ids({ pid: "p_1" }), ["h_1", "h_2"]);
+    assert.deepEqual(await ids({ pid: "p_1", state: "pending" }), ["h_1"]);
+    assert.deepEqual(await ids({ ids: ["h_1", "h_10"], pid: "p_2" }), ["h_10"]);
+    assert.deepEqual(await store.readHumanRequests({ ids: ["h_2"] }), [decided]);
   });
 
   test("command records are put, replaced, read back exactly, and purged by expiry", async (store) => {

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { withTemp } from "../cli_kit.ts";
 import { join } from "node:path";
-import { api, CLUSTER_ADMIN, startNode, until } from "./cluster_kit.ts";
+import { api, CLUSTER_ADMIN, type Node, startNode, until } from "./cluster_kit.ts";
 import { PostgresStore } from "../../runtime/store/postgres_store.ts";
 import {
   dropTestSchema,
@@ -165,5 +165,130 @@ clusterTest(
     // Signalling it again is the owner's refusal, answered by B.
     const again = await api(b, `/v1/processes/${pid}/signal`, { signal: "kill" });
     assert.equal(again.status, 409, JSON.stringify(again.json));
+  },
+);
+
+/** A process that sleeps for ten minutes: live all through a test. */
+const SLEEPER = scripted([call("sleep", { ms: 600_000 }), call("exit", { result: null })]);
+
+/** Live processes per kernel id, from `node`'s `GET /v1/cluster`. */
+async function loads(node: Node): Promise<Record<string, number>> {
+  const view = (await api(node, "/v1/cluster")).json;
+  return Object.fromEntries(
+    view.kernels.filter((k: { state: string }) => k.state === "alive")
+      .map((k: { id: string; liveProcesses: number }) => [k.id, k.liveProcesses]),
+  );
+}
+
+/** A spawn through `node` with an Idempotency-Key. */
+async function keyedSpawn(node: Node, key: string) {
+  const res = await fetch(`${node.url}/v1/processes`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${CLUSTER_ADMIN}`,
+      "content-type": "application/json",
+      "idempotency-key": key,
+    },
+    body: JSON.stringify({ image: SLEEPER, goal: "keyed" }),
+  });
+  return {
+    status: res.status,
+    replayed: res.headers.get("idempotent-replayed"),
+    json: await res.json(),
+  };
+}
+
+clusterTest(
+  "placement: five spawns through kernel A, which runs more processes than B, all land on B; either lists them; an Idempotency-Key still gives one process",
+  async (dir, url) => {
+    await using a = await startNode(dir, url, "a");
+    // Alone, A places every spawn on itself.
+    for (let i = 0; i < 6; i++) {
+      const r = await api(a, "/v1/processes", { image: SLEEPER, goal: `on a ${i}` });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+    }
+    await using b = await startNode(dir, url, "b");
+    const aId = (await api(a, "/v1/cluster")).json.self;
+    const bId = (await api(b, "/v1/cluster")).json.self;
+    await until("a's six processes count as live", async () => (await loads(b))[aId] === 6);
+    assert.equal((await loads(a))[bId], 0);
+
+    const placed: string[] = [];
+    const noting = scripted([
+      call("create_object", { name: "n", type: "note", payload: { text: "on b" } }),
+      call("sleep", { ms: 600_000 }),
+      call("exit", { result: null }),
+    ], { tools: ["*"] });
+    for (let i = 0; i < 4; i++) {
+      const image = i === 0 ? noting : SLEEPER;
+      const r = await api(a, "/v1/processes", { image, goal: `placed ${i}` });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      assert.equal(r.json.process.goal, `placed ${i}`);
+      placed.push(r.json.pid);
+    }
+    const keyed = await keyedSpawn(a, "spawn-once");
+    assert.equal(keyed.status, 201, JSON.stringify(keyed.json));
+    assert.equal(keyed.replayed, null);
+    placed.push(keyed.json.pid);
+    // The retries, through either kernel, answer the first spawn again.
+    for (const node of [a, b]) {
+      const again = await keyedSpawn(node, "spawn-once");
+      assert.equal(again.status, 201, JSON.stringify(again.json));
+      assert.equal(again.replayed, "true");
+      assert.equal(again.json.pid, keyed.json.pid);
+    }
+    assert.deepEqual(await loads(a), { [aId]: 6, [bId]: 5 });
+    // B runs them: its own list holds them as it runs them, A's reads them from the store.
+    for (const pid of placed) {
+      const w = await api(b, `/v1/processes/${pid}/wait?timeoutMs=20000`);
+      assert.deepEqual([w.json.timedOut, w.json.process.state], [false, "waiting"]);
+    }
+    for (const node of [a, b]) {
+      const listed = (await api(node, "/v1/processes")).json.processes.map((p: { pid: string }) =>
+        p.pid
+      );
+      assert.equal(listed.length, 11);
+      for (const pid of placed) assert.ok(listed.includes(pid), `${node.name} lists ${pid}`);
+    }
+    // The object B's process made, read through A (from the store) and through B.
+    for (const node of [a, b]) {
+      const objects = await api(node, `/v1/processes/${placed[0]}/objects`);
+      assert.equal(objects.status, 200, JSON.stringify(objects.json));
+      assert.deepEqual(
+        objects.json.objects.map((o: { name: string; payload: unknown }) => [o.name, o.payload]),
+        [["n", { text: "on b" }]],
+      );
+    }
+    // One process for the key, however many retries.
+    const goals = (await api(b, "/v1/processes")).json.processes.map((p: { goal: string }) =>
+      p.goal
+    );
+    assert.equal(goals.filter((g: string) => g === "keyed").length, 1);
+  },
+);
+
+clusterTest(
+  "placement: a spawn placed on a kernel that stopped before taking it times out with 504, and no kernel applies it afterwards",
+  async (dir, url) => {
+    await using a = await startNode(dir, url, "a", { leaseTtl: "30s" });
+    const r = await api(a, "/v1/processes", { image: SLEEPER, goal: "on a" });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    await using b = await startNode(dir, url, "b", { leaseTtl: "30s" });
+    const bId = (await api(b, "/v1/cluster")).json.self;
+    b.signal("SIGSTOP");
+    const timedOut = await api(a, "/v1/processes", { image: SLEEPER, goal: "lost" });
+    assert.equal(timedOut.status, 504, JSON.stringify(timedOut.json));
+    assert.equal(timedOut.json.error.code, "ETIMEDOUT");
+    const id = /command (fw_[\w-]+) expired/.exec(timedOut.json.error.message)?.[1];
+    assert.ok(id !== undefined, timedOut.json.error.message);
+    assert.match(timedOut.json.error.message, new RegExp(`on kernel ${bId}.*nothing was spawned`));
+    b.signal("SIGCONT");
+    // B, awake, spawns (its own, the least loaded) but never takes the expired row.
+    const next = await api(b, "/v1/processes", { image: SLEEPER, goal: "after" });
+    assert.equal(next.status, 201, JSON.stringify(next.json));
+    await using store = await PostgresStore.open(url, { readOnly: true });
+    assert.equal((await store.forwarded.read(id))?.state, "expired");
+    const goals = (await store.readProcesses()).map((p) => p.goal);
+    assert.deepEqual(goals.sort(), ["after", "on a"]);
   },
 );

@@ -98,6 +98,8 @@ clusterTest(
   "three kernels on one PostgreSQL: one is killed with SIGKILL mid-run, the other two adopt its processes and finish them, nothing lost or done twice, audit verifies",
   async (dir, url) => {
     await using a = await startNode(dir, url, "a");
+    // Spawned while a is alone: placement puts every agent on a.
+    const pids = await spawnAgents(a, 12, 2_000);
     await using b = await startNode(dir, url, "b");
     await using c = await startNode(dir, url, "c");
     const cluster = await api(b, "/v1/cluster");
@@ -106,7 +108,6 @@ clusterTest(
       cluster.json.kernels.filter((k: { state: string }) => k.state === "alive").length,
       3,
     );
-    const pids = await spawnAgents(a, 12, 2_000);
     // Mid-run: every agent wrote its first file and object and sleeps.
     await until("every agent sleeps on a", async () => {
       const list = await api(a, "/v1/processes");
@@ -138,8 +139,8 @@ clusterTest(
   "a kernel paused past its lease (SIGSTOP) is fenced when it wakes (SIGCONT): the other finishes its processes, and it exits with status 3 having done nothing more",
   async (dir, url) => {
     await using a = await startNode(dir, url, "a");
-    await using b = await startNode(dir, url, "b");
     const pids = await spawnAgents(a, 4, 3_000);
+    await using b = await startNode(dir, url, "b");
     await until("every agent sleeps on a", async () => {
       const list = await api(a, "/v1/processes");
       return list.json.processes.filter((p: { state: string }) => p.state === "waiting").length ===
