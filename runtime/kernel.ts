@@ -310,7 +310,13 @@ export class Kernel implements KernelCore, AsyncDisposable {
     });
     this._scheduler = new Scheduler({
       concurrency: options.concurrency ?? 64,
-      run: (pid) => runQuantum(this, pid),
+      // A quantum's audit records take seqs synchronously: on a shared store
+      // they are ready before it starts (a no-op on a store of one kernel).
+      run: async (pid) => {
+        const needs = { audit: 256 };
+        for (let i = 0; i < 1_000 && !this.#ids.has(needs); i++) await this.#ids.ready(needs);
+        return await runQuantum(this, pid);
+      },
       onError: (pid, error) => this._panic(pid, error),
     });
   }
@@ -348,6 +354,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
         : { blockSize: options.cluster.idBlockSize }),
       onError: (e) => console.error(logLine(`libos: reserving ids: ${errorText(e)}`)),
       reset: !store.shared,
+      local: !store.shared,
     });
     await ids.prime(
       store.shared ? [..._ID_KINDS, "audit"] : _ID_KINDS,
@@ -1056,6 +1063,14 @@ export class Kernel implements KernelCore, AsyncDisposable {
         );
       }
     }
+    // The ids taken below, ready at once (a burst of spawns on a shared store
+    // waits here for a refill instead of running its block dry).
+    const needs = {
+      pid: 1,
+      grant: image.capabilities.length + specs.length + 4,
+      audit: image.capabilities.length + specs.length + 8,
+    };
+    for (let i = 0; i < 1_000 && !this.#ids.has(needs); i++) await this.#ids.ready(needs);
     const batch = options.batch ?? new Batch();
     const pid = this._nextId("pid", "p_", batch);
     // Grants first (they may throw EPERM): nothing is stored until all pass.

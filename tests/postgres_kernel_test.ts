@@ -11,9 +11,11 @@ import { libos, withTemp } from "./cli_kit.ts";
 import {
   dropTestSchema,
   freshSchemaName,
+  openTestPostgresStore,
   skipPostgres,
   testPostgresUrl,
 } from "../runtime/testing/postgres_testing.ts";
+import { Kernel, MemoryFilesystem, SqliteStore } from "../mod.ts";
 
 const ignore = await skipPostgres();
 
@@ -121,3 +123,44 @@ pgTest(
     assert.ok(result.kills >= kills, `only ${result.kills} kills interrupted work`);
   },
 );
+
+Deno.test({
+  name:
+    "a burst of 600 concurrent spawns takes its ids without running a block dry (PostgreSQL blocks of 64; SQLite)",
+  ignore,
+  fn: async () => {
+    const image = {
+      id: "burst",
+      name: "b",
+      version: "1",
+      model: { provider: "scripted" as const, steps: [{ tool: "sleep", args: { ms: 3_600_000 } }] },
+      tools: ["*"],
+      capabilities: [{ resource: "obj:**", rights: ["read", "write"] }],
+    };
+    const dir = await Deno.makeTempDir({ prefix: "libos-burst-" });
+    try {
+      for (
+        const store of [
+          await openTestPostgresStore(),
+          await SqliteStore.open(join(dir, "kernel.db")),
+        ]
+      ) {
+        await using kernel = await Kernel.create({
+          store,
+          filesystem: new MemoryFilesystem(),
+          cluster: { idBlockSize: 64 },
+        });
+        await kernel.registerImage(image);
+        const spawned = await Promise.all(
+          Array.from({ length: 600 }, (_, i) => kernel.spawn({ image: "burst", goal: `g${i}` })),
+        );
+        const pids = new Set(spawned.map((p) => p.pid));
+        assert.equal(pids.size, 600, `${store.kind}: 600 distinct pids`);
+        const grants = new Set(spawned.flatMap((p) => kernel.capabilities(p.pid).map((g) => g.id)));
+        assert.equal(grants.size, 600, `${store.kind}: one grant each, all distinct`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -14,7 +14,7 @@ import type { Store } from "../store/store.ts";
 
 /** Options of {@linkcode IdBlocks}. */
 export interface IdBlocksOptions {
-  /** Ids reserved at a time, per kind (default 256). */
+  /** Ids reserved at a time, per kind (default 1024). */
   blockSize?: number;
   /** Called when a background refill fails (the next `next` may then run dry). */
   onError?: (error: unknown) => void;
@@ -25,6 +25,13 @@ export interface IdBlocksOptions {
    * stay gapless across a crash, as they were before the store allocated them.
    */
   reset?: boolean;
+  /**
+   * The store holds one kernel at a time (default false): after the first
+   * block, ids are counted on here with no further reservation, so a burst
+   * never runs dry (the ids given are recorded with the batches that use
+   * them, and `reset` restarts from them at the next boot).
+   */
+  local?: boolean;
 }
 
 interface _Range {
@@ -44,12 +51,13 @@ export class IdBlocks {
   readonly #blockSize: number;
   readonly #onError: (error: unknown) => void;
   readonly #reset: boolean;
+  readonly #local: boolean;
   /** The last id given, per kind. */
   readonly given: Record<string, number> = {};
   #kinds = new Map<string, _Kind>();
 
   constructor(store: Store, options: IdBlocksOptions = {}) {
-    const size = options.blockSize ?? 256;
+    const size = options.blockSize ?? 1024;
     if (!(Number.isSafeInteger(size) && size >= 2)) {
       throw new RangeError(`Cannot make id blocks: blockSize must be an integer >= 2, got ${size}`);
     }
@@ -57,6 +65,7 @@ export class IdBlocks {
     this.#blockSize = size;
     this.#onError = options.onError ?? (() => {});
     this.#reset = options.reset ?? false;
+    this.#local = options.local ?? false;
   }
 
   /** Reserves the first block of each kind, the counter first raised to `atLeast[kind]`. */
@@ -92,6 +101,12 @@ export class IdBlocks {
     }
     while (k.ranges.length > 1 && k.ranges[0]!.next >= k.ranges[0]!.end) k.ranges.shift();
     const range = k.ranges[0]!;
+    if (this.#local) {
+      if (range.next >= range.end) range.end = range.next + this.#blockSize;
+      const id = range.next++;
+      this.given[kind] = id;
+      return id;
+    }
     if (range.next >= range.end) {
       throw libosError(
         "ELIMIT",
@@ -114,10 +129,37 @@ export class IdBlocks {
    */
   async ensure(kind: string, count: number): Promise<void> {
     const k = this.#kinds.get(kind);
-    if (k === undefined) return;
+    if (k === undefined || this.#local) return;
     await k.refilling;
     if (this.#available(k) >= count) return;
     await this.#refill(kind, k, Math.max(count, this.#blockSize));
+  }
+
+  /** Whether `counts[kind]` ids of every kind can be taken now, synchronously. */
+  has(counts: Readonly<Record<string, number>>): boolean {
+    return this.#local || this.#short(counts) === undefined;
+  }
+
+  /**
+   * Takes nothing; resolves once `counts[kind]` ids of every kind can be
+   * taken at once. Another caller may take them first: use it as
+   * `while (!ids.has(c)) await ids.ready(c);` and then take the ids with no
+   * await in between, so a burst of callers each gets what it asked for.
+   */
+  async ready(counts: Readonly<Record<string, number>>): Promise<void> {
+    for (let round = 0; round < 1_000; round++) {
+      const short = this.#local ? undefined : this.#short(counts);
+      if (short === undefined) return;
+      await this.ensure(short[0], short[1]);
+    }
+    throw libosError("ELIMIT", "Cannot take ids: the store did not reserve enough in 1,000 rounds");
+  }
+
+  #short(counts: Readonly<Record<string, number>>): [string, number] | undefined {
+    return Object.entries(counts).find(([kind, n]) => {
+      const k = this.#kinds.get(kind);
+      return k !== undefined && this.#available(k) < n;
+    });
   }
 
   #refill(kind: string, k: _Kind, size: number): Promise<void> {
