@@ -106,6 +106,7 @@ import type {
   ProcessRecord,
   ProcessState,
   Retention,
+  StoredAudit,
   WaitReason,
 } from "./types.ts";
 import { purgeDue, purgeProcess, resolveRetention } from "./retention/purge.ts";
@@ -312,10 +313,13 @@ export class Kernel implements KernelCore, AsyncDisposable {
       concurrency: options.concurrency ?? 64,
       // A quantum's audit records take seqs synchronously: on a shared store
       // they are ready before it starts (a no-op on a store of one kernel).
-      run: async (pid) => {
+      run: (pid) => {
         const needs = { audit: 256 };
-        for (let i = 0; i < 1_000 && !this.#ids.has(needs); i++) await this.#ids.ready(needs);
-        return await runQuantum(this, pid);
+        if (this.#ids.has(needs)) return runQuantum(this, pid);
+        return (async () => {
+          for (let i = 0; i < 1_000 && !this.#ids.has(needs); i++) await this.#ids.ready(needs);
+          return await runQuantum(this, pid);
+        })();
       },
       onError: (pid, error) => this._panic(pid, error),
     });
@@ -533,6 +537,12 @@ export class Kernel implements KernelCore, AsyncDisposable {
     }
     for (const p of batch.processes.values()) mutations.push({ kind: "process.put", process: p });
     batch.processes.clear();
+    // Audit records are chained now, as the batch is handed to the store: the
+    // chain's order is the order batches land in (no gap after a crash).
+    for (const a of batch.audits.splice(0)) {
+      a.stored = this.#audit.append(a.entry);
+      mutations.push({ kind: "audit.append", record: a.stored });
+    }
     // The first batch of an idempotent command carries its record.
     if (mutations.length > 0) stampCommand(mutations);
     const after = batch.afterCommit.splice(0);
@@ -594,13 +604,14 @@ export class Kernel implements KernelCore, AsyncDisposable {
       callId: entry.callId ?? null,
       detail: entry.detail ?? {},
     };
-    const stored = this.#audit.append(full);
-    batch.add({ kind: "audit.append", record: stored });
+    // Chained when the batch is handed to the store (_commit), in that order.
+    const audit: { entry: AuditEntry; stored: StoredAudit | null } = { entry: full, stored: null };
+    batch.audits.push(audit);
     if (this.events.size > 0) {
       batch.then(() =>
         this.events.emit({
           type: "audit",
-          seq: stored.seq,
+          seq: audit.stored!.seq,
           action: full.action,
           pid: full.pid,
           decision: full.decision,

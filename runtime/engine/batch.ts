@@ -5,7 +5,7 @@
  * @module
  */
 import type { Mutation } from "../store/store.ts";
-import type { Pid, ProcessRecord } from "../types.ts";
+import type { AuditEntry, Pid, ProcessRecord, StoredAudit } from "../types.ts";
 
 /** Mutations collected for one commit. */
 export class Batch {
@@ -15,6 +15,12 @@ export class Batch {
    * commits (a step changes its record several times).
    */
   readonly processes: Map<Pid, ProcessRecord> = new Map();
+  /**
+   * Audit entries, chained (seq and hash) when the batch is handed to the
+   * store, so that the chain's order is the order batches land in: a crash
+   * can lose a batch's records only with every batch handed over after it.
+   */
+  readonly audits: { entry: AuditEntry; stored: StoredAudit | null }[] = [];
   /** Callbacks to run once the batch is durable (events, wake-ups). */
   readonly afterCommit: (() => void)[] = [];
   /**
@@ -37,6 +43,6 @@ export class Batch {
   /** True when there is nothing to commit. */
   get empty(): boolean {
     return this.mutations.length === 0 && this.afterCommit.length === 0 &&
-      this.processes.size === 0 && !this.counters;
+      this.processes.size === 0 && !this.counters && this.audits.length === 0;
   }
 }
