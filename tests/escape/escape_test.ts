@@ -144,7 +144,10 @@ for (const mode of MODES) {
     // each read left exactly one record, allow or deny as the swap fell.
     const race = calls.get("symlink_race_file")!;
     const counts = JSON.parse(_value(race)!.observed) as Record<string, number>;
-    assert.ok(run.swaps > RACE_ITERATIONS, `the link was swapped ${run.swaps} times`);
+    // The swapper shares the event loop with the reads (whose metadata calls
+    // are synchronous), so it swaps fewer times than there are reads when the
+    // machine is loaded; that reads saw both sides (below) shows the race.
+    assert.ok(run.swaps >= RACE_ITERATIONS / 4, `the link was swapped ${run.swaps} times`);
     assert.equal(counts["outside"], 0);
     assert.ok(counts["inside"]! > 0 && counts["EPERM"]! > 0, JSON.stringify(counts));
     assert.equal(counts["inside"]! + counts["EPERM"]!, RACE_ITERATIONS, JSON.stringify(counts));
