@@ -61,6 +61,11 @@ export interface ApiEnv {
     command?: CommandRecord;
     /** The command's record was answered by the kernel that applied it. */
     commandAnswered?: boolean;
+    /**
+     * What a retry with the same key is answered instead of this answer, when
+     * the answer must not be kept (a token's secret is shown once).
+     */
+    replayInstead?: { status: number; error: { code: string; message: string } };
   };
 }
 

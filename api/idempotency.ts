@@ -89,7 +89,15 @@ export function idempotency(): MiddlewareHandler<ApiEnv> {
     const { record: stamped } = await kernel.commands.run(record, async () => await next());
     if (c.res.status >= 500) return; // not kept: a retry runs again (or is rebuilt)
     if (c.get("commandAnswered") === true) return; // the kernel that applied it wrote it
-    await kernel.commands.finish(stamped, await _keep(c.req.routePath, c.res));
+    const instead = c.get("replayInstead");
+    await kernel.commands.finish(
+      stamped,
+      instead === undefined ? await _keep(c.res) : {
+        status: instead.status,
+        body: JSON.stringify({ error: instead.error }),
+        headers: { "content-type": "application/json" },
+      },
+    );
   };
 }
 
@@ -114,26 +122,11 @@ function _mismatch(
 }
 
 /** The answer to keep for a command. */
-async function _keep(route: string, res: Response): Promise<CommandResponse> {
+async function _keep(res: Response): Promise<CommandResponse> {
   const headers: Record<string, string> = {};
   for (const name of _KEPT_HEADERS) {
     const value = res.headers.get(name);
     if (value !== null) headers[name] = value;
-  }
-  if (route === "/v1/tokens" && res.status === 201) {
-    // A token's secret is shown once and never kept, not even here.
-    const info = JSON.parse(await res.clone().text()) as Record<string, unknown>;
-    return {
-      status: 409,
-      body: JSON.stringify({
-        error: {
-          code: "EIDEMPOTENCY",
-          message: `Cannot show the token again: the first request with this key minted ` +
-            `'${String(info["id"])}', and its secret is shown once; revoke it and mint another`,
-        },
-      }),
-      headers: { "content-type": "application/json" },
-    };
   }
   return { status: res.status, body: await res.clone().text(), headers };
 }

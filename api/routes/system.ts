@@ -92,6 +92,15 @@ export function systemRoutes(app: OpenAPIHono<ApiEnv>): void {
       },
       actorOf(c.var.principal),
     );
+    // A secret is shown once and never kept, not even for a retry with the same key.
+    c.set("replayInstead", {
+      status: 409,
+      error: {
+        code: "EIDEMPOTENCY",
+        message: `Cannot show the token again: the first request with this key minted ` +
+          `'${created.info.id}', and its secret is shown once; revoke it and mint another`,
+      },
+    });
     return c.json(created, 201);
   });
 
