@@ -52,13 +52,16 @@ export async function fsTarget(
   input: unknown,
   right: string,
   exact: { args: unknown; preview: string; content?: string },
-): Promise<{ path: string; real: string; authz: Authz; resource: string }> {
+): Promise<FsTarget> {
   const path = workspacePath(e, action, input);
   const resource = fsResource(path);
   const authz = e.authorize(c, action, resource, right, exact);
+  const fs = e.k.fs;
   let real: string;
+  let stat: FileStat | null | undefined;
   try {
-    real = await e.k.fs.realPath(path);
+    if (fs.resolve === undefined) real = await fs.realPath(path);
+    else ({ real, stat } = await fs.resolve(path));
   } catch (error) {
     if (hasCode(error, "EPERM")) {
       e.audit(action, {
@@ -86,7 +89,20 @@ export async function fsTarget(
       );
     }
   }
-  return { path, real, authz, resource };
+  return { path, real, authz, resource, stat };
+}
+
+/**
+ * A checked fs target: the path as named, its real path, the decision, and
+ * (when the provider learnt it while resolving) what was at the real path
+ * then: the state an effect's intent records and a read's checks look at.
+ */
+export interface FsTarget {
+  path: string;
+  real: string;
+  authz: Authz;
+  resource: string;
+  stat?: FileStat | null | undefined;
 }
 
 /** Reads a text file (UTF-8). */
@@ -120,14 +136,18 @@ function _readAs<T>(
       args: { path },
       preview: `read ${path}`,
     });
-    const bytes = await readFile(e, t.real);
+    const bytes = await readFile(e, t.real, t.stat);
     e.allowed(t.authz, { bytes: bytes.length });
     return convert(bytes, t.path);
   });
 }
 
-export async function readFile(e: SyscallEngine, real: string): Promise<Uint8Array> {
-  const st = await e.k.fs.stat(real);
+export async function readFile(
+  e: SyscallEngine,
+  real: string,
+  known?: FileStat | null,
+): Promise<Uint8Array> {
+  const st = known !== undefined ? known : await e.k.fs.stat(real);
   if (st === null) {
     throw libosError("ENOENT", `Cannot read '${real}': no such file`, { path: real });
   }
@@ -205,7 +225,7 @@ export function write(
 export async function writeFile(
   e: SyscallEngine,
   c: Call,
-  t: { path: string; real: string; authz: Authz },
+  t: FsTarget,
   bytes: Uint8Array,
   content: string,
   also: readonly Authz[] = [],
@@ -234,13 +254,13 @@ export async function writeFile(
     await fs.writeBytes(t.real, bytes, { createParents: true });
     return;
   }
-  const before = await _statReal(e, t.real);
+  const before = t.stat !== undefined ? t.stat : await _statReal(e, t.real);
   await e.effect(c, [t.authz, ...also], { path: t.real, before }, {
     bytes: bytes.length,
     sha256: content,
     ...detail,
   });
-  await fs.writeBytes(t.real, bytes, { createParents: true });
+  await fs.writeBytes(t.real, bytes, { createParents: true, resolved: true });
 }
 
 /** Lists a directory. */

@@ -237,7 +237,7 @@ export function fileToObject(
       args,
       preview: `copy ${path} into object ${name}`,
     });
-    const bytes = await readFile(e, t.real);
+    const bytes = await readFile(e, t.real, t.stat);
     const sha = sha256Hex(bytes);
     const payload = _filePayload(type, t.path, bytes, sha);
     const prev = e.k.objects.find(namespace, name);

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { hasCode } from "../errors.ts";
-import { SQLITE_SCHEMA_VERSION, SqliteStore } from "./sqlite_store.ts";
+import { SqliteStore } from "./sqlite_store.ts";
+import { SQLITE_SCHEMA_VERSION } from "./sqlite_schema.ts";
 import {
   audit,
   grant,

@@ -45,6 +45,14 @@ export interface FileStat {
 export interface WriteOptions {
   /** Create missing parent directories (default false: a missing parent is ENOENT). */
   createParents?: boolean;
+  /**
+   * The path is a real path the caller has just had from
+   * {@linkcode FilesystemProvider.realPath} or
+   * {@linkcode FilesystemProvider.resolve} (the engine, between its check and
+   * its effect): the provider need not resolve it again. It still looks at
+   * what is at the path right before writing. Default false.
+   */
+  resolved?: boolean;
 }
 
 /** Options of {@linkcode FilesystemProvider.mkdir}. */
@@ -62,6 +70,12 @@ export interface RemoveOptions {
   recursive?: boolean;
 }
 
+/** A path's real path and what is there (lstat semantics; null when absent). */
+export interface Resolved {
+  real: string;
+  stat: FileStat | null;
+}
+
 /** A workspace as the fs primitives see it. */
 export interface FilesystemProvider {
   /** A one-line description for operators, e.g. `local directory /srv/ws`. */
@@ -73,6 +87,12 @@ export interface FilesystemProvider {
    * also through a dangling symlink.
    */
   realPath(path: string): Promise<string>;
+  /**
+   * Optional: {@linkcode FilesystemProvider.realPath} and the
+   * {@linkcode FilesystemProvider.stat} of the real path, in one look (a
+   * provider that learns both at once saves the second).
+   */
+  resolve?(path: string): Promise<Resolved>;
   /** The bytes of a file (following symlinks inside the workspace). */
   readBytes(path: string): Promise<Uint8Array>;
   /**

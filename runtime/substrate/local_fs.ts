@@ -38,6 +38,7 @@ import {
   type MkdirOptions,
   type Probe,
   type RemoveOptions,
+  type Resolved,
   resolveRealPath,
   type SymlinkHost,
   type WriteOptions,
@@ -61,7 +62,17 @@ export class LocalFilesystem implements FilesystemProvider {
   async realPath(path: string): Promise<string> {
     const normal = resolvePath("", path);
     const root = await this.#realRoot();
-    return _literalReal(root, normal) ?? await resolveRealPath(normal, this.#host(root));
+    return _literalReal(root, normal)?.real ?? await resolveRealPath(normal, this.#host(root));
+  }
+
+  /** See {@linkcode FilesystemProvider.resolve}: the common case's lstat is the stat. */
+  async resolve(path: string): Promise<Resolved> {
+    const normal = resolvePath("", path);
+    const root = await this.#realRoot();
+    const literal = _literalReal(root, normal);
+    if (literal !== null) return { real: literal.real, stat: _fileStat(literal.info) };
+    const real = await resolveRealPath(normal, this.#host(root));
+    return { real, stat: await this.statResolved(real) };
   }
 
   /** See {@linkcode FilesystemProvider.readBytes}. */
@@ -109,7 +120,7 @@ export class LocalFilesystem implements FilesystemProvider {
   /** See {@linkcode FilesystemProvider.writeBytes}. */
   async writeBytes(path: string, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
     const verb = "write";
-    const real = await this.realPath(path);
+    const real = options.resolved === true ? resolvePath("", path) : await this.realPath(path);
     if (real === "") throw fsError("EINVAL", verb, path, "it is a directory");
     const host = await this.#hostPath(real);
     // Checked again right before the write (realPath looked a moment ago). A
@@ -312,11 +323,15 @@ function _parentOf(path: string): string {
  * The real path of a normalised workspace path when the host spells it
  * literally: its parent's host `realpath` is the literal host path (no
  * symlink on the way, inside the root) and its last component is absent or
- * not a symlink. Null when that does not hold (the caller then walks the path
- * one component at a time); never a wrong answer.
+ * not a symlink; with the lstat of that last component (null when absent).
+ * Null when that does not hold (the caller then walks the path one component
+ * at a time); never a wrong answer.
  */
-function _literalReal(root: string, normal: string): string | null {
-  if (normal === "") return "";
+function _literalReal(
+  root: string,
+  normal: string,
+): { real: string; info: Deno.FileInfo | null } | null {
+  if (normal === "") return { real: "", info: Deno.lstatSync(root) };
   const slash = normal.lastIndexOf("/");
   if (slash !== -1) {
     const parent = `${root}/${normal.slice(0, slash)}`;
@@ -327,9 +342,10 @@ function _literalReal(root: string, normal: string): string | null {
     }
   }
   try {
-    return Deno.lstatSync(`${root}/${normal}`).isSymlink ? null : normal;
+    const info = Deno.lstatSync(`${root}/${normal}`);
+    return info.isSymlink ? null : { real: normal, info };
   } catch (error) {
-    return _hostCode(error) === "ENOENT" ? normal : null;
+    return _hostCode(error) === "ENOENT" ? { real: normal, info: null } : null;
   }
 }
 
