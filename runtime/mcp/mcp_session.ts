@@ -9,17 +9,12 @@
  *
  * @module
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import {
-  type CallToolResult,
-  ErrorCode,
-  McpError,
-  type ReadResourceResult,
-  ToolListChangedNotificationSchema,
-} from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
 import { LibosError, libosError } from "../errors.ts";
 import type { McpToolDescription } from "./pinning.ts";
+import { type McpSdk, mcpSdk } from "./sdk.ts";
 
 /** The client's name and version in `initialize`. */
 export const MCP_CLIENT_INFO = { name: "agent-libos", version: "1.0.0" } as const;
@@ -51,6 +46,8 @@ export class McpSession implements AsyncDisposable {
   readonly #connectTimeoutMs: number;
   readonly #backoffMs: number;
   #client: Client | null = null;
+  /** Loaded by the first connection (before any error can come from the SDK). */
+  #sdk: McpSdk | null = null;
   #transport: (Transport & { readonly stderrTail?: string }) | null = null;
   #connecting: Promise<Client> | null = null;
   #tools: McpToolDescription[] | null = null;
@@ -143,7 +140,9 @@ export class McpSession implements AsyncDisposable {
     if (error instanceof LibosError) return error;
     const tail = this.#transport?.stderrTail?.trim();
     const said = tail ? ` (its last words: ${JSON.stringify(tail.slice(-300))})` : "";
-    if (error instanceof McpError) {
+    const sdk = this.#sdk;
+    if (sdk !== null && error instanceof sdk.McpError) {
+      const ErrorCode = sdk.ErrorCode;
       const code = (error as { code?: unknown }).code;
       const message = (error as { message: string }).message;
       if (code === ErrorCode.ConnectionClosed) {
@@ -188,8 +187,9 @@ export class McpSession implements AsyncDisposable {
       const left = this.#diedAt + delay - Date.now();
       if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
     }
-    const client = new Client(MCP_CLIENT_INFO, { capabilities: {} });
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    const sdk = this.#sdk ??= await mcpSdk();
+    const client = new sdk.Client(MCP_CLIENT_INFO, { capabilities: {} });
+    client.setNotificationHandler(sdk.ToolListChangedNotificationSchema, () => {
       this.#tools = null;
     });
     let transport: Transport & { readonly stderrTail?: string };

@@ -8,10 +8,11 @@
  * @module
  */
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import type { ReadBuffer } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { Buffer } from "node:buffer";
 import type { ShellChild } from "../substrate/shell_provider.ts";
+import type { McpSdk } from "./sdk.ts";
 
 const _STDERR_TAIL = 4096;
 
@@ -21,13 +22,16 @@ export class ProcessTransport implements Transport {
   onerror?: ((error: Error) => void) | undefined;
   onmessage?: ((message: JSONRPCMessage) => void) | undefined;
   readonly #child: ShellChild;
-  readonly #buffer = new ReadBuffer();
+  readonly #buffer: ReadBuffer;
+  readonly #serialize: McpSdk["serializeMessage"];
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #stderr = "";
   #closed = false;
 
-  constructor(child: ShellChild) {
+  constructor(child: ShellChild, sdk: McpSdk) {
     this.#child = child;
+    this.#buffer = new sdk.ReadBuffer();
+    this.#serialize = sdk.serializeMessage;
   }
 
   /** The last few KiB the program wrote to standard error. */
@@ -50,7 +54,7 @@ export class ProcessTransport implements Transport {
 
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed || this.#writer === null) throw new Error("the server is not running");
-    await this.#writer.write(new TextEncoder().encode(serializeMessage(message)));
+    await this.#writer.write(new TextEncoder().encode(this.#serialize(message)));
   }
 
   async close(): Promise<void> {

@@ -29,8 +29,6 @@
  *
  * @module
  */
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { libosError } from "../errors.ts";
 import { Batch } from "../engine/batch.ts";
 import { actionHash, SyscallEngine } from "../engine/engine.ts";
@@ -39,6 +37,7 @@ import type { KernelCore } from "../kernel_core.ts";
 import type { McpServerConfig } from "../mcp/config.ts";
 import type { McpConnect, McpSession } from "../mcp/mcp_session.ts";
 import { ProcessTransport } from "../mcp/process_transport.ts";
+import { type McpSdk, mcpSdk } from "../mcp/sdk.ts";
 import {
   diffDefinitions,
   idempotentByAnnotations,
@@ -173,7 +172,7 @@ export function mcpCall(
       const now = pinOf(current);
       if (pin === undefined) pin = _pin(k, e.batch, e.p, name, now);
       else if (pin.hash !== now.hash) pin = _changed(e, name, resource, pin, now);
-      _checkArgs(name, pin, args);
+      _checkArgs(name, pin, args, (await mcpSdk()).validator);
     }
     const shown = JSON.stringify(jsonSafe(args) ?? {});
     const authz = e.authorize(c, c.audit, resource, "call", {
@@ -289,15 +288,18 @@ function _changed(
   );
 }
 
-const _validator = new AjvJsonSchemaValidator();
-
 /** Refuses arguments that do not match the pinned input schema (before anything is sent). */
-function _checkArgs(name: string, pin: McpPin, args: Record<string, unknown>): void {
+function _checkArgs(
+  name: string,
+  pin: McpPin,
+  args: Record<string, unknown>,
+  validator: McpSdk["validator"],
+): void {
   const schema = pin.definition["inputSchema"];
   if (schema === null || typeof schema !== "object") return;
   let check;
   try {
-    check = _validator.getValidator(schema as Record<string, unknown>)(args);
+    check = validator.getValidator(schema as Record<string, unknown>)(args);
   } catch (error) {
     throw libosError(
       "EINVAL",
@@ -346,8 +348,9 @@ function _session(k: KernelCore, p: ProcessRecord, server: string): McpSession {
 function _connect(k: KernelCore, p: ProcessRecord, server: string): McpConnect {
   return async () => {
     const config = _config(k, server);
+    const sdk = await mcpSdk();
     if (config.type === "http") {
-      return new StreamableHTTPClientTransport(new URL(config.url), {
+      return new sdk.StreamableHTTPClientTransport(new URL(config.url), {
         requestInit: { headers: config.headers },
       });
     }
@@ -386,7 +389,7 @@ function _connect(k: KernelCore, p: ProcessRecord, server: string): McpConnect {
     }
     // The proxy lives as long as the server.
     child.status.finally(() => proxy?.[Symbol.asyncDispose]()).catch(() => {});
-    return new ProcessTransport(child);
+    return new ProcessTransport(child, sdk);
   };
 }
 

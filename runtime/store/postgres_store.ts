@@ -21,7 +21,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { clearImmediate, setImmediate } from "node:timers";
 import { LibosError, libosError } from "../errors.ts";
 import type {
@@ -188,7 +188,9 @@ export class PostgresStore implements Store {
       throw new RangeError(`connectTimeoutSeconds must be > 0, got ${connectTimeout}`);
     }
     const readOnly = options.readOnly ?? false;
-    const sql = postgres(target.url, {
+    // Loaded here: a kernel on SQLite never loads the driver.
+    const { default: connect } = await import("postgres");
+    const sql = connect(target.url, {
       max,
       connect_timeout: connectTimeout,
       onnotice: () => {},
@@ -1156,7 +1158,9 @@ function _settle(statements: readonly Promise<unknown>[]): Promise<_Settled> {
 
 /** Whether an error says the connection itself failed (not a statement on it). */
 function _connectionLost(error: unknown): boolean {
-  if (error instanceof postgres.PostgresError) return false;
+  // A statement's error from the server (the driver's PostgresError, by name:
+  // the driver is loaded on demand).
+  if (error instanceof Error && error.name === "PostgresError") return false;
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" &&
     (code.startsWith("CONNECTION_") || code === "CONNECT_TIMEOUT" || /^E[A-Z]+$/.test(code));
