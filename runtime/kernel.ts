@@ -526,7 +526,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
   // ---------------------------------------------------------------- commit
 
   /** @internal Commits a batch; a store failure stops the kernel. */
-  async _commit(batch: Batch): Promise<void> {
+  async _commit(batch: Batch, behind = false): Promise<void> {
     if (batch.empty) return;
     const mutations = batch.mutations.splice(0);
     if (batch.counters) {
@@ -548,7 +548,10 @@ export class Kernel implements KernelCore, AsyncDisposable {
     const after = batch.afterCommit.splice(0);
     if (mutations.length > 0) {
       try {
-        await this.store.apply(mutations, { fence: this.#fence });
+        await this.store.apply(
+          mutations,
+          behind ? { fence: this.#fence, behind } : { fence: this.#fence },
+        );
       } catch (error) {
         if (hasCode(error, "EFENCED")) this.#onFenced(error);
         else this._panic(null, error);
@@ -557,6 +560,23 @@ export class Kernel implements KernelCore, AsyncDisposable {
       if (this.store.shared) this.notifier.publish(noticesOf(this.#fence.kernel, mutations));
     }
     for (const fn of after) fn();
+  }
+
+  /**
+   * @internal Commits a batch without waiting for it to be durable. Batches
+   * land in the order they are handed over, and every effect that leaves the
+   * kernel waits for a commit of its own first, so nothing outside sees an
+   * effect before this batch is durable; a crash before it is replayed
+   * exactly as one during the calls it records. Only for a batch whose
+   * syscalls are all safe to redo (not {@linkcode Batch.mustAwait}). A
+   * failure is handled as in `_commit` (fenced, or a kernel fault). The
+   * process `runnable`, which the batch leaves runnable, is queued to run
+   * again at once.
+   */
+  _commitBehind(batch: Batch, runnable: Pid): void {
+    batch.scheduled.add(runnable);
+    this._commit(batch, true).catch(() => {});
+    this._scheduler.enqueue(runnable);
   }
 
   /** @internal A kernel bug or a store failure: stop scheduling, keep state. */
@@ -736,7 +756,7 @@ export class Kernel implements KernelCore, AsyncDisposable {
       if (this.events.size > 0) {
         this.events.emit({ type: "process", pid: p.pid, from, state: to, reason });
       }
-      if (to === "runnable") this._scheduler.enqueue(p.pid);
+      if (to === "runnable" && !batch.scheduled.has(p.pid)) this._scheduler.enqueue(p.pid);
       if (isTerminal(to)) this.#onTerminal(p);
     });
   }

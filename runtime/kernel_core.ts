@@ -153,6 +153,7 @@ export interface KernelCore {
   // ---------------------------------------------------------- durable records
   /** Commits a batch; a store failure stops the kernel. */
   _commit(batch: Batch): Promise<void>;
+  _commitBehind(batch: Batch, runnable: Pid): void;
   /** Next value of a persisted counter, as `<prefix><n>`. */
   _nextId(kind: string, prefix: string, batch: Batch): string;
   _audit(batch: Batch, entry: AuditInput): void;

@@ -29,6 +29,20 @@ export class Batch {
    * when it took its ids, which a later batch may have passed already).
    */
   counters = false;
+  /**
+   * Whether whoever made the batch must wait for it to be durable before it
+   * goes on: the batch holds the result of a syscall that is not safe to
+   * redo, whose loss in a crash would turn an effect that happened into one
+   * found in flight (EUNKNOWN). A batch without it may be committed behind
+   * (see `Kernel._commitBehind`).
+   */
+  mustAwait = false;
+  /**
+   * Processes already queued to run again although this batch, which makes
+   * them runnable, may not be durable yet (committed behind): the batch
+   * does not queue them a second time when it lands.
+   */
+  readonly scheduled: Set<Pid> = new Set();
 
   /** Adds a mutation. */
   add(mutation: Mutation): void {

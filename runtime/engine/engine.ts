@@ -154,6 +154,9 @@ export class SyscallEngine {
       intent = prior.data;
     }
     const c: Call = { n, name, audit: names.audit, argsHash, intent };
+    // The result of a syscall that is not safe to redo must be durable before
+    // the process goes on (see Batch.mustAwait).
+    if (!idempotent) this.batch.mustAwait = true;
     try {
       if (prior !== undefined && intent?.["phase"] === "effect" && !idempotent) {
         // In flight at a crash, and not safe to repeat: the image's

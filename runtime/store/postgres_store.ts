@@ -22,7 +22,6 @@
  * @module
  */
 import type postgres from "postgres";
-import { clearImmediate, setImmediate } from "node:timers";
 import { LibosError, libosError } from "../errors.ts";
 import type {
   ApplyOptions,
@@ -47,6 +46,7 @@ import type {
 } from "./store.ts";
 import { checkReserve, queryAfterSeq, queryLimit } from "./store_checks.ts";
 import { fencedError } from "./local_kernels.ts";
+import { GroupCommit } from "./group_commit.ts";
 import { claimError, decodeMessage, encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import { checkPostgresSchema, migratePostgresSchema } from "./postgres_schema.ts";
 import { parsePostgresUrl, type PostgresTarget } from "./postgres_url.ts";
@@ -116,8 +116,6 @@ export interface PostgresStoreStats {
 interface _Pending {
   ops: EncodedMutation[];
   fence: Fence | undefined;
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 type _Sql = postgres.Sql;
@@ -145,11 +143,8 @@ export class PostgresStore implements Store {
   #sql: _Sql;
   #state: "open" | "closed" = "open";
   #access: "read-write" | "read-only";
-  #groupCommitMs: number;
-  #queue: _Pending[] = [];
-  #cancelTimer: (() => void) | null = null;
+  #groups: GroupCommit<_Pending>;
   /** The running commit loop, or null when no transaction is in flight. */
-  #draining: Promise<void> | null = null;
   #closed: Promise<void> | null = null;
   #stats: PostgresStoreStats = { batches: 0, flushes: 0, transactions: 0 };
   readonly #node: string | null;
@@ -164,7 +159,10 @@ export class PostgresStore implements Store {
     this.location = target.shown;
     this.schema = target.schema;
     this.#access = options.access;
-    this.#groupCommitMs = options.groupCommitMs;
+    this.#groups = new GroupCommit({
+      delayMs: options.groupCommitMs,
+      commit: (pending) => this.#commitGroup(pending),
+    });
   }
 
   /**
@@ -252,10 +250,7 @@ export class PostgresStore implements Store {
       return Promise.reject(error);
     }
     this.#stats.batches++;
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ ops, fence: options.fence, resolve, reject });
-      this.#schedule();
-    });
+    return this.#groups.add({ ops, fence: options.fence }, options.behind === true);
   }
 
   /**
@@ -668,13 +663,9 @@ export class PostgresStore implements Store {
     if (this.#closed !== null) return this.#closed;
     this.#state = "closed";
     this.#closed = (async () => {
-      if (this.#cancelTimer !== null) {
-        this.#cancelTimer();
-        this.#cancelTimer = null;
-      }
       try {
         // Ends: applies are refused from now on, so the queue only shrinks.
-        while (this.#draining !== null || this.#queue.length > 0) await this.#drain();
+        await this.#groups.flush();
       } finally {
         await this.#sql.end({ timeout: 5 });
       }
@@ -687,58 +678,19 @@ export class PostgresStore implements Store {
     return this.close();
   }
 
-  #schedule(): void {
-    if (this.#draining !== null || this.#cancelTimer !== null) return;
-    const go = () => {
-      this.#cancelTimer = null;
-      void this.#drain();
-    };
-    if (this.#groupCommitMs > 0) {
-      const id = setTimeout(go, this.#groupCommitMs);
-      this.#cancelTimer = () => clearTimeout(id);
-    } else {
-      const immediate = setImmediate(go);
-      this.#cancelTimer = () => clearImmediate(immediate);
-    }
-  }
-
-  /**
-   * Starts the commit loop unless it runs: it commits groups until the queue
-   * is empty, and batches that arrive meanwhile form the next group.
-   */
-  #drain(): Promise<void> {
-    if (this.#cancelTimer !== null) {
-      this.#cancelTimer();
-      this.#cancelTimer = null;
-    }
-    this.#draining ??= (async () => {
-      while (this.#queue.length > 0) {
-        const pending = this.#queue;
-        this.#queue = [];
-        await this.#commitGroup(pending);
-      }
-    })().finally(() => {
-      this.#draining = null;
-    });
-    return this.#draining;
-  }
-
   /**
    * Commits every batch of a group in one transaction, in arrival order. When
    * that fails, retries them one by one so that only a bad batch rejects.
    */
-  async #commitGroup(pending: readonly _Pending[]): Promise<void> {
+  async #commitGroup(pending: readonly _Pending[]): Promise<unknown[]> {
     this.#stats.flushes++;
     const error = await this.#transactPipelined(pending);
-    if (error === null) {
-      for (const p of pending) p.resolve();
-      return;
-    }
+    if (error === null) return pending.map(() => null);
+    const errors: unknown[] = [];
     for (const p of pending) {
-      const single = await this.#transact((tx) => _writeInOrder(tx, p.ops, p.fence));
-      if (single === null) p.resolve();
-      else p.reject(single);
+      errors.push(await this.#transact((tx) => _writeInOrder(tx, p.ops, p.fence)));
     }
+    return errors;
   }
 
   /**

@@ -215,7 +215,7 @@ export class SqliteStore implements Store {
       return Promise.reject(error);
     }
     this.#batches++;
-    return this.#writer!.commit(ops);
+    return this.#writer!.commit(ops, options.behind === true);
   }
 
   /** Reserves a block of ids in its own transaction. */

@@ -115,6 +115,13 @@ export interface ApplyOptions {
    * puts is new or its own; the processes it puts become its own.
    */
   fence?: Fence;
+  /**
+   * The caller does not wait for this batch (default false): a store that
+   * commits in groups may keep it for the next group that is waited for, a
+   * few milliseconds at most. Batches still land in the order they were
+   * handed over.
+   */
+  behind?: boolean;
 }
 
 /** Options of {@linkcode Store.load}. */
