@@ -50,8 +50,16 @@ function _transact(
   batches: readonly (readonly EncodedMutation[])[],
 ): LibosError | null {
   try {
+    // In one transaction only the last put of a process matters (a step's
+    // result and the next step's intent both put it): the others are skipped.
+    const last = batches.length > 1 ? _lastPuts(batches) : null;
     s.begin.run();
-    for (const batch of batches) for (const op of batch) runOp(s, op);
+    for (const batch of batches) {
+      for (const op of batch) {
+        if (last !== null && op.kind === "process.put" && last.get(op.pid) !== op) continue;
+        runOp(s, op);
+      }
+    }
     s.commit.run();
     return null;
   } catch (error) {
@@ -68,6 +76,15 @@ function _transact(
       error,
     );
   }
+}
+
+/** The last `process.put` of each process in `batches`. */
+function _lastPuts(batches: readonly (readonly EncodedMutation[])[]): Map<string, EncodedMutation> {
+  const last = new Map<string, EncodedMutation>();
+  for (const batch of batches) {
+    for (const op of batch) if (op.kind === "process.put") last.set(op.pid, op);
+  }
+  return last;
 }
 
 /** Runs `write` in a small transaction of its own. */
