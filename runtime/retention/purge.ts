@@ -27,15 +27,10 @@ import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import { isLive } from "../capability/capability.ts";
 import { Batch } from "../engine/batch.ts";
 import type { KernelCore } from "../kernel_core.ts";
+import { listHumanRequests } from "../human/human_queue.ts";
 import { isTerminal } from "../process/lifecycle.ts";
-import type {
-  JournalEntry,
-  ObjectRecord,
-  Pid,
-  ProcessRecord,
-  PurgedBody,
-  Retention,
-} from "../types.ts";
+import { purgeDue } from "./retention.ts";
+import type { JournalEntry, ObjectRecord, Pid, PurgedBody } from "../types.ts";
 
 const _encoder = new TextEncoder();
 
@@ -60,22 +55,6 @@ export function bodyText(value: string | PurgedBody): string {
     : `[purged: sha256 ${value.sha256}, ${value.size} bytes]`;
 }
 
-/**
- * The retention of a new process: `purge_on_exit` when the kernel, the image
- * or the parent says so (an operator's setting is a floor, and a child never
- * keeps what its parent may not), else `keep`.
- */
-export function resolveRetention(
-  ...sources: readonly (Retention | null | undefined)[]
-): Retention {
-  return sources.includes("purge_on_exit") ? "purge_on_exit" : "keep";
-}
-
-/** Whether a process's bodies are still to be purged. */
-export function purgeDue(p: ProcessRecord): boolean {
-  return p.retention === "purge_on_exit" && p.purgedAt === null && isTerminal(p.state);
-}
-
 /** What a purge did (the detail of its `process.purge` audit record). */
 export interface PurgeReport {
   pid: Pid;
@@ -98,7 +77,7 @@ export interface PurgeReport {
  * under it.
  */
 export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport | null> {
-  const p = k._proc(pid);
+  const p = k.procs.get(pid);
   if (!purgeDue(p)) return null;
   const namespace = `proc/${pid}`;
   const journal = await k.store.readJournal(pid);
@@ -142,14 +121,14 @@ export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport
     }
     report.objects++;
   }
-  for (const r of k.humanRequests({ pid })) {
+  for (const r of listHumanRequests(k, { pid })) {
     const value = r.value ?? null; // an outcome answered `happened`: the call's result
     if (
       isPurged(r.preview) && (r.answer === null || isPurged(r.answer)) &&
       (value === null || isPurged(value))
     ) continue;
-    k._saveHuman(batch, {
-      ...k._human.get(r.id)!,
+    k.records.saveHuman(batch, {
+      ...k.human.get(r.id)!,
       preview: purgedBody(r.preview),
       answer: r.answer === null ? null : purgedBody(r.answer),
       ...(value === null ? {} : { value: purgedBody(value) }),
@@ -159,8 +138,8 @@ export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport
   p.goal = purgedBody(p.goal);
   if (p.result !== null) p.result = purgedBody(p.result);
   p.purgedAt = k.clock.now();
-  k._saveProcess(batch, p);
-  k._audit(batch, {
+  k.records.saveProcess(batch, p);
+  k.records.audit(batch, {
     actor: "kernel:retention",
     action: "process.purge",
     pid,
@@ -175,7 +154,7 @@ export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport
   batch.then(() => {
     for (const o of purgedLatest) if (k.objects.get(o.oid) !== undefined) k.objects.put(o);
   });
-  await k._commit(batch);
+  await k.records.commit(batch);
   return report;
 }
 
@@ -199,7 +178,7 @@ function _reachedElsewhere(k: KernelCore, pid: Pid, o: ObjectRecord): string | n
     }
   }
   const now = k.clock.now();
-  for (const q of k._procs.values()) {
+  for (const q of k.procs.values()) {
     if (q.pid === pid || isTerminal(q.state)) continue;
     for (const g of k.grants.of(q.pid)) {
       if (!isLive(g, now) || g.effect === "deny") continue;
