@@ -16,12 +16,13 @@
  * @module
  */
 import type { McpClients } from "./mcp/mcp_clients.ts";
-import { AuditChain, auditPages, decodeAudit, verifyAudit } from "./audit/audit_chain.ts";
+import { type AuditChain, auditPages, decodeAudit, verifyAudit } from "./audit/audit_chain.ts";
 import type { AuditVerification } from "./audit/audit_chain.ts";
 import { Batch } from "./engine/batch.ts";
 import { CommandLedger } from "./engine/command_ledger.ts";
 import { withinCeiling } from "./engine/ceiling_guard.ts";
 import { grantTo, revokeGrant } from "./engine/operator_grants.ts";
+import { MetaSettings } from "./engine/meta_settings.ts";
 import { Records } from "./engine/records.ts";
 import { type Clock, systemClock } from "./substrate/clock.ts";
 import { LibosError, libosError } from "./errors.ts";
@@ -47,7 +48,7 @@ import {
   listHumanRequests,
   voidHumanRequest,
 } from "./human/human_queue.ts";
-import { ObjectMemory, type ObjectQuotas } from "./memory/object_memory.ts";
+import { ObjectMemory } from "./memory/object_memory.ts";
 import { defaultObjectTypes, ObjectTypeRegistry } from "./memory/object_types.ts";
 import { ObjectWriter } from "./memory/object_writer.ts";
 import type { AgentImageInput, GrantSpec } from "./images/schemas.ts";
@@ -76,9 +77,10 @@ import type {
   Fence,
   JournalQuery,
   Store,
-  StoreSnapshot,
 } from "./store/store.ts";
-import { IdBlocks } from "./cluster/id_blocks.ts";
+import type { IdBlocks } from "./cluster/id_blocks.ts";
+import { joinStore } from "./cluster/join.ts";
+import type { ClusterOptions, KernelOptions } from "./kernel_options.ts";
 import { ClusterMembership } from "./cluster/membership.ts";
 import {
   type ClusterNotice,
@@ -106,92 +108,8 @@ import { purgeProcess } from "./retention/purge.ts";
 import { primitiveTool, primitiveToolNames } from "./engine/primitive_tools.ts";
 import { errorText, logLine } from "./human/preview.ts";
 
-/** Options of {@linkcode Kernel.create}. */
-export interface KernelOptions {
-  /** The durable store (default: a new in-memory store). */
-  store?: Store;
-  /** The workspace filesystem (default: an empty in-memory filesystem). */
-  filesystem?: FilesystemProvider;
-  /** The clock (default: the system clock; tests pass a FakeClock). */
-  clock?: Clock;
-  /** Model providers besides the built-in scripted one. */
-  models?: ModelProvider[];
-  /** How many processes run a quantum at once (default 64). */
-  concurrency?: number;
-  /**
-   * While processes wait in `receive`, look in the store for messages other
-   * kernels stored every this many ms (default null: never; one kernel wakes
-   * its receivers when it stores a message, and `onMessageStored` takes a
-   * notice from elsewhere).
-   */
-  mailboxPollMs?: number | null;
-  /** Object memory quotas (default: DEFAULT_OBJECT_QUOTAS). */
-  objectQuotas?: Partial<ObjectQuotas>;
-  /** The object type registry (default: defaultObjectTypes()). */
-  objectTypes?: ObjectTypeRegistry;
-  /** How long a human request stays open, in ms (default: no expiry). */
-  humanTtlMs?: number | null;
-  /** Whether to start scheduling at once (default true). */
-  autostart?: boolean;
-  /** Tools that run in the sandbox (tools folders, JIT tools); default none. */
-  toolHost?: ToolHost;
-  /** Deadline of one hosted tool call in ms (default 30,000). */
-  toolDeadlineMs?: number;
-  /** The network substrate for `net.fetch` (default none: fetch is refused). */
-  net?: NetProvider;
-  /** The shell substrate for `shell.run` (default none: run_shell is refused). */
-  shell?: ShellProvider;
-  /**
-   * What ended processes keep (default "keep"); "purge_on_exit" purges every
-   * process's bodies when it ends, whatever its image says (README "Retention").
-   */
-  retention?: Retention;
-  /**
-   * MCP servers the operator configured (default none): processes whose
-   * image lists their tools get them; a stdio server starts per process
-   * through `shell` (confined like a program). Closed with the kernel.
-   */
-  mcp?: McpClients;
-  /**
-   * Facts about this boot the operator chose (e.g. an unconfined shell),
-   * recorded in the audit log as the boot's `kernel.boot` record.
-   */
-  boot?: Record<string, unknown>;
-  /** How the kernel takes part in a cluster of kernels on one store (docs/cluster.md). */
-  cluster?: ClusterOptions;
-  /**
-   * How kernels sharing the store tell each other what changed
-   * (runtime/cluster/notifier.ts). Default: the store's LISTEN/NOTIFY when it
-   * has one (PostgreSQL), else an in-process bus of this kernel alone. A
-   * notifier passed here is the caller's to close.
-   */
-  notifier?: Notifier;
-}
-
-/** Options of a kernel's cluster membership (see docs/cluster.md). */
-export interface ClusterOptions {
-  /**
-   * The lease's TTL in ms (default 5000): a kernel that has not heartbeaten
-   * for this long is declared dead and its processes adopted. It heartbeats
-   * every third of it.
-   */
-  leaseTtlMs?: number;
-  /** The host name the registry shows (default: the OS's, else "unknown"). */
-  host?: string;
-  /** Ids reserved from the store at a time, per kind (default 256). */
-  idBlockSize?: number;
-  /**
-   * Called once when the kernel's lease is lost (its writes fenced): it has
-   * stopped and forgotten its processes; another kernel adopts them. A
-   * server exits here.
-   */
-  onFenced?: (error: unknown) => void;
-}
-
-/** The kinds of ids the kernel takes from the store. */
-const _ID_KINDS = ["pid", "grant", "human", "checkpoint", "boot", "message"] as const;
-
 export type { Actor, ForkRequest, HumanDecision, Signal, SpawnRequest } from "./kernel_core.ts";
+export type { ClusterOptions, KernelOptions } from "./kernel_options.ts";
 
 const OPERATOR_ROOT = "operator";
 
@@ -237,7 +155,7 @@ export class Kernel implements AsyncDisposable {
   #closed = false;
   #fatal: unknown = null;
   readonly #bootFacts: Record<string, unknown>;
-  #meta: Record<string, unknown> = {};
+  readonly #settings: MetaSettings;
   /** This boot's number (persisted), and the invocations made in it: see invoke. */
   #boot = 0;
   #invocations = 0;
@@ -375,6 +293,7 @@ export class Kernel implements AsyncDisposable {
       onMessageStored: (channel) => this.onMessageStored(channel),
     };
     this.#core = core;
+    this.#settings = new MetaSettings(records);
     toolHost?.attach?.((pid, record) => this.#hostAudit(pid, record));
     this.commands = new CommandLedger(store, (mutations) => {
       const batch = new Batch();
@@ -391,46 +310,7 @@ export class Kernel implements AsyncDisposable {
   /** Boots a kernel: loads the store's state and resumes live processes. */
   static async create(options: KernelOptions = {}): Promise<Kernel> {
     const store = options.store ?? new MemoryStore();
-    const ttlMs = options.cluster?.leaseTtlMs ?? 5000;
-    if (!(Number.isSafeInteger(ttlMs) && ttlMs >= 30)) {
-      throw new RangeError(
-        `Cannot create a kernel: leaseTtlMs must be an integer >= 30, got ${ttlMs}`,
-      );
-    }
-    // Every boot is a new kernel: a store held by one kernel at a time ends
-    // the previous one here; a shared store keeps the others alive.
-    const fence = await store.registerKernel({
-      host: options.cluster?.host ?? _hostname(),
-      pid: Deno.pid,
-      ttlMs,
-    });
-    // On a shared store the new kernel first claims the processes of kernels
-    // that stopped or died (or of none), then loads what it owns.
-    let claimed: ClaimedProcess[] = [];
-    if (store.shared) {
-      for (let i = 0; i < 4096; i++) {
-        const chunk = await store.claimProcesses(fence, { limit: 1024 });
-        if (chunk.length === 0) break;
-        claimed = claimed.concat(chunk);
-      }
-    }
-    const snap = await store.load(store.shared ? { owner: fence.kernel } : {});
-    const ids = new IdBlocks(store, {
-      ...(options.cluster?.idBlockSize === undefined
-        ? {}
-        : { blockSize: options.cluster.idBlockSize }),
-      onError: (e) => console.error(logLine(`libos: reserving ids: ${errorText(e)}`)),
-      reset: !store.shared,
-      local: !store.shared,
-    });
-    await ids.prime(
-      store.shared ? [..._ID_KINDS, "audit"] : _ID_KINDS,
-      _idFloors(snap, store.shared),
-    );
-    // A shared store holds one audit chain per kernel (docs/cluster.md).
-    const audit = store.shared
-      ? new AuditChain({ head: null, nextSeq: () => ids.next("audit") })
-      : new AuditChain({ head: snap.auditHead });
+    const { fence, ttlMs, claimed, snap, ids, audit } = await joinStore(store, options.cluster);
     const notifier = options.notifier ?? await notifierFor(store);
     const kernel = new Kernel(options, store, audit, {
       fence,
@@ -441,14 +321,14 @@ export class Kernel implements AsyncDisposable {
     kernel.#noticeSub = notifier.subscribe((n) => kernel.#onNotice(n));
 
     loadSnapshot(kernel.#core, snap);
-    kernel.#meta = { ...snap.meta };
+    kernel.#settings.load(snap.meta);
     // After a crash (no clean shutdown recorded), every process resumed in
     // the middle of its work counts a recovery: see runQuantum. On a shared
     // store, a process counts one when the kernel it came from died.
     const crashed = store.shared
       ? new Set(claimed.filter((c) => !c.clean).map((c) => c.pid))
       : null;
-    const localCrash = kernel.#meta["shutdown"] !== "clean" && kernel.#core.procs.size > 0;
+    const localCrash = !kernel.#settings.cleanShutdown && kernel.#core.procs.size > 0;
     await recoverProcesses(kernel.#core, [...kernel.#core.procs.values()], {
       kernel: fence.kernel,
       crashed: (pid) => crashed === null ? localCrash : crashed.has(pid),
@@ -479,10 +359,7 @@ export class Kernel implements AsyncDisposable {
       action: "kernel.boot",
       detail: { boot: this.#boot, ...this.#bootFacts, kernel: this.#fence.kernel },
     });
-    if (!this.store.shared) {
-      this.#meta["shutdown"] = "running";
-      batch.add({ kind: "meta.put", key: "shutdown", value: "running" });
-    }
+    if (!this.store.shared) this.#settings.markRunning(batch);
   }
 
   /**
@@ -604,8 +481,7 @@ export class Kernel implements AsyncDisposable {
    * hashed tokens); undefined when unset.
    */
   getMeta(key: string): unknown {
-    const v = this.#meta[key];
-    return v === undefined ? undefined : structuredClone(v);
+    return this.#settings.get(key);
   }
 
   /**
@@ -620,22 +496,7 @@ export class Kernel implements AsyncDisposable {
       actor: OPERATOR_ROOT,
     },
   ): Promise<void> {
-    if (key === "counters" || key.length === 0 || key.length > 200) {
-      throw libosError("EINVAL", `Cannot set meta '${key}': reserved or malformed key`);
-    }
-    const batch = new Batch();
-    this.#meta[key] = structuredClone(value);
-    batch.add({ kind: "meta.put", key, value });
-    this.#core.records.audit(batch, { actor: options.actor, action: "meta.put", detail: { key } });
-    if (options.audit !== undefined) {
-      const { action, detail } = options.audit;
-      this.#core.records.audit(batch, {
-        actor: options.actor,
-        action,
-        detail: structuredClone(detail),
-      });
-    }
-    await this.#core.records.commit(batch);
+    await this.#settings.put(key, value, options);
   }
 
   /**
@@ -860,32 +721,7 @@ export class Kernel implements AsyncDisposable {
     pid: Pid,
     options: { until?: "settled" | "terminal"; signal?: AbortSignal } = {},
   ): Promise<ProcessRecord> {
-    const p = this.#core.procs.get(pid);
-    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    const done = (state: ProcessState) =>
-      isTerminal(state) || (options.until !== "terminal" && state === "waiting");
-    // Settled only when the durable state says so and nothing has moved it
-    // on in memory since (a timer that just fired is still committing).
-    if (done(this.#core.procs.liveOf(pid).committed) && done(p.state)) {
-      return Promise.resolve(structuredClone(p));
-    }
-    return new Promise((resolve, reject) => {
-      const sub = this.events.subscribe((e) => {
-        if (e.type === "process" && e.pid === pid && done(e.state)) {
-          cleanup();
-          resolve(structuredClone(p));
-        }
-      });
-      const onAbort = () => {
-        cleanup();
-        reject(options.signal?.reason);
-      };
-      const cleanup = () => {
-        sub[Symbol.dispose]();
-        options.signal?.removeEventListener("abort", onAbort);
-      };
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return this.#core.lifecycle.settled(pid, options);
   }
 
   /** Resolves when no process is runnable or running. */
@@ -1036,37 +872,6 @@ export class Kernel implements AsyncDisposable {
   /** Same as close(). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-}
-
-/** The floors of the store's id counters: ids this store holds already. */
-function _idFloors(snap: StoreSnapshot, shared: boolean): Record<string, number> {
-  const floors: Record<string, number> = {};
-  // Counters kept in meta before the store allocated ids.
-  const counters = snap.meta["counters"];
-  if (counters !== null && typeof counters === "object") {
-    for (const [kind, n] of Object.entries(counters as Record<string, unknown>)) {
-      if (typeof n === "number" && Number.isSafeInteger(n)) floors[kind] = n;
-    }
-  }
-  const atLeast = (kind: string, ids: Iterable<string>, prefix: string) => {
-    for (const id of ids) {
-      const n = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : NaN;
-      if (Number.isSafeInteger(n) && n > (floors[kind] ?? 0)) floors[kind] = n;
-    }
-  };
-  atLeast("pid", snap.processes.map((p) => p.pid), "p_");
-  atLeast("grant", snap.grants.map((g) => g.id), "g_");
-  atLeast("human", snap.human.map((r) => r.id), "h_");
-  if (shared && snap.auditHead !== null) floors["audit"] = snap.auditHead.seq;
-  return floors;
-}
-
-function _hostname(): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return "unknown";
   }
 }
 

@@ -184,6 +184,42 @@ export class ProcessLifecycle {
     });
   }
 
+  /**
+   * Resolves with a copy of the record when the process is terminal or
+   * waiting (`until: "terminal"`: terminal only), as its durable state says.
+   */
+  settled(
+    pid: Pid,
+    options: { until?: "settled" | "terminal"; signal?: AbortSignal } = {},
+  ): Promise<ProcessRecord> {
+    const p = this.#o.table.get(pid);
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const done = (state: ProcessState) =>
+      isTerminal(state) || (options.until !== "terminal" && state === "waiting");
+    // Settled only when the durable state says so and nothing has moved it
+    // on in memory since (a timer that just fired is still committing).
+    if (done(this.#o.table.liveOf(pid).committed) && done(p.state)) {
+      return Promise.resolve(structuredClone(p));
+    }
+    return new Promise((resolve, reject) => {
+      const sub = this.#o.events.subscribe((e) => {
+        if (e.type === "process" && e.pid === pid && done(e.state)) {
+          cleanup();
+          resolve(structuredClone(p));
+        }
+      });
+      const onAbort = () => {
+        cleanup();
+        reject(options.signal?.reason);
+      };
+      const cleanup = () => {
+        sub[Symbol.dispose]();
+        options.signal?.removeEventListener("abort", onAbort);
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
   /** Runs recovery attempts one at a time, so a crash is attributable. */
   async probation<T>(fn: () => Promise<T>): Promise<T> {
     const prev = this.#probation;
