@@ -223,7 +223,10 @@ export class Kernel implements AsyncDisposable {
       run: (pid) => {
         const needs = { audit: 256 };
         if (records.idsAt(needs)) return runQuantum(core, pid);
-        return records.idsReady(needs).then(() => runQuantum(core, pid));
+        return (async () => {
+          for (let i = 0; i < 1_000 && !records.idsAt(needs); i++) await records.idsRefill(needs);
+          return await runQuantum(core, pid);
+        })();
       },
       onError: failed,
     });

@@ -127,18 +127,18 @@ export class Records {
     return `${prefix}${id}`;
   }
 
-  /**
-   * Resolves when ids of these kinds can be taken at once (a burst on a
-   * shared store waits here for a refill instead of running its block dry).
-   */
-  async idsReady(needs: Readonly<Record<string, number>>): Promise<void> {
-    const ids = this.#o.ids;
-    for (let i = 0; i < 1_000 && !ids.has(needs); i++) await ids.ready(needs);
-  }
-
   /** Whether ids of these kinds can be taken at once. */
   idsAt(needs: Readonly<Record<string, number>>): boolean {
     return this.#o.ids.has(needs);
+  }
+
+  /**
+   * Resolves once a refill the kinds short of `needs` wait on is in (they may
+   * be taken by others meanwhile: check {@linkcode Records.idsAt} again, and
+   * take the ids with no await in between).
+   */
+  idsRefill(needs: Readonly<Record<string, number>>): Promise<void> {
+    return this.#o.ids.ready(needs);
   }
 
   /** Makes sure `count` ids of `kind` can be taken synchronously. */

@@ -158,12 +158,14 @@ export class Spawner {
       }
     }
     // The ids taken below, ready at once (a burst of spawns on a shared store
-    // waits here for a refill instead of running its block dry).
-    await records.idsReady({
+    // waits here for a refill instead of running its block dry); no await
+    // between the last check and taking them.
+    const needs = {
       pid: 1,
       grant: image.capabilities.length + specs.length + 4,
       audit: image.capabilities.length + specs.length + 8,
-    });
+    };
+    for (let i = 0; i < 1_000 && !records.idsAt(needs); i++) await records.idsRefill(needs);
     const batch = options.batch ?? new Batch();
     const pid = records.nextId("pid", "p_", batch);
     // Grants first (they may throw EPERM): nothing is stored until all pass.
