@@ -39,8 +39,6 @@ import type { ToolHost } from "./tool_host.ts";
 import type { HumanRequest, Pid, ProcessRecord, Retention } from "./types.ts";
 
 export type { Actor, ForkRequest, Signal, SpawnRequest } from "./process/requests.ts";
-export type { LiveState } from "./process/process_table.ts";
-export type { AuditInput } from "./engine/records.ts";
 
 /** A human's decision on a request. */
 export interface HumanDecision {

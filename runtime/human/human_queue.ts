@@ -10,7 +10,10 @@
 import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import { Batch } from "../engine/batch.ts";
 import { libosError } from "../errors.ts";
-import type { HumanDecision, KernelCore as Kernel } from "../kernel_core.ts";
+import type { HumanDecision, KernelCore } from "../kernel_core.ts";
+
+/** The services the human queue works with. */
+type Kernel = Pick<KernelCore, "clock" | "grants" | "human" | "lifecycle" | "procs" | "records">;
 import type { HumanRequest, HumanState, Pid } from "../types.ts";
 
 /** Human requests, optionally by state and pid, oldest first. */

@@ -16,7 +16,10 @@
  * @module
  */
 import type { Batch } from "../engine/batch.ts";
-import type { KernelCore as Kernel } from "../kernel_core.ts";
+import type { KernelCore } from "../kernel_core.ts";
+
+/** The services a reservation writes with. */
+type Kernel = Pick<KernelCore, "records" | "procs">;
 import type { ProcessRecord } from "../types.ts";
 
 /** An amount of model spend: tokens and whole micro-dollars. */

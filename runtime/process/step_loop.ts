@@ -10,7 +10,8 @@
 import { Batch } from "../engine/batch.ts";
 import { effectiveJournal } from "../checkpoint/checkpoints.ts";
 import { hasCode, toErrorData } from "../errors.ts";
-import type { KernelCore as Kernel, LiveState } from "../kernel_core.ts";
+import type { KernelCore as Kernel } from "../kernel_core.ts";
+import type { LiveState } from "./process_table.ts";
 import type { ContextMessage, ModelResponse, ToolSpec } from "../models/model_provider.ts";
 import { primitiveTool, primitiveToolSpec } from "../engine/primitive_tools.ts";
 import { type ElidedResult, estimateTokens, fitContext, messageTokens } from "./context_policy.ts";

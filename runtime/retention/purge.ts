@@ -27,6 +27,12 @@ import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import { isLive } from "../capability/capability.ts";
 import { Batch } from "../engine/batch.ts";
 import type { KernelCore } from "../kernel_core.ts";
+
+/** The services a purge reads and writes with. */
+type Kernel = Pick<
+  KernelCore,
+  "clock" | "grants" | "human" | "objects" | "procs" | "records" | "store"
+>;
 import { listHumanRequests } from "../human/human_queue.ts";
 import { isTerminal } from "../process/lifecycle.ts";
 import { purgeDue } from "./retention.ts";
@@ -76,7 +82,7 @@ export interface PurgeReport {
  * writes with no await in between, so the process's state cannot change
  * under it.
  */
-export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport | null> {
+export async function purgeProcess(k: Kernel, pid: Pid): Promise<PurgeReport | null> {
   const p = k.procs.get(pid);
   if (!purgeDue(p)) return null;
   const namespace = `proc/${pid}`;
@@ -171,7 +177,7 @@ function _purgedEntry(e: JournalEntry): JournalEntry | null {
 }
 
 /** Why something beside this process can still reach an object, or null. */
-function _reachedElsewhere(k: KernelCore, pid: Pid, o: ObjectRecord): string | null {
+function _reachedElsewhere(k: Kernel, pid: Pid, o: ObjectRecord): string | null {
   for (const linker of k.objects.all()) {
     if (linker.namespace !== o.namespace && linker.links.some((l) => l.oid === o.oid)) {
       return `linked from ${linker.namespace}/${linker.name}`;
