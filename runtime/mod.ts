@@ -155,13 +155,8 @@ export { defaultObjectTypes, ObjectTypeRegistry } from "./memory/object_types.ts
 export { errorText, escapePreview, type EscapePreviewOptions, logLine } from "./human/preview.ts";
 export { primitiveToolNames, primitiveToolSpec } from "./engine/primitive_tools.ts";
 export { isTerminal } from "./process/lifecycle.ts";
-export {
-  bodyText,
-  isPurged,
-  purgedBody,
-  type PurgeReport,
-  resolveRetention,
-} from "./retention/purge.ts";
+export { bodyText, isPurged, purgedBody, type PurgeReport } from "./retention/purge.ts";
+export { resolveRetention } from "./retention/retention.ts";
 export { defineTool, type Tool, type ToolDefinition, type ToolSys, z } from "./tool_sdk.ts";
 export { OpenAIProvider, type OpenAIProviderOptions } from "./models/openai_provider.ts";
 export { AnthropicProvider, type AnthropicProviderOptions } from "./models/anthropic_provider.ts";

@@ -437,13 +437,13 @@ Deno.test("ids are never given twice: a kernel after a crash starts right after 
   const k1 = await Kernel.create({ store, autostart: false });
   const early = new Batch();
   const late = new Batch();
-  assert.equal(k1._nextId("human", "h_", early), "h_1");
-  assert.equal(k1._nextId("human", "h_", late), "h_2");
-  await k1._commit(late);
-  await k1._commit(early); // took its id first, commits last
+  assert.equal(k1._core.records.nextId("human", "h_", early), "h_1");
+  assert.equal(k1._core.records.nextId("human", "h_", late), "h_2");
+  await k1._core.records.commit(late);
+  await k1._core.records.commit(early); // took its id first, commits last
   // k1 never closes (a crash): on a store of one kernel its unused block is void.
   const k2 = await Kernel.create({ store, autostart: false });
-  assert.equal(k2._nextId("human", "h_", new Batch()), "h_3");
+  assert.equal(k2._core.records.nextId("human", "h_", new Batch()), "h_3");
   await k2.close();
 });
 

@@ -18,9 +18,9 @@ import { delegate, isLive, validateGrantSpec } from "../capability/capability.ts
 import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import { libosError } from "../errors.ts";
 import type { KernelCore as Kernel } from "../kernel_core.ts";
-import { voidHumanRequest } from "../human/human_queue.ts";
+import { listHumanRequests, voidHumanRequest } from "../human/human_queue.ts";
 import { isTerminal } from "../process/lifecycle.ts";
-import { resolveRetention } from "../retention/purge.ts";
+import { resolveRetention } from "../retention/retention.ts";
 import { newOid } from "../memory/object_memory.ts";
 import type { GrantSpec } from "../images/schemas.ts";
 import type {
@@ -82,7 +82,7 @@ export async function createCheckpoint(
   pid: Pid,
   options: CreateCheckpointOptions,
 ): Promise<CheckpointInfo> {
-  const root = k._proc(pid);
+  const root = k.procs.get(pid);
   if (isTerminal(root.state)) {
     throw libosError("ESTATE", `Cannot checkpoint process ${pid}: it is ${root.state}`, { pid });
   }
@@ -97,19 +97,21 @@ export async function createCheckpoint(
   }
   const members = [
     root,
-    ...(options.subtree === true ? k._descendants(pid).filter((p) => !isTerminal(p.state)) : []),
+    ...(options.subtree === true
+      ? k.procs.descendants(pid).filter((p) => !isTerminal(p.state))
+      : []),
   ];
   const processes: CheckpointedProcess[] = members.map((p) => ({
     process: structuredClone(p),
-    journalSeq: k._journalHead(p.pid),
+    journalSeq: k.records.journalHead(p.pid),
     grants: k.grants.of(p.pid).map((g) => ({ ...g, rights: [...g.rights] })),
     objects: k.objects.list(`proc/${p.pid}`).map((o) => structuredClone(o)),
-    human: k.humanRequests({ pid: p.pid, state: "pending" }),
+    human: listHumanRequests(k, { pid: p.pid, state: "pending" }),
   }));
   const batch = options.batch ?? new Batch();
   const content = { processes, call: options.call ?? null };
   const record: CheckpointRecord = {
-    id: k._nextId("checkpoint", "ck_", batch),
+    id: k.records.nextId("checkpoint", "ck_", batch),
     pid,
     pids: members.map((p) => p.pid),
     reason: options.reason ?? null,
@@ -120,13 +122,13 @@ export async function createCheckpoint(
     content,
   };
   batch.add({ kind: "checkpoint.put", checkpoint: record });
-  k._audit(batch, {
+  k.records.audit(batch, {
     actor: options.actor,
     action: "checkpoint.create",
     pid,
     detail: { checkpoint: record.id, pids: record.pids, reason: record.reason, hash: record.hash },
   });
-  if (options.batch === undefined) await k._commit(batch);
+  if (options.batch === undefined) await k.records.commit(batch);
   const { content: _c, ...info } = record;
   return info;
 }
@@ -164,7 +166,7 @@ export async function restoreCheckpoint(
   const record = await readCheckpoint(k, id);
   const members = record.content.processes;
   for (const m of members) {
-    const live = k._procs.get(m.process.pid);
+    const live = k.procs.find(m.process.pid);
     if (live === undefined) {
       throw libosError(
         "ENOENT",
@@ -195,12 +197,12 @@ export async function restoreCheckpoint(
   const pids = new Set(members.map((m) => m.process.pid));
   const call = _call(record);
   for (const m of members) {
-    const live = k._procs.get(m.process.pid)!;
+    const live = k.procs.find(m.process.pid)!;
     const from = live.state;
     // Descendants born after the checkpoint belong to the future being undone.
-    for (const d of k._descendants(live.pid)) {
+    for (const d of k.procs.descendants(live.pid)) {
       if (!pids.has(d.pid) && d.createdAt >= record.createdAt && !isTerminal(d.state)) {
-        k._transition(batch, d, "killed", {
+        k.lifecycle.transition(batch, d, "killed", {
           actor,
           reason: `checkpoint ${id} of ${live.pid} was restored`,
         });
@@ -208,7 +210,7 @@ export async function restoreCheckpoint(
     }
     _restoreGrants(k, batch, m, actor);
     _restoreObjects(k, batch, m, versions, now);
-    for (const r of k.humanRequests({ pid: live.pid, state: "pending" })) {
+    for (const r of listHumanRequests(k, { pid: live.pid, state: "pending" })) {
       if (!m.human.some((h) => h.id === r.id)) {
         voidHumanRequest(k, batch, r.id, `checkpoint ${id} was restored`);
       }
@@ -227,32 +229,32 @@ export async function restoreCheckpoint(
     // Spent budget stays spent: a restore rolls state back, never the meter;
     // what calls in flight hold is what holds now.
     live.usage = _keepSpent(spent, live.usage);
-    k._resetLive(live.pid);
-    k._journal(batch, live.pid, "lifecycle", {
+    k.procs.resetLive(live.pid);
+    k.records.journal(batch, live.pid, "lifecycle", {
       restore: id,
       journalSeq: m.journalSeq,
       from,
       to: live.state,
     });
     if (call !== null && live.pid === record.pid) {
-      k._journal(batch, live.pid, "syscall", {
+      k.records.journal(batch, live.pid, "syscall", {
         name: "checkpoint.create",
         argsHash: call.argsHash,
         ok: true,
         value: { checkpoint: id, restored: true },
       }, { turn: live.cursor?.turn ?? null, callId: call.callId, sys: call.sys });
     }
-    k._saveProcess(batch, live);
-    k._audit(batch, {
+    k.records.saveProcess(batch, live);
+    k.records.audit(batch, {
       actor,
       action: "checkpoint.restore",
       pid: live.pid,
       detail: { checkpoint: id, from, to: live.state },
     });
-    k._settleRestored(batch, live);
+    k.lifecycle.settleRestored(batch, live);
   }
-  await k._commit(batch);
-  return structuredClone(k._proc(record.pid));
+  await k.records.commit(batch);
+  return structuredClone(k.procs.get(record.pid));
 }
 
 /**
@@ -261,7 +263,7 @@ export async function restoreCheckpoint(
  */
 function _assertKept(k: Kernel, record: CheckpointRecord, verb: string): void {
   for (const m of record.content.processes) {
-    const live = k._procs.get(m.process.pid);
+    const live = k.procs.find(m.process.pid);
     if (live !== undefined && live.purgedAt !== null) {
       throw libosError(
         "ESTATE",
@@ -301,8 +303,8 @@ function _restoreGrants(k: Kernel, batch: Batch, m: CheckpointedProcess, actor: 
     for (const d of k.grants.lineageOf(g.id)) {
       if (d.revoked) continue;
       d.revoked = true;
-      k._saveGrant(batch, d);
-      k._audit(batch, {
+      k.records.saveGrant(batch, d);
+      k.records.audit(batch, {
         actor,
         action: "cap.revoke",
         pid: d.subject,
@@ -458,13 +460,13 @@ async function _buildBundle(k: Kernel, id: string): Promise<Bundle> {
 export async function exportCheckpoint(k: Kernel, id: string, actor: string): Promise<Uint8Array> {
   const bundle = await _buildBundle(k, id);
   const batch = new Batch();
-  k._audit(batch, {
+  k.records.audit(batch, {
     actor,
     action: "checkpoint.export",
     pid: bundle.checkpoint.pid,
     detail: { checkpoint: id, hash: bundle.hash, pids: bundle.checkpoint.pids },
   });
-  await k._commit(batch);
+  await k.records.commit(batch);
   return new TextEncoder().encode(canonicalJson(bundle));
 }
 
@@ -604,12 +606,15 @@ async function _instantiate(
     }
   }
   for (const img of bundle.images) {
-    await k.registerImage(img.image, { actor, source: `bundle:${bundle.hash.slice(0, 16)}` });
+    await k.spawner.registerImage(img.image, {
+      actor,
+      source: `bundle:${bundle.hash.slice(0, 16)}`,
+    });
   }
   const batch = new Batch();
   const map: Record<Pid, Pid> = {};
   for (const m of bundle.checkpoint.content.processes) {
-    map[m.process.pid] = k._nextId("pid", "p_", batch);
+    map[m.process.pid] = k.records.nextId("pid", "p_", batch);
   }
   // Objects get new oids; a link follows its target when the target comes along, and stays
   // when the target exists here (a fork from a checkpoint of this kernel); else it is dropped.
@@ -651,20 +656,20 @@ async function _instantiate(
       retention: resolveRetention(k.retention, src.retention),
       purgedAt: null,
     };
-    k._adopt(p);
+    k.procs.add(p);
     let seq = 0;
     for (const e of bundle.journals[src.pid]!) {
       seq++;
-      k._journal(batch, pid, e.kind, e.data, { turn: e.turn, callId: e.callId, sys: e.sys });
+      k.records.journal(batch, pid, e.kind, e.data, { turn: e.turn, callId: e.callId, sys: e.sys });
     }
-    k._journal(batch, pid, "lifecycle", {
+    k.records.journal(batch, pid, "lifecycle", {
       [options.via === "import" ? "imported" : "forkedFromCheckpoint"]: bundle.hash,
       from: src.pid,
       checkpoint: bundle.checkpoint.id,
       entries: seq,
     });
     if (call !== null && src.pid === bundle.checkpoint.pid) {
-      k._journal(batch, pid, "syscall", {
+      k.records.journal(batch, pid, "syscall", {
         name: "checkpoint.create",
         argsHash: call.argsHash,
         ok: true,
@@ -685,17 +690,17 @@ async function _instantiate(
             subject: pid,
             issuedBy: `${options.via}:${actor}`,
             now,
-            nextId: () => k._nextId("grant", "g_", batch),
+            nextId: () => k.records.nextId("grant", "g_", batch),
           })
         ) {
-          k._saveGrant(batch, { ...g, parentId: null });
+          k.records.saveGrant(batch, { ...g, parentId: null });
         }
       }
     } else {
       for (const g of live) {
-        const id = k._nextId("grant", "g_", batch);
+        const id = k.records.nextId("grant", "g_", batch);
         grantMap.set(g.id, id);
-        k._saveGrant(batch, {
+        k.records.saveGrant(batch, {
           ...g,
           rights: [...g.rights],
           id,
@@ -707,7 +712,7 @@ async function _instantiate(
       }
     }
     for (const o of m.objects) {
-      k._putObject(batch, {
+      k.objectWriter.put(batch, {
         oid: oidMap.get(o.oid)!,
         namespace: `proc/${pid}`,
         name: o.name,
@@ -717,15 +722,15 @@ async function _instantiate(
         links: relink(o.links),
       });
     }
-    k._saveProcess(batch, p);
-    k._audit(batch, {
+    k.records.saveProcess(batch, p);
+    k.records.audit(batch, {
       actor,
       action: options.via === "import" ? "checkpoint.import" : "checkpoint.fork",
       pid,
       detail: { from: src.pid, checkpoint: bundle.checkpoint.id, bundle: bundle.hash },
     });
-    batch.then(() => k._scheduler.enqueue(pid));
+    batch.then(() => k.scheduler.enqueue(pid));
   }
-  await k._commit(batch);
+  await k.records.commit(batch);
   return { pids: map };
 }

@@ -34,7 +34,7 @@ export class Batch {
    * goes on: the batch holds the result of a syscall that is not safe to
    * redo, whose loss in a crash would turn an effect that happened into one
    * found in flight (EUNKNOWN). A batch without it may be committed behind
-   * (see `Kernel._commitBehind`).
+   * (see `ProcessLifecycle.commitBehind`).
    */
   mustAwait = false;
   /**

@@ -192,7 +192,7 @@ export class SyscallEngine {
     const data: Record<string, unknown> = outcome.ok
       ? { name, argsHash, ok: true, value: jsonSafe(outcome.value) ?? null }
       : { name, argsHash, ok: false, error: outcome.error.toData() };
-    const entry = this.k._journal(this.batch, this.pid, "syscall", data, this.#where(c.n));
+    const entry = this.k.records.journal(this.batch, this.pid, "syscall", data, this.#where(c.n));
     this.#replay.set(c.n, entry);
   }
 
@@ -202,7 +202,7 @@ export class SyscallEngine {
 
   /** Journals a syscall's intent (`phase` effect or wait) for replay, in the batch. */
   journalIntent(c: Call, phase: "effect" | "wait", data: Record<string, unknown>): void {
-    const entry = this.k._journal(
+    const entry = this.k.records.journal(
       this.batch,
       this.pid,
       "syscall.intent",
@@ -235,7 +235,7 @@ export class SyscallEngine {
     if (first !== undefined) this.allowed(first, detail);
     for (const a of authz) this.spend(a);
     this.journalIntent(c, "effect", data);
-    await this.k._commit(this.batch);
+    await this.k.records.commit(this.batch);
   }
 
   /**
@@ -243,7 +243,7 @@ export class SyscallEngine {
    * the call runs again then.
    */
   waitFor(wait: WaitReason): never {
-    this.k._park(this.batch, this.p, wait);
+    this.k.lifecycle.park(this.batch, this.p, wait);
     throw libosError("EWAITING", `Process ${this.pid} waits for ${wait.kind}`, { pid: this.pid });
   }
 
@@ -267,7 +267,7 @@ export class SyscallEngine {
       detail?: Record<string, unknown>;
     } = {},
   ): void {
-    this.k._audit(this.batch, {
+    this.k.records.audit(this.batch, {
       actor: `pid:${this.pid}`,
       action,
       pid: this.pid,
@@ -420,7 +420,7 @@ export class SyscallEngine {
   knownRequest(c: Call, actionHash?: string): HumanRequest | undefined {
     const ids = [c.intent?.["requestId"], ...(strings(c.intent?.["requests"]))];
     for (const id of ids.reverse()) {
-      const r = typeof id === "string" ? this.k._human.get(id) : undefined;
+      const r = typeof id === "string" ? this.k.human.get(id) : undefined;
       if (r?.pid !== this.pid) continue;
       if (actionHash === undefined || r.actionHash === actionHash) return r;
     }
@@ -437,7 +437,7 @@ export class SyscallEngine {
     const now = k.clock.now();
     const preview = escapePreview(fields.preview);
     const r: HumanRequest = {
-      id: k._nextId("human", "h_", this.batch),
+      id: k.records.nextId("human", "h_", this.batch),
       pid: this.pid,
       kind: fields.kind,
       state: "pending",
@@ -457,8 +457,8 @@ export class SyscallEngine {
       scope: null,
       consumed: false,
     };
-    k._saveHuman(this.batch, r);
-    this.batch.then(() => k._armExpiry(r));
+    k.records.saveHuman(this.batch, r);
+    this.batch.then(() => k.lifecycle.armExpiry(r));
     return r;
   }
 
@@ -472,11 +472,11 @@ export class SyscallEngine {
     const { grant, request } = authz;
     if (grant !== null && grant.uses !== null) {
       grant.uses -= 1;
-      this.k._saveGrant(this.batch, grant);
+      this.k.records.saveGrant(this.batch, grant);
     }
     if (request !== null) {
       request.consumed = true;
-      this.k._saveHuman(this.batch, request);
+      this.k.records.saveHuman(this.batch, request);
     }
   }
 
@@ -540,7 +540,7 @@ async function _settleUnknown(
   c: Call,
   found: { args: unknown; startedAt: number; evidence?: Evidence },
 ): Promise<_Settlement> {
-  const policy = e.k._image(e.p).recovery?.onUnknownOutcome ?? "fail";
+  const policy = e.k.spawner.image(e.p).recovery?.onUnknownOutcome ?? "fail";
   if (policy === "fail") {
     throw libosError(
       "EUNKNOWN",
@@ -566,9 +566,9 @@ async function _settleUnknown(
         // Begun before it runs again: a crash from here on is a new unknown
         // outcome, never a silent second retry.
         r.consumed = true;
-        e.k._saveHuman(e.batch, r);
+        e.k.records.saveHuman(e.batch, r);
         _settled(e, c, r);
-        await e.k._commit(e.batch);
+        await e.k.records.commit(e.batch);
         return { kind: "retry" };
       }
       throw _unknown(e, c, `${r.decidedBy ?? "a human"} answered fail (request ${r.id})`);
@@ -583,7 +583,7 @@ async function _settleUnknown(
 /** The outcome request an earlier attempt raised for this intent (this process's own). */
 function _request(e: SyscallEngine, c: Call): HumanRequest | undefined {
   const id = c.intent?.["outcome"];
-  const r = typeof id === "string" ? e.k._human.get(id) : undefined;
+  const r = typeof id === "string" ? e.k.human.get(id) : undefined;
   return r?.pid === e.pid && r.kind === "outcome" ? r : undefined;
 }
 

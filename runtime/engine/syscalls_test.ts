@@ -26,8 +26,13 @@ async function setup() {
   const replay = new Map<number, JournalEntry>();
   const batch = new Batch();
   const open = () =>
-    new Syscalls(kernel, kernel._proc(p.pid), { batch, callId: "c0.0", turn: 0, replay });
-  return { kernel, clock, open, commit: () => kernel._commit(batch) };
+    new Syscalls(kernel._core, kernel._core.procs.get(p.pid), {
+      batch,
+      callId: "c0.0",
+      turn: 0,
+      replay,
+    });
+  return { kernel, clock, open, commit: () => kernel._core.records.commit(batch) };
 }
 
 Deno.test("a re-run call answers completed syscalls from the journal, not by acting again", async () => {

@@ -10,16 +10,19 @@
 import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import { Batch } from "../engine/batch.ts";
 import { libosError } from "../errors.ts";
-import type { HumanDecision, KernelCore as Kernel } from "../kernel_core.ts";
+import type { HumanDecision, KernelCore } from "../kernel_core.ts";
+
+/** The services the human queue works with. */
+type Kernel = Pick<KernelCore, "clock" | "grants" | "human" | "lifecycle" | "procs" | "records">;
 import type { HumanRequest, HumanState, Pid } from "../types.ts";
 
 /** Human requests, optionally by state and pid, oldest first. */
 export function listHumanRequests(
-  k: Kernel,
+  k: Pick<Kernel, "human">,
   filter: { state?: HumanState; pid?: Pid },
 ): HumanRequest[] {
   const out: HumanRequest[] = [];
-  for (const r of k._human.values()) {
+  for (const r of k.human.values()) {
     if (filter.state !== undefined && r.state !== filter.state) continue;
     if (filter.pid !== undefined && r.pid !== filter.pid) continue;
     out.push(structuredClone(r));
@@ -37,7 +40,7 @@ export async function answerHumanRequest(
   decision: HumanDecision,
   actor: string,
 ): Promise<HumanRequest> {
-  const r = k._human.get(id);
+  const r = k.human.get(id);
   if (r === undefined) {
     throw libosError("ENOENT", `Cannot answer human request '${id}': no such request`);
   }
@@ -54,7 +57,7 @@ export async function answerHumanRequest(
     const batch = new Batch();
     _expire(k, batch, r);
     _late(k, batch, r, actor, decision.decision);
-    await k._commit(batch);
+    await k.records.commit(batch);
     throw libosError("EEXPIRED", `Cannot answer human request '${id}': it expired unanswered`, {
       id,
     });
@@ -113,8 +116,8 @@ export async function answerHumanRequest(
     // approval's grant derives from the grant that asked: revoking, expiring
     // or restoring that one takes this one with it.
     const asked = r.grantId === null ? undefined : k.grants.get(r.grantId);
-    k._saveGrant(batch, {
-      id: k._nextId("grant", "g_", batch),
+    k.records.saveGrant(batch, {
+      id: k.records.nextId("grant", "g_", batch),
       subject: r.pid,
       resource: r.resource,
       rights: [...r.rights],
@@ -128,20 +131,20 @@ export async function answerHumanRequest(
       createdAt: now,
     });
   }
-  k._saveHuman(batch, r);
+  k.records.saveHuman(batch, r);
   const said = outcome === null
     ? {}
     : outcome.decision === "happened"
     ? { outcome: outcome.decision, valueSha256: sha256Hex(canonicalJson(outcome.value)) }
     : { outcome: outcome.decision };
-  k._journal(batch, r.pid, "human", {
+  k.records.journal(batch, r.pid, "human", {
     requestId: r.id,
     decision: r.state,
     by: actor,
     scope: r.scope,
     ...said,
   });
-  k._audit(batch, {
+  k.records.audit(batch, {
     actor,
     action: `human.${r.state}`,
     pid: r.pid,
@@ -151,7 +154,7 @@ export async function answerHumanRequest(
     detail: { request: r.id, kind: r.kind, scope: r.scope, actionHash: r.actionHash, ...said },
   });
   _wake(k, batch, r, actor);
-  await k._commit(batch);
+  await k.records.commit(batch);
   return structuredClone(r);
 }
 
@@ -217,19 +220,19 @@ function _outcomeOf(
 
 /** Expires a pending request whose time is up (its timer fired); the process wakes. */
 export async function expireHumanRequest(k: Kernel, id: string): Promise<void> {
-  const r = k._human.get(id);
+  const r = k.human.get(id);
   if (r === undefined || r.state !== "pending") return;
   const batch = new Batch();
   _expire(k, batch, r);
-  await k._commit(batch);
+  await k.records.commit(batch);
 }
 
 /** Expires `r` in `batch`: stored, audited, its process woken. */
 function _expire(k: Kernel, batch: Batch, r: HumanRequest): void {
   r.state = "expired";
   r.decidedAt = k.clock.now();
-  k._saveHuman(batch, r);
-  k._audit(batch, {
+  k.records.saveHuman(batch, r);
+  k.records.audit(batch, {
     actor: "kernel",
     action: "human.expired",
     pid: r.pid,
@@ -240,7 +243,7 @@ function _expire(k: Kernel, batch: Batch, r: HumanRequest): void {
 
 /** Audits an answer that lost the race to an earlier decision (or the expiry). */
 function _late(k: Kernel, batch: Batch, r: HumanRequest, actor: string, decision: string): void {
-  k._audit(batch, {
+  k.records.audit(batch, {
     actor,
     action: "human.late",
     pid: r.pid,
@@ -251,13 +254,13 @@ function _late(k: Kernel, batch: Batch, r: HumanRequest, actor: string, decision
 
 /** Voids a pending request, in `batch`: what it rested on is gone (`why`). */
 export function voidHumanRequest(k: Kernel, batch: Batch, id: string, why: string): void {
-  const r = k._human.get(id);
+  const r = k.human.get(id);
   if (r === undefined || r.state !== "pending") return;
   r.state = "void";
   r.decidedAt = k.clock.now();
   r.answer = why;
-  k._saveHuman(batch, r);
-  k._audit(batch, {
+  k.records.saveHuman(batch, r);
+  k.records.audit(batch, {
     actor: "kernel",
     action: "human.void",
     pid: r.pid,
@@ -268,9 +271,9 @@ export function voidHumanRequest(k: Kernel, batch: Batch, id: string, why: strin
 
 /** The process waiting on `r` becomes runnable. */
 function _wake(k: Kernel, batch: Batch, r: HumanRequest, actor: string | null): void {
-  const p = k._procs.get(r.pid);
+  const p = k.procs.find(r.pid);
   if (p?.state === "waiting" && p.wait?.kind === "human" && p.wait.requestId === r.id) {
-    k._transition(batch, p, "runnable", {
+    k.lifecycle.transition(batch, p, "runnable", {
       reason: null,
       ...(actor === null ? {} : { actor }),
     });

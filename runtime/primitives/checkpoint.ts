@@ -6,6 +6,7 @@
  */
 import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import type { SyscallEngine } from "../engine/engine.ts";
+import { createCheckpoint } from "../checkpoint/checkpoints.ts";
 
 /**
  * Checkpoints the calling process (with `subtree`, its descendants too).
@@ -24,7 +25,7 @@ export function checkpoint(
       args,
       preview: `checkpoint ${e.pid}${reason ? `: ${reason}` : ""}`,
     });
-    const info = await e.k._checkpoint(e.pid, {
+    const info = await createCheckpoint(e.k, e.pid, {
       reason: reason ?? null,
       subtree: options.subtree === true,
       actor: `pid:${e.pid}`,

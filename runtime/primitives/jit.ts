@@ -51,7 +51,7 @@ export function proposeTool(
         step: e.p.usage.steps,
         registered: false,
       });
-      e.k._saveProcess(e.batch, e.p);
+      e.k.records.saveProcess(e.batch, e.p);
     }
     return { candidate: r.candidate, accepted: true, name: r.name, tests: r.tests };
   });
@@ -75,7 +75,7 @@ export function registerTool(
         { pid: e.pid },
       );
     }
-    const taken = e.k._isToolName(t.name) ||
+    const taken = e.k.isToolName(t.name) ||
       e.p.jitTools.some((x) => x.registered && x.name === t.name && x.hash !== t.hash);
     if (taken) {
       throw libosError(
@@ -86,7 +86,7 @@ export function registerTool(
     }
     t.registered = true;
     if (!e.p.tools.includes(t.name)) e.p.tools.push(t.name);
-    e.k._saveProcess(e.batch, e.p);
+    e.k.records.saveProcess(e.batch, e.p);
     e.allowed(authz, {
       name: t.name,
       candidate,

@@ -92,7 +92,7 @@ export function send(
       args: input,
       preview: `send a ${type} message (${bytes} bytes) to ${channel}`,
     });
-    const id = e.k._nextId("message", "m_", e.batch);
+    const id = e.k.records.nextId("message", "m_", e.batch);
     const m: MessageRecord = {
       id,
       seq: Number(id.slice(2)),
@@ -150,7 +150,7 @@ export function receive(
         });
       }
     };
-    const m = await e.k._mailboxes.claim(channel, e.pid, `${e.callId}#${c.n}`);
+    const m = await e.k.mailboxes.claim(channel, e.pid, `${e.callId}#${c.n}`);
     if (m !== null) {
       allow({ id: m.id, from: m.sender, type: m.type });
       return {
@@ -172,7 +172,7 @@ export function receive(
       ? null
       : e.k.clock.now() + timeoutMs;
     if (until !== null && e.k.clock.now() >= until) {
-      e.k._mailboxes.forget(e.pid);
+      e.k.mailboxes.forget(e.pid);
       allow({ timedOut: true });
       return { timedOut: true, message: null };
     }

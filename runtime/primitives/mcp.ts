@@ -69,7 +69,7 @@ export function mcpToolOf(
   if (dot <= 0 || k.mcp === null) return null;
   const server = name.slice(0, dot);
   const tool = name.slice(dot + 1);
-  const servers = k._image(p).mcp ?? {};
+  const servers = k.spawner.image(p).mcp ?? {};
   const wanted = Object.hasOwn(servers, server) ? servers[server] : undefined;
   if (wanted === undefined || !_wants(wanted, tool)) return null;
   return { server, tool };
@@ -96,7 +96,7 @@ export async function mcpToolSpecs(
 ): Promise<ToolSpec[]> {
   if (k.mcp === null) return [];
   const out: ToolSpec[] = [];
-  for (const [server, patterns] of Object.entries(k._image(p).mcp ?? {})) {
+  for (const [server, patterns] of Object.entries(k.spawner.image(p).mcp ?? {})) {
     let tools: McpToolDescription[];
     try {
       tools = await _session(k, p, server).tools();
@@ -121,8 +121,8 @@ export async function mcpToolSpecs(
 /** Pins a tool's definition in the process record (in `batch`), audited. */
 function _pin(k: KernelCore, batch: Batch, p: ProcessRecord, name: string, pin: McpPin): McpPin {
   p.mcpPins = { ...p.mcpPins, [name]: pin };
-  k._saveProcess(batch, p);
-  k._audit(batch, {
+  k.records.saveProcess(batch, p);
+  k.records.audit(batch, {
     actor: "kernel",
     action: "mcp.pin",
     pid: p.pid,
@@ -207,7 +207,7 @@ export function mcpReadResource(
 ): Promise<{ contents: unknown[]; object: string }> {
   const k = e.k;
   return e.syscall("mcp.readResource", { server, uri }, async (c) => {
-    if (k.mcp === null || !Object.hasOwn(k._image(e.p).mcp ?? {}, server)) {
+    if (k.mcp === null || !Object.hasOwn(k.spawner.image(e.p).mcp ?? {}, server)) {
       throw libosError(
         "ENOENT",
         `Cannot read '${uri}' from '${server}': it is not an MCP server of process ${e.pid}'s image`,
@@ -243,7 +243,7 @@ function _changed(
 ): McpPin {
   const k = e.k;
   const hash = actionHash({ action: "mcp.tool_change", tool: name, from: pin.hash, to: now.hash });
-  const known = [...k._human.values()].filter((r) =>
+  const known = [...k.human.values()].filter((r) =>
     r.pid === e.pid && r.kind === "tool_change" && r.actionHash === hash
   );
   const approved = known.find((r) => r.state === "approved");
@@ -326,7 +326,7 @@ function _checkSize(name: string, value: unknown, max: number): void {
 
 /** Keeps a result as a `tool_result` object of the process; answers its oid. */
 function _keep(e: SyscallEngine, objectName: string, tool: string, value: unknown): string {
-  const record = e.k._putObject(e.batch, {
+  const record = e.k.objectWriter.put(e.batch, {
     namespace: `proc/${e.pid}`,
     name: objectName,
     type: "tool_result",
@@ -399,7 +399,7 @@ function _connect(k: KernelCore, p: ProcessRecord, server: string): McpConnect {
  * by the proxy's decision) and the server's name as its call id.
  */
 function _connectionEngine(k: KernelCore, pid: Pid, server: string): SyscallEngine {
-  const p = k._proc(pid);
+  const p = k.procs.get(pid);
   return new SyscallEngine(k, p, {
     batch: new Batch(),
     callId: `mcp:${server}`,

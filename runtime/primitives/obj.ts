@@ -120,7 +120,7 @@ export function create(
         { pid: e.pid },
       );
     }
-    const o = e.k._putObject(e.batch, {
+    const o = e.k.objectWriter.put(e.batch, {
       namespace,
       name: input.name,
       type: input.type,
@@ -148,7 +148,7 @@ export function writeObject(e: SyscallEngine, ref: string, payload: unknown): Pr
       ref,
       payload,
     });
-    const o = e.k._putObject(e.batch, {
+    const o = e.k.objectWriter.put(e.batch, {
       namespace: object.namespace,
       name: object.name,
       type: object.type,
@@ -191,7 +191,7 @@ export function link(e: SyscallEngine, from: string, rel: string, to: string): P
       ...src.object.links.filter((l) => !(l.rel === rel && l.oid === dst.object.oid)),
       { rel, oid: dst.object.oid },
     ];
-    const o = e.k._putObject(e.batch, {
+    const o = e.k.objectWriter.put(e.batch, {
       namespace: src.object.namespace,
       name: src.object.name,
       type: src.object.type,
@@ -248,7 +248,7 @@ export function fileToObject(
         { pid: e.pid },
       );
     }
-    const o = e.k._putObject(e.batch, {
+    const o = e.k.objectWriter.put(e.batch, {
       namespace,
       name,
       type,

@@ -33,7 +33,7 @@ export function spawn(
       args: input,
       preview: `spawn a child (${input.image ?? e.p.imageId}) to: ${input.goal}`,
     });
-    const child = await e.k._spawn(
+    const child = await e.k.spawner.spawn(
       {
         image: input.image ?? e.p.imageId,
         goal: input.goal,
@@ -58,7 +58,7 @@ export function fork(
     });
     // The child is created in this call's batch: it commits with the
     // syscall's result, so a replay returns this child instead of forking again.
-    const child = await e.k._fork(e.p, {
+    const child = await e.k.spawner.fork(e.p, {
       goal: input.goal,
       capabilities: (input.capabilities ?? []).map(parseSpec),
       objects: input.objects ?? [],
@@ -103,13 +103,13 @@ export function signal(
     _child(e, "signal", pid);
     e.allowed(authz, { target: pid, signal });
     // In this call's batch: the signal lands with the syscall's result.
-    const after = e.k._signal(e.batch, pid, signal, `pid:${e.pid}`);
+    const after = e.k.signal(e.batch, { pid, signal, actor: `pid:${e.pid}` });
     return Promise.resolve({ pid, state: after.state });
   });
 }
 
 function _child(e: SyscallEngine, verb: string, pid: unknown): ProcessRecord {
-  const child = typeof pid === "string" ? e.k._procs.get(pid) : undefined;
+  const child = typeof pid === "string" ? e.k.procs.find(pid) : undefined;
   if (child === undefined || !child.lineage.includes(e.pid)) {
     throw libosError(
       "ENOENT",
@@ -124,7 +124,7 @@ function _child(e: SyscallEngine, verb: string, pid: unknown): ProcessRecord {
 export function exit(e: SyscallEngine, result: unknown): Promise<{ exited: true }> {
   return e.syscall("proc.exit", { result }, () => {
     e.p.result = jsonSafe(result) ?? null;
-    e.k._transition(e.batch, e.p, "exited", {
+    e.k.lifecycle.transition(e.batch, e.p, "exited", {
       reason: "exit",
       actor: `pid:${e.pid}`,
     });
@@ -142,7 +142,7 @@ export function chdir(e: SyscallEngine, path: string): Promise<{ cwd: string }> 
   return e.syscall("proc.chdir", { path }, (c) => {
     const next = workspacePath(e, c.audit, path);
     e.p.cwd = next;
-    e.k._saveProcess(e.batch, e.p);
+    e.k.records.saveProcess(e.batch, e.p);
     e.audit(c.audit, { detail: { cwd: next } });
     return Promise.resolve({ cwd: next });
   });

@@ -243,10 +243,10 @@ export function proxiedConnection(
         authorize: (hop, a) =>
           isHostCheck(hop, a) ? netRequest(e, hop, a, detail) : special(e, hop, a, port(hop)),
       });
-      await e.k._commit(e.batch);
+      await e.k.records.commit(e.batch);
       return { ok: true, address };
     } catch (error) {
-      await e.k._commit(e.batch);
+      await e.k.records.commit(e.batch);
       return { ok: false, reason: error instanceof Error ? error.message : String(error) };
     }
   };

@@ -16,7 +16,10 @@
  * @module
  */
 import type { Batch } from "../engine/batch.ts";
-import type { KernelCore as Kernel } from "../kernel_core.ts";
+import type { KernelCore } from "../kernel_core.ts";
+
+/** The services a reservation writes with. */
+type Kernel = Pick<KernelCore, "records" | "procs">;
 import type { ProcessRecord } from "../types.ts";
 
 /** An amount of model spend: tokens and whole micro-dollars. */
@@ -94,7 +97,7 @@ function _meter(
     q.usage.subtreeReservedCostMicroUsd += hold.costMicroUsd;
     q.usage.subtreeTokens += spend.tokens;
     q.usage.subtreeCostMicroUsd += spend.costMicroUsd;
-    k._saveProcess(batch, q);
+    k.records.saveProcess(batch, q);
   }
 }
 
@@ -112,7 +115,7 @@ export function chargeHeld(
   if (!isHeld(p)) return null;
   const held = heldBy(p);
   settleModelCall(k, batch, p, held);
-  k._audit(batch, {
+  k.records.audit(batch, {
     actor: options.actor,
     action: "model.charge",
     pid: p.pid,
@@ -125,7 +128,7 @@ export function chargeHeld(
 function _lineage(k: Kernel, p: ProcessRecord): ProcessRecord[] {
   const out = [p];
   for (const a of p.lineage) {
-    const q = k._procs.get(a);
+    const q = k.procs.find(a);
     if (q !== undefined) out.push(q);
   }
   return out;
@@ -140,7 +143,7 @@ function _lineage(k: Kernel, p: ProcessRecord): ProcessRecord[] {
 export function chargeLeftHolds(
   k: Kernel,
   batch: Batch,
-  procs: readonly ProcessRecord[] = [...k._procs.values()],
+  procs: readonly ProcessRecord[] = [...k.procs.values()],
 ): ProcessRecord[] {
   for (const p of procs) {
     // A record stored before holds existed has none.
@@ -160,7 +163,7 @@ export function chargeLeftHolds(
     if (p.usage.subtreeReservedTokens === 0 && p.usage.subtreeReservedCostMicroUsd === 0) continue;
     p.usage.subtreeReservedTokens = 0;
     p.usage.subtreeReservedCostMicroUsd = 0;
-    k._saveProcess(batch, p);
+    k.records.saveProcess(batch, p);
   }
   return charged;
 }

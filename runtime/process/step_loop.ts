@@ -10,7 +10,8 @@
 import { Batch } from "../engine/batch.ts";
 import { effectiveJournal } from "../checkpoint/checkpoints.ts";
 import { hasCode, toErrorData } from "../errors.ts";
-import type { KernelCore as Kernel, LiveState } from "../kernel_core.ts";
+import type { KernelCore as Kernel } from "../kernel_core.ts";
+import type { LiveState } from "./process_table.ts";
 import type { ContextMessage, ModelResponse, ToolSpec } from "../models/model_provider.ts";
 import { primitiveTool, primitiveToolSpec } from "../engine/primitive_tools.ts";
 import { type ElidedResult, estimateTokens, fitContext, messageTokens } from "./context_policy.ts";
@@ -45,24 +46,24 @@ export const MAX_RECOVERIES = 3;
  * blamed.
  */
 export async function runQuantum(k: Kernel, pid: Pid): Promise<void> {
-  const p = k._procs.get(pid);
+  const p = k.procs.find(pid);
   if (p === undefined || p.state !== "runnable") return;
-  const live = k._liveOf(pid);
+  const live = k.procs.liveOf(pid);
   if (live.probation) {
     live.probation = false;
-    return await k._probation(async () => {
+    return await k.lifecycle.probation(async () => {
       const batch = new Batch();
       if (p.recoveries >= MAX_RECOVERIES) {
-        k._transition(batch, p, "failed", {
+        k.lifecycle.transition(batch, p, "failed", {
           reason:
             `quarantined: the kernel went down during each of its last ${MAX_RECOVERIES} resumes`,
         });
-        await k._commit(batch);
+        await k.records.commit(batch);
         return;
       }
       p.recoveries += 1;
-      k._saveProcess(batch, p);
-      await k._commit(batch);
+      k.records.saveProcess(batch, p);
+      await k.records.commit(batch);
       await _quantum(k, p, live);
     });
   }
@@ -77,7 +78,7 @@ async function _quantum(
   if (p.state !== "runnable") return;
   const pid = p.pid;
   const batch = new Batch();
-  k._transition(batch, p, "running");
+  k.lifecycle.transition(batch, p, "running");
   const abort = new AbortController();
   live.abort = abort;
   try {
@@ -96,18 +97,18 @@ async function _quantum(
       // from here on never calls (or bills) the model for this turn again. A
       // replayable (scripted) response of primitive calls only rides on the
       // next commit, which every primitive makes before an outside effect.
-      const provider = k._models.get(k._image(p).model.provider);
+      const provider = k.models.get(k.spawner.image(p).model.provider);
       if (
         provider?.replayable !== true ||
         response.calls.some((c) => primitiveTool(c.name) === undefined)
-      ) await k._commit(batch);
+      ) await k.records.commit(batch);
       if (response.stop === "exhausted") {
         return _fail(k, batch, p, response.text ?? "the script ran out");
       }
       if (response.stop !== "tool_calls" && response.calls.length === 0) {
         // A final answer from a real model ends the process with it.
         p.result = { text: response.text };
-        k._transition(batch, p, "exited", { reason: response.stop });
+        k.lifecycle.transition(batch, p, "exited", { reason: response.stop });
         return;
       }
       const tokens = p.budgets.tokens;
@@ -125,7 +126,7 @@ async function _quantum(
       const result = await _dispatch(k, p, live.replay, call, cursor.turn, batch);
       if (result === WAITING) return;
       if (_refusedBeforeSyscall(result)) cursor.invalid += 1;
-      k._journal(batch, pid, "tool.end", { name: call.name, result }, {
+      k.records.journal(batch, pid, "tool.end", { name: call.name, result }, {
         turn: cursor.turn,
         callId: call.id,
       });
@@ -140,7 +141,7 @@ async function _quantum(
       p.usage.invalidTurns = cursor.invalid === cursor.calls.length ? p.usage.invalidTurns + 1 : 0;
       // A script is exact and free: the limit guards against a real model
       // that loops (and bills) on malformed calls.
-      if (p.usage.invalidTurns >= 2 && k._image(p).model.provider !== "scripted") {
+      if (p.usage.invalidTurns >= 2 && k.spawner.image(p).model.provider !== "scripted") {
         return _fail(
           k,
           batch,
@@ -150,9 +151,9 @@ async function _quantum(
       }
     }
     if (_running(p)) {
-      k._transition(batch, p, "runnable");
+      k.lifecycle.transition(batch, p, "runnable");
     } else {
-      k._saveProcess(batch, p);
+      k.records.saveProcess(batch, p);
     }
   } catch (error) {
     if (_running(p)) {
@@ -165,14 +166,14 @@ async function _quantum(
     // must not clear the count of a quantum that may yet bring the kernel down).
     if (p.recoveries > 0) {
       p.recoveries = 0;
-      k._saveProcess(batch, p);
+      k.records.saveProcess(batch, p);
     }
     // A quantum that leaves the process runnable, with results that are safe
     // to redo, goes on without waiting for its batch: the next quantum's
     // first commit (made before any effect) lands after it. One durable
     // commit per step instead of two.
-    if (p.state === "runnable" && !batch.mustAwait) k._commitBehind(batch, p.pid);
-    else await k._commit(batch);
+    if (p.state === "runnable" && !batch.mustAwait) k.lifecycle.commitBehind(batch, p.pid);
+    else await k.records.commit(batch);
   }
 }
 
@@ -188,7 +189,7 @@ function _running(p: ProcessRecord): boolean {
 }
 
 function _fail(k: Kernel, batch: Batch, p: ProcessRecord, reason: string): void {
-  k._transition(batch, p, "failed", { reason });
+  k.lifecycle.transition(batch, p, "failed", { reason });
 }
 
 function _budgetExceeded(k: Kernel, p: ProcessRecord): string | null {
@@ -225,8 +226,8 @@ async function _modelTurn(
   signal: AbortSignal,
   batch: Batch,
 ): Promise<ModelResponse | null> {
-  const image = k._image(p);
-  const provider = k._models.get(image.model.provider);
+  const image = k.spawner.image(p);
+  const provider = k.models.get(image.model.provider);
   const turn = p.cursor === null ? 0 : p.cursor.turn + 1;
   if (provider === undefined) {
     _fail(k, batch, p, `no model provider '${image.model.provider}' is configured`);
@@ -237,7 +238,7 @@ async function _modelTurn(
     const name = "name" in image.model ? image.model.name ?? "" : "";
     const resource = `model:${image.model.provider}/${name}`;
     const { decision, grant } = k.authorizer.decide(p.pid, resource, "call");
-    k._audit(batch, {
+    k.records.audit(batch, {
       actor: `pid:${p.pid}`,
       action: "model.complete",
       pid: p.pid,
@@ -259,7 +260,7 @@ async function _modelTurn(
     // decision and the spend are durable before the model is asked.
     if (grant !== null && grant.uses !== null) {
       grant.uses -= 1;
-      k._saveGrant(batch, grant);
+      k.records.saveGrant(batch, grant);
     }
   }
   const tools = [..._toolSpecs(k, p), ...await mcpToolSpecs(k, p, batch)];
@@ -318,7 +319,7 @@ async function _modelTurn(
     }
     reserveModelCall(k, batch, p, worstCase(estimate));
   }
-  if (image.model.provider !== "scripted") await k._commit(batch);
+  if (image.model.provider !== "scripted") await k.records.commit(batch);
   let response: ModelResponse;
   try {
     response = await provider.complete({
@@ -348,7 +349,7 @@ async function _modelTurn(
   }));
   const tokens = response.usage.inputTokens + response.usage.outputTokens;
   const cost = price === null ? 0 : toMicroUsd(costOf(response.usage, price));
-  k._journal(batch, p.pid, "model.response", {
+  k.records.journal(batch, p.pid, "model.response", {
     text: response.text,
     calls,
     usage: response.usage,
@@ -360,7 +361,7 @@ async function _modelTurn(
   p.usage.steps += 1;
   // The hold (if any) gives way to the real usage, here and in every subtree above.
   settleModelCall(k, batch, p, { tokens, costMicroUsd: cost });
-  k._saveProcess(batch, p);
+  k.records.saveProcess(batch, p);
   return response;
 }
 
@@ -378,7 +379,7 @@ function _budgetScopes(k: Kernel, p: ProcessRecord): BudgetScope[] {
     used: { tokens: p.usage.tokens, costUsd: p.usage.costMicroUsd / 1e6 },
     reserved: { tokens: p.usage.reservedTokens, costUsd: p.usage.reservedCostMicroUsd / 1e6 },
   }];
-  for (const q of [p, ...p.lineage.map((a) => k._procs.get(a))]) {
+  for (const q of [p, ...p.lineage.map((a) => k.procs.find(a))]) {
     if (q === undefined) continue;
     const { subtreeTokens, subtreeCostUsd } = q.budgets;
     if (subtreeTokens === undefined && subtreeCostUsd === undefined) continue;
@@ -418,7 +419,7 @@ function _keepElided(
   for (const e of elided) {
     if (k.objects.find(ns, e.name) !== undefined) continue;
     const r = e.result;
-    k._putObject(batch, {
+    k.objectWriter.put(batch, {
       namespace: ns,
       name: e.name,
       type: "tool_result",
@@ -531,7 +532,7 @@ async function _runHosted(
 ): Promise<ToolResult | typeof WAITING> {
   const hosted = what.tool;
   if (first) {
-    k._journal(batch, p.pid, "tool.start", {
+    k.records.journal(batch, p.pid, "tool.start", {
       name: call.name,
       args: call.args ?? null,
       hash: hosted.hash,
@@ -547,7 +548,7 @@ async function _runHosted(
     deadlineMs: k.toolDeadlineMs,
     grants: k.grants.of(p.pid),
     audit: (record) =>
-      k._audit(batch, {
+      k.records.audit(batch, {
         actor: "kernel:sandbox",
         action: record.action,
         pid: p.pid,
@@ -558,7 +559,7 @@ async function _runHosted(
         detail: record.detail,
       }),
     log: (line) =>
-      k._journal(batch, p.pid, "tool.log", { line: line.slice(0, 4000) }, {
+      k.records.journal(batch, p.pid, "tool.log", { line: line.slice(0, 4000) }, {
         turn,
         callId: call.id,
       }),
@@ -573,7 +574,7 @@ async function _runHosted(
   });
   if (waiting) return WAITING;
   if (result.hash !== null && result.hash !== hosted.hash) {
-    k._journal(batch, p.pid, "tool.start", {
+    k.records.journal(batch, p.pid, "tool.start", {
       name: call.name,
       hash: result.hash,
       note: "the file changed; this content ran",

@@ -27,15 +27,16 @@ import { canonicalJson, sha256Hex } from "../audit/canonical_json.ts";
 import { isLive } from "../capability/capability.ts";
 import { Batch } from "../engine/batch.ts";
 import type { KernelCore } from "../kernel_core.ts";
+
+/** The services a purge reads and writes with. */
+type Kernel = Pick<
+  KernelCore,
+  "clock" | "grants" | "human" | "objects" | "procs" | "records" | "store"
+>;
+import { listHumanRequests } from "../human/human_queue.ts";
 import { isTerminal } from "../process/lifecycle.ts";
-import type {
-  JournalEntry,
-  ObjectRecord,
-  Pid,
-  ProcessRecord,
-  PurgedBody,
-  Retention,
-} from "../types.ts";
+import { purgeDue } from "./retention.ts";
+import type { JournalEntry, ObjectRecord, Pid, PurgedBody } from "../types.ts";
 
 const _encoder = new TextEncoder();
 
@@ -60,22 +61,6 @@ export function bodyText(value: string | PurgedBody): string {
     : `[purged: sha256 ${value.sha256}, ${value.size} bytes]`;
 }
 
-/**
- * The retention of a new process: `purge_on_exit` when the kernel, the image
- * or the parent says so (an operator's setting is a floor, and a child never
- * keeps what its parent may not), else `keep`.
- */
-export function resolveRetention(
-  ...sources: readonly (Retention | null | undefined)[]
-): Retention {
-  return sources.includes("purge_on_exit") ? "purge_on_exit" : "keep";
-}
-
-/** Whether a process's bodies are still to be purged. */
-export function purgeDue(p: ProcessRecord): boolean {
-  return p.retention === "purge_on_exit" && p.purgedAt === null && isTerminal(p.state);
-}
-
 /** What a purge did (the detail of its `process.purge` audit record). */
 export interface PurgeReport {
   pid: Pid;
@@ -97,8 +82,8 @@ export interface PurgeReport {
  * writes with no await in between, so the process's state cannot change
  * under it.
  */
-export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport | null> {
-  const p = k._proc(pid);
+export async function purgeProcess(k: Kernel, pid: Pid): Promise<PurgeReport | null> {
+  const p = k.procs.get(pid);
   if (!purgeDue(p)) return null;
   const namespace = `proc/${pid}`;
   const journal = await k.store.readJournal(pid);
@@ -142,14 +127,14 @@ export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport
     }
     report.objects++;
   }
-  for (const r of k.humanRequests({ pid })) {
+  for (const r of listHumanRequests(k, { pid })) {
     const value = r.value ?? null; // an outcome answered `happened`: the call's result
     if (
       isPurged(r.preview) && (r.answer === null || isPurged(r.answer)) &&
       (value === null || isPurged(value))
     ) continue;
-    k._saveHuman(batch, {
-      ...k._human.get(r.id)!,
+    k.records.saveHuman(batch, {
+      ...k.human.get(r.id)!,
       preview: purgedBody(r.preview),
       answer: r.answer === null ? null : purgedBody(r.answer),
       ...(value === null ? {} : { value: purgedBody(value) }),
@@ -159,8 +144,8 @@ export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport
   p.goal = purgedBody(p.goal);
   if (p.result !== null) p.result = purgedBody(p.result);
   p.purgedAt = k.clock.now();
-  k._saveProcess(batch, p);
-  k._audit(batch, {
+  k.records.saveProcess(batch, p);
+  k.records.audit(batch, {
     actor: "kernel:retention",
     action: "process.purge",
     pid,
@@ -175,7 +160,7 @@ export async function purgeProcess(k: KernelCore, pid: Pid): Promise<PurgeReport
   batch.then(() => {
     for (const o of purgedLatest) if (k.objects.get(o.oid) !== undefined) k.objects.put(o);
   });
-  await k._commit(batch);
+  await k.records.commit(batch);
   return report;
 }
 
@@ -192,14 +177,14 @@ function _purgedEntry(e: JournalEntry): JournalEntry | null {
 }
 
 /** Why something beside this process can still reach an object, or null. */
-function _reachedElsewhere(k: KernelCore, pid: Pid, o: ObjectRecord): string | null {
+function _reachedElsewhere(k: Kernel, pid: Pid, o: ObjectRecord): string | null {
   for (const linker of k.objects.all()) {
     if (linker.namespace !== o.namespace && linker.links.some((l) => l.oid === o.oid)) {
       return `linked from ${linker.namespace}/${linker.name}`;
     }
   }
   const now = k.clock.now();
-  for (const q of k._procs.values()) {
+  for (const q of k.procs.values()) {
     if (q.pid === pid || isTerminal(q.state)) continue;
     for (const g of k.grants.of(q.pid)) {
       if (!isLive(g, now) || g.effect === "deny") continue;

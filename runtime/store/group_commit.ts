@@ -6,7 +6,7 @@
  * next group.
  *
  * A batch handed over "behind" (its maker does not wait for it: see
- * `Kernel._commitBehind`) does not start a group of its own: it rides with
+ * `ProcessLifecycle.commitBehind`) does not start a group of its own: it rides with
  * the next batch that does, or goes after `behindMs` at the latest. A step
  * of a process then costs one durable commit instead of two.
  *
