@@ -210,7 +210,9 @@ export class Forwarder implements Disposable {
     if (await queue.expire(id)) {
       throw libosError(
         "ETIMEDOUT",
-        `Cannot ${what} on ${target}: the kernel that runs it did not take the command within ${FORWARD_TIMEOUT_MS} ms; nothing was done (command ${id} expired)`,
+        `Cannot ${what} on ${target}: the kernel that runs it did not take the command within ${FORWARD_TIMEOUT_MS} ms; nothing was ${
+          payload.kind === "spawn" ? "spawned" : "done"
+        } (command ${id} expired)`,
         pid === null ? {} : { pid },
       );
     }
