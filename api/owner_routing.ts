@@ -11,7 +11,10 @@
  */
 import { Buffer } from "node:buffer";
 import type { Context, MiddlewareHandler } from "hono";
-import type { ApiEnv } from "./context.ts";
+import type { ApiContext, ApiEnv } from "./context.ts";
+import { type LibosError, libosError } from "../runtime/mod.ts";
+import { RevisionMismatch } from "./revision.ts";
+import type { Principal } from "./token_store.ts";
 import {
   checkpointPid,
   findHumanRequest,
@@ -68,4 +71,40 @@ export function atOwner(ownerOf: OwnerOf): MiddlewareHandler<ApiEnv> {
     if (command !== null) c.set("commandAnswered", true);
     return res;
   };
+}
+
+/**
+ * A call of an API route on the kernel that owns `pid`, for a caller that
+ * is not a route (an MCP tool): null when this kernel runs the process (or
+ * the store has one kernel) — the caller then acts here — else the owner's
+ * answer, its JSON body on success, its error thrown again.
+ */
+export async function callAtOwner(
+  ctx: ApiContext,
+  principal: Principal,
+  pid: string,
+  call: { method: string; path: string; body?: unknown; ifMatch?: string },
+): Promise<unknown> {
+  const { kernel, forwarder } = ctx;
+  if (!kernel.store.shared || kernel.store.forwarded === undefined) return null;
+  if (ownsProcess(kernel, pid)) return null;
+  await findProcess(kernel, pid);
+  const body = call.body === undefined ? null : JSON.stringify(call.body);
+  const res = await forwarder.request(pid, {
+    method: call.method,
+    path: call.path,
+    headers: {
+      ...(body === null ? {} : { "content-type": "application/json" }),
+      ...(call.ifMatch === undefined ? {} : { "if-match": call.ifMatch }),
+    },
+    body: body === null ? null : Buffer.from(body).toString("base64"),
+    principal,
+  }, null);
+  const json = await res.json().catch(() => null);
+  if (res.ok) return json;
+  if (res.status === 412 && json?.current !== undefined) throw new RevisionMismatch(json.current);
+  throw libosError(
+    (json?.error?.code ?? "EINTERNAL") as LibosError["code"],
+    json?.error?.message ?? `Cannot ${call.method} ${call.path}: the owner answered ${res.status}`,
+  );
 }

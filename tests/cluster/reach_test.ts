@@ -5,7 +5,8 @@
  * process kernel A runs (forwarded to A, served there as the caller), reads
  * its grants, checkpoints and objects from the store, and streams its state
  * changes and human requests on `GET /v1/events`; an Idempotency-Key sent to
- * two kernels runs once. Skipped with a printed reason when PostgreSQL is
+ * two kernels runs once; forwarded rows are kept tidy; the MCP tools reach
+ * the cluster as the routes do. Skipped with a printed reason when PostgreSQL is
  * absent (see runtime/testing/postgres_testing.ts).
  */
 import assert from "node:assert/strict";
@@ -20,6 +21,8 @@ import {
   testPostgresUrl,
 } from "../../runtime/testing/postgres_testing.ts";
 import { call, scripted } from "../helpers.ts";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 const ignore = await skipPostgres();
 
@@ -356,5 +359,100 @@ clusterTest(
     // The orphan was answered just now: kept for its sender to read.
     assert.equal((await queue.read("fw_orphan"))?.state, "done");
     assert.match(a.output(), /API on/);
+  },
+);
+
+/** An MCP client of `node`'s `/mcp` as the admin. */
+async function mcpClient(node: Node): Promise<Client & AsyncDisposable> {
+  const client = new Client({ name: "libos-cluster-test", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${node.url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${CLUSTER_ADMIN}` } },
+  });
+  await client.connect(transport);
+  return Object.assign(client, { [Symbol.asyncDispose]: () => client.close() });
+}
+
+/** A tool call's structured answer, or its error code. */
+// deno-lint-ignore no-explicit-any -- answers of many shapes, read field by field
+async function tool(client: Client, name: string, args: Record<string, unknown>): Promise<any> {
+  const r = await client.callTool({ name, arguments: args });
+  const value = (r.structuredContent ?? {}) as Record<string, unknown>;
+  if (r.isError !== true) return value;
+  return { errorCode: (value["error"] as { code: string }).code };
+}
+
+clusterTest(
+  "the MCP tools of kernel B list, answer and signal kernel A's processes through A, its resources list and read them; spawn_process is placed",
+  async (dir, url) => {
+    await using a = await startNode(dir, url, "a");
+    const registered = await req(a, "POST", "/v1/images", {
+      body: scripted([call("sleep", { ms: 600_000 }), call("exit", { result: null })]),
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.json));
+    const asker = await req(a, "POST", "/v1/processes", {
+      body: {
+        image: scripted([
+          call("create_object", { name: "n", type: "note", payload: { text: "on a" } }),
+          call("ask_human", { question: "go?" }),
+          call("exit", { result: null }),
+        ], { tools: ["*"], capabilities: [{ resource: "human:operator", rights: ["ask"] }] }),
+        goal: "ask",
+      },
+    });
+    const sleeper = await req(a, "POST", "/v1/processes", {
+      body: { image: registered.json.id, goal: "sleep" },
+    });
+    assert.deepEqual([asker.status, sleeper.status], [201, 201]);
+    for (const pid of [asker.json.pid, sleeper.json.pid]) {
+      const w = await req(a, "GET", `/v1/processes/${pid}/wait?timeoutMs=20000`);
+      assert.equal(w.json.process.state, "waiting");
+    }
+    await using b = await startNode(dir, url, "b");
+    await using onA = await mcpClient(a);
+    await using onB = await mcpClient(b);
+
+    // Placed: A runs two live processes, B none; A's spawn_process lands on B.
+    const spawned = await tool(onA, "spawn_process", { image: registered.json.id, goal: "mcp" });
+    assert.ok(spawned.pid !== undefined, JSON.stringify(spawned));
+    const bId = (await req(b, "GET", "/v1/cluster")).json.self;
+    const view = (await req(b, "GET", "/v1/cluster")).json;
+    assert.equal(
+      view.kernels.find((k: { id: string }) => k.id === bId).liveProcesses,
+      1,
+      JSON.stringify(view),
+    );
+
+    const listed = await tool(onB, "list_human_requests", { state: "pending" });
+    assert.deepEqual(listed.requests.map((r: { pid: string }) => r.pid), [asker.json.pid]);
+    const r = listed.requests[0];
+    const stale = await tool(onB, "answer_human_request", {
+      id: r.id,
+      decision: "answer",
+      answer: "yes",
+      previewSha256: r.previewSha256,
+      revision: "0000",
+    });
+    assert.equal(stale.errorCode, "EREVISION");
+    const answered = await tool(onB, "answer_human_request", {
+      id: r.id,
+      decision: "answer",
+      answer: "yes",
+      previewSha256: r.previewSha256,
+      revision: r.revision,
+    });
+    assert.equal(answered.state, "answered", JSON.stringify(answered));
+    assert.match(answered.decidedBy, /^token:/);
+    const killed = await tool(onB, "signal_process", { pid: sleeper.json.pid, signal: "kill" });
+    assert.equal(killed.state, "killed", JSON.stringify(killed));
+    assert.equal((await req(a, "GET", `/v1/processes/${sleeper.json.pid}`)).json.state, "killed");
+
+    // Resources: A's processes' journals are listed on B, A's object read through B.
+    const resources = (await onB.listResources()).resources.map((x: { uri: string }) => x.uri);
+    assert.ok(resources.includes(`libos://journal/${asker.json.pid}`), JSON.stringify(resources));
+    const objects = await req(a, "GET", `/v1/processes/${asker.json.pid}/objects`);
+    const oid = objects.json.objects[0].oid;
+    const read = await onB.readResource({ uri: `libos://objects/${oid}` });
+    const content = read.contents[0] as { text: string };
+    assert.deepEqual(JSON.parse(content.text).payload, { text: "on a" });
   },
 );
