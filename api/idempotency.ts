@@ -14,6 +14,15 @@
  * process spawned, the child forked, the request answered, … as it stands
  * now); see {@linkcode _REBUILD}.
  *
+ * On a shared store (a cluster, docs/cluster.md) "still running" is
+ * cluster-wide: before the command runs, its record is claimed in the store
+ * as `running` for this kernel (`CommandLedger.claim`, one conditional
+ * upsert), so the same key sent to another kernel meanwhile gets `EBUSY`
+ * too. The claim becomes `pending` with the first effect batch, `done` with
+ * the answer; a command that answered 5xx or committed nothing releases it;
+ * the claim of a kernel that died (declared dead once its lease expired)
+ * with nothing committed is void: the next retry claims it and runs.
+ *
  * @module
  */
 import { createHash } from "node:crypto";
