@@ -10,7 +10,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { ApiEnv } from "./context.ts";
 import { errorResponse } from "./http_errors.ts";
-import { type Role, roleAllows } from "./token_store.ts";
+import { type Principal, type Role, roleAllows } from "./token_store.ts";
+import { FORWARDED_AS_HEADER, forwardedPrincipal } from "./forwarded_as.ts";
 
 /** The middleware for a route needing `access`. */
 export function authorize(access: Role | "public"): MiddlewareHandler<ApiEnv> {
@@ -18,7 +19,13 @@ export function authorize(access: Role | "public"): MiddlewareHandler<ApiEnv> {
     if (access === "public") return await next();
     const header = c.req.header("authorization") ?? "";
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    const principal = m === null ? null : c.var.ctx.tokens.authenticate(m[1]!);
+    // A request another kernel forwarded here is its caller's (api/forwarded_as.ts).
+    const as = c.req.header(FORWARDED_AS_HEADER);
+    const principal: Principal | null = as !== undefined
+      ? forwardedPrincipal(as)
+      : m === null
+      ? null
+      : c.var.ctx.tokens.authenticate(m[1]!);
     if (principal === null) {
       return errorResponse(c, 401, {
         code: "EAUTH",

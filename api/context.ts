@@ -7,7 +7,7 @@
  */
 import type { Actor, CommandRecord, Kernel } from "../runtime/mod.ts";
 import type { EventHub } from "./event_hub.ts";
-import type { Forwarder } from "./cluster_reach.ts";
+import type { Forwarder } from "./forwarder.ts";
 import type { Principal, TokenStore } from "./token_store.ts";
 
 /** Limits and settings of a control plane; every field documents its default. */
@@ -43,7 +43,7 @@ export interface ApiContext {
   limits: ApiLimits;
   /** Aborted when the control plane closes: long polls answer at once. */
   closing: AbortSignal;
-  /** Forwards signals and decisions to the kernel that runs their process (docs/cluster.md). */
+  /** Forwards what acts on another kernel's process to that kernel (docs/cluster.md). */
   forwarder: Forwarder;
 }
 

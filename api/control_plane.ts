@@ -21,7 +21,7 @@ import { capabilityRoutes } from "./routes/capabilities.ts";
 import { checkpointRoutes } from "./routes/checkpoints.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { humanRoutes } from "./routes/human.ts";
-import { Forwarder } from "./cluster_reach.ts";
+import { Forwarder } from "./forwarder.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { memoryRoutes } from "./routes/memory.ts";
 import { processRoutes } from "./routes/processes.ts";
@@ -116,7 +116,8 @@ export class ControlPlane implements AsyncDisposable {
       },
     });
     const plane = new ControlPlane(kernel, tokens, events, app);
-    const forwarder = new Forwarder(kernel);
+    // Requests forwarded here by other kernels are served through these routes.
+    const forwarder = new Forwarder(kernel, async (request) => await app.fetch(request));
     plane.#closing.signal.addEventListener("abort", () => forwarder[Symbol.dispose](), {
       once: true,
     });

@@ -5,13 +5,25 @@
  * `Last-Event-ID` receives what it missed. Each event is encoded once, as the
  * server-sent-event frame every client receives.
  *
+ * On a cluster (a shared store) the hub also streams the process state
+ * changes and human requests of the other kernels' processes, from their
+ * notices (runtime/cluster/notifier.ts): a process event when a notice
+ * shows a state other than the last one this hub saw of the process (its
+ * `from` is that last state, null when none was seen; `reason` is null —
+ * read the process for it; `kernel` names the owner), and a human event with
+ * the request as the store holds it when the notice arrives. Audit records
+ * and model deltas stay the owning kernel's.
+ *
  * Ids are `<boot>-<n>`: `boot` names this hub's lifetime, so an id from an
  * earlier server (or one older than the ring) is recognised as a gap, and the
  * client is told to reload instead of silently missing events.
  *
  * @module
  */
-import type { Kernel, KernelEvent } from "../runtime/mod.ts";
+import type { ClusterNotice, Kernel, KernelEvent } from "../runtime/mod.ts";
+
+/** How many other kernels' processes the hub remembers the last state of. */
+const _REMOTE_STATES = 10_000;
 
 /** The event types the API streams. */
 export const EVENT_TYPES = ["process", "human", "audit", "model.delta"] as const;
@@ -56,6 +68,12 @@ export class EventHub implements Disposable {
   /** The owner listeners added now are counted for (see {@linkcode openAs}). */
   #opening: string | null = null;
   readonly #sub: Disposable;
+  readonly #notices: Disposable | null = null;
+  /** The last state seen of other kernels' processes, oldest first. */
+  readonly #remote = new Map<string, string>();
+  /** Remote events in the order their notices came (a human request is read first). */
+  #remoteChain: Promise<void> = Promise.resolve();
+  readonly #kernel: Kernel;
   #n = 0;
   #closed = false;
 
@@ -64,7 +82,39 @@ export class EventHub implements Disposable {
     if (!Number.isInteger(this.#capacity) || this.#capacity < 1) {
       throw new RangeError("Cannot create an event hub: capacity must be a positive integer");
     }
+    this.#kernel = kernel;
     this.#sub = kernel.subscribe((e) => this.#onKernelEvent(e));
+    if (kernel.store.shared) this.#notices = kernel.onNotice((n) => this.#onNotice(n));
+  }
+
+  /** Another kernel's process state or human request, as a notice tells it. */
+  #onNotice(n: ClusterNotice): void {
+    const k = this.#kernel;
+    if (this.#closed || n.kernel === k.kernelId) return;
+    if (n.kind === "process") {
+      const from = this.#remote.get(n.pid) ?? null;
+      if (from === n.state) return;
+      this.#remote.delete(n.pid);
+      this.#remote.set(n.pid, n.state);
+      if (this.#remote.size > _REMOTE_STATES) {
+        this.#remote.delete(this.#remote.keys().next().value!);
+      }
+      this.#remoteChain = this.#remoteChain.then(() =>
+        this.#emit("process", n.pid, {
+          pid: n.pid,
+          from,
+          state: n.state,
+          reason: null,
+          kernel: n.kernel,
+        })
+      );
+    } else if (n.kind === "human") {
+      const read = k.store.readHumanRequests({ ids: [n.id] });
+      this.#remoteChain = this.#remoteChain.then(async () => {
+        const [request] = await read.catch(() => []);
+        if (request !== undefined) this.#emit("human", request.pid, request);
+      });
+    }
   }
 
   /** The id of the newest event (`<boot>-0` before any). */
@@ -106,6 +156,11 @@ export class EventHub implements Disposable {
       default:
         return;
     }
+    this.#emit(type, pid, data);
+  }
+
+  #emit(type: EventType, pid: string | null, data: unknown): void {
+    if (this.#closed) return;
     const n = ++this.#n;
     const event: HubEvent = {
       n,
@@ -193,6 +248,7 @@ export class EventHub implements Disposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#sub[Symbol.dispose]();
+    this.#notices?.[Symbol.dispose]();
     const closers = [...this.#closers];
     this.#listeners.clear();
     this.#closers.clear();

@@ -14,6 +14,15 @@
  * process spawned, the child forked, the request answered, … as it stands
  * now); see {@linkcode _REBUILD}.
  *
+ * On a shared store (a cluster, docs/cluster.md) "still running" is
+ * cluster-wide: before the command runs, its record is claimed in the store
+ * as `running` for this kernel (`CommandLedger.claim`, one conditional
+ * upsert), so the same key sent to another kernel meanwhile gets `EBUSY`
+ * too. The claim becomes `pending` with the first effect batch, `done` with
+ * the answer; a command that answered 5xx or committed nothing releases it;
+ * the claim of a kernel that died (declared dead once its lease expired)
+ * with nothing committed is void: the next retry claims it and runs.
+ *
  * @module
  */
 import { createHash } from "node:crypto";
@@ -21,21 +30,18 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { CommandRecord, CommandResponse, Kernel } from "../runtime/mod.ts";
 import type { ApiEnv } from "./context.ts";
 import { errorResponse } from "./http_errors.ts";
+import { keepResponse, REPLAYED_HEADER } from "./kept_response.ts";
 import { etag, withRevision } from "./revision.ts";
-import { findProcess } from "./cluster_reach.ts";
+import { findHumanRequest, findProcess, processCheckpoints } from "./cluster_reach.ts";
 
 /** The request header naming a command's key. */
 export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
-/** The response header of an answer replayed from a stored command. */
-export const REPLAYED_HEADER = "Idempotent-Replayed";
+export { keepResponse, REPLAYED_HEADER };
 /** How long a key is kept by default: 24 hours. */
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** 1–255 printable ASCII characters. */
 const _KEY = /^[\x20-\x7e]{1,255}$/;
-
-/** The headers of an answer worth keeping. */
-const _KEPT_HEADERS = ["content-type", "etag", "location"];
 
 /** The middleware of a mutating route (after authorization, before validation). */
 export function idempotency(): MiddlewareHandler<ApiEnv> {
@@ -60,16 +66,8 @@ export function idempotency(): MiddlewareHandler<ApiEnv> {
     const found = await kernel.commands.lookup(id);
     if (found.found === "running") return _busy(c, key);
     if (found.found === "stored") {
-      const mismatch = _mismatch(found.record, request);
-      if (mismatch !== null) {
-        return errorResponse(c, 422, {
-          code: "EIDEMPOTENCY",
-          message: `Cannot reuse ${IDEMPOTENCY_KEY_HEADER} '${key}': it was sent with ${mismatch}`,
-        });
-      }
-      if (found.record.response !== null) return _replay(found.record.response);
-      const rebuilt = await _rebuild(c, kernel, found.record);
-      if (rebuilt !== "rerun") return rebuilt;
+      const answer = await _answerStored(c, kernel, found.record, request);
+      if (answer !== "rerun") return answer;
     }
 
     const now = kernel.clock.now();
@@ -85,20 +83,54 @@ export function idempotency(): MiddlewareHandler<ApiEnv> {
       response: null,
     };
     if (kernel.commands.isRunning(id)) return _busy(c, key); // a retry raced the lookup
+    // On a shared store the key is claimed for this kernel before it runs:
+    // the same key sent to another kernel at once finds it running.
+    const claim = await kernel.commands.claim(record, kernel.kernelId);
+    if (!claim.claimed) {
+      if (claim.found.found !== "stored") return _busy(c, key);
+      const answer = await _answerStored(c, kernel, claim.found.record, request);
+      return answer === "rerun" ? _busy(c, key) : answer;
+    }
     c.set("command", record);
-    const { record: stamped } = await kernel.commands.run(record, async () => await next());
-    if (c.res.status >= 500) return; // not kept: a retry runs again (or is rebuilt)
-    if (c.get("commandAnswered") === true) return; // the kernel that applied it wrote it
-    const instead = c.get("replayInstead");
-    await kernel.commands.finish(
-      stamped,
-      instead === undefined ? await _keep(c.res) : {
-        status: instead.status,
-        body: JSON.stringify({ error: instead.error }),
-        headers: { "content-type": "application/json" },
-      },
-    );
+    let kept = false;
+    try {
+      const { record: stamped } = await kernel.commands.run(record, async () => await next());
+      if (c.res.status >= 500) return; // not kept: a retry runs again (or is rebuilt)
+      kept = true;
+      if (c.get("commandAnswered") === true) return; // the kernel that applied it wrote it
+      const instead = c.get("replayInstead");
+      await kernel.commands.finish(
+        stamped,
+        instead === undefined ? await keepResponse(c.res) : {
+          status: instead.status,
+          body: JSON.stringify({ error: instead.error }),
+          headers: { "content-type": "application/json" },
+        },
+      );
+    } finally {
+      // Not answered: the claim goes (unless an effect committed, which made it pending).
+      if (!kept) await kernel.commands.release(id, kernel.kernelId).catch(() => {});
+    }
   };
+}
+
+/** A retry's answer from the stored record: replayed, rebuilt, refused, or run again. */
+async function _answerStored(
+  c: Context<ApiEnv>,
+  kernel: Kernel,
+  record: CommandRecord,
+  request: { method: string; route: string; path: string; bodySha256: string },
+): Promise<Response | "rerun"> {
+  const mismatch = _mismatch(record, request);
+  if (mismatch !== null) {
+    return errorResponse(c, 422, {
+      code: "EIDEMPOTENCY",
+      message:
+        `Cannot reuse ${IDEMPOTENCY_KEY_HEADER} '${record.key}': it was sent with ${mismatch}`,
+    });
+  }
+  if (record.response !== null) return _replay(record.response);
+  return await _rebuild(c, kernel, record);
 }
 
 function _busy(c: Context<ApiEnv>, key: string): Response {
@@ -119,16 +151,6 @@ function _mismatch(
   }
   if (stored.bodySha256 !== retry.bodySha256) return "another body";
   return null;
-}
-
-/** The answer to keep for a command. */
-async function _keep(res: Response): Promise<CommandResponse> {
-  const headers: Record<string, string> = {};
-  for (const name of _KEPT_HEADERS) {
-    const value = res.headers.get(name);
-    if (value !== null) headers[name] = value;
-  }
-  return { status: res.status, body: await res.clone().text(), headers };
 }
 
 function _replay(response: CommandResponse): Response {
@@ -164,20 +186,26 @@ const _REBUILD: Record<
       ? "rerun"
       : { status: 201, body: { pid, process: await findProcess(kernel, pid) } };
   },
-  "POST /v1/processes/:pid/fork": (kernel, params, refs) => {
+  // The process may be another kernel's (the command was forwarded to it).
+  "POST /v1/processes/:pid/fork": async (kernel, params, refs) => {
     const pid = refs.processes.find((p) => p !== params["pid"]);
-    return pid === undefined ? "rerun" : { status: 201, body: { pid, process: kernel.get(pid) } };
+    return pid === undefined
+      ? "rerun"
+      : { status: 201, body: { pid, process: await findProcess(kernel, pid) } };
   },
-  "POST /v1/processes/:pid/signal": (kernel, params) => {
-    const p = withRevision(kernel.get(params["pid"]!));
+  "POST /v1/processes/:pid/signal": async (kernel, params) => {
+    const p = withRevision(await findProcess(kernel, params["pid"]!));
     return { status: 200, body: p, etag: etag(p.revision) };
   },
-  "POST /v1/human/:id": (kernel, params) => {
-    const r = withRevision(kernel.humanRequest(params["id"]!));
+  "POST /v1/human/:id": async (kernel, params) => {
+    const r = withRevision(await findHumanRequest(kernel, params["id"]!));
     return { status: 200, body: r, etag: etag(r.revision) };
   },
-  "POST /v1/processes/:pid/capabilities": (kernel, _params, refs) => {
-    const g = refs.grants[0] === undefined ? undefined : kernel.grants.get(refs.grants[0]);
+  "POST /v1/processes/:pid/capabilities": async (kernel, _params, refs) => {
+    const id = refs.grants[0];
+    const g = id === undefined
+      ? undefined
+      : kernel.grants.get(id) ?? (await kernel.store.readGrants({ ids: [id] }))[0];
     return g === undefined ? null : { status: 201, body: g };
   },
   "POST /v1/images": (kernel, _params, refs) => {
@@ -186,7 +214,7 @@ const _REBUILD: Record<
   },
   "POST /v1/processes/:pid/checkpoints": async (kernel, params, refs) => {
     const id = refs.checkpoints[0];
-    const info = (await kernel.listCheckpoints(params["pid"]!)).find((c) => c.id === id);
+    const info = (await processCheckpoints(kernel, params["pid"]!)).find((c) => c.id === id);
     return info === undefined ? null : { status: 201, body: info };
   },
 };

@@ -14,6 +14,7 @@ import type { ApiEnv } from "./context.ts";
 import { errorResponse } from "./http_errors.ts";
 import { idempotency, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from "./idempotency.ts";
 import { ErrorSchema } from "./schemas.ts";
+import { atOwner, type OwnerOf } from "./owner_routing.ts";
 import type { Role } from "./token_store.ts";
 
 /** Who may call a route: a role (or a stronger one), or anyone. */
@@ -159,7 +160,10 @@ const _MUTATING = new Set(["post", "put", "patch", "delete"]);
  * `security` requirement and its `x-libos-role`; `errors` adds the error
  * answers (401 and 403 are added for every non-public route). A mutating
  * route (POST, PUT, PATCH, DELETE) also takes an `Idempotency-Key`
- * ({@linkcode idempotency}), documented with its 409 and 422 answers.
+ * ({@linkcode idempotency}), documented with its 409 and 422 answers. A
+ * route that acts on one process names how it is found (`owner`): on a
+ * cluster, another kernel's process is served by its owner
+ * ({@linkcode atOwner}; 504 when it does not answer in time).
  */
 export function apiRoute<
   const P extends string,
@@ -168,9 +172,11 @@ export function apiRoute<
   access: Access,
   config: R,
   errors: readonly ErrorStatus[] = [],
+  options: { owner?: OwnerOf } = {},
 ): R & { middleware: MiddlewareHandler<ApiEnv>[]; getRoutingPath(): string } {
   const mutating = _MUTATING.has(config.method) && access !== "public";
   const statuses: ErrorStatus[] = access === "public" ? [...errors] : [401, 403, ...errors];
+  if (options.owner !== undefined && !statuses.includes(504)) statuses.push(504);
   if (mutating) {
     for (const s of [409, 422] as const) if (!statuses.includes(s)) statuses.push(s);
   }
@@ -187,7 +193,11 @@ export function apiRoute<
     ...config,
     ...(request === undefined ? {} : { request }),
     responses: { ...responses, ...answers },
-    middleware: mutating ? [authorize(access), idempotency()] : [authorize(access)],
+    middleware: [
+      authorize(access),
+      ...(mutating ? [idempotency()] : []),
+      ...(options.owner === undefined ? [] : [atOwner(options.owner)]),
+    ],
     ...(access === "public" ? { security: [] } : { security: [{ bearer: [] }] }),
     [ACCESS_EXTENSION]: access,
   }) as unknown as R & { middleware: MiddlewareHandler<ApiEnv>[]; getRoutingPath(): string };

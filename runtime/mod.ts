@@ -81,6 +81,7 @@ export type {
   AuditQuery,
   ForwardedCommand,
   ForwardQueue,
+  GrantQuery,
   HumanQuery,
   JournalQuery,
   Mutation,

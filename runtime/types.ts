@@ -417,7 +417,14 @@ export interface CommandRecord {
   createdAt: number;
   /** After this (ms since the epoch) the record is forgotten. */
   expiresAt: number;
-  state: "pending" | "done";
+  /**
+   * `running`: claimed by a kernel of a shared store before it ran, nothing
+   * committed yet (see `Store.claimCommand`); `pending`: its effect
+   * committed; `done`: answered.
+   */
+  state: "running" | "pending" | "done";
+  /** The kernel that claimed it (`running` only). */
+  runner?: string;
   /** What the effect batch touched (set when that batch commits). */
   refs: CommandRefs | null;
   /** The answer (when `done`). */

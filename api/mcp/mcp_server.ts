@@ -126,9 +126,9 @@ export function mcpServerFor(ctx: ApiContext, principal: Principal, version: str
     resourceTemplates: [...RESOURCE_TEMPLATES],
   }));
 
-  server.setRequestHandler(ListResourcesRequestSchema, (request) => {
+  server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
     try {
-      return listResources(ctx.kernel, request.params?.cursor);
+      return await listResources(ctx.kernel, request.params?.cursor);
     } catch (error) {
       throw _protocolError(error);
     }

@@ -8,7 +8,8 @@
  */
 import type { Kernel } from "../../runtime/mod.ts";
 import { libosError } from "../../runtime/mod.ts";
-import { listProcesses, processJournal } from "../process_queries.ts";
+import { listClusterProcesses, processJournal } from "../process_queries.ts";
+import { findObject } from "../cluster_reach.ts";
 
 /** A resource template as `resources/templates/list` publishes it. */
 export interface McpResourceTemplate {
@@ -83,7 +84,7 @@ export function parseResourceUri(uri: string): ResourceTarget {
 export async function readResource(kernel: Kernel, target: ResourceTarget): Promise<unknown> {
   switch (target.kind) {
     case "object":
-      return kernel.object(target.oid);
+      return await findObject(kernel, target.oid);
     case "journal":
       return await processJournal(kernel, target.pid, {
         ...(target.after === undefined ? {} : { after: target.after }),
@@ -100,10 +101,10 @@ export const RESOURCE_PAGE = 100;
  * (objects are reached by oid, from `list_objects`). The cursor is the
  * index of the page's first process.
  */
-export function listResources(
+export async function listResources(
   kernel: Kernel,
   cursor: string | undefined,
-): { resources: { uri: string; name: string; mimeType: string }[]; nextCursor?: string } {
+): Promise<{ resources: { uri: string; name: string; mimeType: string }[]; nextCursor?: string }> {
   const start = cursor === undefined ? 0 : Number(cursor);
   if (!Number.isSafeInteger(start) || start < 0) {
     throw libosError(
@@ -111,7 +112,7 @@ export function listResources(
       `Cannot list resources: cursor '${cursor}' is not one this server gave`,
     );
   }
-  const processes = listProcesses(kernel);
+  const processes = await listClusterProcesses(kernel);
   const resources = processes.slice(start, start + RESOURCE_PAGE).map((p) => ({
     uri: `libos://journal/${p.pid}`,
     name: `journal of ${p.pid}`,

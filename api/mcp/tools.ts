@@ -17,7 +17,9 @@ import {
   processObjects,
   waitProcess,
 } from "../process_queries.ts";
-import { findProcess } from "../cluster_reach.ts";
+import { clusterHumanRequests, findHumanRequest, findProcess } from "../cluster_reach.ts";
+import { callAtOwner } from "../owner_routing.ts";
+import { placeSpawn } from "../placement.ts";
 import { checkIfMatch, withRevision } from "../revision.ts";
 import {
   DecisionBodySchema,
@@ -144,12 +146,12 @@ export const MCP_TOOLS: readonly McpTool[] = [
       "by state and pid; each carries its escaped preview and previewSha256.",
     role: "viewer",
     input: z.strictObject(HumanListQuery.shape),
-    run: ({ ctx }, args) => {
-      const requests = ctx.kernel.humanRequests({
+    run: async ({ ctx }, args) => {
+      const requests = (await clusterHumanRequests(ctx.kernel, {
         ...(args.state === undefined ? {} : { state: args.state }),
         ...(args.pid === undefined ? {} : { pid: args.pid }),
-      }).map(withRevision);
-      return Promise.resolve({ requests });
+      })).map(withRevision);
+      return { requests };
     },
   }),
   _tool({
@@ -165,12 +167,21 @@ export const MCP_TOOLS: readonly McpTool[] = [
       cwd: SpawnBodySchema.shape.cwd,
     }),
     run: async ({ ctx, principal }, args) => {
-      const p = await ctx.kernel.spawn({
+      const request = {
         image: args.image,
         goal: args.goal,
         ...(args.capabilities === undefined ? {} : { capabilities: args.capabilities }),
         ...(args.cwd === undefined ? {} : { cwd: args.cwd }),
-      }, actorOf(principal));
+      };
+      // Placed as POST /v1/processes places it (docs/cluster.md "Placement").
+      const there = await placeSpawn(ctx.kernel);
+      if (there !== null) {
+        return await ctx.forwarder.spawn(there, request, {
+          actor: actorOf(principal),
+          command: null,
+        });
+      }
+      const p = await ctx.kernel.spawn(request, actorOf(principal));
       return { pid: p.pid, process: p };
     },
   }),
@@ -182,14 +193,23 @@ export const MCP_TOOLS: readonly McpTool[] = [
     role: "operator",
     input: z.strictObject({ ...IdParams.shape, ...DecisionBodySchema.shape, revision }),
     run: async ({ ctx, principal }, args) => {
-      checkIfMatch(args.revision, ctx.kernel.humanRequest(args.id));
-      const r = await ctx.kernel.answer(args.id, {
+      const decision = {
         decision: args.decision,
         previewSha256: args.previewSha256,
         ...(args.answer === undefined ? {} : { answer: args.answer }),
         ...(args.scope === undefined ? {} : { scope: args.scope }),
-      }, actorOf(principal));
-      return withRevision(r);
+      };
+      // Another kernel's process: its owner decides, as POST /v1/human/{id} there.
+      const { pid } = await findHumanRequest(ctx.kernel, args.id);
+      const remote = await callAtOwner(ctx, principal, pid, {
+        method: "POST",
+        path: `/v1/human/${encodeURIComponent(args.id)}`,
+        body: decision,
+        ...(args.revision === undefined ? {} : { ifMatch: args.revision }),
+      });
+      if (remote !== null) return remote as object;
+      checkIfMatch(args.revision, ctx.kernel.humanRequest(args.id));
+      return withRevision(await ctx.kernel.answer(args.id, decision, actorOf(principal)));
     },
   }),
   _tool({
@@ -199,6 +219,14 @@ export const MCP_TOOLS: readonly McpTool[] = [
     role: "operator",
     input: z.strictObject({ ...PidParams.shape, ...SignalBodySchema.shape, revision }),
     run: async ({ ctx, principal }, args) => {
+      // Another kernel's process: its owner signals, as POST /v1/processes/{pid}/signal there.
+      const remote = await callAtOwner(ctx, principal, args.pid, {
+        method: "POST",
+        path: `/v1/processes/${encodeURIComponent(args.pid)}/signal`,
+        body: { signal: args.signal },
+        ...(args.revision === undefined ? {} : { ifMatch: args.revision }),
+      });
+      if (remote !== null) return remote as object;
       checkIfMatch(args.revision, ctx.kernel.get(args.pid));
       return withRevision(await ctx.kernel.signal(args.pid, args.signal, actorOf(principal)));
     },

@@ -17,6 +17,8 @@ import {
   Revision,
 } from "../schemas.ts";
 import { checkIfMatch, withRevision } from "../revision.ts";
+import { processGrants } from "../cluster_reach.ts";
+import { byGrant, byPid } from "../owner_routing.ts";
 
 const tag = ["capabilities"];
 
@@ -34,33 +36,41 @@ const list = apiRoute("viewer", {
   },
 }, [400, 404]);
 
-const grant = apiRoute("admin", {
-  method: "post",
-  path: "/v1/processes/{pid}/capabilities",
-  tags: tag,
-  summary: "Grant a capability to a process",
-  request: { params: PidParams, body: jsonBody(GrantSpecSchema) },
-  responses: { 201: jsonResponse(GrantSchema, "The grant") },
-}, [400, 404, 409, 413]);
-
-const revoke = apiRoute("admin", {
-  method: "delete",
-  path: "/v1/capabilities/{id}",
-  tags: tag,
-  summary: "Revoke a grant and every grant derived from it",
-  request: { params: IdParams, headers: IfMatchHeaders },
-  responses: {
-    200: jsonResponse(z.object({ revoked: z.array(GrantSchema) }), "The grants revoked now"),
+const grant = apiRoute(
+  "admin",
+  {
+    method: "post",
+    path: "/v1/processes/{pid}/capabilities",
+    tags: tag,
+    summary: "Grant a capability to a process",
+    request: { params: PidParams, body: jsonBody(GrantSpecSchema) },
+    responses: { 201: jsonResponse(GrantSchema, "The grant") },
   },
-}, [400, 404, 409, 412]);
+  [400, 404, 409, 413],
+  { owner: byPid },
+);
+
+const revoke = apiRoute(
+  "admin",
+  {
+    method: "delete",
+    path: "/v1/capabilities/{id}",
+    tags: tag,
+    summary: "Revoke a grant and every grant derived from it",
+    request: { params: IdParams, headers: IfMatchHeaders },
+    responses: {
+      200: jsonResponse(z.object({ revoked: z.array(GrantSchema) }), "The grants revoked now"),
+    },
+  },
+  [400, 404, 409, 412],
+  { owner: byGrant },
+);
 
 /** Registers the capability routes. */
 export function capabilityRoutes(app: OpenAPIHono<ApiEnv>): void {
-  app.openapi(list, (c) => {
-    const capabilities = c.var.ctx.kernel.capabilities(c.req.valid("param").pid).map(
-      withRevision,
-    );
-    return c.json({ capabilities }, 200);
+  app.openapi(list, async (c) => {
+    const grants = await processGrants(c.var.ctx.kernel, c.req.valid("param").pid);
+    return c.json({ capabilities: grants.map(withRevision) }, 200);
   });
 
   app.openapi(grant, async (c) => {

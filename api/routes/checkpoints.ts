@@ -19,18 +19,25 @@ import {
   Revision,
 } from "../schemas.ts";
 import { checkIfMatch, etag, withRevision } from "../revision.ts";
+import { processCheckpoints } from "../cluster_reach.ts";
+import { byCheckpoint, byPid } from "../owner_routing.ts";
 
 const tag = ["checkpoints"];
 const binary = z.string().openapi({ type: "string", format: "binary" });
 
-const create = apiRoute("operator", {
-  method: "post",
-  path: "/v1/processes/{pid}/checkpoints",
-  tags: tag,
-  summary: "Checkpoint a process (or its subtree)",
-  request: { params: PidParams, body: jsonBody(CheckpointBodySchema) },
-  responses: { 201: jsonResponse(CheckpointInfoSchema, "The checkpoint") },
-}, [400, 404, 409, 413, 422]);
+const create = apiRoute(
+  "operator",
+  {
+    method: "post",
+    path: "/v1/processes/{pid}/checkpoints",
+    tags: tag,
+    summary: "Checkpoint a process (or its subtree)",
+    request: { params: PidParams, body: jsonBody(CheckpointBodySchema) },
+    responses: { 201: jsonResponse(CheckpointInfoSchema, "The checkpoint") },
+  },
+  [400, 404, 409, 413, 422],
+  { owner: byPid },
+);
 
 const list = apiRoute("viewer", {
   method: "get",
@@ -43,28 +50,38 @@ const list = apiRoute("viewer", {
   },
 }, [400, 404]);
 
-const restore = apiRoute("admin", {
-  method: "post",
-  path: "/v1/checkpoints/{id}/restore",
-  tags: tag,
-  summary: "Roll the checkpoint's processes back in place (the audit log is never rolled back)",
-  request: { params: IdParams, headers: IfMatchHeaders },
-  responses: { 200: jsonResponse(ProcessSchema.extend(Revision), "The restored process") },
-}, [400, 404, 409, 412]);
+const restore = apiRoute(
+  "admin",
+  {
+    method: "post",
+    path: "/v1/checkpoints/{id}/restore",
+    tags: tag,
+    summary: "Roll the checkpoint's processes back in place (the audit log is never rolled back)",
+    request: { params: IdParams, headers: IfMatchHeaders },
+    responses: { 200: jsonResponse(ProcessSchema.extend(Revision), "The restored process") },
+  },
+  [400, 404, 409, 412],
+  { owner: byCheckpoint },
+);
 
-const bundle = apiRoute("admin", {
-  method: "get",
-  path: "/v1/checkpoints/{id}/bundle",
-  tags: tag,
-  summary: "Export a checkpoint as a self-contained, hash-verified bundle",
-  request: { params: IdParams },
-  responses: {
-    200: {
-      description: "The bundle",
-      content: { "application/octet-stream": { schema: binary } },
+const bundle = apiRoute(
+  "admin",
+  {
+    method: "get",
+    path: "/v1/checkpoints/{id}/bundle",
+    tags: tag,
+    summary: "Export a checkpoint as a self-contained, hash-verified bundle",
+    request: { params: IdParams },
+    responses: {
+      200: {
+        description: "The bundle",
+        content: { "application/octet-stream": { schema: binary } },
+      },
     },
   },
-}, [400, 404]);
+  [400, 404],
+  { owner: byCheckpoint },
+);
 
 const importRoute = apiRoute("admin", {
   method: "post",
@@ -98,7 +115,7 @@ export function checkpointRoutes(app: OpenAPIHono<ApiEnv>): void {
   });
 
   app.openapi(list, async (c) => {
-    const checkpoints = await c.var.ctx.kernel.listCheckpoints(c.req.valid("param").pid);
+    const checkpoints = await processCheckpoints(c.var.ctx.kernel, c.req.valid("param").pid);
     return c.json({ checkpoints }, 200);
   });
 

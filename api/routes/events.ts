@@ -23,7 +23,9 @@ const events = apiRoute("viewer", {
     "(another boot, or older than its buffer) gets a `reset` event: reload the state. " +
     "A client that reads too slowly gets `overflow` and the stream ends; `shutdown` when the " +
     "server stops. One token may hold a limited number of open streams (429 past it), and the " +
-    "last streams of the server's cap are kept for admin tokens (503 for others).",
+    "last streams of the server's cap are kept for admin tokens (503 for others). In a cluster " +
+    "the stream also carries the process state changes (with `kernel`, the owner) and human " +
+    "requests of the other kernels' processes (docs/cluster.md).",
   request: { query: EventsQuery },
   responses: {
     200: {

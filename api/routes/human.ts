@@ -20,7 +20,8 @@ import {
   Revision,
 } from "../schemas.ts";
 import { checkIfMatch, etag, withRevision } from "../revision.ts";
-import { clusterHumanRequests, findHumanRequest, ownsProcess } from "../cluster_reach.ts";
+import { clusterHumanRequests, findHumanRequest } from "../cluster_reach.ts";
+import { byHumanRequest } from "../owner_routing.ts";
 
 const tag = ["human queue"];
 
@@ -47,18 +48,23 @@ const get = apiRoute("viewer", {
   responses: { 200: jsonResponse(HumanRequestSchema.extend(Revision), "The request") },
 }, [400, 404]);
 
-const decide = apiRoute("operator", {
-  method: "post",
-  path: "/v1/human/{id}",
-  tags: tag,
-  summary: "Decide a pending request: approve or deny (approval, permission), answer or deny " +
-    "(question), once (default) or always; happened (with an optional value), retry or fail " +
-    "(outcome)",
-  request: { params: IdParams, headers: IfMatchHeaders, body: jsonBody(DecisionBodySchema) },
-  responses: {
-    200: jsonResponse(HumanRequestSchema.extend(Revision), "The request as decided"),
+const decide = apiRoute(
+  "operator",
+  {
+    method: "post",
+    path: "/v1/human/{id}",
+    tags: tag,
+    summary: "Decide a pending request: approve or deny (approval, permission), answer or deny " +
+      "(question), once (default) or always; happened (with an optional value), retry or fail " +
+      "(outcome)",
+    request: { params: IdParams, headers: IfMatchHeaders, body: jsonBody(DecisionBodySchema) },
+    responses: {
+      200: jsonResponse(HumanRequestSchema.extend(Revision), "The request as decided"),
+    },
   },
-}, [400, 404, 409, 412, 413, 504]);
+  [400, 404, 409, 412, 413],
+  { owner: byHumanRequest },
+);
 
 /** Registers the human-queue routes. */
 export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {
@@ -86,16 +92,7 @@ export function humanRoutes(app: OpenAPIHono<ApiEnv>): void {
       ...(body.value === undefined ? {} : { value: body.value }),
       ...(body.scope === undefined ? {} : { scope: body.scope }),
     };
-    const { kernel, forwarder } = c.var.ctx;
-    const request = await findHumanRequest(kernel, id);
-    if (!ownsProcess(kernel, request.pid)) {
-      // Another kernel runs its process: it decides, with the same checks.
-      const decided = await forwarder.answer(request, decision, {
-        ifMatch: c.req.header("if-match") ?? null,
-        actor: actorOf(c.var.principal),
-      });
-      return c.json(decided, 200, { etag: etag(decided.revision) });
-    }
+    const { kernel } = c.var.ctx;
     checkIfMatch(c.req.header("if-match"), kernel.humanRequest(id));
     const r = await kernel.answer(id, decision, actorOf(c.var.principal));
     const decided = withRevision(r);

@@ -7,6 +7,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ApiEnv } from "../context.ts";
 import { apiRoute, jsonResponse } from "../route_def.ts";
 import { processJournal, processObjects } from "../process_queries.ts";
+import { findObject } from "../cluster_reach.ts";
 import {
   JournalEntrySchema,
   JournalQuerySchema,
@@ -60,7 +61,10 @@ export function memoryRoutes(app: OpenAPIHono<ApiEnv>): void {
     return c.json(answer, 200);
   });
 
-  app.openapi(object, (c) => c.json(c.var.ctx.kernel.object(c.req.valid("param").oid), 200));
+  app.openapi(
+    object,
+    async (c) => c.json(await findObject(c.var.ctx.kernel, c.req.valid("param").oid), 200),
+  );
 
   app.openapi(journal, async (c) => {
     const q = c.req.valid("query");

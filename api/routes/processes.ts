@@ -21,7 +21,8 @@ import {
 import { checkIfMatch, etag, withRevision } from "../revision.ts";
 import { bodyText } from "../../runtime/mod.ts";
 import { listClusterProcesses, waitProcess } from "../process_queries.ts";
-import { findProcess, ownsProcess } from "../cluster_reach.ts";
+import { findProcess } from "../cluster_reach.ts";
+import { byPid } from "../owner_routing.ts";
 import { placeSpawn } from "../placement.ts";
 
 const tag = ["processes"];
@@ -81,28 +82,40 @@ const wait = apiRoute("viewer", {
   },
 }, [400, 404]);
 
-const signal = apiRoute("operator", {
-  method: "post",
-  path: "/v1/processes/{pid}/signal",
-  tags: tag,
-  summary: "Pause, resume, cancel or kill a process (and its subtree); another kernel's process " +
-    "through its owner (docs/cluster.md)",
-  request: { params: PidParams, headers: IfMatchHeaders, body: jsonBody(SignalBodySchema) },
-  responses: {
-    200: jsonResponse(ProcessSchema.extend(Revision), "The process after the signal"),
+const signal = apiRoute(
+  "operator",
+  {
+    method: "post",
+    path: "/v1/processes/{pid}/signal",
+    tags: tag,
+    summary:
+      "Pause, resume, cancel or kill a process (and its subtree); another kernel's process " +
+      "through its owner (docs/cluster.md)",
+    request: { params: PidParams, headers: IfMatchHeaders, body: jsonBody(SignalBodySchema) },
+    responses: {
+      200: jsonResponse(ProcessSchema.extend(Revision), "The process after the signal"),
+    },
   },
-}, [400, 404, 409, 412, 413, 504]);
+  [400, 404, 409, 412, 413],
+  { owner: byPid },
+);
 
-const fork = apiRoute("operator", {
-  method: "post",
-  path: "/v1/processes/{pid}/fork",
-  tags: tag,
-  summary: "Fork a process: same image, cwd and tools; only the named grants (a subset)",
-  request: { params: PidParams, body: jsonBody(ForkBodySchema) },
-  responses: {
-    201: jsonResponse(z.object({ pid: z.string(), process: ProcessSchema }), "The child"),
+const fork = apiRoute(
+  "operator",
+  {
+    method: "post",
+    path: "/v1/processes/{pid}/fork",
+    tags: tag,
+    summary: "Fork a process: same image, cwd and tools; only the named grants (a subset); " +
+      "another kernel's process by its owner (docs/cluster.md)",
+    request: { params: PidParams, body: jsonBody(ForkBodySchema) },
+    responses: {
+      201: jsonResponse(z.object({ pid: z.string(), process: ProcessSchema }), "The child"),
+    },
   },
-}, [400, 403, 404, 409, 413, 422]);
+  [400, 403, 404, 409, 413, 422],
+  { owner: byPid },
+);
 
 /** Registers the process routes. */
 export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
@@ -154,16 +167,6 @@ export function processRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(signal, async (c) => {
     const { pid } = c.req.valid("param");
     const { signal } = c.req.valid("json");
-    const { kernel, forwarder } = c.var.ctx;
-    if (!ownsProcess(kernel, pid)) {
-      // Another kernel runs it: it applies the signal, with the same checks.
-      await findProcess(kernel, pid);
-      const p = await forwarder.signal(pid, signal, {
-        ifMatch: c.req.header("if-match") ?? null,
-        actor: actorOf(c.var.principal),
-      });
-      return c.json(p, 200, { etag: etag(p.revision) });
-    }
     checkIfMatch(c.req.header("if-match"), c.var.ctx.kernel.get(pid));
     const p = withRevision(await c.var.ctx.kernel.signal(pid, signal, actorOf(c.var.principal)));
     return c.json(p, 200, { etag: etag(p.revision) });

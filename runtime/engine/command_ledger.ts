@@ -71,7 +71,7 @@ export function refsOf(mutations: readonly Mutation[], before?: CommandRefs): Co
 /** What a lookup of a key finds. */
 export type CommandLookup =
   | { found: "none" }
-  /** The same key is running now, in this kernel. */
+  /** The same key is running now, in this kernel or (a shared store) another live one. */
   | { found: "running"; record: CommandRecord }
   | { found: "stored"; record: CommandRecord };
 
@@ -93,13 +93,59 @@ export class CommandLedger {
     this.#now = now;
   }
 
-  /** The record of `id`: running here, stored (and not expired), or none. */
+  /**
+   * The record of `id`: running here (or, on a shared store, claimed by
+   * another kernel that is alive), stored (and not expired), or none. A
+   * claim of a kernel no longer alive is none: it committed nothing.
+   */
   async lookup(id: string): Promise<CommandLookup> {
     const running = this.#running.get(id);
     if (running !== undefined) return { found: "running", record: running };
     const stored = await this.#store.readCommand(id);
     if (stored === null || stored.expiresAt <= this.#now()) return { found: "none" };
+    if (stored.state === "running") {
+      return await this.#runnerAlive(stored) ? { found: "running", record: stored } : {
+        found: "none",
+      };
+    }
     return { found: "stored", record: stored };
+  }
+
+  /**
+   * Claims `record`'s id for the kernel `runner` across a shared store
+   * before the command runs, so that the same key sent to two kernels at
+   * once runs on one (the other finds it running). What is in the way when
+   * it is not claimed: a claim of a live kernel (`running`) or a record
+   * written meanwhile (`stored`). A store of one kernel needs no claim.
+   */
+  async claim(
+    record: CommandRecord,
+    runner: string,
+  ): Promise<{ claimed: true } | { claimed: false; found: CommandLookup }> {
+    const claimCommand = this.#store.claimCommand?.bind(this.#store);
+    if (!this.#store.shared || claimCommand === undefined) return { claimed: true };
+    const other = await claimCommand(record, runner, this.#now());
+    if (other === null) return { claimed: true };
+    return {
+      claimed: false,
+      found: other.state === "running"
+        ? { found: "running", record: other }
+        : { found: "stored", record: other },
+    };
+  }
+
+  /**
+   * Gives up `runner`'s claim of `id` when the command committed nothing
+   * and is not answered (a 5xx, an error): a retry runs it again.
+   */
+  async release(id: string, runner: string): Promise<void> {
+    await this.#store.releaseCommand?.(id, runner);
+  }
+
+  async #runnerAlive(record: CommandRecord): Promise<boolean> {
+    if (record.runner === undefined) return false;
+    const view = await this.#store.listKernels();
+    return view.kernels.some((k) => k.id === record.runner && k.state === "alive");
   }
 
   /**

@@ -12,6 +12,7 @@ import type {
   ClaimedProcess,
   ClusterView,
   Fence,
+  GrantQuery,
   HumanQuery,
   JournalQuery,
   KernelRegistration,
@@ -25,6 +26,7 @@ import type {
 import {
   auditKeys,
   checkReserve,
+  matchesGrant,
   matchesHuman,
   matchesProcess,
   mutationKey,
@@ -272,6 +274,13 @@ export class MemoryStore implements Store {
   readHumanRequests(query: HumanQuery = {}): Promise<HumanRequest[]> {
     return this.#read(() =>
       sortByKey([...this.#human.values()].filter((r) => matchesHuman(r, query)), (r) => r.id)
+    );
+  }
+
+  /** Grants as stored, in id order. */
+  readGrants(query: GrantQuery = {}): Promise<Grant[]> {
+    return this.#read(() =>
+      sortByKey([...this.#grants.values()].filter((g) => matchesGrant(g, query)), (g) => g.id)
     );
   }
 

@@ -176,6 +176,18 @@ const _MIGRATIONS: readonly _Migration[] = [
       "CREATE INDEX forwarded_pending ON forwarded (created_at) WHERE state = 'pending'",
     ],
   },
+  {
+    version: 7,
+    description: "forwarded commands: who took them, when they were done",
+    statements: [
+      // The kernel that took a command (its adopter answers it when it died),
+      // and when it was done or expired (purged some time after).
+      `ALTER TABLE forwarded ADD COLUMN taken_by ${_KEY}`,
+      "ALTER TABLE forwarded ADD COLUMN done_at BIGINT",
+      "CREATE INDEX forwarded_taken ON forwarded (taken_by) WHERE state = 'taken'",
+      "CREATE INDEX forwarded_age ON forwarded (COALESCE(done_at, created_at))",
+    ],
+  },
 ];
 
 /** The schema version this code writes. */

@@ -31,6 +31,7 @@ import type {
   Fence,
   ForwardedCommand,
   ForwardQueue,
+  GrantQuery,
   HumanQuery,
   JournalQuery,
   KernelInfo,
@@ -591,6 +592,8 @@ export class PostgresStore implements Store {
       state: _FORWARD_STATES.find((state) => state === row.state) ?? "pending",
       result: row.result === null ? null : JSON.parse(String(row.result)),
       createdAt: Number(row.created_at),
+      takenBy: row.taken_by === null ? null : String(row.taken_by),
+      doneAt: row.done_at === null ? null : Number(row.done_at),
     });
     return {
       put: (c) =>
@@ -605,15 +608,15 @@ export class PostgresStore implements Store {
               OR pid IN (SELECT pid FROM processes WHERE owner = ${kernel}))
             ORDER BY created_at, id LIMIT ${queryLimit(limit, 0)}`).map(decode)
         ),
-      take: (id) =>
+      take: (id, kernel) =>
         this.#write("take a forwarded command", async () => {
-          const r = await sql`UPDATE forwarded SET state = 'taken'
+          const r = await sql`UPDATE forwarded SET state = 'taken', taken_by = ${kernel}
             WHERE id = ${id} AND state = 'pending'`;
           return r.count === 1;
         }),
       expire: (id) =>
         this.#write("expire a forwarded command", async () => {
-          const r = await sql`UPDATE forwarded SET state = 'expired'
+          const r = await sql`UPDATE forwarded SET state = 'expired', done_at = ${Date.now()}
             WHERE id = ${id} AND state = 'pending'`;
           return r.count === 1;
         }),
@@ -621,8 +624,27 @@ export class PostgresStore implements Store {
         this.#write("finish a forwarded command", async () => {
           const r = await sql`UPDATE forwarded SET state = 'done', result = ${
             JSON.stringify(result ?? null)
-          } WHERE id = ${id} AND state IN ('pending', 'taken')`;
+          }, done_at = ${Date.now()} WHERE id = ${id} AND state IN ('pending', 'taken')`;
           return r.count === 1;
+        }),
+      failOrphans: (result, limit) =>
+        this.#write(
+          "answer orphaned forwarded commands",
+          async () =>
+            (await sql`UPDATE forwarded SET state = 'done', result = ${
+              JSON.stringify(result ?? null)
+            }, done_at = ${Date.now()}
+            WHERE id IN (SELECT f.id FROM forwarded f WHERE f.state = 'taken'
+              AND NOT EXISTS (SELECT 1 FROM kernels k WHERE k.id = f.taken_by AND k.state = 'alive')
+              ORDER BY f.created_at, f.id LIMIT ${queryLimit(limit, 0)})
+              AND state = 'taken'
+            RETURNING id`).map((row) => String(row.id)),
+        ),
+      purge: (before) =>
+        this.#write("purge forwarded commands", async () => {
+          const r =
+            await sql`DELETE FROM forwarded WHERE COALESCE(done_at, created_at) <= ${before}`;
+          return r.count;
         }),
       read: (id) =>
         this.#read(async () => {
@@ -630,6 +652,57 @@ export class PostgresStore implements Store {
           return row === undefined ? null : decode(row);
         }),
     };
+  }
+
+  /** Grants of every kernel, in id order. */
+  readGrants(query: GrantQuery = {}): Promise<Grant[]> {
+    return this.#read(async () => {
+      const sql = this.#sql;
+      const conds = [
+        query.ids === undefined ? null : sql`id = ANY(${query.ids as string[]}::text[])`,
+        query.subject === undefined ? null : sql`subject = ${query.subject}`,
+      ];
+      return _bodies<Grant>(
+        await sql`SELECT body FROM grants ${_whereAll(sql, conds)} ORDER BY id`,
+      );
+    });
+  }
+
+  /**
+   * Claims an idempotent command's id for `runner` across the kernels of
+   * the store: one conditional upsert, so of two kernels claiming at once
+   * exactly one gets it (see Store.claimCommand).
+   */
+  claimCommand(
+    record: CommandRecord,
+    runner: string,
+    now: number,
+  ): Promise<CommandRecord | null> {
+    return this.#write("claim a command in", async () => {
+      const sql = this.#sql;
+      const claim = { ...record, state: "running" as const, runner, refs: null, response: null };
+      const won = await sql`INSERT INTO commands (id, expires_at, body)
+        VALUES (${record.id}, ${record.expiresAt}, ${JSON.stringify(claim)})
+        ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at, body = EXCLUDED.body
+        WHERE commands.expires_at <= ${now}
+          OR (commands.body::jsonb->>'state' = 'running' AND NOT EXISTS (
+            SELECT 1 FROM kernels k WHERE k.id = commands.body::jsonb->>'runner'
+              AND k.state = 'alive'))
+        RETURNING id`;
+      if (won.length === 1) return null;
+      const [row] = await sql`SELECT body FROM commands WHERE id = ${record.id}`;
+      // Purged meanwhile: nothing is in the way, yet nothing was claimed; the
+      // caller answers busy and a retry claims it.
+      return row === undefined ? claim : JSON.parse(String(row.body)) as CommandRecord;
+    });
+  }
+
+  /** Deletes `runner`'s `running` claim of `id`, if it is still that. */
+  releaseCommand(id: string, runner: string): Promise<void> {
+    return this.#write("release a command in", async () => {
+      await this.#sql`DELETE FROM commands WHERE id = ${id}
+        AND body::jsonb->>'state' = 'running' AND body::jsonb->>'runner' = ${runner}`;
+    });
   }
 
   /** Reads an idempotent command's record, or null. */

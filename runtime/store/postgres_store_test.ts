@@ -280,7 +280,7 @@ pgTest(
 );
 
 pgTest(
-  "forwarded commands: a row for a pid goes to whoever owns the pid, an adopter takes a dead owner's rows, a row for a kernel only to it, and an expired row to no one",
+  "forwarded commands: a row for a pid goes to whoever owns the pid, an adopter takes a dead owner's rows, a row for a kernel only to it, an expired row to no one; a row taken by a dead kernel is answered with an error, and answered rows are purged",
   async (url) => {
     await using store = await PostgresStore.open(url);
     const queue = store.forwarded;
@@ -305,7 +305,11 @@ pgTest(
     const ids = async (kernel: string) => (await queue.pendingFor(kernel, 10)).map((c) => c.id);
     assert.deepEqual(await ids(a.kernel), ["fw_1", "fw_3"]);
     assert.deepEqual(await ids(b.kernel), ["fw_2", "fw_4"]);
-    assert.deepEqual(await queue.read("fw_1"), command("fw_1", null, "p_1"));
+    assert.deepEqual(await queue.read("fw_1"), {
+      ...command("fw_1", null, "p_1"),
+      takenBy: null,
+      doneAt: null,
+    });
 
     // A dies: b adopts p_1 and takes its row; the row addressed to a stays a's.
     const deadline = Date.now() + 5_000;
@@ -319,25 +323,51 @@ pgTest(
 
     // Its sender gave up on fw_3: no one takes or finishes it after.
     assert.equal(await queue.expire("fw_3"), true);
-    assert.equal(await queue.take("fw_3"), false);
+    assert.equal(await queue.take("fw_3", b.kernel), false);
     assert.equal(await queue.finish("fw_3", { ok: true }), false);
     assert.deepEqual(await ids(a.kernel), []);
     assert.equal((await queue.read("fw_3"))?.state, "expired");
 
     // Taken: once, and then not pending nor expirable; its result is written once.
-    assert.equal(await queue.take("fw_4"), true);
-    assert.equal(await queue.take("fw_4"), false);
+    assert.equal(await queue.take("fw_4", b.kernel), true);
+    assert.equal(await queue.take("fw_4", b.kernel), false);
     assert.equal(await queue.expire("fw_4"), false);
     assert.deepEqual(await ids(b.kernel), ["fw_1", "fw_2"]);
     assert.equal(await queue.finish("fw_4", { ok: true, value: 1 }), true);
     assert.equal(await queue.finish("fw_4", { ok: true, value: 2 }), false);
-    assert.deepEqual(await queue.read("fw_4"), {
+    const done = await queue.read("fw_4");
+    assert.deepEqual({ ...done, doneAt: 0 }, {
       ...command("fw_4", b.kernel, null),
       state: "done",
       result: { ok: true, value: 1 },
+      takenBy: b.kernel,
+      doneAt: 0,
     });
+    assert.ok(typeof done?.doneAt === "number" && done.doneAt > 0);
     assert.equal(await queue.finish("fw_1", "signalled"), true);
     assert.deepEqual(await ids(b.kernel), ["fw_2"]);
     assert.equal(await queue.read("fw_404"), null);
+
+    // A row taken by a kernel that died is answered (with the given error)
+    // by whoever sweeps; one taken by a live kernel is not.
+    await queue.put(command("fw_5", a.kernel, null));
+    assert.equal(await queue.take("fw_5", a.kernel), true);
+    assert.equal(await queue.take("fw_2", b.kernel), true);
+    const orphaned = { ok: false, code: "EINTERRUPTED", message: "gone" };
+    assert.deepEqual(await queue.failOrphans(orphaned, 10), ["fw_5"]);
+    assert.deepEqual(await queue.failOrphans(orphaned, 10), []);
+    assert.deepEqual((await queue.read("fw_5"))?.result, orphaned);
+    assert.equal((await queue.read("fw_2"))?.state, "taken");
+
+    // Purged: rows done or expired by then, and rows created by then that no
+    // one answered; none later.
+    assert.equal(await queue.purge(1_600_000_000_000), 0);
+    assert.equal(await queue.purge(Date.now() + 1), 5);
+    for (const id of ["fw_1", "fw_2", "fw_3", "fw_4", "fw_5"]) {
+      assert.equal(await queue.read(id), null, id);
+    }
+    await queue.put({ ...command("fw_6", b.kernel, null), createdAt: Date.now() + 60_000 });
+    assert.equal(await queue.purge(Date.now()), 0);
+    assert.equal((await queue.read("fw_6"))?.state, "pending");
   },
 );

@@ -20,6 +20,7 @@ import type {
   ClaimedProcess,
   ClusterView,
   Fence,
+  GrantQuery,
   HumanQuery,
   JournalQuery,
   KernelRegistration,
@@ -32,6 +33,7 @@ import type {
 } from "./store.ts";
 import {
   checkReserve,
+  matchesGrant,
   matchesHuman,
   matchesProcess,
   narrowSnapshot,
@@ -395,6 +397,16 @@ export class SqliteStore implements Store {
       return _bodies<HumanRequest>(
         this.#db.prepare(`SELECT body FROM human ${where} ORDER BY id`).all(...args),
       ).filter((r) => matchesHuman(r, query));
+    });
+  }
+
+  /** Grants as stored, in id order. */
+  readGrants(query: GrantQuery = {}): Promise<Grant[]> {
+    return this.#read(() => {
+      const [where, args] = _where([["subject = ?", query.subject]]);
+      return _bodies<Grant>(
+        this.#db.prepare(`SELECT body FROM grants ${where} ORDER BY id`).all(...args),
+      ).filter((g) => matchesGrant(g, query));
     });
   }
 

@@ -218,15 +218,20 @@ export interface ForwardedCommand {
   kind: string;
   payload: unknown;
   /**
-   * `pending`, then `done` with its result; a command that must not be
-   * applied twice (a spawn) is `taken` by its applier first, and `expired`
-   * by its sender when it timed out before anyone took it (then no one
-   * applies it).
+   * `pending`, then `taken` by the kernel that applies it (so it is applied
+   * once), then `done` with its result; `expired` by its sender when it
+   * timed out before anyone took it (then no one applies it). A command
+   * taken by a kernel that died before answering is `done` with an error
+   * ({@linkcode ForwardQueue.failOrphans}).
    */
   state: "pending" | "taken" | "done" | "expired";
   /** The owner's answer, once done. */
   result: unknown;
   createdAt: number;
+  /** The kernel that took it, once taken. */
+  takenBy?: string | null;
+  /** When it became done or expired (ms since the epoch), else null. */
+  doneAt?: number | null;
 }
 
 /** The queue of forwarded commands of a shared store. */
@@ -239,10 +244,11 @@ export interface ForwardQueue {
    */
   pendingFor(kernel: string, limit: number): Promise<ForwardedCommand[]>;
   /**
-   * Takes a pending command to apply it once (pending → taken); false when
-   * it is not pending (expired by its sender, taken or done).
+   * Takes a pending command for `kernel` to apply it once (pending →
+   * taken); false when it is not pending (expired by its sender, taken or
+   * done).
    */
-  take(id: string): Promise<boolean>;
+  take(id: string, kernel: string): Promise<boolean>;
   /**
    * Gives up a pending command no one took (pending → expired): no one
    * applies it after; false when it is not pending.
@@ -252,6 +258,23 @@ export interface ForwardQueue {
   finish(id: string, result: unknown): Promise<boolean>;
   /** One command, or null. */
   read(id: string): Promise<ForwardedCommand | null>;
+  /**
+   * Answers `result` for every command taken by a kernel that is no longer
+   * alive (it died or stopped before answering), at most `limit`; the ids
+   * it answered.
+   */
+  failOrphans(result: unknown, limit: number): Promise<string[]>;
+  /**
+   * Deletes the commands done or expired at or before `before` (ms since
+   * the epoch), and any created before it that no one answered; how many.
+   */
+  purge(before: number): Promise<number>;
+}
+
+/** Options of {@linkcode Store.readGrants} (every given field must match). */
+export interface GrantQuery {
+  ids?: readonly string[];
+  subject?: Pid;
 }
 
 /** A process an adopting kernel claimed. */
@@ -331,8 +354,21 @@ export interface Store extends AsyncDisposable {
   readProcesses(query?: ProcessQuery): Promise<ProcessRecord[]>;
   /** Human requests as stored, in id order. */
   readHumanRequests(query?: HumanQuery): Promise<HumanRequest[]>;
+  /** Grants as stored, in id order (every kernel's, on a shared store). */
+  readGrants(query?: GrantQuery): Promise<Grant[]>;
   /** Forwarded commands between kernels (shared stores only). */
   readonly forwarded?: ForwardQueue;
+  /**
+   * Claims an idempotent command's id for `runner` (a kernel id) before it
+   * runs, across the kernels of a shared store: writes `record` as
+   * `running` unless a record of the id is there that has not expired and
+   * is not the `running` claim of a kernel no longer alive. Null when
+   * claimed, else the record in the way. Shared stores only (one kernel
+   * needs no claim).
+   */
+  claimCommand?(record: CommandRecord, runner: string, now: number): Promise<CommandRecord | null>;
+  /** Deletes `runner`'s `running` claim of `id`, if it is still that. */
+  releaseCommand?(id: string, runner: string): Promise<void>;
   /** Reads a process's journal in seq order. */
   readJournal(pid: Pid, query?: JournalQuery): Promise<JournalEntry[]>;
   /** Reads audit records in seq order. */

@@ -5,8 +5,8 @@
  * @module
  */
 import { libosError } from "../errors.ts";
-import type { HumanRequest, ProcessRecord, StoredAudit } from "../types.ts";
-import type { HumanQuery, LoadOptions, ProcessQuery, StoreSnapshot } from "./store.ts";
+import type { Grant, HumanRequest, ProcessRecord, StoredAudit } from "../types.ts";
+import type { GrantQuery, HumanQuery, LoadOptions, ProcessQuery, StoreSnapshot } from "./store.ts";
 
 /** The pid and action an audit record's body names (the body is canonical JSON). */
 export function auditKeys(record: StoredAudit): { pid: string | null; action: string | null } {
@@ -110,6 +110,12 @@ export function matchesHuman(r: HumanRequest, query: HumanQuery): boolean {
   return (query.ids === undefined || query.ids.includes(r.id)) &&
     (query.state === undefined || r.state === query.state) &&
     (query.pid === undefined || r.pid === query.pid);
+}
+
+/** Whether a grant matches a {@linkcode GrantQuery}. */
+export function matchesGrant(g: Grant, query: GrantQuery): boolean {
+  return (query.ids === undefined || query.ids.includes(g.id)) &&
+    (query.subject === undefined || g.subject === query.subject);
 }
 
 /** Sorted by a string key (the stores' `ORDER BY` of text keys). */

@@ -13,6 +13,7 @@ import type {
   ClaimedProcess,
   ClusterView,
   Fence,
+  GrantQuery,
   HumanQuery,
   JournalQuery,
   KernelRegistration,
@@ -27,6 +28,7 @@ import type {
   CheckpointInfo,
   CheckpointRecord,
   CommandRecord,
+  Grant,
   HumanRequest,
   JournalEntry,
   MessageRecord,
@@ -161,6 +163,10 @@ export class CrashableStore implements Store {
 
   readHumanRequests(query?: HumanQuery): Promise<HumanRequest[]> {
     return this.inner.readHumanRequests(query);
+  }
+
+  readGrants(query?: GrantQuery): Promise<Grant[]> {
+    return this.inner.readGrants(query);
   }
 
   readCommand(id: string): Promise<CommandRecord | null> {

@@ -20,6 +20,7 @@ import type {
   StoredAudit,
 } from "../types.ts";
 import type { AgentImage } from "../images/schemas.ts";
+import { clusterContractCases } from "./store_contract_cluster.ts";
 
 /** Options of {@linkcode runStoreContract}. */
 export interface StoreContractOptions {
@@ -701,6 +702,8 @@ export function runStoreContract(
     assert.equal((await store.claimedMessage("p_1", "c1.0#1"))?.id, "m_1");
     assert.deepEqual((await store.load()).processes.map((p) => p.pid), ["p_9"]);
   });
+
+  clusterContractCases(test, { commandRecord, grant, processRecord });
 }
 
 /** An unclaimed message of a channel. */
