@@ -24,6 +24,16 @@ export type PgTx = postgres.TransactionSql;
 /** A connection to run statements on: a transaction, or a reserved connection. */
 export type PgConn = PgTx | postgres.ReservedSql;
 
+/**
+ * Rows as one JSON text for `json_to_recordset` (keys are the column names):
+ * the hot tables' rows travel as one parameter that JSON.stringify writes,
+ * where array parameters are escaped element by element in JavaScript. The
+ * statement casts it `::text::json` (a text parameter is sent as it is).
+ */
+function _rows(rows: readonly Record<string, unknown>[]): string {
+  return JSON.stringify(rows);
+}
+
 /** A process put with the owner its batch's fence gives it (null: keep the stored owner). */
 type _ProcessPut = EncodedMutation & { kind: "process.put"; owner?: string | null };
 
@@ -141,9 +151,15 @@ export function groupStatements(tx: PgConn, ops: readonly EncodedMutation[]): Pr
     // falls short and the statement fails, and with it the group.
     q.push(
       tx`WITH u AS (INSERT INTO processes (pid, state, parent_pid, body, owner)
-        SELECT * FROM unnest(${rows.map((r) => r.pid)}::text[], ${rows.map((r) => r.state)}::text[],
-          ${rows.map((r) => r.parentPid)}::text[], ${rows.map((r) => r.body)}::text[],
-          ${rows.map((r) => r.owner ?? null)}::text[])
+        SELECT x.pid, x.state, x.parent_pid, x.body, x.owner FROM json_to_recordset(${
+        _rows(rows.map((r) => ({
+          pid: r.pid,
+          state: r.state,
+          parent_pid: r.parentPid,
+          body: r.body,
+          owner: r.owner ?? null,
+        })))
+      }::text::json) AS x (pid text, state text, parent_pid text, body text, owner text)
         ON CONFLICT (pid) DO UPDATE SET
           state = excluded.state, parent_pid = excluded.parent_pid, body = excluded.body,
           owner = COALESCE(excluded.owner, processes.owner)
@@ -229,20 +245,23 @@ export function groupStatements(tx: PgConn, ops: readonly EncodedMutation[]): Pr
   if (journal.length > 0) {
     q.push(
       tx`INSERT INTO journal (pid, seq, body)
-        SELECT * FROM unnest(${journal.map((r) => r.pid)}::text[], ${
-        journal.map((r) => r.seq)
-      }::bigint[],
-          ${journal.map((r) => r.body)}::text[])`,
+        SELECT x.pid, x.seq, x.body FROM json_to_recordset(${
+        _rows(journal.map((r) => ({ pid: r.pid, seq: r.seq, body: r.body })))
+      }::text::json) AS x (pid text, seq bigint, body text)`,
     );
   }
   if (audit.length > 0) {
     q.push(
       tx`INSERT INTO audit (seq, pid, action, body, hash)
-        SELECT * FROM unnest(${audit.map((r) => r.seq)}::bigint[], ${
-        audit.map((r) => r.pid)
-      }::text[],
-          ${audit.map((r) => r.action)}::text[], ${audit.map((r) => r.body)}::text[],
-          ${audit.map((r) => r.hash)}::text[])`,
+        SELECT x.seq, x.pid, x.action, x.body, x.hash FROM json_to_recordset(${
+        _rows(audit.map((r) => ({
+          seq: r.seq,
+          pid: r.pid,
+          action: r.action,
+          body: r.body,
+          hash: r.hash,
+        })))
+      }::text::json) AS x (seq bigint, pid text, action text, body text, hash text)`,
     );
   }
   if (checkpoints.length > 0) {
