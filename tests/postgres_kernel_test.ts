@@ -15,24 +15,13 @@ import {
   skipPostgres,
   testPostgresUrl,
 } from "../runtime/testing/postgres_testing.ts";
+import { postgresTest } from "./postgres_kit.ts";
 import { Kernel, MemoryFilesystem, SqliteStore } from "../mod.ts";
 
 const ignore = await skipPostgres();
 
-/** A test with a temporary directory and a fresh schema, both removed afterwards. */
 function pgTest(name: string, fn: (dir: string, url: string) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore,
-    fn: async () => {
-      const schema = freshSchemaName();
-      try {
-        await withTemp("libos-pg-", (dir) => fn(dir, testPostgresUrl(schema)));
-      } finally {
-        await dropTestSchema(schema);
-      }
-    },
-  });
+  postgresTest(name, "libos-pg-", fn);
 }
 
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);

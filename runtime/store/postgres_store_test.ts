@@ -3,14 +3,14 @@ import postgres from "postgres";
 import { hasCode } from "../errors.ts";
 import { PostgresStore } from "./postgres_store.ts";
 import { POSTGRES_SCHEMA_VERSION } from "./postgres_schema.ts";
+import { runStoreContract } from "../testing/store_contract.ts";
 import {
   audit,
   grant,
   journalAppend,
   objectRecord,
   processRecord,
-  runStoreContract,
-} from "../testing/store_contract.ts";
+} from "../testing/store_records.ts";
 import {
   dropTestSchema,
   freshSchemaName,

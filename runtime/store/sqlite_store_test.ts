@@ -4,14 +4,14 @@ import { DatabaseSync } from "node:sqlite";
 import { hasCode } from "../errors.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { SQLITE_SCHEMA_VERSION } from "./sqlite_schema.ts";
+import { runStoreContract } from "../testing/store_contract.ts";
 import {
   audit,
   grant,
   journalAppend,
   objectRecord,
   processRecord,
-  runStoreContract,
-} from "../testing/store_contract.ts";
+} from "../testing/store_records.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "libos_sqlite_store_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));

@@ -25,20 +25,6 @@ import {
   T0,
 } from "./store_records.ts";
 
-export {
-  agentImage,
-  audit,
-  commandRecord,
-  grant,
-  humanRequest,
-  imageRecord,
-  journalAppend,
-  journalEntry,
-  message,
-  objectRecord,
-  processRecord,
-};
-
 /** Options of {@linkcode runStoreContract}. */
 export interface StoreContractOptions {
   /** Registers the cases as ignored (default false), e.g. when the store's server is absent. */

@@ -17,23 +17,11 @@ import {
   skipPostgres,
   testPostgresUrl,
 } from "../../runtime/testing/postgres_testing.ts";
+import { postgresTest } from "../postgres_kit.ts";
 import { call, scripted } from "../helpers.ts";
 
-const ignore = await skipPostgres();
-
 function clusterTest(name: string, fn: (dir: string, url: string) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore,
-    fn: async () => {
-      const schema = freshSchemaName();
-      try {
-        await withTemp("libos-crosskernel-", (dir) => fn(dir, testPostgresUrl(schema)));
-      } finally {
-        await dropTestSchema(schema);
-      }
-    },
-  });
+  postgresTest(name, "libos-crosskernel-", fn);
 }
 
 const SEND_TO_PROCS = [{ resource: "mbox:proc/*", rights: ["send"] }];

@@ -13,29 +13,17 @@ import { api, type Node, startNode, until } from "./cluster_kit.ts";
 import { auditPages, verifyAudit } from "../../runtime/audit/audit_chain.ts";
 import { PostgresStore } from "../../runtime/store/postgres_store.ts";
 import { hasCode } from "../../runtime/errors.ts";
-import { processRecord } from "../../runtime/testing/store_contract.ts";
+import { processRecord } from "../../runtime/testing/store_records.ts";
 import {
   dropTestSchema,
   freshSchemaName,
   skipPostgres,
   testPostgresUrl,
 } from "../../runtime/testing/postgres_testing.ts";
-
-const ignore = await skipPostgres();
+import { postgresTest } from "../postgres_kit.ts";
 
 function clusterTest(name: string, fn: (dir: string, url: string) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore,
-    fn: async () => {
-      const schema = freshSchemaName();
-      try {
-        await withTemp("libos-cluster-", (dir) => fn(dir, testPostgresUrl(schema)));
-      } finally {
-        await dropTestSchema(schema);
-      }
-    },
-  });
+  postgresTest(name, "libos-cluster-", fn);
 }
 
 /** An agent that writes a file, creates an object, sleeps, writes a second file and exits. */

@@ -20,25 +20,13 @@ import {
   skipPostgres,
   testPostgresUrl,
 } from "../../runtime/testing/postgres_testing.ts";
+import { postgresTest } from "../postgres_kit.ts";
 import { call, scripted } from "../helpers.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
-const ignore = await skipPostgres();
-
 function clusterTest(name: string, fn: (dir: string, url: string) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore,
-    fn: async () => {
-      const schema = freshSchemaName();
-      try {
-        await withTemp("libos-reach-", (dir) => fn(dir, testPostgresUrl(schema)));
-      } finally {
-        await dropTestSchema(schema);
-      }
-    },
-  });
+  postgresTest(name, "libos-reach-", fn);
 }
 
 /** A call of `node`'s API as the admin. */
