@@ -8,13 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCrashCampaign, runInterruptedWrite } from "./crash/harness.ts";
 import { libos, withTemp } from "./cli_kit.ts";
-import {
-  dropTestSchema,
-  freshSchemaName,
-  openTestPostgresStore,
-  skipPostgres,
-  testPostgresUrl,
-} from "../runtime/testing/postgres_testing.ts";
+import { openTestPostgresStore, skipPostgres } from "../runtime/testing/postgres_testing.ts";
 import { postgresTest } from "./postgres_kit.ts";
 import { Kernel, MemoryFilesystem, SqliteStore } from "../mod.ts";
 

@@ -45,6 +45,48 @@ function _ref(
   return { namespace: ref.slice(0, i), name: ref.slice(i + 1) };
 }
 
+/**
+ * On a store several kernels share, brings this kernel's object memory up to
+ * what the store holds for the objects a call names: another kernel may have
+ * created or written them since. A newer stored version replaces the one
+ * held. (Two kernels writing one object at the same instant still conflict
+ * on its version: see docs/cluster.md.)
+ */
+async function _fresh(e: SyscallEngine, refs: readonly unknown[]): Promise<void> {
+  const store = e.k.store;
+  if (!store.shared) return;
+  for (const ref of refs) {
+    let r: { oid: string } | { namespace: string; name: string };
+    try {
+      r = _ref(e, ref);
+    } catch {
+      continue; // the call itself refuses it
+    }
+    let namespace: string;
+    if ("oid" in r) {
+      const held = e.k.objects.get(r.oid);
+      const latest = held ?? (await store.readObjectVersions(r.oid)).at(-1);
+      if (latest === undefined) continue;
+      namespace = latest.namespace;
+    } else namespace = r.namespace;
+    for (const stored of await store.readObjects(namespace)) {
+      if ("oid" in r ? stored.oid !== r.oid : stored.name !== r.name) continue;
+      _adopt(e, stored);
+    }
+  }
+}
+
+/** On a shared store, every object of a namespace as the store holds it (see {@linkcode _fresh}). */
+async function _freshNamespace(e: SyscallEngine, namespace: string): Promise<void> {
+  if (!e.k.store.shared) return;
+  for (const stored of await e.k.store.readObjects(namespace)) _adopt(e, stored);
+}
+
+function _adopt(e: SyscallEngine, stored: ObjectRecord): void {
+  const held = e.k.objects.get(stored.oid);
+  if (held === undefined || held.version < stored.version) e.k.objects.put(stored);
+}
+
 /** Resolves a ref and authorizes `right` on it before revealing anything. */
 function _object(
   e: SyscallEngine,
@@ -105,8 +147,9 @@ export function create(
   e: SyscallEngine,
   input: { name: string; type: string; payload: unknown; namespace?: string },
 ): Promise<ObjectInfo> {
-  return e.syscall("obj.create", input, (c) => {
+  return e.syscall("obj.create", input, async (c) => {
     const namespace = input.namespace ?? `proc/${e.pid}`;
+    await _fresh(e, [`${namespace}/${input.name}`]);
     _checkName(input.name);
     const resource = `obj:${namespace}/${input.name}`;
     const authz = e.authorize(c, c.audit, resource, "write", {
@@ -128,22 +171,24 @@ export function create(
       provenance: _provenance(e),
     });
     e.allowed(authz, { oid: o.oid, type: o.type, size: o.size });
-    return Promise.resolve(_info(o));
+    return _info(o);
   });
 }
 
 /** Reads an object's latest version. */
 export function read(e: SyscallEngine, ref: string): Promise<ObjectRecord> {
-  return e.syscall("obj.read", { ref }, (c) => {
+  return e.syscall("obj.read", { ref }, async (c) => {
+    await _fresh(e, [ref]);
     const { object, authz } = _object(e, c, c.audit, ref, "read", { ref });
     e.allowed(authz, { oid: object.oid, version: object.version });
-    return Promise.resolve(structuredClone(object));
+    return structuredClone(object);
   });
 }
 
 /** Writes a new version of an object (validated by its type). */
 export function writeObject(e: SyscallEngine, ref: string, payload: unknown): Promise<ObjectInfo> {
-  return e.syscall("obj.write", { ref, payload }, (c) => {
+  return e.syscall("obj.write", { ref, payload }, async (c) => {
+    await _fresh(e, [ref]);
     const { object, authz } = _object(e, c, c.audit, ref, "write", {
       ref,
       payload,
@@ -157,28 +202,30 @@ export function writeObject(e: SyscallEngine, ref: string, payload: unknown): Pr
       oid: object.oid,
     });
     e.allowed(authz, { oid: o.oid, version: o.version, size: o.size });
-    return Promise.resolve(_info(o));
+    return _info(o);
   });
 }
 
 /** Lists a namespace (own by default; another needs `ns:<namespace>` list). */
 export function listObjects(e: SyscallEngine, namespace?: string): Promise<ObjectInfo[]> {
   const ns = namespace ?? `proc/${e.pid}`;
-  return e.syscall("obj.list", { namespace: ns }, (c) => {
+  return e.syscall("obj.list", { namespace: ns }, async (c) => {
     const resource = `ns:${ns}`;
     const authz = e.authorize(c, c.audit, resource, "list", {
       args: { namespace: ns },
       preview: `list namespace ${ns}`,
     });
+    await _freshNamespace(e, ns);
     const list = e.k.objects.list(ns).map(_info);
     e.allowed(authz, { count: list.length });
-    return Promise.resolve(list);
+    return list;
   });
 }
 
 /** Links one object to another (`link` on the source, `read` on the target). */
 export function link(e: SyscallEngine, from: string, rel: string, to: string): Promise<ObjectInfo> {
-  return e.syscall("obj.link", { from, rel, to }, (c) => {
+  return e.syscall("obj.link", { from, rel, to }, async (c) => {
+    await _fresh(e, [from, to]);
     if (typeof rel !== "string" || !/^[a-z][a-z0-9_.-]{0,63}$/.test(rel)) {
       throw libosError(
         "EINVAL",
@@ -202,20 +249,21 @@ export function link(e: SyscallEngine, from: string, rel: string, to: string): P
     });
     e.allowed(src.authz, { rel, to: dst.object.oid });
     e.spend(dst.authz);
-    return Promise.resolve(_info(o));
+    return _info(o);
   });
 }
 
 /** Deletes an object (its versions stay in the store). */
 export function deleteObject(e: SyscallEngine, ref: string): Promise<{ oid: string }> {
-  return e.syscall("obj.delete", { ref }, (c) => {
+  return e.syscall("obj.delete", { ref }, async (c) => {
+    await _fresh(e, [ref]);
     const { object, authz } = _object(e, c, c.audit, ref, "delete", {
       ref,
     });
     e.k.objects.delete(object.oid);
     e.batch.add({ kind: "object.delete", oid: object.oid });
     e.allowed(authz, { oid: object.oid });
-    return Promise.resolve({ oid: object.oid });
+    return { oid: object.oid };
   });
 }
 
@@ -240,6 +288,7 @@ export function fileToObject(
     const bytes = await readFile(e, t.real, t.stat);
     const sha = sha256Hex(bytes);
     const payload = _filePayload(type, t.path, bytes, sha);
+    await _fresh(e, [`${namespace}/${name}`]);
     const prev = e.k.objects.find(namespace, name);
     if (prev !== undefined && prev.type !== type) {
       throw libosError(
@@ -272,6 +321,7 @@ export function objectToFile(
 ): Promise<{ path: string; bytes: number; sha256: string }> {
   const args = { ref, path };
   return e.syscall("obj.toFile", args, async (c) => {
+    await _fresh(e, [ref]);
     const src = _object(e, c, c.audit, ref, "read", args);
     const bytes = _objectBytes(src.object);
     const sha = sha256Hex(bytes);

@@ -11,7 +11,6 @@ import type { Mutation, Store } from "../store/store.ts";
 import type { ProcessRecord } from "../types.ts";
 import { clusterContractCases } from "./store_contract_cluster.ts";
 import {
-  agentImage,
   audit,
   commandRecord,
   grant,

@@ -8,18 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { withTemp } from "../cli_kit.ts";
 import { api, type Node, startNode, until } from "./cluster_kit.ts";
 import { auditPages, verifyAudit } from "../../runtime/audit/audit_chain.ts";
 import { PostgresStore } from "../../runtime/store/postgres_store.ts";
 import { hasCode } from "../../runtime/errors.ts";
 import { processRecord } from "../../runtime/testing/store_records.ts";
-import {
-  dropTestSchema,
-  freshSchemaName,
-  skipPostgres,
-  testPostgresUrl,
-} from "../../runtime/testing/postgres_testing.ts";
 import { postgresTest } from "../postgres_kit.ts";
 
 function clusterTest(name: string, fn: (dir: string, url: string) => Promise<void>): void {

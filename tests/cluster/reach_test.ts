@@ -10,16 +10,9 @@
  * absent (see runtime/testing/postgres_testing.ts).
  */
 import assert from "node:assert/strict";
-import { withTemp } from "../cli_kit.ts";
 import { CLUSTER_ADMIN, type Node, startNode, until } from "./cluster_kit.ts";
 import { FrameReader } from "../api_helpers.ts";
 import { PostgresStore } from "../../runtime/store/postgres_store.ts";
-import {
-  dropTestSchema,
-  freshSchemaName,
-  skipPostgres,
-  testPostgresUrl,
-} from "../../runtime/testing/postgres_testing.ts";
 import { postgresTest } from "../postgres_kit.ts";
 import { call, scripted } from "../helpers.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
