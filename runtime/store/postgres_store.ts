@@ -9,9 +9,10 @@
  * Group commit: batches that arrive while a transaction is in flight wait for
  * it, then go together into the next one, in arrival order; one transaction
  * is in flight at a time, so a batch that is durable implies every earlier
- * batch is too. A group is written with one multi-row statement per table
- * (`INSERT … SELECT FROM unnest($1::text[], …)`, a constant text, prepared once),
- * sent pipelined with its BEGIN and COMMIT: one round trip. When a group
+ * batch is too (the queue is `group_commit.ts`, shared with SQLite). A group
+ * is written with one multi-row statement per table (`postgres_writes.ts`: a
+ * constant text, prepared once), sent pipelined with its BEGIN and COMMIT:
+ * one round trip. When a group
  * fails, each of its batches is retried alone, statement by statement in
  * order, so that only a bad batch rejects, with the SQLite store's message.
  * A connection lost during a group fails it the same way, and the retries run

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL store's writes: a group of batches as one pipelined
  * transaction (a fence check per kernel first, then one multi-row statement
- * per table, `INSERT … SELECT FROM unnest(…)`), how its statements ended,
+ * per table, `INSERT … SELECT` from one JSON text or from `unnest` of
+ * arrays), how its statements ended,
  * and the batch-by-batch path a failed group is retried on, where each
  * mutation's failure is named.
  *
