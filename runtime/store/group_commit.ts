@@ -32,7 +32,7 @@ export interface GroupCommitOptions<T> {
 }
 
 /** The longest a batch handed over behind waits for company, by default. */
-export const BEHIND_MS = 5;
+const _BEHIND_MS = 5;
 
 interface _Queued<T> {
   item: T;
@@ -82,7 +82,7 @@ export class GroupCommit<T> {
       this.#timer = null;
       void this.#drain();
     };
-    const ms = behind ? this.#options.behindMs ?? BEHIND_MS : this.#options.delayMs;
+    const ms = behind ? this.#options.behindMs ?? _BEHIND_MS : this.#options.delayMs;
     if (ms > 0) {
       const id = setTimeout(go, ms);
       this.#timer = { cancel: () => clearTimeout(id), behind };

@@ -23,7 +23,7 @@ export interface PgPending {
 /** A transaction. */
 export type PgTx = postgres.TransactionSql;
 /** A connection to run statements on: a transaction, or a reserved connection. */
-export type PgConn = PgTx | postgres.ReservedSql;
+type PgConn = PgTx | postgres.ReservedSql;
 
 /**
  * Rows as one JSON text for `json_to_recordset` (keys are the column names):

@@ -57,7 +57,7 @@ function _transact(
     for (const batch of batches) {
       for (const op of batch) {
         if (last !== null && op.kind === "process.put" && last.get(op.pid) !== op) continue;
-        runOp(s, op);
+        _runOp(s, op);
       }
     }
     s.commit.run();
@@ -88,7 +88,7 @@ function _lastPuts(batches: readonly (readonly EncodedMutation[])[]): Map<string
 }
 
 /** Runs `write` in a small transaction of its own. */
-export function writeTransaction<T>(db: DatabaseSync, s: WriteStatements, write: () => T): T {
+function _writeTransaction<T>(db: DatabaseSync, s: WriteStatements, write: () => T): T {
   s.begin.run();
   try {
     const result = write();
@@ -109,7 +109,7 @@ export function reserveIdsIn(
   atLeast: number | undefined,
   reset: boolean,
 ): number {
-  return writeTransaction(db, s, () => {
+  return _writeTransaction(db, s, () => {
     const row = db.prepare("SELECT last FROM ids WHERE kind = ?").get(kind);
     const last = reset ? atLeast ?? 0 : Math.max(Number(row?.last ?? 0), atLeast ?? 0);
     db.prepare(
@@ -128,7 +128,7 @@ export function releaseIdsIn(
   from: number,
   end: number,
 ): void {
-  writeTransaction(db, s, () => {
+  _writeTransaction(db, s, () => {
     db.prepare("UPDATE ids SET last = ? WHERE kind = ? AND last = ?").run(from - 1, kind, end - 1);
   });
 }
@@ -205,7 +205,7 @@ export function prepareWrites(db: DatabaseSync) {
   };
 }
 
-export function runOp(s: WriteStatements, op: EncodedMutation): void {
+function _runOp(s: WriteStatements, op: EncodedMutation): void {
   switch (op.kind) {
     case "process.put":
       s.putProcess.run(op.pid, op.state, op.parentPid, op.body);

@@ -76,7 +76,12 @@ export class LocalFilesystem implements FilesystemProvider {
     const normal = resolvePath("", path);
     const root = await this.#realRoot();
     const literal = _literalReal(root, normal);
-    if (literal !== null) return { real: literal.real, stat: _fileStat(literal.info) };
+    if (literal !== null) {
+      const stat = literal.info === undefined
+        ? await this.statResolved(literal.real)
+        : _fileStat(literal.info);
+      return { real: literal.real, stat };
+    }
     const real = await resolveRealPath(normal, this.#host(root));
     return { real, stat: await this.statResolved(real) };
   }
@@ -335,15 +340,17 @@ function _parentOf(path: string): string {
  * The real path of a normalised workspace path when the host spells it
  * literally: its parent's host `realpath` is the literal host path (no
  * symlink on the way, inside the root) and its last component is absent or
- * not a symlink; with the lstat of that last component (null when absent).
+ * not a symlink; with the lstat of that last component (null when absent,
+ * undefined for the root, which is not looked at).
  * Null when that does not hold (the caller then walks the path one component
  * at a time); never a wrong answer.
  */
 function _literalReal(
   root: string,
   normal: string,
-): { real: string; info: Deno.FileInfo | null } | null {
-  if (normal === "") return { real: "", info: Deno.lstatSync(root) };
+): { real: string; info: Deno.FileInfo | null | undefined } | null {
+  // The root is not looked at (undefined): most callers only want its path.
+  if (normal === "") return { real: "", info: undefined };
   const slash = normal.lastIndexOf("/");
   if (slash !== -1) {
     const parent = `${root}/${normal.slice(0, slash)}`;
