@@ -31,7 +31,8 @@ import { HostPool, type HostPoolStats } from "./host_pool.ts";
 import { IsolateHost, type SandboxAuditRecord } from "./isolate_host.ts";
 import { resolveLimits, type SandboxLimits } from "./limits.ts";
 import type { SyscallArgs, SyscallName, ToolCode, WirePermissions } from "./protocol.ts";
-import { staticCheck, type StaticCheckProfile } from "./jit_static_check.ts";
+import type { StaticCheckProfile } from "./jit_static_check.ts";
+import { closeStaticChecker, staticCheckApart } from "./static_check_apart.ts";
 import { checkSyscallArgs } from "./syscall_args.ts";
 import { PERMISSION_KINDS, workerPermissions } from "./worker_permissions.ts";
 
@@ -228,7 +229,7 @@ export class IsolateToolRunner implements ToolRunner {
     const key = `${profile}:${code.hash}`;
     let problems = this.#checked.get(key);
     if (problems === undefined) {
-      const result = await staticCheck(code.source, { profile });
+      const result = await staticCheckApart(code.source, { profile });
       problems = result.ok
         ? null
         : result.problems.map((p) => `line ${p.line}, column ${p.column}: ${p.message}`).join("; ");
@@ -257,9 +258,10 @@ export class IsolateToolRunner implements ToolRunner {
     await this.#pool.releasePid(pid);
   }
 
-  /** Kills every host and waits until all are gone. */
+  /** Kills every host (and the static checker's process) and waits until all are gone. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#pool[Symbol.asyncDispose]();
+    await closeStaticChecker();
   }
 
   async #read(path: string): Promise<ToolCode> {

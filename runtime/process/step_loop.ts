@@ -173,8 +173,23 @@ async function _quantum(
     // first commit (made before any effect) lands after it. One durable
     // commit per step instead of two.
     if (p.state === "runnable" && !batch.mustAwait) k.lifecycle.commitBehind(batch, p.pid);
-    else await k.records.commit(batch);
+    else {
+      await k.records.commit(batch);
+      _swapOutIfParkedOnHuman(p, live);
+    }
   }
+}
+
+/**
+ * A process parked on a human (minutes, often) gives back its context: the
+ * messages and replay entries are read again from its journal, which now
+ * holds all of them, when it next runs. Ten thousand such processes cost
+ * about half the memory they would otherwise.
+ */
+function _swapOutIfParkedOnHuman(p: ProcessRecord, live: LiveState): void {
+  if (p.state !== "waiting" || p.wait?.kind !== "human") return;
+  live.messages = null;
+  live.replay.clear();
 }
 
 /** A tool result refused by dispatch itself (unknown tool, malformed or invalid arguments). */

@@ -145,6 +145,11 @@ export function prepareWrites(db: DatabaseSync) {
     begin: p("BEGIN IMMEDIATE"),
     commit: p("COMMIT"),
     rollback: p("ROLLBACK"),
+    // A process's parent never changes once it is stored: the usual put
+    // rewrites its row in place and leaves the parent index alone.
+    updateProcess: p(
+      "UPDATE processes SET state = ?, body = ? WHERE pid = ? AND parent_pid IS ?",
+    ),
     putProcess: p(
       `INSERT INTO processes (pid, state, parent_pid, body) VALUES (?, ?, ?, ?)
        ON CONFLICT (pid) DO UPDATE SET
@@ -208,7 +213,9 @@ export function prepareWrites(db: DatabaseSync) {
 function _runOp(s: WriteStatements, op: EncodedMutation): void {
   switch (op.kind) {
     case "process.put":
-      s.putProcess.run(op.pid, op.state, op.parentPid, op.body);
+      if (s.updateProcess.run(op.state, op.body, op.pid, op.parentPid).changes === 0) {
+        s.putProcess.run(op.pid, op.state, op.parentPid, op.body);
+      }
       return;
     case "grant.put":
       s.putGrant.run(op.id, op.subject, op.body);
