@@ -28,6 +28,7 @@ import {
 } from "../runtime/testing/postgres_testing.ts";
 import { benchMcp } from "./mcp_bench.ts";
 import { benchFailover } from "./failover_bench.ts";
+import { startFlags } from "./start_flags.ts";
 
 interface Row {
   name: string;
@@ -353,37 +354,43 @@ async function fsyncTimes(dir: string, n: number): Promise<number[]> {
 }
 
 /**
- * RSS with 10,000 processes waiting on a human approval, each in a fresh
- * process (this one has run other benchmarks): with V8's default young
- * generation, and with it capped at 1 MiB per semi-space
- * (`--v8-flags=--max-semi-space-size=1`, for a kernel that holds many
- * waiting processes; it costs the durable workload some speed). Then audit
- * verification of that kernel's log, read from SQLite.
+ * RSS with 10,000 processes waiting on a human approval, each run in a fresh
+ * process (this one has run other benchmarks), at once and after 40 s with
+ * nothing to do: the library's kernel with V8's default flags, the same with
+ * the V8 flags of `deno task start` (deno.json), and the kernel as `deno task
+ * start` runs it (HTTP API, sandbox) with the processes spawned over HTTP.
+ * Then audit verification of that kernel's log, read from SQLite.
  */
 async function benchRss(dir: string): Promise<void> {
-  const n = 10_000;
+  const n = 10_000, settle = 15;
+  const mib = (b: number) => (b / 2 ** 20).toFixed(0);
   const worker = new URL("./rss_worker.ts", import.meta.url).pathname;
-  for (
-    const [label, flags] of [["default V8 flags", ""], [
-      "--max-semi-space-size=1",
-      ",--max-semi-space-size=1",
-    ]]
-  ) {
+  const flags = startFlags();
+  for (const [label, v8] of [["V8 defaults", []], [flags.join(" "), flags]] as const) {
     const data = await Deno.makeTempDir({ dir, prefix: "rss-" });
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `--v8-flags=--expose-gc${flags}`, worker, data, String(n)],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!out.success) throw new Error("the RSS worker failed");
-    const m = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
-    const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+    const m = JSON.parse(await _lastLine([...v8, worker, data, String(n), String(settle)]));
     rows.push({
-      name: `RSS with ${n} processes waiting on a human (fresh process, ${label})`,
-      value: `${mib(m.rss)} MiB (V8 heap ${mib(m.heapUsed)} used of ${mib(m.heapTotal)})`,
+      name:
+        `RSS with ${n} processes waiting on a human, library kernel (${label}): at once / ${settle} s later`,
+      value: `${mib(m.rss)} / ${mib(m.settledRss)} MiB (V8 heap used ${mib(m.heapUsed)} / ${
+        mib(m.settledHeapUsed)
+      })`,
       target: "≤ 150 MiB",
     });
   }
+  const api = JSON.parse(
+    await _lastLine([
+      new URL("./api_rss_worker.ts", import.meta.url).pathname,
+      String(n),
+      String(settle),
+    ]),
+  );
+  rows.push({
+    name:
+      `RSS of \`deno task start\` (API, sandbox) with ${n} processes spawned over HTTP: boot / all waiting / ${settle} s later`,
+    value: `${api.boot.toFixed(0)} / ${api.waiting.toFixed(0)} / ${api.settled.toFixed(0)} MiB`,
+    target: "≤ 150 MiB",
+  });
   await using kernel = await Kernel.create({
     store: await tempStore(dir, "rss"),
     filesystem: new MemoryFilesystem(),
@@ -408,6 +415,17 @@ async function benchRss(dir: string): Promise<void> {
     value: `${Math.round(v.count / (ms / 1000)).toLocaleString("en")} records/s`,
     target: "≥ 500,000",
   });
+}
+
+/** Runs `deno run -A ARGS` in a fresh process; its last line of output. */
+async function _lastLine(args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`benchmark helper failed: ${args.join(" ")}`);
+  return new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
 }
 
 /** Checkpoint create / restore of a process with 100 objects; export + import round trip. */
