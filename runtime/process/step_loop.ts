@@ -183,8 +183,8 @@ async function _quantum(
 /**
  * A process parked on a human (minutes, often) gives back its context: the
  * messages and replay entries are read again from its journal, which now
- * holds all of them, when it next runs. Ten thousand such processes cost
- * about half the memory they would otherwise.
+ * holds all of them, when it next runs (measured: 3.3 KB of V8 heap per
+ * waiting process instead of 4.05).
  */
 function _swapOutIfParkedOnHuman(p: ProcessRecord, live: LiveState): void {
   if (p.state !== "waiting" || p.wait?.kind !== "human") return;
