@@ -29,7 +29,15 @@ import type { ObjectWriter } from "../memory/object_writer.ts";
 import { resolveRetention } from "../retention/retention.ts";
 import type { Clock } from "../substrate/clock.ts";
 import { resolvePath } from "../substrate/workspace_path.ts";
-import type { Grant, ImageRecord, ObjectRecord, Pid, ProcessRecord, Retention } from "../types.ts";
+import type {
+  Grant,
+  ImageRecord,
+  ObjectRecord,
+  Pid,
+  ProcessRecord,
+  Retention,
+  Usage,
+} from "../types.ts";
 import { isTerminal } from "./lifecycle.ts";
 import type { ProcessLifecycle } from "./process_lifecycle.ts";
 import type { ProcessTable } from "./process_table.ts";
@@ -229,20 +237,7 @@ export class Spawner {
       // A fork keeps its parent's registered JIT tools (same tool table).
       jitTools: src !== null ? src.jitTools.filter((t) => t.registered).map((t) => ({ ...t })) : [],
       budgets: { ...image.budgets },
-      usage: {
-        steps: 0,
-        toolCalls: 0,
-        tokens: 0,
-        children: 0,
-        costMicroUsd: 0,
-        subtreeTokens: 0,
-        subtreeCostMicroUsd: 0,
-        reservedTokens: 0,
-        reservedCostMicroUsd: 0,
-        subtreeReservedTokens: 0,
-        subtreeReservedCostMicroUsd: 0,
-        invalidTurns: 0,
-      },
+      usage: newUsage(),
       cursor: null,
       recoveries: 0,
       result: null,
@@ -409,4 +404,22 @@ function _findQualified(objects: ObjectMemory, ref: string): ObjectRecord | unde
   const i = ref.lastIndexOf("/");
   if (i <= 0) return undefined;
   return objects.find(ref.slice(0, i), ref.slice(i + 1));
+}
+
+/** The usage of a process that has not run yet: nothing spent, nothing held. */
+export function newUsage(): Usage {
+  return {
+    steps: 0,
+    toolCalls: 0,
+    tokens: 0,
+    children: 0,
+    costMicroUsd: 0,
+    subtreeTokens: 0,
+    subtreeCostMicroUsd: 0,
+    reservedTokens: 0,
+    reservedCostMicroUsd: 0,
+    subtreeReservedTokens: 0,
+    subtreeReservedCostMicroUsd: 0,
+    invalidTurns: 0,
+  };
 }

@@ -16,6 +16,7 @@ import type {
   StoredAudit,
 } from "../types.ts";
 import type { AgentImage } from "../images/schemas.ts";
+import { newUsage } from "../process/spawner.ts";
 
 /** An unclaimed message of a channel. */
 export function message(id: string, seq: number, channel: string): MessageRecord {
@@ -93,20 +94,7 @@ export function processRecord(pid: string): ProcessRecord {
     tools: ["read_text_file", "exit"],
     jitTools: [],
     budgets: {},
-    usage: {
-      steps: 0,
-      toolCalls: 0,
-      tokens: 0,
-      children: 0,
-      costMicroUsd: 0,
-      subtreeTokens: 0,
-      subtreeCostMicroUsd: 0,
-      reservedTokens: 0,
-      reservedCostMicroUsd: 0,
-      subtreeReservedTokens: 0,
-      subtreeReservedCostMicroUsd: 0,
-      invalidTurns: 0,
-    },
+    usage: newUsage(),
     cursor: null,
     recoveries: 0,
     result: null,
