@@ -10,6 +10,12 @@
  * the next batch that does, or goes after `behindMs` at the latest. A step
  * of a process then costs one durable commit instead of two.
  *
+ * A committer that commits groups strictly in the order it is handed them
+ * (one writer thread reading a FIFO queue: `sqlite_writer_thread.ts`) may take
+ * several at once (`inFlight`): the next group then forms and is handed over
+ * while one is being made durable, so the kernel keeps running steps during
+ * an fsync instead of waiting for it.
+ *
  * @module
  */
 import { clearImmediate, setImmediate } from "node:timers";
@@ -28,6 +34,14 @@ export interface GroupCommitOptions<T> {
   delayMs: number;
   /** How long a batch handed over behind waits for a group to join, at most, in ms. */
   behindMs?: number;
+  /**
+   * How many groups may be committing at once (default 1), asked before each
+   * group. More than 1 only for a committer that makes groups durable in the
+   * order it was handed them.
+   */
+  inFlight?: () => number;
+  /** The most batches in one group (default: every batch waiting), asked before each group. */
+  groupLimit?: () => number;
   commit: CommitGroup<T>;
 }
 
@@ -46,7 +60,10 @@ export class GroupCommit<T> {
   #queue: _Queued<T>[] = [];
   /** The scheduled start of the next group, and whether only batches behind asked for it. */
   #timer: { cancel: () => void; behind: boolean } | null = null;
-  #draining: Promise<void> | null = null;
+  /** Groups handed to the committer and not yet answered. */
+  #committing = 0;
+  /** Who waits for a group to be answered (`flush`). */
+  #answered: (() => void)[] = [];
 
   constructor(options: GroupCommitOptions<T>) {
     this.#options = options;
@@ -65,13 +82,22 @@ export class GroupCommit<T> {
     });
   }
 
-  /** Commits every batch waiting (and waits for the group being committed). */
+  /** Commits every batch waiting (and waits for the groups being committed). */
   async flush(): Promise<void> {
-    while (this.#draining !== null || this.#queue.length > 0) await this.#drain();
+    while (this.#committing > 0 || this.#queue.length > 0) {
+      this.#pump();
+      if (this.#committing > 0) await new Promise<void>((r) => this.#answered.push(r));
+      else await Promise.resolve();
+    }
+  }
+
+  #limit(): number {
+    return this.#options.inFlight?.() ?? 1;
   }
 
   #schedule(behind: boolean): void {
-    if (this.#draining !== null) return;
+    // A group being answered takes what waits then.
+    if (this.#committing >= this.#limit()) return;
     if (this.#timer !== null) {
       // A batch that is waited for does not wait on the timer of one behind.
       if (behind || !this.#timer.behind) return;
@@ -80,7 +106,7 @@ export class GroupCommit<T> {
     }
     const go = () => {
       this.#timer = null;
-      void this.#drain();
+      this.#pump();
     };
     const ms = behind ? this.#options.behindMs ?? _BEHIND_MS : this.#options.delayMs;
     if (ms > 0) {
@@ -92,36 +118,46 @@ export class GroupCommit<T> {
     }
   }
 
-  /**
-   * Starts the commit loop unless it runs: it commits groups until the queue
-   * is empty, and batches that arrive meanwhile form the next group.
-   */
-  #drain(): Promise<void> {
+  /** Hands what waits to the committer, as groups, while it may take more. */
+  #pump(): void {
     if (this.#timer !== null) {
       this.#timer.cancel();
       this.#timer = null;
     }
-    this.#draining ??= (async () => {
-      while (this.#queue.length > 0) {
-        const group = this.#queue;
-        this.#queue = [];
-        let errors: readonly unknown[];
-        try {
-          errors = await this.#options.commit(group.map((q) => q.item));
-        } catch (error) {
-          errors = group.map(() => error);
-        }
-        group.forEach((q, i) => {
-          const error = errors[i];
-          if (error === null || error === undefined) q.resolve();
-          else q.reject(error);
-        });
+    while (this.#queue.length > 0 && this.#committing < this.#limit()) {
+      const size = this.#options.groupLimit?.() ?? Infinity;
+      const group = this.#queue.length <= size ? this.#queue : this.#queue.slice(0, size);
+      this.#queue = group === this.#queue ? [] : this.#queue.slice(size);
+      this.#committing++;
+      let out: readonly unknown[] | Promise<readonly unknown[]>;
+      try {
+        out = this.#options.commit(group.map((q) => q.item));
+      } catch (error) {
+        out = group.map(() => error);
       }
-    })().finally(() => {
-      this.#draining = null;
-      // A batch handed over between the loop's last look and now.
-      if (this.#queue.length > 0) this.#schedule(false);
+      if (Array.isArray(out)) {
+        this.#settle(group, out as readonly unknown[]);
+        continue;
+      }
+      (out as Promise<readonly unknown[]>).then(
+        (errors) => this.#settle(group, errors, true),
+        (error: unknown) => this.#settle(group, group.map(() => error), true),
+      );
+    }
+  }
+
+  /** Answers a group's batches; `next`: then hands over what came meanwhile (an answer that came later). */
+  #settle(group: readonly _Queued<T>[], errors: readonly unknown[], next = false): void {
+    this.#committing--;
+    group.forEach((q, i) => {
+      const error = errors[i];
+      if (error === null || error === undefined) q.resolve();
+      else q.reject(error);
     });
-    return this.#draining;
+    const answered = this.#answered;
+    this.#answered = [];
+    for (const wake of answered) wake();
+    // What came while it committed forms the next group now.
+    if (next && this.#queue.length > 0) this.#pump();
   }
 }

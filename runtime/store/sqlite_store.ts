@@ -43,6 +43,7 @@ import {
 import { LocalKernels } from "./local_kernels.ts";
 import { checkSchema, migrate } from "./sqlite_schema.ts";
 import { SqliteWriter } from "./sqlite_writer.ts";
+import { THREAD_IDLE_MS } from "./sqlite_writer_thread.ts";
 import { writeMessage, writerPragmas } from "./sqlite_writes.ts";
 import { decodeMessage, encodeBatch, type EncodedMutation } from "./store_encoding.ts";
 import type {
@@ -70,6 +71,15 @@ export interface SqliteStoreOptions {
   groupCommitMs?: number;
   /** How long a write waits for another connection's lock (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * Whether groups of batches that several processes wait for are committed
+   * by a writer thread, so that the kernel goes on while they are fsynced
+   * (default true; `sqlite_writer.ts`). False: every commit is made in the
+   * calling thread. An in-memory database never has one.
+   */
+  writerThread?: boolean;
+  /** How long the writer thread waits for another group before it goes, in ms (default 5000). */
+  writerThreadIdleMs?: number;
   /**
    * Open for reading only (default false): no schema migration, no pragma that
    * writes, no checkpoint; `apply` rejects with `ESTATE` and SQLite refuses
@@ -99,6 +109,8 @@ export interface SqliteStoreStats {
   flushes: number;
   /** Write transactions begun, including the one-by-one retries of a failed flush. */
   transactions: number;
+  /** Of the flushes, those committed by the writer thread (`sqlite_writer_thread.ts`). */
+  threadFlushes: number;
 }
 
 /** The connection settings of a {@linkcode SqliteStore}, as SQLite reports them. */
@@ -149,11 +161,15 @@ export class SqliteStore implements Store {
   static open(path: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     const groupCommitMs = options.groupCommitMs ?? 0;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const idleMs = options.writerThreadIdleMs ?? THREAD_IDLE_MS;
     if (!(groupCommitMs >= 0 && Number.isFinite(groupCommitMs))) {
       return Promise.reject(new RangeError(`groupCommitMs must be >= 0, got ${groupCommitMs}`));
     }
     if (!(Number.isSafeInteger(busyTimeoutMs) && busyTimeoutMs >= 0)) {
       return Promise.reject(new RangeError(`busyTimeoutMs must be an integer >= 0`));
+    }
+    if (!(idleMs >= 0 && Number.isFinite(idleMs))) {
+      return Promise.reject(new RangeError(`writerThreadIdleMs must be >= 0, got ${idleMs}`));
     }
     const readOnly = options.readOnly ?? false;
     const immutable = options.immutable ?? false;
@@ -184,7 +200,16 @@ export class SqliteStore implements Store {
       }
       writerPragmas(db, busyTimeoutMs);
       migrate(db, path);
-      return Promise.resolve(new SqliteStore(db, path, new SqliteWriter(db, path, groupCommitMs)));
+      return Promise.resolve(
+        new SqliteStore(
+          db,
+          path,
+          new SqliteWriter(db, path, {
+            groupCommitMs,
+            thread: { busyTimeoutMs, idleMs, enabled: options.writerThread ?? true },
+          }),
+        ),
+      );
     } catch (error) {
       db.close();
       return Promise.reject(error);
@@ -194,7 +219,12 @@ export class SqliteStore implements Store {
   /** Counters since open (a copy). */
   get stats(): SqliteStoreStats {
     const w = this.#writer?.stats;
-    return { batches: this.#batches, flushes: w?.flushes ?? 0, transactions: w?.transactions ?? 0 };
+    return {
+      batches: this.#batches,
+      flushes: w?.flushes ?? 0,
+      transactions: w?.transactions ?? 0,
+      threadFlushes: w?.threadFlushes ?? 0,
+    };
   }
 
   /**

@@ -5,6 +5,15 @@
  * that only a bad batch is refused. Id reservations run in transactions of
  * their own, after what waits.
  *
+ * A group is committed in the kernel's thread when it is alone (one batch
+ * waited for: a lone process's step gets the shortest path) and in the
+ * writer thread (`sqlite_writer_thread.ts`) when several processes wait:
+ * then up to {@linkcode THREAD_IN_FLIGHT} groups of at most
+ * {@linkcode THREAD_GROUP} batches are on their way at once, and the kernel
+ * runs the steps of processes whose commits are done while the next group is
+ * fsynced. Groups never overlap across the two threads: one goes to the
+ * kernel's thread only when none is in the writer thread.
+ *
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
@@ -17,6 +26,12 @@ import {
   reserveIdsIn,
   type WriteStatements,
 } from "./sqlite_writes.ts";
+import { SqliteWriterThread, type WriterThreadOptions } from "./sqlite_writer_thread.ts";
+
+/** Groups on their way to the writer thread at once, at most. */
+export const THREAD_IN_FLIGHT = 4;
+/** Batches in one group sent to the writer thread, at most. */
+export const THREAD_GROUP = 32;
 
 /** Counters of a writer. */
 export interface WriterStats {
@@ -24,6 +39,21 @@ export interface WriterStats {
   flushes: number;
   /** Write transactions begun, including the one-by-one retries of a failed flush. */
   transactions: number;
+  /** Of the flushes, those committed by the writer thread. */
+  threadFlushes: number;
+}
+
+/** Options of {@linkcode SqliteWriter}. */
+export interface WriterOptions {
+  /** How long a group waits for more batches, in ms (0: the next macrotask tick). */
+  groupCommitMs: number;
+  /** The writer thread's settings. */
+  thread: WriterThreadOptions;
+}
+
+interface _Batch {
+  ops: EncodedMutation[];
+  behind: boolean;
 }
 
 /**
@@ -32,21 +62,22 @@ export interface WriterStats {
  */
 export class SqliteWriter {
   readonly #db: DatabaseSync;
+  readonly #path: string;
   readonly #s: WriteStatements;
-  readonly #groups: GroupCommit<EncodedMutation[]>;
-  readonly stats: WriterStats = { flushes: 0, transactions: 0 };
+  readonly #groups: GroupCommit<_Batch>;
+  readonly #thread: SqliteWriterThread;
+  readonly stats: WriterStats = { flushes: 0, transactions: 0, threadFlushes: 0 };
 
-  constructor(db: DatabaseSync, path: string, groupCommitMs: number) {
+  constructor(db: DatabaseSync, path: string, options: WriterOptions) {
     this.#db = db;
+    this.#path = path;
     this.#s = prepareWrites(db);
+    this.#thread = new SqliteWriterThread(path, options.thread);
     this.#groups = new GroupCommit({
-      delayMs: groupCommitMs,
-      commit: (batches) => {
-        this.stats.flushes++;
-        const out = commitGroup(db, this.#s, path, batches);
-        this.stats.transactions += out.transactions;
-        return out.errors;
-      },
+      delayMs: options.groupCommitMs,
+      inFlight: () => this.#thread.ready ? THREAD_IN_FLIGHT : 1,
+      groupLimit: () => this.#thread.ready ? THREAD_GROUP : Infinity,
+      commit: (batches) => this.#commit(batches),
     });
   }
 
@@ -55,7 +86,7 @@ export class SqliteWriter {
    * durable. `behind`: see {@linkcode GroupCommit}.
    */
   commit(ops: EncodedMutation[], behind = false): Promise<void> {
-    return this.#groups.add(ops, behind);
+    return this.#groups.add({ ops, behind }, behind);
   }
 
   /** Reserves `count` ids of `kind` in a transaction of its own, after what waits; the first. */
@@ -75,8 +106,27 @@ export class SqliteWriter {
     releaseIdsIn(this.#db, this.#s, kind, from, end);
   }
 
-  /** Commits what waits. */
-  close(): Promise<void> {
-    return this.#groups.flush();
+  /** Commits what waits, then lets the writer thread go. */
+  async close(): Promise<void> {
+    await this.#groups.flush();
+    await this.#thread.close();
+  }
+
+  #commit(batches: readonly _Batch[]): readonly unknown[] | Promise<readonly unknown[]> {
+    this.stats.flushes++;
+    const ops = batches.map((b) => b.ops);
+    const thread = this.#thread;
+    const waited = batches.reduce((n, b) => (b.behind ? n : n + 1), 0);
+    if (thread.inFlight > 0 || (thread.ready && waited > 1)) {
+      this.stats.threadFlushes++;
+      return thread.commit(ops).then((out) => {
+        this.stats.transactions += out.transactions;
+        return out.errors;
+      });
+    }
+    if (waited > 1) thread.start();
+    const out = commitGroup(this.#db, this.#s, this.#path, ops);
+    this.stats.transactions += out.transactions;
+    return out.errors;
   }
 }

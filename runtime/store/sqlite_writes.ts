@@ -11,11 +11,20 @@ import { claimError, type EncodedMutation } from "./store_encoding.ts";
 /** The prepared write statements of one connection. */
 export type WriteStatements = ReturnType<typeof prepareWrites>;
 
-/** The settings of a connection that writes: WAL, every commit fsynced, freed space zeroed. */
+/** The settings of the connection that opens a store to write: WAL, then {@linkcode connectionPragmas}. */
 export function writerPragmas(db: DatabaseSync, busyTimeoutMs: number): void {
   db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-  db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA journal_mode = WAL");
+  connectionPragmas(db, busyTimeoutMs);
+}
+
+/**
+ * The settings of each connection that writes (the journal mode belongs to
+ * the database, set by the first): every commit fsynced, freed space zeroed.
+ */
+export function connectionPragmas(db: DatabaseSync, busyTimeoutMs: number): void {
+  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA synchronous = FULL");
   // A row rewritten or deleted (a purged body) leaves zeros, not its old
   // text, in the database file's free space; see README "Retention".
