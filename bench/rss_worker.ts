@@ -4,16 +4,17 @@
  * prints one JSON line with the process's memory (RSS, V8 heap) then, and
  * again after SETTLE seconds with nothing to do (V8 gives back the young
  * generation it grew while spawning once its memory reducer has run, some
- * 20–40 s after the last garbage collection with V8's defaults).
+ * 20–40 s after the last garbage collection with V8's defaults). THREAD "off"
+ * opens the store without its writer thread (`writerThread: false`).
  */
 import { join } from "node:path";
 import { Kernel, MemoryFilesystem, SqliteStore } from "../mod.ts";
 import { ASKER_IMAGE } from "./asker_image.ts";
 
-const [dir, count = "10000", settle = "0"] = Deno.args;
+const [dir, count = "10000", settle = "0", thread = "on"] = Deno.args;
 const n = Number(count);
 await using kernel = await Kernel.create({
-  store: await SqliteStore.open(join(dir!, "rss.db")),
+  store: await SqliteStore.open(join(dir!, "rss.db"), { writerThread: thread !== "off" }),
   filesystem: new MemoryFilesystem(),
   concurrency: 64,
 });

@@ -425,9 +425,16 @@ async function benchRss(dir: string): Promise<void> {
   const mib = (b: number) => (b / 2 ** 20).toFixed(0);
   const worker = new URL("./rss_worker.ts", import.meta.url).pathname;
   const flags = startFlags();
-  for (const [label, v8] of [["V8 defaults", []], [flags.join(" "), flags]] as const) {
+  const cases = [
+    ["V8 defaults", [], "on"],
+    [flags.join(" "), flags, "on"],
+    [`${flags.join(" ")}, no SQLite writer thread`, flags, "off"],
+  ] as const;
+  for (const [label, v8, thread] of cases) {
     const data = await Deno.makeTempDir({ dir, prefix: "rss-" });
-    const m = JSON.parse(await _lastLine([...v8, worker, data, String(n), String(settle)]));
+    const m = JSON.parse(
+      await _lastLine([...v8, worker, data, String(n), String(settle), thread]),
+    );
     rows.push({
       name:
         `RSS with ${n} processes waiting on a human, library kernel (${label}): at once / ${settle} s later`,

@@ -78,7 +78,7 @@ export interface SqliteStoreOptions {
    * calling thread. An in-memory database never has one.
    */
   writerThread?: boolean;
-  /** How long the writer thread waits for another group before it goes, in ms (default 5000). */
+  /** How long the writer thread waits for another group before it goes, in ms (default 2000). */
   writerThreadIdleMs?: number;
   /**
    * Open for reading only (default false): no schema migration, no pragma that

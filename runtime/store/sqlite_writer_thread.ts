@@ -21,7 +21,7 @@ import { type ErrorCode, type ErrorFields, type LibosError, libosError } from ".
 import type { EncodedMutation } from "./store_encoding.ts";
 
 /** How long the thread waits for another group before it goes, in ms, by default. */
-export const THREAD_IDLE_MS = 5_000;
+export const THREAD_IDLE_MS = 2_000;
 
 /** Options of {@linkcode SqliteWriterThread}. */
 export interface WriterThreadOptions {
