@@ -260,7 +260,11 @@ export async function writeFile(
     sha256: content,
     ...detail,
   });
-  await fs.writeBytes(t.real, bytes, { createParents: true, resolved: true });
+  await fs.writeBytes(t.real, bytes, {
+    createParents: true,
+    resolved: true,
+    absent: before === null,
+  });
 }
 
 /** Lists a directory. */

@@ -53,6 +53,13 @@ export interface WriteOptions {
    * what is at the path right before writing. Default false.
    */
   resolved?: boolean;
+  /**
+   * The caller has just seen nothing at the path (with `resolve`): the
+   * provider may create the file without looking again, as long as it never
+   * replaces what appeared there since (it refuses that with `EPERM`).
+   * Default false.
+   */
+  absent?: boolean;
 }
 
 /** Options of {@linkcode FilesystemProvider.mkdir}. */

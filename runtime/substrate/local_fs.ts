@@ -11,11 +11,14 @@
  * spells differently) takes {@linkcode resolveRealPath}: one lstat/readlink
  * per component, symlinks followed by this code, not by the host. Both are a
  * check at one instant; nothing resolved is cached, so a symlink planted
- * later is seen by the next operation. A
- * write checks the final component again right before writing and creates
- * new files with `createNew` (O_EXCL, which never follows a symlink), so a
- * symlink planted in the meantime is refused rather than followed. A rename
- * race on an intermediate directory between the check and the host call
+ * later is seen by the next operation. A write checks the final component
+ * again right before writing and creates new files with `createNew` (O_EXCL,
+ * which never follows a symlink), so a symlink planted in the meantime is
+ * refused rather than followed; a write whose caller saw nothing at the path
+ * (`absent`, the engine's common case) skips that second look and hard-links
+ * its new file into place, which fails on anything that appeared and then
+ * looks, so nothing is followed either. A rename race on an intermediate
+ * directory between the check and the host call
  * remains possible; a deployment that shares its workspace with hostile host
  * processes should inject a container-backed provider instead.
  *
@@ -134,10 +137,13 @@ export class LocalFilesystem implements FilesystemProvider {
     const real = options.resolved === true ? resolvePath("", path) : await this.realPath(path);
     if (real === "") throw fsError("EINVAL", verb, path, "it is a directory");
     const host = await this.#hostPath(real);
-    // Checked again right before the write (realPath looked a moment ago). A
+    // Checked again right before the write (realPath looked a moment ago),
+    // unless the caller saw nothing there: then the new file is linked into
+    // place, which refuses whatever appeared meanwhile (see `_linkNew`). A
     // file there has a directory for its parent; without one the parent is
     // looked at.
-    let existing = _lstat(host, verb, path);
+    const unchecked = options.absent === true && data.length <= SYNC_WRITE_BYTES;
+    let existing = unchecked ? null : _lstat(host, verb, path);
     const parent = existing === null
       ? _lstat(await this.#hostPath(_parentOf(real)), verb, path)
       : null;
@@ -173,7 +179,8 @@ export class LocalFilesystem implements FilesystemProvider {
       // in the meantime (a symlink included) is replaced, never followed.
       if (data.length <= SYNC_WRITE_BYTES) {
         Deno.writeFileSync(tmp, data, options);
-        Deno.renameSync(tmp, host);
+        if (unchecked && existing === null) _linkNew(tmp, host, verb, path);
+        else Deno.renameSync(tmp, host);
       } else {
         await Deno.writeFile(tmp, data, options);
         await Deno.rename(tmp, host);
@@ -365,6 +372,34 @@ function _literalReal(
     return info.isSymlink ? null : { real: normal, info };
   } catch (error) {
     return _hostCode(error) === "ENOENT" ? { real: normal, info: null } : null;
+  }
+}
+
+/**
+ * Puts the new file `tmp` at `host`, where nothing was a moment ago: a hard
+ * link, which fails when anything is there now and never follows it. Then
+ * (or where the host has no hard links) what is there is looked at, as the
+ * check before a write does: a symlink is refused as a change, a directory
+ * is refused, a file is replaced by a rename (keeping its mode), as a write
+ * over an existing file is.
+ */
+function _linkNew(tmp: string, host: string, verb: string, path: string): void {
+  try {
+    Deno.linkSync(tmp, host);
+  } catch {
+    const now = _lstat(host, verb, path);
+    if (now?.isSymlink) {
+      throw fsError("EPERM", verb, path, "it changed while it was being written");
+    }
+    if (now?.isDirectory) throw fsError("EINVAL", verb, path, "it is a directory");
+    if (now?.mode != null) Deno.chmodSync(tmp, now.mode & 0o7777);
+    Deno.renameSync(tmp, host);
+    return;
+  }
+  try {
+    Deno.removeSync(tmp);
+  } catch {
+    // Written; the stray name is cleared as a cut-short write's would be.
   }
 }
 

@@ -101,6 +101,39 @@ Deno.test("LocalFilesystem refuses a write when a symlink to outside is planted 
   assert.deepEqual(outside, ["secret"]);
 });
 
+Deno.test("LocalFilesystem: a write told the path was absent never follows or silently loses what appeared there since", async () => {
+  await using box = await makeSandbox();
+  const ws = box.hostRoot;
+  const write = (path: string, text: string) =>
+    box.fs.writeBytes(path, new TextEncoder().encode(text), { resolved: true, absent: true })
+      .then(() => "written", (e: unknown) => (e instanceof LibosError ? e.code : String(e)));
+  // Nothing there: written, and nothing else is left beside it.
+  assert.equal(await write("new.txt", "new"), "written");
+  assert.equal(await Deno.readTextFile(`${ws}/new.txt`), "new");
+  // A symlink to outside appeared (dangling or not): refused, never followed.
+  await Deno.symlink("../outside/planted", `${ws}/dangling`);
+  await Deno.symlink("../outside/secret", `${ws}/live`);
+  assert.equal(await write("dangling", "x"), "EPERM");
+  assert.equal(await write("live", "x"), "EPERM");
+  assert.ok((await Deno.lstat(`${ws}/dangling`)).isSymlink);
+  assert.equal(await Deno.readTextFile(`${box.base}/outside/secret`), "secret");
+  // A directory appeared: refused.
+  await Deno.mkdir(`${ws}/dir`);
+  assert.equal(await write("dir", "x"), "EINVAL");
+  // A file appeared: replaced, as a write over a file is, keeping its mode.
+  await Deno.writeTextFile(`${ws}/raced.txt`, "theirs", { mode: 0o600 });
+  await Deno.chmod(`${ws}/raced.txt`, 0o600);
+  assert.equal(await write("raced.txt", "ours"), "written");
+  assert.equal(await Deno.readTextFile(`${ws}/raced.txt`), "ours");
+  assert.equal((await Deno.stat(`${ws}/raced.txt`)).mode! & 0o777, 0o600);
+  const names = [];
+  for await (const entry of Deno.readDir(ws)) names.push(entry.name);
+  assert.deepEqual(names.sort(), ["dangling", "dir", "live", "new.txt", "raced.txt"]);
+  const outside = [];
+  for await (const entry of Deno.readDir(`${box.base}/outside`)) outside.push(entry.name);
+  assert.deepEqual(outside, ["secret"]);
+});
+
 Deno.test("LocalFilesystem.clearInterrupted removes only what a cut-short write of that file left", async () => {
   await using box = await makeSandbox();
   const ws = `${box.base}/workspace`;
