@@ -79,8 +79,9 @@ clusterTest(
   "three kernels on one PostgreSQL: one is killed with SIGKILL mid-run, the other two adopt its processes and finish them, nothing lost or done twice, audit verifies",
   async (dir, url) => {
     await using a = await startNode(dir, url, "a");
-    // Spawned while a is alone: placement puts every agent on a.
-    const pids = await spawnAgents(a, 12, 2_000);
+    // Spawned while a is alone: placement puts every agent on a. Each sleeps
+    // long enough for the last to be spawned and asleep on a busy machine.
+    const pids = await spawnAgents(a, 12, 6_000);
     await using b = await startNode(dir, url, "b");
     await using c = await startNode(dir, url, "c");
     const cluster = await api(b, "/v1/cluster");
