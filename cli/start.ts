@@ -16,6 +16,7 @@ import {
 } from "../api/mod.ts";
 import {
   DataDirLock,
+  IdleCollector,
   isTerminal,
   Kernel,
   loadImageFile,
@@ -181,6 +182,11 @@ export async function start(args: string[]): Promise<number> {
     retention: retention.data,
     ...(mcp === undefined ? {} : { mcp }),
   });
+  // Memory back to the host once the kernel goes quiet after work (needs
+  // --expose-gc, which `deno task start` passes; inert without it).
+  using collector = new IdleCollector();
+  using _activity = kernel.subscribe(() => collector.activity());
+  collector.start();
   const onSignal = (name: string) => () => stop.resolve(name);
   const sigint = onSignal("SIGINT");
   const sigterm = onSignal("SIGTERM");

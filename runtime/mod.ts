@@ -143,6 +143,12 @@ export { McpClients, type McpClientsOptions } from "./mcp/mcp_clients.ts";
 export { MCP_CLIENT_INFO, McpSession, type McpSessionOptions } from "./mcp/mcp_session.ts";
 export { MemoryFilesystem } from "./substrate/memory_fs.ts";
 export { type Clock, FakeClock, systemClock } from "./substrate/clock.ts";
+export {
+  exposedCollect,
+  IdleCollector,
+  type IdleCollectorOptions,
+  type IdleCollectorStats,
+} from "./substrate/idle_collector.ts";
 export type {
   ContextMessage,
   ModelProvider,
